@@ -1,0 +1,521 @@
+//! Seed data: a JSON document that builds a tenant (programs with their topics, dimensions,
+//! metrics, values and permissions; principals; tasks). Everything is referred to by name
+//! (or id), so a seed file is written by hand. Seeds go through the same rules as the API,
+//! except that values may be given any status, so locked values can be set up.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::model::*;
+use super::store::{NewMetric, NewTask, PERMISSIONS, Store, check_dim_values};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Seed {
+    #[serde(default)]
+    pub principals: Vec<SeedPrincipal>,
+    #[serde(default)]
+    pub programs: Vec<SeedProgram>,
+    #[serde(default)]
+    pub tasks: Vec<SeedTask>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedPrincipal {
+    pub id: String,
+    /// `user` (default) or `group`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedProgram {
+    pub name: String,
+    #[serde(default)]
+    pub topics: Vec<SeedTopic>,
+    #[serde(default)]
+    pub dimensions: Vec<SeedDimension>,
+    #[serde(default)]
+    pub metrics: Vec<SeedMetric>,
+    #[serde(default)]
+    pub permissions: Vec<SeedAssignment>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedTopic {
+    pub name: String,
+    pub index: Option<i64>,
+    /// The parent topic's name.
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedDimension {
+    pub name: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+    pub values: Vec<SeedDimValue>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedDimValue {
+    pub id: String,
+    pub name: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedMetric {
+    pub name: String,
+    pub data_type: Option<String>,
+    pub unit: Option<String>,
+    pub description: Option<String>,
+    /// The topic's name.
+    pub topic: Option<String>,
+    pub code: Option<i64>,
+    /// Dimension names (or ids).
+    #[serde(default)]
+    pub allowed_dimensions: Vec<String>,
+    #[serde(default)]
+    pub require_notes: bool,
+    #[serde(default)]
+    pub values: Vec<SeedValue>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedPeriod {
+    pub year: u16,
+    pub start: u8,
+    pub end: u8,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedValue {
+    pub reporting_period: SeedPeriod,
+    /// Dimension name (or id) to dimension value id.
+    #[serde(default)]
+    pub coordinates: BTreeMap<String, String>,
+    #[serde(default)]
+    pub value: String,
+    /// Any status, including the ones only the task workflow sets.
+    pub status: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedAssignment {
+    /// A permission name (`Owner`, `Editor`, `Viewer`, `None`) or id.
+    pub permission: String,
+    pub principal: String,
+}
+
+/// A task to create; the body of `POST /_emulator/tasks` too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedTask {
+    pub title: String,
+    pub description: Option<String>,
+    /// The program's name or id.
+    pub program: String,
+    /// The values the task reviews.
+    pub values: Vec<SeedTaskValue>,
+    /// Approval steps: a number of one-participant steps, or the steps themselves.
+    #[serde(default)]
+    pub approval_steps: Option<Value>,
+    #[serde(default)]
+    pub assignees: Vec<Value>,
+    pub due_date: Option<String>,
+    /// False: the task is created but not sent; its values become `notSent`.
+    #[serde(default = "yes")]
+    pub sent: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SeedTaskValue {
+    /// The metric's name or id.
+    pub metric: String,
+    /// The value's id; or give `reportingPeriod` and `coordinates`.
+    pub id: Option<String>,
+    pub reporting_period: Option<SeedPeriod>,
+    #[serde(default)]
+    pub coordinates: BTreeMap<String, String>,
+}
+
+impl Seed {
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read seed file {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("seed file {} is not valid: {e}", path.display()))
+    }
+}
+
+fn err(ctx: &str, e: ApiError) -> String {
+    match e.target {
+        Some(t) => format!("{ctx}: {} ({t})", e.message),
+        None => format!("{ctx}: {}", e.message),
+    }
+}
+
+fn find_by_name_or_id<'a, T>(
+    items: &'a [T],
+    key: &str,
+    id: impl Fn(&T) -> Uuid,
+    name: impl Fn(&T) -> Option<&str>,
+) -> Option<&'a T> {
+    items
+        .iter()
+        .find(|t| name(t) == Some(key))
+        .or_else(|| items.iter().find(|t| id(t).to_string() == key))
+}
+
+fn program_id(store: &Store, key: &str) -> Result<Uuid, String> {
+    find_by_name_or_id(&store.programs, key, |p| p.id, |p| Some(&p.name))
+        .map(|p| p.id)
+        .ok_or_else(|| format!("no program named (or with id) `{key}`"))
+}
+
+/// Resolves `coordinates` given by dimension name or id.
+fn coords(
+    p: &Program,
+    given: &BTreeMap<String, String>,
+    ctx: &str,
+) -> Result<Vec<(String, String)>, String> {
+    given
+        .iter()
+        .map(|(d, v)| {
+            find_by_name_or_id(&p.dimensions, d, |x| x.id, |x| x.name.as_deref())
+                .map(|dim| (dim.id.to_string(), v.clone()))
+                .ok_or_else(|| format!("{ctx}: no dimension named `{d}`"))
+        })
+        .collect()
+}
+
+/// Loads a seed into the store; returns the ids of what it created, by name.
+pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
+    for pr in &seed.principals {
+        let kind = match pr.kind.as_deref() {
+            None | Some("user") => "user",
+            Some("group") => "group",
+            Some(k) => {
+                return Err(format!(
+                    "principal `{}`: type `{k}` is neither user nor group",
+                    pr.id
+                ));
+            }
+        };
+        store.principals.insert(pr.id.clone(), kind);
+    }
+    let mut out_programs = Vec::new();
+    for sp in &seed.programs {
+        let ctx = format!("program `{}`", sp.name);
+        let pid = store
+            .create_program(&sp.name, None)
+            .map_err(|e| err(&ctx, e))?
+            .id
+            .to_string();
+        let mut topics = serde_json::Map::new();
+        for t in &sp.topics {
+            let parent = match &t.parent {
+                Some(name) => Some(
+                    topics
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            format!(
+                                "{ctx}, topic `{}`: parent `{name}` must be listed before it",
+                                t.name
+                            )
+                        })?,
+                ),
+                None => None,
+            };
+            let topic = store
+                .create_topic(&pid, &t.name, t.index, parent.as_deref())
+                .map_err(|e| err(&format!("{ctx}, topic `{}`", t.name), e))?;
+            topics.insert(t.name.clone(), json!(topic.id));
+        }
+        let mut dims = serde_json::Map::new();
+        for d in &sp.dimensions {
+            let values: Vec<DimValue> = d
+                .values
+                .iter()
+                .map(|v| DimValue {
+                    id: v.id.clone(),
+                    name: v.name.clone().unwrap_or_else(|| v.id.clone()),
+                    active: v.active,
+                })
+                .collect();
+            let dctx = format!("{ctx}, dimension `{}`", d.name);
+            check_dim_values(&values, "values").map_err(|e| err(&dctx, e))?;
+            let dim = store
+                .create_dimension(&pid, Some(d.name.clone()), d.active, values)
+                .map_err(|e| err(&dctx, e))?;
+            dims.insert(d.name.clone(), json!(dim.id));
+        }
+        let mut metrics = serde_json::Map::new();
+        for m in &sp.metrics {
+            let mctx = format!("{ctx}, metric `{}`", m.name);
+            let data_type = match &m.data_type {
+                Some(t) => Some(DataType::parse(t).ok_or_else(|| {
+                    format!(
+                        "{mctx}: dataType `{t}` is not one of {}",
+                        DataType::NAMES.join(", ")
+                    )
+                })?),
+                None => None,
+            };
+            let topic = match &m.topic {
+                Some(t) => Some(
+                    topics
+                        .get(t)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("{mctx}: no topic named `{t}`"))?,
+                ),
+                None => None,
+            };
+            let allowed = m
+                .allowed_dimensions
+                .iter()
+                .map(|d| {
+                    dims.get(d)
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .unwrap_or_else(|| d.clone())
+                })
+                .collect();
+            let metric = store
+                .create_metric(
+                    &pid,
+                    NewMetric {
+                        name: m.name.clone(),
+                        data_type,
+                        unit: m.unit.clone(),
+                        description: m.description.clone(),
+                        topic,
+                        code: m.code,
+                        allowed_dimensions: allowed,
+                        require_notes: m.require_notes,
+                        ..NewMetric::default()
+                    },
+                )
+                .map_err(|e| err(&mctx, e))?;
+            metrics.insert(m.name.clone(), json!(metric.id));
+            if !m.values.is_empty() {
+                load_values(store, &pid, &metric, m, &mctx)?;
+            }
+        }
+        for (i, a) in sp.permissions.iter().enumerate() {
+            let perm = PERMISSIONS
+                .iter()
+                .find(|(id, name)| *id == a.permission || name.eq_ignore_ascii_case(&a.permission))
+                .map(|(id, _)| id.to_string())
+                .ok_or_else(|| {
+                    format!(
+                        "{ctx}, permissions[{i}]: unknown permission `{}`",
+                        a.permission
+                    )
+                })?;
+            store
+                .principals
+                .entry(a.principal.clone())
+                .or_insert("user");
+            store
+                .modify_permissions(&pid, &[(perm, a.principal.clone())], &[])
+                .map_err(|e| err(&format!("{ctx}, permissions[{i}]"), e))?;
+        }
+        out_programs.push(json!({"id": pid, "name": sp.name, "topics": topics, "dimensions": dims, "metrics": metrics}));
+    }
+    let mut tasks = Vec::new();
+    for t in &seed.tasks {
+        tasks.push(create_task(store, t)?);
+    }
+    Ok(json!({"programs": out_programs, "tasks": tasks}))
+}
+
+fn load_values(
+    store: &mut Store,
+    pid: &str,
+    metric: &Metric,
+    m: &SeedMetric,
+    ctx: &str,
+) -> Result<(), String> {
+    let p = store.program(pid).map_err(|e| err(ctx, e))?;
+    let mut items = Vec::with_capacity(m.values.len());
+    let mut statuses = Vec::with_capacity(m.values.len());
+    for (i, v) in m.values.iter().enumerate() {
+        let vctx = format!("{ctx}, values[{i}]");
+        let period = Period {
+            year: v.reporting_period.year,
+            start: v.reporting_period.start,
+            end: v.reporting_period.end,
+        };
+        if !(1000..=9999).contains(&period.year)
+            || !(1..=12).contains(&period.start)
+            || !(1..=12).contains(&period.end)
+            || period.start > period.end
+        {
+            return Err(format!(
+                "{vctx}: reporting period {period:?} is out of range"
+            ));
+        }
+        let status = match &v.status {
+            Some(s) => Some(Status::parse(s).ok_or_else(|| {
+                format!(
+                    "{vctx}: status `{s}` is not one of {}",
+                    Status::NAMES.join(", ")
+                )
+            })?),
+            None => None,
+        };
+        statuses.push(status);
+        items.push(UpsertItem {
+            id: None,
+            period: Some(period),
+            coords: coords(p, &v.coordinates, &vctx)?,
+            value: Some(v.value.clone()),
+            status: None,
+            notes: v.notes.clone(),
+            task: None,
+            data_source: None,
+            fields_to_clear: Vec::new(),
+        });
+    }
+    let pid_u = p.id;
+    let ids = store
+        .upsert_all(pid_u, metric.id, &items, "values")
+        .map_err(|details| {
+            let d = &details[0];
+            format!(
+                "{ctx}: {} ({}); {} problem(s) in all",
+                d.message,
+                d.target,
+                details.len()
+            )
+        })?;
+    let mv = store.values.get_mut(&metric.id).expect("metric has values");
+    for (id, status) in ids.into_iter().zip(statuses) {
+        if let (Some(s), Some(&slot)) = (status, mv.by_id.get(&id))
+            && let Some(v) = mv.get_mut(slot)
+        {
+            v.status = s;
+        }
+    }
+    Ok(())
+}
+
+/// Creates a task from its seed form; returns the task's JSON.
+pub fn create_task(store: &mut Store, t: &SeedTask) -> Result<Value, String> {
+    let ctx = format!("task `{}`", t.title);
+    let pid = program_id(store, &t.program).map_err(|e| format!("{ctx}: {e}"))?;
+    let p = store.programs.iter().find(|p| p.id == pid).expect("found");
+    let mut values = Vec::new();
+    for (i, v) in t.values.iter().enumerate() {
+        let vctx = format!("{ctx}, values[{i}]");
+        let m = find_by_name_or_id(&p.metrics, &v.metric, |m| m.id, |m| Some(&m.name))
+            .ok_or_else(|| format!("{vctx}: no metric `{}`", v.metric))?;
+        let mv = store.metric_values(m.id);
+        let id = if let Some(id) = &v.id {
+            Uuid::try_parse(id)
+                .ok()
+                .filter(|u| mv.get_by_id(*u).is_some())
+                .ok_or_else(|| format!("{vctx}: no value `{id}`"))?
+        } else {
+            let rp = v
+                .reporting_period
+                .as_ref()
+                .ok_or_else(|| format!("{vctx}: give an id or a reportingPeriod"))?;
+            let mut c: Coords = Vec::new();
+            for (d, dv) in coords(p, &v.coordinates, &vctx)? {
+                c.push((Uuid::try_parse(&d).expect("dimension ids are uuids"), dv));
+            }
+            c.sort();
+            let key = ValueKey {
+                period: Period {
+                    year: rp.year,
+                    start: rp.start,
+                    end: rp.end,
+                },
+                coords: c,
+            };
+            let slot = mv.slot_of_key(&key).ok_or_else(|| {
+                format!("{vctx}: no value at that reporting period and coordinates")
+            })?;
+            mv.get(slot).expect("indexed").id
+        };
+        values.push((m.id, id));
+    }
+    let steps = match &t.approval_steps {
+        None => vec![default_step()],
+        Some(Value::Number(n)) => (0..n.as_u64().unwrap_or(1))
+            .map(|_| default_step())
+            .collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|s| ApprovalStep {
+                completion_mode: s
+                    .get("completionMode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ONE")
+                    .to_string(),
+                participants: s
+                    .get("participants")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                due_date: s.get("dueDate").and_then(Value::as_str).map(str::to_string),
+                responses: Vec::new(),
+            })
+            .collect(),
+        Some(other) => {
+            return Err(format!(
+                "{ctx}: approvalSteps is a number or a list of steps, not {other}"
+            ));
+        }
+    };
+    let task = store
+        .create_task(NewTask {
+            title: t.title.clone(),
+            description: t.description.clone(),
+            program: pid,
+            segment: None,
+            values,
+            assignees: t.assignees.clone(),
+            steps,
+            due_date: t.due_date.clone(),
+            sent: t.sent,
+        })
+        .map_err(|e| err(&ctx, e))?;
+    Ok(task.to_json())
+}
+
+fn default_step() -> ApprovalStep {
+    ApprovalStep {
+        completion_mode: "ONE".into(),
+        participants: vec![json!({"id": "approver", "type": "USER"})],
+        due_date: None,
+        responses: Vec::new(),
+    }
+}
