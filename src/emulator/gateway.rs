@@ -288,6 +288,23 @@ fn dropped() -> Response {
     r
 }
 
+/// Workiva's documented dates for the prototype batch upsertion.
+pub const DEPRECATION: &str = "@1770854400"; // 2026-02-12T00:00:00Z, RFC 9745
+pub const SUNSET: &str = "Sun, 31 Jan 2027 00:00:00 GMT"; // RFC 8594
+
+/// Marks an answer of a deprecated endpoint (RFC 9745 `Deprecation`, RFC 8594 `Sunset`).
+fn deprecated(r: &mut Response) {
+    let h = r.headers_mut();
+    h.insert("deprecation", header::HeaderValue::from_static(DEPRECATION));
+    h.insert("sunset", header::HeaderValue::from_static(SUNSET));
+    h.insert(
+        header::LINK,
+        header::HeaderValue::from_static(
+            "<https://developers.workiva.com>; rel=\"deprecation\"; type=\"text/html\"",
+        ),
+    );
+}
+
 /// The middleware in front of every API route.
 pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -436,6 +453,10 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
         resp
     };
 
+    let mut resp = resp;
+    if path.starts_with("/prototype/") {
+        deprecated(&mut resp);
+    }
     let status = resp.status().as_u16();
     let entry = LoggedRequest {
         seq: 0,

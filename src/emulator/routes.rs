@@ -958,34 +958,16 @@ pub async fn batch_upsertion(
     ))
 }
 
-/// Workiva's documented dates for the prototype batch upsertion.
-pub const DEPRECATION: &str = "@1770854400"; // 2026-02-12T00:00:00Z, RFC 9745
-pub const SUNSET: &str = "Sun, 31 Jan 2027 00:00:00 GMT"; // RFC 8594
-
-fn deprecated(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    h.insert("deprecation", HeaderValue::from_static(DEPRECATION));
-    h.insert("sunset", HeaderValue::from_static(SUNSET));
-    h.insert(
-        header::LINK,
-        HeaderValue::from_static(
-            "<https://developers.workiva.com>; rel=\"deprecation\"; type=\"text/html\"",
-        ),
-    );
-    r
-}
-
+/// The deprecated 2022-01-01 path: a 202 with `Location` and `Retry-After` and no body. The
+/// gateway adds `Deprecation` and `Sunset` to every answer of this path.
 pub async fn legacy_batch_upsertion(
     State(sh): S,
     Extension(base): Extension<Base>,
     Path((pid, mid)): Path<(String, String)>,
     body: Bytes,
-) -> Response {
-    let r = match upsert(sh, &base.0, &pid, &mid, &body).await {
-        Ok((loc, ra)) => accepted(&loc, ra, None),
-        Err(e) => e.into_response(),
-    };
-    deprecated(r)
+) -> ApiResult<Response> {
+    let (loc, ra) = upsert(sh, &base.0, &pid, &mid, &body).await?;
+    Ok(accepted(&loc, ra, None))
 }
 
 pub async fn batch_deletion(

@@ -241,8 +241,15 @@ impl Store {
         let seq = self.next_seq();
         let p = self.program_mut(program)?;
         let parent = Self::check_parent(p, parent, None)?;
-        let index =
-            index.unwrap_or_else(|| p.topics.iter().map(|t| t.index + 1).max().unwrap_or(0));
+        // Without an index the topic goes last among its siblings.
+        let index = index.unwrap_or_else(|| {
+            p.topics
+                .iter()
+                .filter(|t| t.parent == parent)
+                .map(|t| t.index + 1)
+                .max()
+                .unwrap_or(0)
+        });
         let t = Topic {
             id: Uuid::new_v4(),
             seq,

@@ -1,0 +1,172 @@
+//! The binary itself: `esg-sync emulator` serves, takes its flags and config file, keeps
+//! secrets out of its output, and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::Api;
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
+    cmd.arg("emulator")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("the binary starts");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("first line");
+    let base = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .filter(|u| u.starts_with("http://"))
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_string();
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = out.read_to_string(&mut sink);
+    });
+    Running { child, base }
+}
+
+fn sigterm(r: &mut Running) -> (std::process::ExitStatus, String) {
+    Command::new("kill")
+        .args(["-TERM", &r.child.id().to_string()])
+        .status()
+        .expect("kill");
+    for _ in 0..100 {
+        if let Some(status) = r.child.try_wait().expect("wait") {
+            let mut err = String::new();
+            r.child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut err)
+                .expect("stderr text");
+            return (status, err);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = r.child.kill();
+    panic!("the emulator did not stop on SIGTERM");
+}
+
+#[tokio::test]
+async fn serves_the_demo_and_stops_on_sigterm() {
+    let mut r = spawn(&["--demo", "--admin"], &[]);
+    let mut api = Api::new(&r.base);
+    api.login("demo", "demo-secret").await;
+    let programs = api.list_all("/programs").await;
+    assert_eq!(programs[0]["name"], "Demo Sustainability Program");
+    let pid = programs[0]["id"].as_str().unwrap();
+    assert_eq!(
+        api.list_all(&format!("/programs/{pid}/metrics"))
+            .await
+            .len(),
+        9
+    );
+    assert_eq!(api.list_all("/tasks").await.len(), 1);
+    let (status, _) = sigterm(&mut r);
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn client_flags_replace_the_default_client_and_secrets_stay_out_of_logs() {
+    let mut r = spawn(
+        &["--client-id", "ops", "--client-secret", "s3cr3t-value-123"],
+        &[("RUST_LOG", "trace")],
+    );
+    let mut api = Api::new(&r.base);
+    api.login("ops", "s3cr3t-value-123").await;
+    assert_eq!(api.get("/programs").await.status, 200);
+    let refused = api
+        .http
+        .post(format!("{}/oauth2/token", r.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo"),
+            ("client_secret", "demo-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let token = api.token.clone().unwrap();
+    let (status, stderr) = sigterm(&mut r);
+    assert!(status.success());
+    assert!(
+        !stderr.contains("s3cr3t-value-123"),
+        "the client secret leaked into the logs"
+    );
+    assert!(
+        !stderr.contains(&token),
+        "the access token leaked into the logs"
+    );
+}
+
+#[tokio::test]
+async fn config_file_sets_clients_ttl_and_faults() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("emulator.toml");
+    std::fs::write(
+        &path,
+        r#"
+token_ttl_secs = 120
+[[clients]]
+id = "pipeline"
+secret = "pipeline-secret"
+scopes = ["file:read"]
+[settings.faults]
+error_503 = 1.0
+"#,
+    )
+    .unwrap();
+    let mut r = spawn(&["--config", path.to_str().unwrap()], &[]);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", r.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "pipeline"),
+            ("client_secret", "pipeline-secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tok: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(tok["expires_in"], 120);
+    assert_eq!(tok["scope"], "file:read");
+    let mut api = Api::new(&r.base);
+    api.token = tok["access_token"].as_str().map(str::to_string);
+    assert_eq!(api.get("/programs").await.status, 503);
+    sigterm(&mut r);
+
+    std::fs::write(&path, "token_ttl_secs = 0\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("emulator.toml") && err.contains("token_ttl_secs"),
+        "{err}"
+    );
+}
