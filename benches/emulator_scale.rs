@@ -1,1 +1,235 @@
-fn main() {}
+//! Emulator scale benchmark: `cargo bench --bench emulator_scale`.
+//!
+//! Loads 1,000,000 values (100 metrics x 10,000), then prints: load time, resident memory,
+//! the time to accept and apply a batch upsertion of just under 10 MB over HTTP, and the cost
+//! of finding a value by (metric, period, coordinates). Targets (issue 2): holds 1,000,000
+//! values; applies a 10 MB batch in well under a second; lookups are hash lookups, not scans.
+
+use std::time::{Duration, Instant};
+
+use esg_sync::emulator::config::OperationTiming;
+use esg_sync::emulator::model::{Period, ValueKey};
+use esg_sync::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
+use serde_json::{Value, json};
+
+const METRICS: usize = 100;
+const SITES: usize = 1_000;
+const YEARS: usize = 10;
+
+fn proc_status(field: &str) -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        })
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let mut config = EmulatorConfig::default();
+    config.settings.operations = OperationTiming {
+        queued_ms: 0,
+        base_ms: 0,
+        per_value_us: 0,
+        retry_after_secs: 0,
+    };
+    let emu = Emulator::start(config, StartOptions::default())
+        .await
+        .expect("start");
+
+    let sites: Vec<Value> = (0..SITES)
+        .map(|i| json!({"id": format!("SITE-{i:05}")}))
+        .collect();
+    let metrics: Vec<Value> = (0..METRICS)
+        .map(|m| json!({"name": format!("Metric {m:03}"), "dataType": "number", "allowedDimensions": ["Facility"]}))
+        .collect();
+    let seed: Seed = serde_json::from_value(json!({"programs": [{
+        "name": "Scale", "dimensions": [{"name": "Facility", "values": sites}], "metrics": metrics
+    }]}))
+    .expect("seed");
+    let summary = emu.seed(&seed).expect("seed loads");
+    let program = summary["programs"][0]["id"].as_str().unwrap().to_string();
+    let facility = summary["programs"][0]["dimensions"]["Facility"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let metric_ids: Vec<String> = (0..METRICS)
+        .map(|m| {
+            summary["programs"][0]["metrics"][format!("Metric {m:03}")]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+
+    // Load 1,000,000 values through the store's own all-or-nothing upsert path.
+    let t = Instant::now();
+    let fid = uuid::Uuid::parse_str(&facility).unwrap();
+    let pid = uuid::Uuid::parse_str(&program).unwrap();
+    emu.with_store(|st| {
+        for mid in &metric_ids {
+            let items: Vec<_> = (0..YEARS * SITES)
+                .map(|i| esg_sync::emulator::model::UpsertItem {
+                    id: None,
+                    period: Some(Period {
+                        year: 2000 + (i / SITES) as u16,
+                        start: 1,
+                        end: 12,
+                    }),
+                    coords: vec![(fid.to_string(), format!("SITE-{:05}", i % SITES))],
+                    value: Some(format!("{}.{}", i, i % 97)),
+                    status: None,
+                    notes: None,
+                    task: None,
+                    data_source: None,
+                    fields_to_clear: Vec::new(),
+                })
+                .collect();
+            st.upsert_all(pid, uuid::Uuid::parse_str(mid).unwrap(), &items, "data")
+                .expect("load");
+        }
+    });
+    let load = t.elapsed();
+    let total: usize = emu.with_store(|st| st.values.values().map(|v| v.len()).sum());
+    println!("values held:            {total}");
+    println!(
+        "load time:              {:.2} s ({:.0} values/s)",
+        load.as_secs_f64(),
+        total as f64 / load.as_secs_f64()
+    );
+    println!(
+        "resident memory:        {} (peak {})",
+        proc_status("VmRSS:"),
+        proc_status("VmHWM:")
+    );
+
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{}/oauth2/token", emu.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo"),
+            ("client_secret", "demo-secret"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+
+    // Two batches of just under 10 MB: 10,000 updates carrying ~900-character notes, and
+    // 70,000 small new values.
+    let note = "n".repeat(890);
+    let updates: Vec<Value> = (0..YEARS * SITES)
+        .map(|i| {
+            json!({
+                "reportingPeriod": {"year": 2000 + i / SITES, "start": 1, "end": 12},
+                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "value": format!("{}.5", i),
+                "notes": note,
+            })
+        })
+        .collect();
+    let creates: Vec<Value> = (0..70 * SITES)
+        .map(|i| {
+            json!({
+                "reportingPeriod": {"year": 2100 + i / SITES, "start": 1, "end": 12},
+                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "value": format!("{}.25", i),
+            })
+        })
+        .collect();
+    for (label, data, metric) in [
+        ("10,000 updates with notes", updates, &metric_ids[0]),
+        ("70,000 new values", creates, &metric_ids[1]),
+    ] {
+        let n = data.len();
+        let body = serde_json::to_vec(&json!({ "data": data })).unwrap();
+        assert!(body.len() <= 10_485_760, "body is {} bytes", body.len());
+        let t = Instant::now();
+        let r = client
+            .post(format!(
+                "{}/programs/{program}/metrics/{metric}/values/batchUpsertion",
+                emu.base_url()
+            ))
+            .bearer_auth(&token)
+            .header("X-Version", "2026-01-01")
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        let accepted = t.elapsed();
+        let loc: Value = r.json().await.unwrap();
+        let loc = loc["operationLocation"].as_str().unwrap().to_string();
+        let status = loop {
+            let op: Value = client
+                .get(&loc)
+                .bearer_auth(&token)
+                .header("X-Version", "2026-01-01")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let s = op["status"].as_str().unwrap().to_string();
+            if s == "completed" || s == "failed" {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        let applied = t.elapsed();
+        assert_eq!(status, "completed");
+        println!(
+            "10 MB batch ({label}): {n} values, {} bytes ({:.1}% of 10,485,760): accepted (parsed, checked) in {} ms, applied in {} ms",
+            body.len(),
+            body.len() as f64 * 100.0 / 10_485_760.0,
+            accepted.as_millis(),
+            applied.as_millis()
+        );
+    }
+
+    // Finding a value by (metric, period, coordinates).
+    let mid = uuid::Uuid::parse_str(&metric_ids[METRICS / 2]).unwrap();
+    let n = 200_000;
+    let t = Instant::now();
+    let found = emu.with_store(|st| {
+        let mv = st.metric_values(mid);
+        (0..n)
+            .filter(|i| {
+                let key = ValueKey {
+                    period: Period {
+                        year: 2000 + ((i * 7) % YEARS) as u16,
+                        start: 1,
+                        end: 12,
+                    },
+                    coords: vec![(fid, format!("SITE-{:05}", (i * 13) % SITES))],
+                };
+                mv.slot_of_key(&key).is_some()
+            })
+            .count()
+    });
+    let per = t.elapsed().as_nanos() as f64 / n as f64;
+    assert_eq!(found, n);
+    println!("lookup by key:          {per:.0} ns each ({n} lookups, key built each time)");
+    println!(
+        "resident memory at end: {} (peak {})",
+        proc_status("VmRSS:"),
+        proc_status("VmHWM:")
+    );
+    emu.shutdown().await;
+}

@@ -19,6 +19,7 @@ pub mod patch;
 pub mod routes;
 pub mod seed;
 pub mod store;
+pub mod value_input;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -280,10 +280,41 @@ pub struct Dimension {
     pub seq: u64,
     pub name: Option<String>,
     pub active: bool,
-    pub values: Vec<DimValue>,
+    values: Vec<DimValue>,
+    /// Value id -> position in `values`, so checking a coordinate is not a scan.
+    index: HashMap<String, usize>,
 }
 
 impl Dimension {
+    pub fn new(
+        id: Uuid,
+        seq: u64,
+        name: Option<String>,
+        active: bool,
+        values: Vec<DimValue>,
+    ) -> Self {
+        let mut d = Self {
+            id,
+            seq,
+            name,
+            active,
+            values: Vec::new(),
+            index: HashMap::new(),
+        };
+        d.set_values(values);
+        d
+    }
+    pub fn values(&self) -> &[DimValue] {
+        &self.values
+    }
+    pub fn set_values(&mut self, values: Vec<DimValue>) {
+        self.index = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.id.clone(), i))
+            .collect();
+        self.values = values;
+    }
     pub fn values_json(&self) -> Value {
         Value::Array(
             self.values
@@ -302,7 +333,7 @@ impl Dimension {
         })
     }
     pub fn value(&self, id: &str) -> Option<&DimValue> {
-        self.values.iter().find(|v| v.id == id)
+        self.index.get(id).map(|&i| &self.values[i])
     }
 }
 

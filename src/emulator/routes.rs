@@ -22,6 +22,7 @@ use super::model::*;
 use super::paging::{Position, parse_query};
 use super::patch::{self, PatchOp};
 use super::store::{self, NewMetric, PERMISSIONS, Store, TaskAction, limits};
+use super::value_input;
 
 type S = State<Arc<Shared>>;
 type Q = Query<HashMap<String, String>>;
@@ -617,165 +618,6 @@ pub async fn delete_metric(
 
 // ---- metric values ----
 
-fn parse_period(o: &Obj) -> ApiResult<Option<Period>> {
-    let Some(rp) = o.opt_obj("reportingPeriod")? else {
-        return Ok(None);
-    };
-    let year = rp.req_int("year", 1000, 9999)? as u16;
-    let start = rp.req_int("start", 1, 12)? as u8;
-    let end = rp.req_int("end", 1, 12)? as u8;
-    if start > end {
-        return Err(ApiError::invalid(
-            rp.target("end"),
-            format!(
-                "{} is {end}, before start {start}; end must be at least start",
-                rp.target("end")
-            ),
-        ));
-    }
-    Ok(Some(Period { year, start, end }))
-}
-
-fn parse_coords(o: &Obj) -> ApiResult<Vec<(String, String)>> {
-    let Some(c) = o.opt_obj("coordinates")? else {
-        return Ok(Vec::new());
-    };
-    if c.map.len() > limits::COORDINATES {
-        return Err(ApiError::invalid(
-            c.path.clone(),
-            format!(
-                "{} has {} pairs; a value has at most {}",
-                c.path,
-                c.map.len(),
-                limits::COORDINATES
-            ),
-        ));
-    }
-    let mut out = Vec::with_capacity(c.map.len());
-    for k in c.map.keys() {
-        let v = c.req_str(k, limits::DIM_VALUE_ID)?;
-        out.push((k.clone(), v.to_string()));
-    }
-    Ok(out)
-}
-
-fn parse_data_source(o: &Obj) -> ApiResult<Option<Value>> {
-    let Some(ds) = o.opt_obj("dataSource")? else {
-        return Ok(None);
-    };
-    let ct = opt_enum(
-        &ds,
-        "connectionType",
-        &["spreadsheetCell", "tableCell", "textRegion"],
-    )?
-    .unwrap_or("spreadsheetCell");
-    let kinds: [(&str, &str, &[&str]); 3] = [
-        (
-            "spreadsheetCell",
-            "spreadsheetCellConnection",
-            &["spreadsheet", "sheet", "cell"],
-        ),
-        (
-            "tableCell",
-            "tableCellConnection",
-            &["document", "section", "table", "cell"],
-        ),
-        (
-            "textRegion",
-            "textRegionConnection",
-            &["document", "section"],
-        ),
-    ];
-    let mut out = serde_json::Map::new();
-    out.insert("connectionType".into(), json!(ct));
-    for (name, key, required) in kinds {
-        if name != ct {
-            if ds.raw(key).is_some() {
-                return Err(ApiError::invalid(
-                    ds.target(key),
-                    format!(
-                        "Only one connection type can be given; connectionType is {ct}, so {key} must be absent"
-                    ),
-                ));
-            }
-            continue;
-        }
-        let conn = ds.opt_obj(key)?.ok_or_else(|| {
-            ApiError::invalid(
-                ds.target(key),
-                format!("{} is required when connectionType is {ct}", ds.target(key)),
-            )
-        })?;
-        let mut c = serde_json::Map::new();
-        for r in required {
-            c.insert(r.to_string(), json!(conn.req_str(r, 300)?));
-        }
-        out.insert(key.into(), Value::Object(c));
-    }
-    Ok(Some(Value::Object(out)))
-}
-
-/// Reads one value of an upsertion or a create; `at` is its path (`data[3]`).
-pub fn parse_item(v: &Value, at: &str, need_identity: bool) -> ApiResult<UpsertItem> {
-    let o = Obj::new(v, at)?;
-    let id = o.opt_str("id", 100)?.map(str::to_string);
-    let period = parse_period(&o)?;
-    if need_identity && id.is_none() && period.is_none() {
-        return Err(ApiError::invalid(
-            o.target("reportingPeriod"),
-            format!(
-                "{at} needs an id, or a reportingPeriod (with coordinates when the metric has dimensions)"
-            ),
-        ));
-    }
-    let status = opt_enum(&o, "status", &Status::NAMES)?.and_then(Status::parse);
-    let mut fields_to_clear = Vec::new();
-    if let Some(arr) = o.opt_array("fieldsToClear", 10)? {
-        for (i, f) in arr.iter().enumerate() {
-            let name = f.as_str().unwrap_or("");
-            let field = ClearField::parse(name).ok_or_else(|| {
-                ApiError::invalid(
-                    format!("{at}.fieldsToClear[{i}]"),
-                    format!(
-                        "`{f}` cannot be cleared; fieldsToClear takes: {}",
-                        ClearField::NAMES.join(", ")
-                    ),
-                )
-            })?;
-            fields_to_clear.push(field);
-        }
-    }
-    Ok(UpsertItem {
-        id,
-        period,
-        coords: parse_coords(&o)?,
-        value: o.opt_str("value", limits::LONG_TEXT)?.map(str::to_string),
-        status,
-        notes: o.opt_str("notes", limits::LONG_TEXT)?.map(str::to_string),
-        task: o.opt_str("task", 200)?.map(str::to_string),
-        data_source: parse_data_source(&o)?,
-        fields_to_clear,
-    })
-}
-
-fn parse_batch(body: &[u8]) -> ApiResult<Vec<UpsertItem>> {
-    let v = parse_json(body)?;
-    let o = Obj::new(&v, "")?;
-    let data = o.opt_array("data", usize::MAX)?.ok_or_else(|| {
-        ApiError::invalid("data", "The body needs a `data` array of metric values")
-    })?;
-    if data.is_empty() {
-        return Err(ApiError::invalid(
-            "data",
-            "`data` is empty; send at least one value",
-        ));
-    }
-    data.iter()
-        .enumerate()
-        .map(|(i, item)| parse_item(item, &format!("data[{i}]"), true))
-        .collect()
-}
-
 pub async fn list_values(
     State(sh): S,
     Extension(base): Extension<Base>,
@@ -852,15 +694,7 @@ pub async fn create_value(
     Path((pid, mid)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let v = parse_json(&body)?;
-    let mut item = parse_item(&v, "", false)?;
-    item.id = None;
-    if item.period.is_none() {
-        return Err(ApiError::invalid(
-            "reportingPeriod",
-            "reportingPeriod is required to create a value",
-        ));
-    }
+    let item = value_input::parse_new_value(&body)?;
     let mut st = store(&sh);
     Ok(created(st.create_value(&pid, &mid, item)?.to_json()))
 }
@@ -914,7 +748,7 @@ async fn upsert(
 ) -> ApiResult<(String, u64)> {
     // Unknown program or metric first (404), then the body's form (400), then the queue (409).
     store(&sh).metric_ids(pid, mid)?;
-    let items = parse_batch(body)?;
+    let items = value_input::parse_upsertion(body)?;
     let settings = sh.settings();
     let inject = sh.roll(settings.faults.operation_failure);
     let id = store(&sh).submit_upsertion(
@@ -976,25 +810,7 @@ pub async fn batch_deletion(
     body: Bytes,
 ) -> ApiResult<StatusCode> {
     store(&sh).metric_ids(&pid, &mid)?;
-    let v = parse_json(&body)?;
-    let o = Obj::new(&v, "")?;
-    let data = o.opt_array("data", usize::MAX)?.ok_or_else(|| {
-        ApiError::invalid("data", "The body needs a `data` array of value identifiers")
-    })?;
-    let mut items = Vec::with_capacity(data.len());
-    for (i, item) in data.iter().enumerate() {
-        let at = format!("data[{i}]");
-        let io = Obj::new(item, &at)?;
-        let id = io.opt_str("id", 100)?.map(str::to_string);
-        let period = parse_period(&io)?;
-        if id.is_none() && period.is_none() {
-            return Err(ApiError::invalid(
-                format!("{at}.reportingPeriod"),
-                format!("{at} needs an id, or a reportingPeriod and its coordinates"),
-            ));
-        }
-        items.push((id, period, parse_coords(&io)?));
-    }
+    let items = value_input::parse_deletion(&body)?;
     store(&sh).batch_delete(&pid, &mid, &items)?;
     Ok(StatusCode::NO_CONTENT)
 }

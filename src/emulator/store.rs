@@ -312,13 +312,7 @@ impl Store {
     ) -> ApiResult<Dimension> {
         let seq = self.next_seq();
         let p = self.program_mut(program)?;
-        let d = Dimension {
-            id: Uuid::new_v4(),
-            seq,
-            name,
-            active,
-            values,
-        };
+        let d = Dimension::new(Uuid::new_v4(), seq, name, active, values);
         p.dimensions.push(d.clone());
         Ok(d)
     }
@@ -367,7 +361,7 @@ impl Store {
         }
         let p = self.program_mut(program)?;
         let d = Self::dimension_mut(p, dimension)?;
-        d.values = values;
+        d.set_values(values);
         Ok(d.clone())
     }
 
@@ -549,7 +543,7 @@ impl Store {
         p: &Program,
         m: &Metric,
         item: &UpsertItem,
-        at: &str,
+        at: &dyn Fn() -> String,
         details: &mut Vec<Detail>,
     ) -> Option<Target> {
         let vals = self.metric_values(m.id);
@@ -563,7 +557,7 @@ impl Store {
                 None => {
                     details.push(Detail::new(
                         "NotFound",
-                        format!("{at}.id"),
+                        format!("{}.id", at()),
                         format!("No value with id `{id}` exists in metric `{}`", m.id),
                     ));
                     None
@@ -576,14 +570,14 @@ impl Store {
             let mut coords: Coords = Vec::with_capacity(item.coords.len());
             let mut all_known = true;
             for (dim, dv) in &item.coords {
-                let t = format!("{at}.coordinates");
+                let t = || format!("{}.coordinates", at());
                 let Some(dim_id) = Uuid::try_parse(dim)
                     .ok()
                     .filter(|u| m.allowed_dimensions.contains(u))
                 else {
                     details.push(Detail::new(
                         "InvalidCoordinates",
-                        t,
+                        t(),
                         format!(
                             "Dimension `{dim}` is not one of the metric's allowed dimensions ({})",
                             m.allowed_dimensions
@@ -601,7 +595,7 @@ impl Store {
                     None => {
                         details.push(Detail::new(
                             "InvalidCoordinates",
-                            t,
+                            t(),
                             format!("Dimension `{dim}` has no value with id `{dv}`"),
                         ));
                         all_known = false;
@@ -623,7 +617,7 @@ impl Store {
                             if dim.value(dv).is_some_and(|v| !v.active) {
                                 details.push(Detail::new(
                                     "InactiveDimensionValue",
-                                    format!("{at}.coordinates"),
+                                    format!("{}.coordinates", at()),
                                     format!("Dimension value `{dv}` of dimension `{d}` is inactive and cannot be used in a new value"),
                                 ));
                             }
@@ -640,7 +634,7 @@ impl Store {
         if let Some(v) = &item.value
             && let Err(why) = m.data_type.check(v)
         {
-            details.push(Detail::new("InvalidValue", format!("{at}.value"), why));
+            details.push(Detail::new("InvalidValue", format!("{}.value", at()), why));
         }
         if let Some(s) = item.status {
             let from = current.map(|c| c.status);
@@ -658,7 +652,7 @@ impl Store {
                 };
                 details.push(Detail::new(
                     "InvalidStatusTransition",
-                    format!("{at}.status"),
+                    format!("{}.status", at()),
                     msg,
                 ));
             }
@@ -668,7 +662,7 @@ impl Store {
         {
             details.push(Detail::new(
                 "NotFound",
-                format!("{at}.task"),
+                format!("{}.task", at()),
                 format!("No task with id `{t}` exists"),
             ));
         }
@@ -743,7 +737,7 @@ impl Store {
         let mut seen_slots: HashMap<u32, usize> = HashMap::new();
         let mut seen_new: HashMap<ValueKey, usize> = HashMap::new();
         for (i, item) in items.iter().enumerate() {
-            let at = format!("{prefix}[{i}]");
+            let at = || format!("{prefix}[{i}]");
             let t = self.resolve(p, m, item, &at, &mut details);
             let dup_of = match &t {
                 Some(Target::Existing(s)) => seen_slots.insert(*s, i),
@@ -753,7 +747,7 @@ impl Store {
             if let Some(first) = dup_of {
                 details.push(Detail::new(
                     "DuplicateValue",
-                    at,
+                    at(),
                     format!("This value is the same value as {prefix}[{first}]; send each value once per batch"),
                 ));
             }
@@ -781,7 +775,7 @@ impl Store {
         let p = self.program_by_id(pid);
         let m = p.metric(mid).expect("checked");
         let mut details = Vec::new();
-        let target = self.resolve(p, m, &item, "body", &mut details);
+        let target = self.resolve(p, m, &item, &|| "body".to_string(), &mut details);
         if let Some(d) = details.first() {
             return Err(
                 ApiError::invalid(d.target.trim_start_matches("body."), d.message.clone())

@@ -73,8 +73,8 @@ async fn batch_upsertion_accepts_polls_and_links_results() {
     let env = start().await;
     let (api, ids) = (&env.api, &env.ids);
     let mut slow = env.emu.settings();
-    slow.operations.queued_ms = 150;
-    slow.operations.base_ms = 150;
+    slow.operations.queued_ms = 300;
+    slow.operations.base_ms = 900;
     slow.operations.retry_after_secs = 2;
     env.emu.set_settings(slow).unwrap();
     let data = json!([
@@ -92,7 +92,7 @@ async fn batch_upsertion_accepts_polls_and_links_results() {
     let first = api.get(&loc).await;
     assert_eq!(first.body["status"], "queued");
     assert_eq!(first.retry_after(), Some(2));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(api.get(&loc).await.body["status"], "started");
     assert!(
         api.values(&ids.program, &ids.num).await.is_empty(),
