@@ -246,9 +246,13 @@ fn lex(s: &str) -> ApiResult<Vec<Tok>> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses accepted; deeper input would exhaust the stack.
+pub const MAX_DEPTH: usize = 32;
+
 struct Parser<'a> {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
     fields: &'a [Field],
     resource: &'a str,
 }
@@ -292,7 +296,14 @@ impl Parser<'_> {
     fn primary(&mut self) -> ApiResult<Expr> {
         match self.next() {
             Some(Tok::LParen) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(bad(format!(
+                        "$filter nests parentheses more than {MAX_DEPTH} deep"
+                    )));
+                }
                 let e = self.or()?;
+                self.depth -= 1;
                 match self.next() {
                     Some(Tok::RParen) => Ok(e),
                     _ => Err(bad("$filter: a `(` has no matching `)`")),
@@ -423,6 +434,7 @@ pub fn parse(text: &str, fields: &[Field], resource: &str) -> ApiResult<Expr> {
     let mut p = Parser {
         toks,
         pos: 0,
+        depth: 0,
         fields,
         resource,
     };
@@ -527,6 +539,15 @@ mod tests {
             "reportingPeriod.year eq 2020 or reportingPeriod.year eq 2021",
             &v
         ));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = format!("{}name eq \"x\"{}", "(".repeat(50_000), ")".repeat(50_000));
+        let e = parse(&deep, PROGRAM_FIELDS, "programs").unwrap_err();
+        assert!(e.message.contains("32 deep"), "{}", e.message);
+        let ok = format!("{}name eq \"x\"{}", "(".repeat(32), ")".repeat(32));
+        assert!(parse(&ok, PROGRAM_FIELDS, "programs").is_ok());
     }
 
     #[test]
