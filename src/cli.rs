@@ -1,5 +1,5 @@
-//! The command line: `esg-sync emulator` today; the sync commands (daemon, run-now, plan,
-//! validate, runs, rejects, inspect) arrive with their issues.
+//! The command line: `esg-sync emulator` and `esg-sync inspect` today; the sync commands
+//! (daemon, run-now, plan, validate, runs, rejects) arrive with their issues.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,6 +26,72 @@ pub struct Cli {
 pub enum Command {
     /// Serve a local emulator of the Workiva Sustainability API (version 2026-01-01), in memory.
     Emulator(EmulatorArgs),
+    /// List what a Workiva tenant holds (following every page), to find the ids mappings need.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// What to list.
+    #[arg(value_enum)]
+    pub what: crate::inspect::Resource,
+    /// Configuration file (TOML); its [workiva] section says where and how to connect.
+    #[arg(long, env = "ESG_SYNC_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// API base URL (overrides workiva.base_url), e.g. http://127.0.0.1:8080 for the emulator.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// OAuth client id (overrides workiva.client_id). The secret comes from the environment
+    /// variable WORKIVA_CLIENT_SECRET (or workiva.client_secret_env / client_secret_file).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Program id or exact name (topics, dimensions, metrics, values; narrows tasks and
+    /// permissions).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Metric id or exact name (values).
+    #[arg(long)]
+    pub metric: Option<String>,
+    /// $filter, e.g. "reportingPeriod.year eq 2025" (where Workiva documents one).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// $orderBy, e.g. "name desc".
+    #[arg(long)]
+    pub order_by: Option<String>,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value_t = crate::inspect::Output::Table)]
+    pub output: crate::inspect::Output,
+}
+
+/// Lists a resource and prints it.
+pub async fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
+    let mut settings = crate::config::Settings::load(args.config.as_deref())?;
+    if let Some(u) = args.base_url {
+        settings.workiva.base_url = Some(u);
+    }
+    if let Some(id) = args.client_id {
+        settings.workiva.client_id = id;
+    }
+    let client = crate::workiva::WorkivaClient::new(settings.workiva)?;
+    let opts = crate::workiva::ListOptions {
+        filter: args.filter,
+        order_by: args.order_by,
+    };
+    let listing = crate::inspect::list(
+        &client,
+        args.what,
+        args.program.as_deref(),
+        args.metric.as_deref(),
+        &opts,
+    )
+    .await?;
+    match args.output {
+        crate::inspect::Output::Table => println!("{}", crate::inspect::render_table(&listing)),
+        crate::inspect::Output::Json => {
+            println!("{}", serde_json::to_string_pretty(&listing.json)?)
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

@@ -2,4 +2,7 @@
 //! everything; the binary in `main.rs` only parses the command line and dispatches.
 
 pub mod cli;
+pub mod config;
 pub mod emulator;
+pub mod inspect;
+pub mod workiva;

@@ -6,6 +6,8 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    // One TLS crypto provider for the whole binary, chosen before anything opens a connection.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -15,6 +17,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Emulator(args) => esg_sync::cli::run_emulator(args).await,
+        Command::Inspect(args) => esg_sync::cli::run_inspect(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

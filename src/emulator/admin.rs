@@ -103,3 +103,9 @@ pub async fn post_reset(State(sh): State<Arc<Shared>>) -> StatusCode {
     sh.reset();
     StatusCode::NO_CONTENT
 }
+
+/// `DELETE /_emulator/tokens`: every issued token stops working (the next use is a 401).
+pub async fn delete_tokens(State(sh): State<Arc<Shared>>) -> StatusCode {
+    sh.revoke_tokens();
+    StatusCode::NO_CONTENT
+}

@@ -212,7 +212,37 @@ pub struct Faults {
     pub seed: Option<u64>,
     /// Faults apply to token requests too (off: token requests never see injected faults).
     pub include_token_endpoint: bool,
+    /// Probability that a request is processed and its answer then replaced by a 504, as a
+    /// gateway that timed out after the work was done.
+    pub lost_response: f64,
+    /// Planned faults for the next matching requests, in order; each entry is used up after
+    /// `times` matches. Applied before the random faults.
+    pub plan: Vec<PlannedFault>,
 }
+
+/// A fault for the next `times` requests to one endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedFault {
+    /// The endpoint as the request log names it: `POST /programs`,
+    /// `GET /programs/{programId}/metrics/{metricId}/values`, `POST /oauth2/token`.
+    pub endpoint: String,
+    /// `500`, `503`, `504`, `429`, `401`, `drop` or `lost_response`.
+    pub fault: String,
+    /// How many matching requests get it (default 1).
+    #[serde(default = "one")]
+    pub times: u32,
+    /// `Retry-After` seconds for a planned 429 (default 1).
+    #[serde(default)]
+    pub retry_after_secs: Option<u64>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The faults a plan may name.
+pub const PLANNED_FAULTS: [&str; 7] = ["500", "503", "504", "429", "401", "drop", "lost_response"];
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
@@ -224,6 +254,7 @@ impl Faults {
             ("latency", self.latency),
             ("drop_connection", self.drop_connection),
             ("operation_failure", self.operation_failure),
+            ("lost_response", self.lost_response),
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {

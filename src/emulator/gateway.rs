@@ -59,6 +59,10 @@ pub struct LoggedRequest {
     pub duration_ms: u64,
     /// Set when the answer was an injected fault.
     pub fault: Option<&'static str>,
+    /// The `X-Version` header the request carried.
+    pub x_version: Option<String>,
+    /// The `User-Agent` header the request carried.
+    pub user_agent: Option<String>,
 }
 
 #[derive(Default)]
@@ -136,6 +140,59 @@ impl Shared {
         *lock(&self.log) = RequestLog::default();
         lock(&self.buckets).clear();
         lock(&self.poll_gate).clear();
+    }
+
+    /// Forgets every issued token, so the next request with one is a 401.
+    pub fn revoke_tokens(&self) {
+        lock(&self.tokens).clear();
+    }
+
+    /// The fault for this request: the first planned one that matches the endpoint (used up
+    /// as it is taken), else one drawn by the probabilities. Also the planned `Retry-After`.
+    fn pick_fault(&self, endpoint: &str, token_path: bool) -> (Option<&'static str>, Option<u64>) {
+        {
+            let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = s
+                .faults
+                .plan
+                .iter()
+                .position(|p| p.endpoint == endpoint && p.times > 0)
+            {
+                let p = &mut s.faults.plan[i];
+                p.times -= 1;
+                let name = super::config::PLANNED_FAULTS
+                    .iter()
+                    .find(|f| **f == p.fault)
+                    .copied();
+                let retry = p.retry_after_secs;
+                if p.times == 0 {
+                    s.faults.plan.remove(i);
+                }
+                return (name, retry);
+            }
+        }
+        let f = self.settings().faults;
+        if token_path && !f.include_token_endpoint {
+            return (None, None);
+        }
+        let dice = lock(&self.rng).f64();
+        let mut edge = 0.0;
+        for (p, name) in [
+            (f.error_500, "500"),
+            (f.error_503, "503"),
+            (f.error_504, "504"),
+            (f.error_429, "429"),
+            (f.drop_connection, "drop"),
+        ] {
+            edge += p;
+            if p > 0.0 && dice < edge {
+                return (Some(name), None);
+            }
+        }
+        if self.roll(f.lost_response) {
+            return (Some("lost_response"), None);
+        }
+        (None, None)
     }
 
     /// Rolls the dice for a probability.
@@ -321,40 +378,38 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
     let endpoint = format!("{method} {}", template.as_deref().unwrap_or("(unmatched)"));
     let token_path = path == "/oauth2/token" || path == "/iam/v1/oauth2/token";
     let mut client_id: Option<String> = None;
-    let mut fault: Option<&'static str> = None;
+    let mut fault: Option<&'static str>;
     let mut request_bytes = 0usize;
+
+    let x_version = req
+        .headers()
+        .get("x-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut lose_answer = false;
 
     let resp = 'answer: {
         let settings = shared.settings();
         let f = &settings.faults;
-        if !token_path || f.include_token_endpoint {
-            if shared.roll(f.latency) {
-                tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
-            }
-            let dice = lock(&shared.rng).f64();
-            let mut edge = 0.0;
-            let outcomes: [(f64, &'static str); 5] = [
-                (f.error_500, "500"),
-                (f.error_503, "503"),
-                (f.error_504, "504"),
-                (f.error_429, "429"),
-                (f.drop_connection, "drop"),
-            ];
-            for (p, name) in outcomes {
-                edge += p;
-                if p > 0.0 && dice < edge {
-                    fault = Some(name);
-                    break;
-                }
-            }
-            match fault {
-                Some("500") => break 'answer ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response(),
-                Some("503") => break 'answer ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response(),
-                Some("504") => break 'answer ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The gateway timed out waiting for the service").into_response(),
-                Some("429") => break 'answer ApiError::too_many_requests(f.retry_after_429_secs, "Too many requests have been made against the API in too short a time").into_response(),
-                Some(_) => break 'answer dropped(),
-                None => {}
-            }
+        let (picked, planned_retry) = shared.pick_fault(&endpoint, token_path);
+        fault = picked;
+        if fault.is_none() && (!token_path || f.include_token_endpoint) && shared.roll(f.latency) {
+            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+        }
+        match fault {
+            Some("500") => break 'answer ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response(),
+            Some("503") => break 'answer ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response(),
+            Some("504") => break 'answer ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The gateway timed out waiting for the service").into_response(),
+            Some("429") => break 'answer ApiError::too_many_requests(planned_retry.unwrap_or(f.retry_after_429_secs), "Too many requests have been made against the API in too short a time").into_response(),
+            Some("401") => break 'answer ApiError::unauthorized("No valid API token provided").into_response(),
+            Some("drop") => break 'answer dropped(),
+            Some("lost_response") => lose_answer = true,
+            _ => {}
         }
 
         let (parts, body) = req.into_parts();
@@ -453,7 +508,16 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
         resp
     };
 
-    let mut resp = resp;
+    let mut resp = if lose_answer {
+        // The work is done; the gateway in front gives up on the answer.
+        ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "The gateway timed out waiting for the service",
+        )
+        .into_response()
+    } else {
+        resp
+    };
     if path.starts_with("/prototype/") {
         deprecated(&mut resp);
     }
@@ -472,6 +536,8 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
         retry_after: retry_after_of(&resp),
         duration_ms: started.elapsed().as_millis() as u64,
         fault,
+        x_version,
+        user_agent,
     };
     let status_key = if fault == Some("drop") { 0 } else { status };
     {

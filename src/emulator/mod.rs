@@ -133,7 +133,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route("/_emulator/tasks", post(admin::post_task))
             .route("/_emulator/requests", get(admin::get_requests))
             .route("/_emulator/counters", get(admin::get_counters))
-            .route("/_emulator/reset", post(admin::post_reset));
+            .route("/_emulator/reset", post(admin::post_reset))
+            .route(
+                "/_emulator/tokens",
+                axum::routing::delete(admin::delete_tokens),
+            );
     }
     app.fallback(r::not_found_fallback)
         .method_not_allowed_fallback(r::method_not_allowed)
@@ -252,6 +256,11 @@ impl Emulator {
         let mut st = lock(&self.shared.store);
         st.advance(std::time::Instant::now());
         f(&mut st)
+    }
+
+    /// Revokes every issued access token.
+    pub fn revoke_tokens(&self) {
+        self.shared.revoke_tokens();
     }
 
     /// Clears all data, the request log and counters.

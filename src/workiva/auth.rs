@@ -1,0 +1,218 @@
+//! Access tokens: fetched with client credentials, cached, refreshed at 80% of their life,
+//! one refresh at a time however many requests wait. The token and the secret live in
+//! `SecretString`s and are never logged.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use super::config::{API_VERSION, ClientAuth, WorkivaConfig};
+use super::error::{ApiFailure, ErrorBody, Result, WorkivaError};
+use super::retry::{RetryAction, RetryPolicy};
+
+#[derive(Deserialize)]
+struct BearerToken {
+    access_token: String,
+    expires_in: Option<u64>,
+}
+
+struct Cached {
+    token: SecretString,
+    refresh_at: Instant,
+}
+
+pub struct TokenCache {
+    http: reqwest::Client,
+    url: String,
+    client_id: String,
+    secret: SecretString,
+    auth: ClientAuth,
+    scope: Option<String>,
+    user_agent: String,
+    policy: RetryPolicy,
+    state: Mutex<Option<Cached>>,
+    fetches: AtomicU64,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .field("fetches", &self.fetches.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    pub fn new(
+        http: reqwest::Client,
+        cfg: &WorkivaConfig,
+        secret: SecretString,
+        user_agent: String,
+    ) -> Self {
+        Self {
+            http,
+            url: cfg.token_url(),
+            client_id: cfg.client_id.clone(),
+            secret,
+            auth: cfg.client_auth,
+            scope: cfg.scope.clone(),
+            user_agent,
+            policy: RetryPolicy::from_config(cfg),
+            state: Mutex::new(None),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// How many tokens were fetched so far.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// A valid token: the cached one until 80% of its life has passed, else a new one.
+    /// Concurrent callers wait for a single refresh.
+    pub async fn token(&self) -> Result<SecretString> {
+        let mut state = self.state.lock().await;
+        if let Some(c) = state.as_ref()
+            && Instant::now() < c.refresh_at
+        {
+            return Ok(c.token.clone());
+        }
+        let fresh = self.fetch().await?;
+        let token = fresh.token.clone();
+        *state = Some(fresh);
+        Ok(token)
+    }
+
+    /// Drops the cached token if it is still `used` (a 401 answered it), so the next call
+    /// fetches a new one; a token another request already replaced is kept.
+    pub async fn invalidate(&self, used: &SecretString) {
+        let mut state = self.state.lock().await;
+        if state
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == used.expose_secret())
+        {
+            *state = None;
+        }
+    }
+
+    async fn fetch(&self) -> Result<Cached> {
+        let started = Instant::now();
+        let mut counted = 1;
+        loop {
+            let err = match self.fetch_once().await {
+                Ok(c) => return Ok(c),
+                Err(e) => e,
+            };
+            match self
+                .policy
+                .decide(&err, counted, started.elapsed(), fastrand::f64())
+            {
+                RetryAction::Stop => return Err(err),
+                RetryAction::Retry { delay, counts } => {
+                    if counts {
+                        counted += 1;
+                    }
+                    tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Retrying the token request.");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn fetch_once(&self) -> Result<Cached> {
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        if let Some(s) = &self.scope {
+            form.push(("scope", s));
+        }
+        let mut rb = self
+            .http
+            .post(&self.url)
+            .header("X-Version", API_VERSION)
+            .header(reqwest::header::USER_AGENT, &self.user_agent);
+        match self.auth {
+            ClientAuth::Body => {
+                form.push(("client_id", &self.client_id));
+                form.push(("client_secret", self.secret.expose_secret()));
+            }
+            ClientAuth::Basic => {
+                rb = rb.basic_auth(&self.client_id, Some(self.secret.expose_secret()));
+            }
+        }
+        let t = Instant::now();
+        let sent = rb.form(&form).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(WorkivaError::Transport {
+                    method: "POST".into(),
+                    path: "/oauth2/token".into(),
+                    reason: super::http::describe_reqwest(&e),
+                    reached_server: !e.is_connect(),
+                    timed_out: e.is_timeout(),
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::retry::parse_retry_after);
+        let bytes = resp.bytes().await.map_err(|e| WorkivaError::Transport {
+            method: "POST".into(),
+            path: "/oauth2/token".into(),
+            reason: super::http::describe_reqwest(&e),
+            reached_server: true,
+            timed_out: e.is_timeout(),
+        })?;
+        tracing::debug!(
+            method = "POST",
+            path = "/oauth2/token",
+            status,
+            latency_ms = t.elapsed().as_millis() as u64,
+            "Requested an access token."
+        );
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        if !(200..300).contains(&status) {
+            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+            if matches!(status, 429 | 500 | 502 | 503 | 504) {
+                return Err(WorkivaError::Api(Box::new(ApiFailure {
+                    status,
+                    code: body.error.or(body.code).unwrap_or_default(),
+                    message: body
+                        .error_description
+                        .or(body.message)
+                        .unwrap_or_else(|| "the token endpoint is unavailable".into()),
+                    target: None,
+                    details: Vec::new(),
+                    method: "POST".into(),
+                    path: "/oauth2/token".into(),
+                    retry_after,
+                })));
+            }
+            return Err(WorkivaError::Auth {
+                status,
+                error: body.error.or(body.code).unwrap_or_else(|| "error".into()),
+                description: body.error_description.or(body.message).unwrap_or_default(),
+                url: self.url.clone(),
+            });
+        }
+        let tok: BearerToken =
+            serde_json::from_slice(&bytes).map_err(|e| WorkivaError::Decode {
+                method: "POST".into(),
+                path: "/oauth2/token".into(),
+                status,
+                reason: e.to_string(),
+            })?;
+        let life = Duration::from_secs(tok.expires_in.unwrap_or(600));
+        Ok(Cached {
+            token: SecretString::from(tok.access_token),
+            refresh_at: Instant::now() + life.mul_f64(0.8),
+        })
+    }
+}

@@ -1,0 +1,874 @@
+//! [`WorkivaClient`]: a typed method for every endpoint the emulator serves, lists as streams
+//! that follow `@nextLink` to the end, and batch operations polled to their outcome.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{Stream, TryStreamExt};
+use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::config::{
+    API_VERSION, LEGACY_SUNSET, LEGACY_VERSION, WorkivaConfig, days_to_legacy_sunset,
+};
+use super::error::{Result, WorkivaError};
+use super::http::{Probe, Request, Response, Transport};
+use super::models::*;
+
+/// Filter and order for a list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// `$filter`, e.g. `reportingPeriod.year ge 2024`.
+    pub filter: Option<String>,
+    /// `$orderBy`, e.g. `name desc`.
+    pub order_by: Option<String>,
+}
+
+impl ListOptions {
+    pub fn filter(f: impl Into<String>) -> Self {
+        Self {
+            filter: Some(f.into()),
+            order_by: None,
+        }
+    }
+}
+
+/// Quotes a string for `$filter` (a double quote is doubled).
+pub fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// An accepted batch upsertion: where to poll, and how long the server asked us to wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationRef {
+    pub url: String,
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Clone)]
+pub struct WorkivaClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: WorkivaConfig,
+    base: reqwest::Url,
+    transport: Transport,
+}
+
+impl std::fmt::Debug for WorkivaClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkivaClient")
+            .field("config", &self.inner.cfg)
+            .field("transport", &self.inner.transport)
+            .finish()
+    }
+}
+
+fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> Result<T> {
+    serde_json::from_slice(&resp.body).map_err(|e| WorkivaError::Decode {
+        method: req.method.to_string(),
+        path: req.template.to_string(),
+        status: resp.status,
+        reason: e.to_string(),
+    })
+}
+
+fn to_body<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("models serialise")
+}
+
+impl WorkivaClient {
+    /// Builds a client; checks the settings and reads the secret first.
+    pub fn new(cfg: WorkivaConfig) -> Result<Self> {
+        let transport = Transport::new(&cfg)?;
+        let base = reqwest::Url::parse(&cfg.base_url())
+            .map_err(|e| WorkivaError::Config(format!("workiva.base_url: {e}")))?;
+        if cfg.legacy_batch_path() {
+            let days = days_to_legacy_sunset(chrono::Utc::now().date_naive());
+            tracing::warn!(
+                sunset = LEGACY_SUNSET,
+                days_left = days,
+                "Batch upsertions will use the deprecated {LEGACY_VERSION} path /prototype/platform/..., which Workiva retires on {LEGACY_SUNSET} ({days} days left); set workiva.api_version = \"{API_VERSION}\"."
+            );
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg,
+                base,
+                transport,
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &WorkivaConfig {
+        &self.inner.cfg
+    }
+
+    /// How many access tokens were fetched so far.
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.transport.tokens.fetches()
+    }
+
+    /// An absolute URL from path segments (each percent-encoded).
+    fn url(&self, segments: &[&str]) -> String {
+        let mut u = self.inner.base.clone();
+        {
+            let mut p = u.path_segments_mut().expect("http(s) URLs have paths");
+            p.pop_if_empty();
+            p.extend(segments);
+        }
+        u.to_string()
+    }
+
+    fn req(
+        &self,
+        method: Method,
+        template: &'static str,
+        segments: &[&str],
+        body: Option<Vec<u8>>,
+    ) -> Request {
+        Request {
+            method,
+            url: self.url(segments),
+            template,
+            query: Vec::new(),
+            body,
+            version: API_VERSION,
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(&self, req: Request) -> Result<T> {
+        let resp = self.inner.transport.send(&req, None).await?;
+        decode(&req, &resp)
+    }
+
+    async fn call_empty(&self, req: Request) -> Result<()> {
+        self.inner.transport.send(&req, None).await.map(|_| ())
+    }
+
+    /// A create: if a failed attempt may have reached Workiva, `find` looks for the object
+    /// before the next attempt, so a retry never makes a duplicate.
+    async fn create<T, F, Fut>(&self, req: Request, find: F) -> Result<T>
+    where
+        T: DeserializeOwned + Serialize,
+        F: Fn() -> Fut + Send + Sync,
+        Fut: std::future::Future<Output = Result<Option<T>>> + Send,
+    {
+        let probe: Probe<'_> = Box::new(move || {
+            let fut = find();
+            Box::pin(async move { Ok(fut.await?.map(|t| bytes::Bytes::from(to_body(&t)))) })
+        });
+        let resp = self.inner.transport.send(&req, Some(probe)).await?;
+        decode(&req, &resp)
+    }
+
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        template: &'static str,
+        segments: &[&str],
+        path: &str,
+        value: Value,
+    ) -> Result<T> {
+        let body = to_body(&json!([{"op": "replace", "path": path, "value": value}]));
+        self.call(self.req(Method::PATCH, template, segments, Some(body)))
+            .await
+    }
+
+    // ---- lists ----
+
+    /// Every item of a list, following `@nextLink` exactly, to the end. A `@nextLink` seen
+    /// twice is an error, never a loop.
+    pub fn stream<'a, T: DeserializeOwned + Send + 'a>(
+        &'a self,
+        template: &'static str,
+        url: String,
+        opts: &ListOptions,
+    ) -> impl Stream<Item = Result<T>> + Send + 'a {
+        let mut query = vec![("$maxpagesize", self.inner.cfg.page_size.to_string())];
+        if let Some(f) = &opts.filter {
+            query.push(("$filter", f.clone()));
+        }
+        if let Some(o) = &opts.order_by {
+            query.push(("$orderBy", o.clone()));
+        }
+        let first = Request {
+            method: Method::GET,
+            url,
+            template,
+            query,
+            body: None,
+            version: API_VERSION,
+        };
+        let state = (Some(first), HashSet::<String>::new(), VecDeque::<T>::new());
+        futures_util::stream::try_unfold(state, move |(mut next, mut seen, mut buf)| async move {
+            loop {
+                if let Some(item) = buf.pop_front() {
+                    return Ok(Some((item, (next, seen, buf))));
+                }
+                let Some(req) = next.take() else {
+                    return Ok(None);
+                };
+                let resp = self.inner.transport.send(&req, None).await?;
+                let page: Page<T> = decode(&req, &resp)?;
+                buf.extend(page.data);
+                if let Some(link) = page.next_link {
+                    if !seen.insert(link.clone()) {
+                        return Err(WorkivaError::PaginationLoop {
+                            path: template.to_string(),
+                            link,
+                        });
+                    }
+                    next = Some(Request {
+                        url: link,
+                        query: Vec::new(),
+                        ..req
+                    });
+                }
+            }
+        })
+    }
+
+    /// Collects a whole list.
+    pub async fn list<T: DeserializeOwned + Send>(
+        &self,
+        template: &'static str,
+        segments: &[&str],
+        opts: &ListOptions,
+    ) -> Result<Vec<T>> {
+        self.stream(template, self.url(segments), opts)
+            .try_collect()
+            .await
+    }
+
+    // ---- programs ----
+
+    pub async fn programs(&self, opts: &ListOptions) -> Result<Vec<Program>> {
+        self.list("/programs", &["programs"], opts).await
+    }
+
+    pub async fn program(&self, id: &str) -> Result<Program> {
+        self.call(self.req(
+            Method::GET,
+            "/programs/{programId}",
+            &["programs", id],
+            None,
+        ))
+        .await
+    }
+
+    /// The program with exactly this name, if any.
+    pub async fn find_program(&self, name: &str) -> Result<Option<Program>> {
+        let found = self
+            .programs(&ListOptions::filter(format!("name eq {}", quote(name))))
+            .await?;
+        Ok(found.into_iter().find(|p| p.name == name))
+    }
+
+    pub async fn create_program(&self, name: &str) -> Result<Program> {
+        let body = to_body(&json!({ "name": name }));
+        self.create(
+            self.req(Method::POST, "/programs", &["programs"], Some(body)),
+            || self.find_program(name),
+        )
+        .await
+    }
+
+    pub async fn rename_program(&self, id: &str, name: &str) -> Result<Program> {
+        self.patch(
+            "/programs/{programId}",
+            &["programs", id],
+            "/name",
+            json!(name),
+        )
+        .await
+    }
+
+    // ---- topics ----
+
+    pub async fn topics(&self, program: &str) -> Result<Vec<Topic>> {
+        self.list(
+            "/programs/{programId}/topics",
+            &["programs", program, "topics"],
+            &ListOptions::default(),
+        )
+        .await
+    }
+
+    pub async fn topic(&self, program: &str, id: &str) -> Result<Topic> {
+        self.call(self.req(
+            Method::GET,
+            "/programs/{programId}/topics/{topicId}",
+            &["programs", program, "topics", id],
+            None,
+        ))
+        .await
+    }
+
+    pub async fn create_topic(&self, program: &str, topic: &Topic) -> Result<Topic> {
+        let req = self.req(
+            Method::POST,
+            "/programs/{programId}/topics",
+            &["programs", program, "topics"],
+            Some(to_body(topic)),
+        );
+        self.create(req, || async {
+            Ok(self
+                .topics(program)
+                .await?
+                .into_iter()
+                .find(|t| t.name == topic.name && t.parent == topic.parent))
+        })
+        .await
+    }
+
+    /// Replaces one property (`/name`, `/index` or `/parent`).
+    pub async fn patch_topic(
+        &self,
+        program: &str,
+        id: &str,
+        path: &str,
+        value: Value,
+    ) -> Result<Topic> {
+        self.patch(
+            "/programs/{programId}/topics/{topicId}",
+            &["programs", program, "topics", id],
+            path,
+            value,
+        )
+        .await
+    }
+
+    pub async fn delete_topic(&self, program: &str, id: &str) -> Result<()> {
+        self.call_empty(self.req(
+            Method::DELETE,
+            "/programs/{programId}/topics/{topicId}",
+            &["programs", program, "topics", id],
+            None,
+        ))
+        .await
+    }
+
+    // ---- dimensions ----
+
+    /// Dimensions without their values (Workiva lists them with `values: null`).
+    pub async fn dimensions(&self, program: &str, opts: &ListOptions) -> Result<Vec<Dimension>> {
+        self.list(
+            "/programs/{programId}/dimensions",
+            &["programs", program, "dimensions"],
+            opts,
+        )
+        .await
+    }
+
+    /// One dimension with its values.
+    pub async fn dimension(&self, program: &str, id: &str) -> Result<Dimension> {
+        self.call(self.req(
+            Method::GET,
+            "/programs/{programId}/dimensions/{dimensionId}",
+            &["programs", program, "dimensions", id],
+            None,
+        ))
+        .await
+    }
+
+    pub async fn create_dimension(
+        &self,
+        program: &str,
+        dimension: &Dimension,
+    ) -> Result<Dimension> {
+        let req = self.req(
+            Method::POST,
+            "/programs/{programId}/dimensions",
+            &["programs", program, "dimensions"],
+            Some(to_body(dimension)),
+        );
+        let name = dimension.name.clone().unwrap_or_default();
+        self.create(req, || async {
+            let found = self
+                .dimensions(
+                    program,
+                    &ListOptions::filter(format!("name eq {}", quote(&name))),
+                )
+                .await?;
+            match found
+                .into_iter()
+                .find(|d| d.name.as_deref() == Some(name.as_str()))
+            {
+                Some(d) => self.dimension(program, &d.id).await.map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// Replaces one property (`/active`, `/name` or `/values`).
+    pub async fn patch_dimension(
+        &self,
+        program: &str,
+        id: &str,
+        path: &str,
+        value: Value,
+    ) -> Result<Dimension> {
+        self.patch(
+            "/programs/{programId}/dimensions/{dimensionId}",
+            &["programs", program, "dimensions", id],
+            path,
+            value,
+        )
+        .await
+    }
+
+    // ---- metrics ----
+
+    pub async fn metrics(&self, program: &str, opts: &ListOptions) -> Result<Vec<Metric>> {
+        self.list(
+            "/programs/{programId}/metrics",
+            &["programs", program, "metrics"],
+            opts,
+        )
+        .await
+    }
+
+    pub async fn metric(&self, program: &str, id: &str) -> Result<Metric> {
+        self.call(self.req(
+            Method::GET,
+            "/programs/{programId}/metrics/{metricId}",
+            &["programs", program, "metrics", id],
+            None,
+        ))
+        .await
+    }
+
+    /// The metric with exactly this name, if any.
+    pub async fn find_metric(&self, program: &str, name: &str) -> Result<Option<Metric>> {
+        let found = self
+            .metrics(
+                program,
+                &ListOptions::filter(format!("name eq {}", quote(name))),
+            )
+            .await?;
+        Ok(found.into_iter().find(|m| m.name == name))
+    }
+
+    pub async fn create_metric(&self, program: &str, metric: &Metric) -> Result<Metric> {
+        let req = self.req(
+            Method::POST,
+            "/programs/{programId}/metrics",
+            &["programs", program, "metrics"],
+            Some(to_body(metric)),
+        );
+        self.create(req, || self.find_metric(program, &metric.name))
+            .await
+    }
+
+    /// Replaces one property (`/name`, `/unit`, `/datatype`, ...).
+    pub async fn patch_metric(
+        &self,
+        program: &str,
+        id: &str,
+        path: &str,
+        value: Value,
+    ) -> Result<Metric> {
+        self.patch(
+            "/programs/{programId}/metrics/{metricId}",
+            &["programs", program, "metrics", id],
+            path,
+            value,
+        )
+        .await
+    }
+
+    pub async fn delete_metric(&self, program: &str, id: &str) -> Result<()> {
+        self.call_empty(self.req(
+            Method::DELETE,
+            "/programs/{programId}/metrics/{metricId}",
+            &["programs", program, "metrics", id],
+            None,
+        ))
+        .await
+    }
+
+    // ---- metric values ----
+
+    pub fn values_stream<'a>(
+        &'a self,
+        program: &str,
+        metric: &str,
+        opts: &ListOptions,
+    ) -> impl Stream<Item = Result<MetricValue>> + Send + 'a {
+        self.stream(
+            "/programs/{programId}/metrics/{metricId}/values",
+            self.url(&["programs", program, "metrics", metric, "values"]),
+            opts,
+        )
+    }
+
+    pub async fn values(
+        &self,
+        program: &str,
+        metric: &str,
+        opts: &ListOptions,
+    ) -> Result<Vec<MetricValue>> {
+        self.values_stream(program, metric, opts)
+            .try_collect()
+            .await
+    }
+
+    pub async fn value(&self, program: &str, metric: &str, id: &str) -> Result<MetricValue> {
+        self.call(self.req(
+            Method::GET,
+            "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
+            &["programs", program, "metrics", metric, "values", id],
+            None,
+        ))
+        .await
+    }
+
+    pub async fn create_value(
+        &self,
+        program: &str,
+        metric: &str,
+        value: &MetricValue,
+    ) -> Result<MetricValue> {
+        let req = self.req(
+            Method::POST,
+            "/programs/{programId}/metrics/{metricId}/values",
+            &["programs", program, "metrics", metric, "values"],
+            Some(to_body(value)),
+        );
+        self.create(req, || async {
+            let Some(p) = value.reporting_period else { return Ok(None) };
+            let filter = format!("reportingPeriod.year eq {} and reportingPeriod.start eq {} and reportingPeriod.end eq {}", p.year, p.start, p.end);
+            let coords = value.coordinates.clone().unwrap_or_default();
+            Ok(self
+                .values(program, metric, &ListOptions::filter(filter))
+                .await?
+                .into_iter()
+                .find(|v| v.coordinates.clone().unwrap_or_default() == coords))
+        })
+        .await
+    }
+
+    /// Replaces `/value` or `/notes` of one value.
+    pub async fn patch_value(
+        &self,
+        program: &str,
+        metric: &str,
+        id: &str,
+        path: &str,
+        value: Value,
+    ) -> Result<MetricValue> {
+        self.patch(
+            "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
+            &["programs", program, "metrics", metric, "values", id],
+            path,
+            value,
+        )
+        .await
+    }
+
+    pub async fn delete_value(&self, program: &str, metric: &str, id: &str) -> Result<()> {
+        self.call_empty(self.req(
+            Method::DELETE,
+            "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
+            &["programs", program, "metrics", metric, "values", id],
+            None,
+        ))
+        .await
+    }
+
+    /// Sends a batch upsertion and returns the operation to poll. The body must stay within
+    /// 10,485,760 bytes (else [`WorkivaError::BodyTooLarge`], nothing sent). Upsertion by key is
+    /// idempotent, so a retried batch is safe; a 409 (an upsertion of this metric still in
+    /// flight, possibly our own earlier attempt) is waited out with backoff.
+    pub async fn batch_upsert(
+        &self,
+        program: &str,
+        metric: &str,
+        values: &[MetricValue],
+    ) -> Result<OperationRef> {
+        let body = to_body(&json!({ "data": values }));
+        self.batch_upsert_raw(program, metric, body).await
+    }
+
+    /// As [`Self::batch_upsert`], with a body already serialised as `{"data": [...]}`.
+    pub async fn batch_upsert_raw(
+        &self,
+        program: &str,
+        metric: &str,
+        body: Vec<u8>,
+    ) -> Result<OperationRef> {
+        let legacy = self.inner.cfg.legacy_batch_path();
+        let req = if legacy {
+            Request {
+                method: Method::POST,
+                url: self.url(&[
+                    "prototype",
+                    "platform",
+                    "programs",
+                    program,
+                    "metrics",
+                    metric,
+                    "values",
+                    "batchUpsertion",
+                ]),
+                template: "/prototype/platform/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
+                query: Vec::new(),
+                body: Some(body),
+                version: LEGACY_VERSION,
+            }
+        } else {
+            self.req(
+                Method::POST,
+                "/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
+                &[
+                    "programs",
+                    program,
+                    "metrics",
+                    metric,
+                    "values",
+                    "batchUpsertion",
+                ],
+                Some(body),
+            )
+        };
+        let started = Instant::now();
+        let mut waits = 0u32;
+        let resp = loop {
+            match self.inner.transport.send(&req, None).await {
+                Ok(r) => break r,
+                Err(e)
+                    if e.status() == Some(409)
+                        && started.elapsed()
+                            < Duration::from_secs(self.inner.cfg.operation_timeout_secs) =>
+                {
+                    waits += 1;
+                    let delay = self
+                        .inner
+                        .transport
+                        .policy
+                        .backoff(waits.min(8), 0.5 + fastrand::f64() / 2.0)
+                        .max(Duration::from_millis(self.inner.cfg.poll_min_ms));
+                    tracing::info!(path = req.template, delay_ms = delay.as_millis() as u64, error = %e, "Another upsertion of this metric is in flight; waiting before sending the batch again.");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let from_body = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| {
+                v.get("operationLocation")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+        let url = from_body
+            .or_else(|| resp.header("location").map(str::to_string))
+            .ok_or_else(|| WorkivaError::Decode {
+                method: "POST".into(),
+                path: req.template.into(),
+                status: resp.status,
+                reason: "the 202 answer has neither operationLocation nor Location".into(),
+            })?;
+        Ok(OperationRef {
+            url,
+            retry_after: resp.retry_after(),
+        })
+    }
+
+    /// Deletes values by id or by period and coordinates (immediate; 204).
+    pub async fn batch_delete(
+        &self,
+        program: &str,
+        metric: &str,
+        ids: &[ValueIdentifier],
+    ) -> Result<()> {
+        let body = to_body(&json!({ "data": ids }));
+        self.call_empty(self.req(
+            Method::POST,
+            "/programs/{programId}/metrics/{metricId}/values/batchDeletion",
+            &[
+                "programs",
+                program,
+                "metrics",
+                metric,
+                "values",
+                "batchDeletion",
+            ],
+            Some(body),
+        ))
+        .await
+    }
+
+    // ---- operations ----
+
+    async fn poll(&self, url: &str) -> Result<(Operation, Option<Duration>)> {
+        let req = Request {
+            method: Method::GET,
+            url: url.to_string(),
+            template: "/operations/{operationId}",
+            query: Vec::new(),
+            body: None,
+            version: API_VERSION,
+        };
+        let resp = self.inner.transport.send(&req, None).await?;
+        Ok((decode(&req, &resp)?, resp.retry_after()))
+    }
+
+    /// The operation now.
+    pub async fn operation(&self, url: &str) -> Result<Operation> {
+        Ok(self.poll(url).await?.0)
+    }
+
+    /// Polls until the operation is completed (Ok), failed or cancelled
+    /// ([`WorkivaError::OperationFailed`] with Workiva's details), or the configured time
+    /// runs out ([`WorkivaError::OperationTimeout`], which keeps the URL to resume with). Each
+    /// wait is the server's `Retry-After`, clamped to `poll_min_ms..=poll_max_ms`.
+    pub async fn wait_operation(&self, op: &OperationRef) -> Result<Operation> {
+        let cfg = &self.inner.cfg;
+        let (min, max) = (
+            Duration::from_millis(cfg.poll_min_ms),
+            Duration::from_millis(cfg.poll_max_ms),
+        );
+        let limit = Duration::from_secs(cfg.operation_timeout_secs);
+        let started = Instant::now();
+        let mut wait = op.retry_after.unwrap_or(min).clamp(min, max);
+        let mut status = "accepted".to_string();
+        loop {
+            if started.elapsed() + wait > limit {
+                return Err(WorkivaError::OperationTimeout {
+                    url: op.url.clone(),
+                    status,
+                    waited: started.elapsed(),
+                });
+            }
+            tokio::time::sleep(wait).await;
+            let (o, retry_after) = self.poll(&op.url).await?;
+            match o.status.as_str() {
+                "completed" => return Ok(o),
+                "failed" | "cancelled" => {
+                    return Err(WorkivaError::OperationFailed {
+                        url: op.url.clone(),
+                        details: o.details.unwrap_or_default(),
+                    });
+                }
+                _ => {}
+            }
+            status = o.status;
+            wait = retry_after.unwrap_or(min).clamp(min, max);
+        }
+    }
+
+    /// The values a completed batch upsertion wrote, from its `resourceUrl`, every page.
+    pub async fn operation_results(&self, op: &Operation) -> Result<Vec<MetricValue>> {
+        let Some(url) = &op.resource_url else {
+            return Ok(Vec::new());
+        };
+        let first = Request {
+            method: Method::GET,
+            url: url.clone(),
+            template: "/operations/{operationId}/metricValuesBatchUpsertionResults",
+            query: Vec::new(),
+            body: None,
+            version: API_VERSION,
+        };
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(first);
+        while let Some(req) = next.take() {
+            let resp = self.inner.transport.send(&req, None).await?;
+            let page: Page<MetricValue> = decode(&req, &resp)?;
+            out.extend(page.data);
+            if let Some(link) = page.next_link {
+                if !seen.insert(link.clone()) {
+                    return Err(WorkivaError::PaginationLoop {
+                        path: req.template.to_string(),
+                        link,
+                    });
+                }
+                next = Some(Request { url: link, ..req });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Upserts one batch and waits for it: the usual way to write values.
+    pub async fn upsert_and_wait(
+        &self,
+        program: &str,
+        metric: &str,
+        values: &[MetricValue],
+    ) -> Result<Operation> {
+        let op = self.batch_upsert(program, metric, values).await?;
+        self.wait_operation(&op).await
+    }
+
+    // ---- permissions ----
+
+    /// The workspace's permission definitions (Editor, Viewer, Owner, ...).
+    pub async fn permissions(&self) -> Result<Vec<Permission>> {
+        self.list("/permissions", &["permissions"], &ListOptions::default())
+            .await
+    }
+
+    pub async fn program_permissions(
+        &self,
+        program: &str,
+        opts: &ListOptions,
+    ) -> Result<Vec<ResourcePermission>> {
+        self.list(
+            "/programs/{programId}/permissions",
+            &["programs", program, "permissions"],
+            opts,
+        )
+        .await
+    }
+
+    /// Assigns and revokes in one all-or-nothing request.
+    pub async fn modify_program_permissions(
+        &self,
+        program: &str,
+        assign: &[ResourcePermission],
+        revoke: &[ResourcePermission],
+    ) -> Result<()> {
+        let body = to_body(&json!({ "toAssign": assign, "toRevoke": revoke }));
+        self.call_empty(self.req(
+            Method::POST,
+            "/programs/{programId}/permissions/modification",
+            &["programs", program, "permissions", "modification"],
+            Some(body),
+        ))
+        .await
+    }
+
+    // ---- tasks ----
+
+    pub async fn tasks(&self, opts: &ListOptions) -> Result<Vec<Task>> {
+        self.list("/tasks", &["tasks"], opts).await
+    }
+
+    pub async fn task(&self, id: &str) -> Result<Task> {
+        self.call(self.req(Method::GET, "/tasks/{taskId}", &["tasks", id], None))
+            .await
+    }
+
+    pub async fn task_action(
+        &self,
+        id: &str,
+        action: TaskAction,
+        comment: Option<&str>,
+    ) -> Result<Task> {
+        let body = to_body(&json!({ "action": action, "comment": comment }));
+        self.call(self.req(
+            Method::POST,
+            "/tasks/{taskId}/actionSubmission",
+            &["tasks", id, "actionSubmission"],
+            Some(body),
+        ))
+        .await
+    }
+}

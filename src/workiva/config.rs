@@ -1,0 +1,419 @@
+//! The `[workiva]` settings: where the API is, how to authenticate, and how hard to try.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::error::WorkivaError;
+
+/// Workiva's regional hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Us,
+    Eu,
+    Apac,
+}
+
+impl Region {
+    pub fn base_url(self) -> &'static str {
+        match self {
+            Self::Us => "https://api.app.wdesk.com",
+            Self::Eu => "https://api.eu.wdesk.com",
+            Self::Apac => "https://api.apac.wdesk.com",
+        }
+    }
+}
+
+/// Where the client id and secret go in a token request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body (Workiva's documented default).
+    #[default]
+    Body,
+    /// An HTTP Basic `Authorization` header (preferred by Workiva's IAM reference).
+    Basic,
+}
+
+/// The current API version.
+pub const API_VERSION: &str = "2026-01-01";
+/// The deprecated version, usable for the prototype batch upsertion path only.
+pub const LEGACY_VERSION: &str = "2022-01-01";
+/// When the prototype batch upsertion path goes away.
+pub const LEGACY_SUNSET: &str = "2027-01-31";
+
+/// The environment variable read for the secret when `client_secret_env` is not set.
+pub const DEFAULT_SECRET_ENV: &str = "WORKIVA_CLIENT_SECRET";
+
+/// `[workiva]`: every key is optional except `client_id` and a secret.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkivaConfig {
+    /// `us`, `eu` or `apac`; ignored when `base_url` is set. Default `us`.
+    pub region: Region,
+    /// The API's base URL, e.g. `http://127.0.0.1:8080` for the emulator. `http://` is
+    /// accepted for loopback hosts only.
+    pub base_url: Option<String>,
+    /// The token endpoint; default `{base_url}/oauth2/token`.
+    pub token_url: Option<String>,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// Name of an environment variable that holds the client secret (default
+    /// `WORKIVA_CLIENT_SECRET`).
+    pub client_secret_env: Option<String>,
+    /// A file that holds the client secret (systemd credentials, Kubernetes secrets).
+    pub client_secret_file: Option<PathBuf>,
+    /// The secret in plain text: accepted, with a warning. Prefer the two keys above.
+    pub client_secret: Option<String>,
+    /// `body` (default) or `basic`.
+    pub client_auth: ClientAuth,
+    /// Scopes to ask for (space-separated); default: whatever the client may have.
+    pub scope: Option<String>,
+    /// `2026-01-01` (default), or `2022-01-01` to send batch upsertions to the deprecated
+    /// `/prototype/platform` path (sunset 2027-01-31). Every other request uses 2026-01-01.
+    pub api_version: String,
+    /// Client-side request rate limit, requests per second (default 20; 0 turns it off).
+    pub requests_per_second: f64,
+    /// Most requests in flight at once (default 8).
+    pub max_concurrent_requests: usize,
+    /// Timeout of one request, seconds (default 30; Workiva allows 29 s per request).
+    pub request_timeout_secs: u64,
+    /// Timeout to connect, seconds (default 10).
+    pub connect_timeout_secs: u64,
+    /// Most attempts of one request, the first included (default 8). Waits the server asked
+    /// for with `Retry-After` do not count.
+    pub max_attempts: u32,
+    /// Longest time spent retrying one request, seconds (default 300).
+    pub max_retry_secs: u64,
+    /// First backoff step, milliseconds (default 200); doubles each attempt, full jitter.
+    pub backoff_base_ms: u64,
+    /// Largest backoff step, milliseconds (default 30000).
+    pub backoff_max_ms: u64,
+    /// `$maxpagesize` for lists (1–1000, default 1000).
+    pub page_size: u32,
+    /// Shortest wait between operation polls, milliseconds, whatever `Retry-After` says
+    /// (default 1000).
+    pub poll_min_ms: u64,
+    /// Longest wait between operation polls, milliseconds (default 30000).
+    pub poll_max_ms: u64,
+    /// How long to wait for one operation before giving up with a resumable error, seconds
+    /// (default 1800).
+    pub operation_timeout_secs: u64,
+}
+
+impl Default for WorkivaConfig {
+    fn default() -> Self {
+        Self {
+            region: Region::Us,
+            base_url: None,
+            token_url: None,
+            client_id: String::new(),
+            client_secret_env: None,
+            client_secret_file: None,
+            client_secret: None,
+            client_auth: ClientAuth::Body,
+            scope: None,
+            api_version: API_VERSION.into(),
+            requests_per_second: 20.0,
+            max_concurrent_requests: 8,
+            request_timeout_secs: 30,
+            connect_timeout_secs: 10,
+            max_attempts: 8,
+            max_retry_secs: 300,
+            backoff_base_ms: 200,
+            backoff_max_ms: 30_000,
+            page_size: 1000,
+            poll_min_ms: 1000,
+            poll_max_ms: 30_000,
+            operation_timeout_secs: 1800,
+        }
+    }
+}
+
+impl fmt::Debug for WorkivaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkivaConfig")
+            .field("base_url", &self.base_url())
+            .field("token_url", &self.token_url())
+            .field("client_id", &self.client_id)
+            .field("client_secret_env", &self.client_secret_env)
+            .field("client_secret_file", &self.client_secret_file)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "**REDACTED**"),
+            )
+            .field("client_auth", &self.client_auth)
+            .field("api_version", &self.api_version)
+            .field("requests_per_second", &self.requests_per_second)
+            .field("max_concurrent_requests", &self.max_concurrent_requests)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn cfg_err(msg: impl Into<String>) -> WorkivaError {
+    WorkivaError::Config(msg.into())
+}
+
+/// Whether a URL's host is a loopback address (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+fn check_url(name: &str, raw: &str) -> Result<reqwest::Url, WorkivaError> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| cfg_err(format!("workiva.{name} `{raw}` is not a URL: {e}")))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(cfg_err(format!(
+            "workiva.{name} `{raw}` uses plain http:// to a host that is not loopback; use https:// (http:// is allowed only for 127.0.0.1, ::1 and localhost, such as the local emulator)"
+        ))),
+        other => Err(cfg_err(format!(
+            "workiva.{name} `{raw}` has scheme `{other}`; use https://"
+        ))),
+    }
+}
+
+impl WorkivaConfig {
+    /// The base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .as_deref()
+            .unwrap_or(self.region.base_url())
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn token_url(&self) -> String {
+        self.token_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/oauth2/token", self.base_url()))
+    }
+
+    /// Whether batch upsertions go to the deprecated 2022-01-01 path.
+    pub fn legacy_batch_path(&self) -> bool {
+        self.api_version == LEGACY_VERSION
+    }
+
+    /// Checks every value and reads the secret; reports every problem found, not the first.
+    pub fn validate(&self) -> Result<(), WorkivaError> {
+        let mut problems = Vec::new();
+        for (name, url) in [
+            ("base_url", self.base_url()),
+            ("token_url", self.token_url()),
+        ] {
+            if let Err(WorkivaError::Config(m)) = check_url(name, &url) {
+                problems.push(m);
+            }
+        }
+        if self.client_id.trim().is_empty() {
+            problems.push("workiva.client_id is empty; set it in the config file or ESG_SYNC__WORKIVA__CLIENT_ID".into());
+        }
+        if self.api_version != API_VERSION && self.api_version != LEGACY_VERSION {
+            problems.push(format!(
+                "workiva.api_version `{}` is not supported; use {API_VERSION} (or {LEGACY_VERSION} for the deprecated batch upsertion path)",
+                self.api_version
+            ));
+        }
+        if !(1..=1000).contains(&self.page_size) {
+            problems.push(format!(
+                "workiva.page_size is {}; it must be from 1 to 1000",
+                self.page_size
+            ));
+        }
+        if self.max_attempts == 0 {
+            problems.push("workiva.max_attempts must be at least 1".into());
+        }
+        if self.max_concurrent_requests == 0 {
+            problems.push("workiva.max_concurrent_requests must be at least 1".into());
+        }
+        if self.requests_per_second < 0.0 || !self.requests_per_second.is_finite() {
+            problems.push("workiva.requests_per_second must be 0 (off) or more".into());
+        }
+        if self.poll_min_ms > self.poll_max_ms {
+            problems.push("workiva.poll_min_ms must not exceed workiva.poll_max_ms".into());
+        }
+        if let Err(e) = self.secret() {
+            problems.push(
+                e.to_string()
+                    .trim_start_matches("workiva settings: ")
+                    .to_string(),
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(cfg_err(problems.join("; ")))
+        }
+    }
+
+    /// Reads the client secret: from `client_secret_file`, else the environment variable named
+    /// by `client_secret_env` (default `WORKIVA_CLIENT_SECRET`), else `client_secret` (with a
+    /// warning, unless it came from `ESG_SYNC__WORKIVA__CLIENT_SECRET`).
+    pub fn secret(&self) -> Result<SecretString, WorkivaError> {
+        if let Some(path) = &self.client_secret_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                cfg_err(format!(
+                    "cannot read workiva.client_secret_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let s = text.trim_end_matches(['\n', '\r']);
+            if s.is_empty() {
+                return Err(cfg_err(format!(
+                    "workiva.client_secret_file {} is empty",
+                    path.display()
+                )));
+            }
+            return Ok(SecretString::from(s.to_string()));
+        }
+        let var = self
+            .client_secret_env
+            .as_deref()
+            .unwrap_or(DEFAULT_SECRET_ENV);
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return Ok(SecretString::from(v));
+        }
+        if let Some(s) = &self.client_secret {
+            if std::env::var("ESG_SYNC__WORKIVA__CLIENT_SECRET").is_err() {
+                tracing::warn!(
+                    "The Workiva client secret is written in plain text in the config file; move it to the environment variable {var} or to workiva.client_secret_file."
+                );
+            }
+            return Ok(SecretString::from(s.clone()));
+        }
+        Err(cfg_err(format!(
+            "no client secret: set the environment variable {var}, or workiva.client_secret_file, or workiva.client_secret"
+        )))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+/// Days from `today` to the sunset of the 2022-01-01 batch upsertion path.
+pub fn days_to_legacy_sunset(today: NaiveDate) -> i64 {
+    let sunset = NaiveDate::from_ymd_opt(2027, 1, 31).expect("valid date");
+    (sunset - today).num_days()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> WorkivaConfig {
+        WorkivaConfig {
+            client_id: "id".into(),
+            client_secret: Some("plain".into()),
+            ..WorkivaConfig::default()
+        }
+    }
+
+    #[test]
+    fn regions_and_defaults() {
+        let mut c = base();
+        assert_eq!(c.base_url(), "https://api.app.wdesk.com");
+        assert_eq!(c.token_url(), "https://api.app.wdesk.com/oauth2/token");
+        c.region = Region::Eu;
+        assert_eq!(c.base_url(), "https://api.eu.wdesk.com");
+        c.region = Region::Apac;
+        assert_eq!(c.base_url(), "https://api.apac.wdesk.com");
+        c.base_url = Some("http://127.0.0.1:8080/".into());
+        assert_eq!(c.token_url(), "http://127.0.0.1:8080/oauth2/token");
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:1",
+            "http://localhost:8080",
+            "http://[::1]:9",
+            "https://example.com",
+        ] {
+            let c = WorkivaConfig {
+                base_url: Some(ok.into()),
+                ..base()
+            };
+            assert!(c.validate().is_ok(), "{ok}");
+        }
+        for bad in ["http://example.com", "http://10.0.0.1", "ftp://127.0.0.1"] {
+            let c = WorkivaConfig {
+                base_url: Some(bad.into()),
+                ..base()
+            };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains("base_url"), "{e}");
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let c = WorkivaConfig {
+            client_id: String::new(),
+            api_version: "2025-01-01".into(),
+            page_size: 0,
+            base_url: Some("http://example.com".into()),
+            client_secret: Some("x".into()),
+            ..WorkivaConfig::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        for part in ["client_id", "api_version", "page_size", "base_url"] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
+    }
+
+    #[test]
+    fn secret_sources_and_redaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "from-file\n").unwrap();
+        let c = WorkivaConfig {
+            client_secret_file: Some(f),
+            client_secret: Some("plain-secret-xyz".into()),
+            ..base()
+        };
+        use secrecy::ExposeSecret;
+        assert_eq!(c.secret().unwrap().expose_secret(), "from-file");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("plain-secret-xyz"), "{dbg}");
+        let c = WorkivaConfig {
+            client_secret: None,
+            client_secret_env: Some("ESG_SYNC_TEST_NO_SUCH_VAR".into()),
+            ..base()
+        };
+        assert!(
+            c.secret()
+                .unwrap_err()
+                .to_string()
+                .contains("ESG_SYNC_TEST_NO_SUCH_VAR")
+        );
+    }
+
+    #[test]
+    fn sunset_countdown() {
+        assert_eq!(
+            days_to_legacy_sunset(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()),
+            69
+        );
+        assert_eq!(
+            days_to_legacy_sunset(NaiveDate::from_ymd_opt(2027, 1, 31).unwrap()),
+            0
+        );
+    }
+}

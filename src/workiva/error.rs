@@ -1,0 +1,238 @@
+//! The client's errors. Each names the request (method and path) and says what to do;
+//! [`WorkivaError::is_retriable`] is the one place the retry policy asks.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// One entry of an error's or an operation's `details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct ErrorDetail {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub target: Option<String>,
+}
+
+impl std::fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.target, &self.message) {
+            (Some(t), Some(m)) => write!(f, "{t}: {m}"),
+            (None, Some(m)) => write!(f, "{m}"),
+            (Some(t), None) => write!(f, "{t}: {}", self.code.as_deref().unwrap_or("error")),
+            (None, None) => write!(f, "{}", self.code.as_deref().unwrap_or("error")),
+        }
+    }
+}
+
+/// Workiva's error body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ErrorBody {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub target: Option<String>,
+    pub details: Vec<ErrorDetail>,
+    // IAM errors use these instead.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+fn join_details(details: &[ErrorDetail]) -> String {
+    if details.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<String> = details.iter().take(5).map(|d| d.to_string()).collect();
+    let more = if details.len() > 5 {
+        format!(" (and {} more)", details.len() - 5)
+    } else {
+        String::new()
+    };
+    format!(" [{}{more}]", shown.join("; "))
+}
+
+/// An error answer from Workiva.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{method} {path} failed with HTTP {status} {code}: {message}{}{}", target.as_ref().map(|t| format!(" (field `{t}`)")).unwrap_or_default(), join_details(details))]
+pub struct ApiFailure {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+    pub target: Option<String>,
+    pub details: Vec<ErrorDetail>,
+    pub method: String,
+    pub path: String,
+    /// How long the server asked us to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkivaError {
+    /// Workiva answered with an error status.
+    #[error(transparent)]
+    Api(Box<ApiFailure>),
+    /// The token endpoint refused the credentials or the request.
+    #[error(
+        "Getting an access token from {url} failed with HTTP {status} {error}: {description}. Check workiva.client_id and the client secret, and that the client has the scopes it needs"
+    )]
+    Auth {
+        status: u16,
+        error: String,
+        description: String,
+        url: String,
+    },
+    /// The request did not get an answer: connection refused or reset, timeout, cut body.
+    #[error("{method} {path} got no answer: {reason}{}", if *reached_server { " (the request may have reached Workiva)" } else { "" })]
+    Transport {
+        method: String,
+        path: String,
+        reason: String,
+        /// False only when the request surely never reached the server (connect failed).
+        reached_server: bool,
+        timed_out: bool,
+    },
+    /// The answer was not the JSON we expected.
+    #[error(
+        "{method} {path} answered HTTP {status} with a body that is not the expected JSON: {reason}"
+    )]
+    Decode {
+        method: String,
+        path: String,
+        status: u16,
+        reason: String,
+    },
+    /// The body is larger than Workiva accepts; nothing was sent.
+    #[error(
+        "{method} {path}: the request body is {size} bytes, over Workiva's limit of {limit} bytes; split it into smaller requests (nothing was sent)"
+    )]
+    BodyTooLarge {
+        method: String,
+        path: String,
+        size: usize,
+        limit: usize,
+    },
+    /// An `@nextLink` came back a second time: following it would loop forever.
+    #[error(
+        "GET {path}: the server returned the @nextLink {link} twice; stopping instead of looping"
+    )]
+    PaginationLoop { path: String, link: String },
+    /// A batch operation failed; nothing of that batch was stored.
+    #[error("operation {url} failed{}", join_details(details))]
+    OperationFailed {
+        url: String,
+        details: Vec<ErrorDetail>,
+    },
+    /// We stopped waiting; the operation may still finish. Poll `url` again to resume.
+    #[error(
+        "operation {url} was still `{status}` after {waited:?}; it may still finish: poll it again later"
+    )]
+    OperationTimeout {
+        url: String,
+        status: String,
+        waited: Duration,
+    },
+    /// Retries ran out; the last error is kept.
+    #[error("{last} (gave up after {attempts} attempts in {elapsed:?})")]
+    RetriesExhausted {
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<WorkivaError>,
+    },
+    /// The client's settings are wrong.
+    #[error("workiva settings: {0}")]
+    Config(String),
+}
+
+impl WorkivaError {
+    /// Whether sending the same request again may succeed: 429, 408, 500, 502, 503, 504,
+    /// connection failures and timeouts. Other 4xx are the caller's to fix.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Api(a) => matches!(a.status, 408 | 429 | 500 | 502 | 503 | 504),
+            Self::Auth { status, .. } => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
+            Self::Transport { .. } => true,
+            Self::Decode { status, .. } => *status >= 500,
+            Self::RetriesExhausted { .. }
+            | Self::BodyTooLarge { .. }
+            | Self::PaginationLoop { .. }
+            | Self::OperationFailed { .. }
+            | Self::OperationTimeout { .. }
+            | Self::Config(_) => false,
+        }
+    }
+
+    /// The HTTP status, when Workiva answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Api(a) => Some(a.status),
+            Self::Auth { status, .. } | Self::Decode { status, .. } => Some(*status),
+            Self::RetriesExhausted { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether the request may have been processed by the server, so that a create must be
+    /// looked for before it is sent again.
+    pub fn may_have_reached_server(&self) -> bool {
+        match self {
+            Self::Transport { reached_server, .. } => *reached_server,
+            // Rate limiting and authentication happen before any processing.
+            Self::Api(a) => !matches!(a.status, 401 | 403 | 429),
+            Self::Decode { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The server's `Retry-After`, when it gave one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api(a) => a.retry_after,
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = WorkivaError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16) -> WorkivaError {
+        WorkivaError::Api(Box::new(ApiFailure {
+            status,
+            code: format!("{status}X"),
+            message: "m".into(),
+            target: Some("data[3].value".into()),
+            details: vec![ErrorDetail {
+                code: Some("InvalidValue".into()),
+                message: Some("`x` is not a number".into()),
+                target: Some("data[3].value".into()),
+            }],
+            method: "POST".into(),
+            path: "/programs/{programId}/metrics".into(),
+            retry_after: None,
+        }))
+    }
+
+    #[test]
+    fn retriable_statuses() {
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(api(s).is_retriable(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 409, 413, 422] {
+            assert!(!api(s).is_retriable(), "{s}");
+        }
+    }
+
+    #[test]
+    fn display_names_request_field_and_details() {
+        let s = api(400).to_string();
+        assert!(
+            s.contains("POST /programs/{programId}/metrics failed with HTTP 400"),
+            "{s}"
+        );
+        assert!(s.contains("field `data[3].value`"), "{s}");
+        assert!(s.contains("`x` is not a number"), "{s}");
+    }
+}

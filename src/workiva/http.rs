@@ -1,0 +1,331 @@
+//! Sending one request well: rate and concurrency limits, `X-Version`, `User-Agent`, the
+//! bearer token (refreshed once on a 401), the 10 MB body limit, one log event per attempt,
+//! deprecation warnings once per endpoint, and retries as the [`RetryPolicy`] decides. A create
+//! that may have reached the server is looked for (the probe) before it is sent again.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
+
+use super::auth::TokenCache;
+use super::config::WorkivaConfig;
+use super::error::{ApiFailure, ErrorBody, Result, WorkivaError};
+use super::ratelimit::Limiter;
+use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
+
+/// Workiva's request body limit.
+pub const MAX_BODY_BYTES: usize = 10_485_760;
+
+/// One request, described once and sent as often as needed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// Absolute URL (a `@nextLink` or `resourceUrl` is used exactly as given).
+    pub url: String,
+    /// The endpoint's path template, for logs and errors: `/programs/{programId}/metrics`.
+    pub template: &'static str,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+    /// `X-Version` to send.
+    pub version: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Response {
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after)
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Looks for the object a create may already have made; `Some(json)` ends the retries.
+pub type Probe<'a> =
+    Box<dyn Fn() -> BoxFuture<'a, Result<Option<bytes::Bytes>>> + Send + Sync + 'a>;
+
+/// A short description of a transport failure that never includes headers or bodies.
+pub fn describe_reqwest(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "transport error"
+    };
+    let mut cause = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        cause = s.to_string();
+        src = s.source();
+    }
+    if cause.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
+
+pub struct Transport {
+    pub http: reqwest::Client,
+    pub tokens: TokenCache,
+    pub policy: RetryPolicy,
+    limiter: Limiter,
+    user_agent: String,
+    warned: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("tokens", &self.tokens)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub fn new(cfg: &WorkivaConfig) -> Result<Self> {
+        cfg.validate()?;
+        let secret = cfg.secret()?;
+        let user_agent = format!("esg-sync/{}", env!("CARGO_PKG_VERSION"));
+        let http = reqwest::Client::builder()
+            .timeout(cfg.request_timeout())
+            .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
+            .user_agent(&user_agent)
+            .build()
+            .map_err(|e| WorkivaError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            tokens: TokenCache::new(http.clone(), cfg, secret, user_agent.clone()),
+            http,
+            policy: RetryPolicy::from_config(cfg),
+            limiter: Limiter::new(cfg.requests_per_second, cfg.max_concurrent_requests),
+            user_agent,
+            warned: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Sends `req`, retrying as the policy says. With a `probe`, a failure that may have
+    /// reached the server is followed by a look for the object before the next attempt.
+    pub async fn send(&self, req: &Request, probe: Option<Probe<'_>>) -> Result<Response> {
+        if let Some(b) = &req.body
+            && b.len() > MAX_BODY_BYTES
+        {
+            return Err(WorkivaError::BodyTooLarge {
+                method: req.method.to_string(),
+                path: req.template.to_string(),
+                size: b.len(),
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let started = Instant::now();
+        let mut counted = 1u32;
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            attempt += 1;
+            let token = self.tokens.token().await?;
+            let err = match self.attempt(req, attempt, &token).await {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            if err.status() == Some(401) && !refreshed {
+                // The token may have been revoked or expired early: refresh once, try once more.
+                refreshed = true;
+                self.tokens.invalidate(&token).await;
+                continue;
+            }
+            match self
+                .policy
+                .decide(&err, counted, started.elapsed(), fastrand::f64())
+            {
+                RetryAction::Stop => {
+                    return Err(if attempt > 1 {
+                        WorkivaError::RetriesExhausted {
+                            attempts: attempt,
+                            elapsed: started.elapsed(),
+                            last: Box::new(err),
+                        }
+                    } else {
+                        err
+                    });
+                }
+                RetryAction::Retry { delay, counts } => {
+                    if counts {
+                        counted += 1;
+                    }
+                    tracing::warn!(
+                        method = %req.method,
+                        path = req.template,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        server_asked = !counts,
+                        error = %err,
+                        "Retrying a Workiva request."
+                    );
+                    tokio::time::sleep(delay).await;
+                    if let Some(p) = &probe
+                        && err.may_have_reached_server()
+                        && let Some(found) = p().await?
+                    {
+                        tracing::info!(method = %req.method, path = req.template, "The create reached Workiva before it failed; using the object it made.");
+                        return Ok(Response {
+                            status: 200,
+                            headers: HeaderMap::new(),
+                            body: found,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        req: &Request,
+        attempt: u32,
+        token: &secrecy::SecretString,
+    ) -> Result<Response> {
+        let _slot = self.limiter.acquire().await;
+        let mut rb = self
+            .http
+            .request(req.method.clone(), &req.url)
+            .header("X-Version", req.version)
+            .header(reqwest::header::USER_AGENT, &self.user_agent)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .bearer_auth(token.expose_secret());
+        if !req.query.is_empty() {
+            rb = rb.query(&req.query);
+        }
+        if let Some(b) = &req.body {
+            rb = rb
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
+                .body(b.clone());
+        }
+        let t = Instant::now();
+        let transport = |e: reqwest::Error, reached: bool| WorkivaError::Transport {
+            method: req.method.to_string(),
+            path: req.template.to_string(),
+            reason: describe_reqwest(&e),
+            reached_server: reached,
+            timed_out: e.is_timeout(),
+        };
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(method = %req.method, path = req.template, attempt, latency_ms = t.elapsed().as_millis() as u64, error = %describe_reqwest(&e), "Workiva request failed.");
+                let reached = !e.is_connect();
+                return Err(transport(e, reached));
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(|e| transport(e, true))?;
+        tracing::debug!(method = %req.method, path = req.template, status, attempt, latency_ms = t.elapsed().as_millis() as u64, "Workiva answered.");
+        self.note_deprecation(req, &headers);
+        let r = Response {
+            status,
+            headers,
+            body,
+        };
+        if (200..300).contains(&status) {
+            return Ok(r);
+        }
+        let parsed: ErrorBody = serde_json::from_slice(&r.body).unwrap_or_default();
+        Err(WorkivaError::Api(Box::new(ApiFailure {
+            status,
+            code: parsed
+                .code
+                .or(parsed.error)
+                .unwrap_or_else(|| status.to_string()),
+            message: parsed
+                .message
+                .or(parsed.error_description)
+                .unwrap_or_else(|| String::from_utf8_lossy(&r.body).chars().take(200).collect()),
+            target: parsed.target,
+            details: parsed.details,
+            method: req.method.to_string(),
+            path: req.template.to_string(),
+            retry_after: r.retry_after(),
+        })))
+    }
+
+    fn note_deprecation(&self, req: &Request, headers: &HeaderMap) {
+        let dep = headers.get("deprecation").and_then(|v| v.to_str().ok());
+        let sunset = headers.get("sunset").and_then(|v| v.to_str().ok());
+        if dep.is_none() && sunset.is_none() {
+            return;
+        }
+        let key = format!("{} {}", req.method, req.template);
+        if !self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone())
+        {
+            return;
+        }
+        let since = dep
+            .map(deprecation_date)
+            .unwrap_or_else(|| "an unannounced date".into());
+        let until = sunset
+            .and_then(|s| httpdate::parse_http_date(s).ok())
+            .map(|t| {
+                chrono::DateTime::<chrono::Utc>::from(t)
+                    .format("%Y-%m-%d")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "an unannounced date".into());
+        tracing::warn!(endpoint = %key, deprecated_since = %since, sunset = %until, "Workiva marks {key} as deprecated since {since}; it stops working on {until}.");
+    }
+}
+
+/// `Deprecation` is an RFC 9745 date (`@1770854400`) or, from older servers, `true` or an
+/// HTTP date.
+fn deprecation_date(v: &str) -> String {
+    if let Some(secs) = v.strip_prefix('@').and_then(|s| s.parse::<i64>().ok()) {
+        return chrono::DateTime::from_timestamp(secs, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| v.to_string());
+    }
+    if let Ok(t) = httpdate::parse_http_date(v) {
+        return chrono::DateTime::<chrono::Utc>::from(t)
+            .format("%Y-%m-%d")
+            .to_string();
+    }
+    v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deprecation_dates() {
+        assert_eq!(super::deprecation_date("@1770854400"), "2026-02-12");
+        assert_eq!(
+            super::deprecation_date("Thu, 12 Feb 2026 00:00:00 GMT"),
+            "2026-02-12"
+        );
+        assert_eq!(super::deprecation_date("true"), "true");
+    }
+}

@@ -1,0 +1,24 @@
+//! The Workiva API client: every endpoint the sustainability sync uses, typed, and built to
+//! survive real traffic: tokens that expire, 429 storms, 5xx, slow asynchronous operations,
+//! long lists and deprecations.
+//!
+//! - `config`: the `[workiva]` settings and the client secret.
+//! - `auth`: the token cache.
+//! - `retry`: the retry policy, as a type.
+//! - `ratelimit`: client-side rate and concurrency limits.
+//! - `http`: sending one request (headers, limits, logs, retries).
+//! - `client`: a method per endpoint, lists as streams, operations polled to the end.
+//! - `models`, `error`: the schemas and the errors.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod models;
+pub mod ratelimit;
+pub mod retry;
+
+pub use client::{ListOptions, OperationRef, WorkivaClient, quote};
+pub use config::{ClientAuth, Region, WorkivaConfig};
+pub use error::{ApiFailure, ErrorDetail, WorkivaError};
