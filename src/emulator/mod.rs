@@ -258,6 +258,11 @@ impl Emulator {
         f(&mut st)
     }
 
+    /// The access tokens issued so far (in process only: tests search logs for them).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        lock(&self.shared.tokens).keys().cloned().collect()
+    }
+
     /// Revokes every issued access token.
     pub fn revoke_tokens(&self) {
         self.shared.revoke_tokens();

@@ -170,3 +170,139 @@ error_503 = 1.0
         "{err}"
     );
 }
+
+async fn inspect(args: Vec<String>, envs: Vec<(&'static str, String)>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
+        cmd.arg("inspect")
+            .args(&args)
+            .env_remove("WORKIVA_CLIENT_SECRET")
+            .env_remove("ESG_SYNC__WORKIVA__CLIENT_ID");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("the binary runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspect_lists_every_resource_from_config_and_environment() {
+    let env = crate::helpers::start().await;
+    let ids = &env.ids;
+    env.api
+        .upsert(
+            &ids.program,
+            &ids.num,
+            serde_json::json!([crate::helpers::val(
+                2025,
+                serde_json::json!({&ids.facility: "A"}),
+                "42.5"
+            )]),
+        )
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("esg-sync.toml");
+    std::fs::write(&cfg, format!("[workiva]\nbase_url = \"{}\"\nclient_id = \"wrong-id\"\nclient_secret_env = \"MY_SECRET\"\n", env.emu.base_url())).unwrap();
+    let base = |what: &str| {
+        vec![
+            what.to_string(),
+            "--config".into(),
+            cfg.to_str().unwrap().into(),
+        ]
+    };
+    let envs = || {
+        vec![
+            ("MY_SECRET", "demo-secret".to_string()),
+            ("ESG_SYNC__WORKIVA__CLIENT_ID", "demo".to_string()),
+        ]
+    };
+
+    let (code, out, err) = inspect(base("programs"), envs()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Test Program") && out.contains(&ids.program),
+        "{out}"
+    );
+    let mut a = base("dimensions");
+    a.extend(["--program".into(), "Test Program".into()]);
+    let (code, out, _) = inspect(a, envs()).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Site C") && out.contains("OLD") && out.contains("false"),
+        "values with their ids and state: {out}"
+    );
+    let mut a = base("metrics");
+    a.extend([
+        "--program".into(),
+        ids.program.clone(),
+        "--filter".into(),
+        "dataType eq \"number\"".into(),
+    ]);
+    let (_, out, _) = inspect(a, envs()).await;
+    assert!(
+        out.contains("M1") && out.contains("Num") && out.contains("(1 rows)"),
+        "{out}"
+    );
+    let mut a = base("values");
+    a.extend([
+        "--program".into(),
+        "Test Program".into(),
+        "--metric".into(),
+        "Num".into(),
+        "--output".into(),
+        "json".into(),
+    ]);
+    let (code, out, err) = inspect(a, envs()).await;
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["value"], "42.5");
+    for what in ["topics", "tasks", "permissions"] {
+        let mut a = base(what);
+        a.extend(["--program".into(), "Test Program".into()]);
+        let (code, out, err) = inspect(a, envs()).await;
+        assert_eq!(code, 0, "{what}: {err}");
+        assert!(out.contains("rows)"), "{what}: {out}");
+    }
+    let (_, out, _) = inspect(base("permissions"), envs()).await;
+    assert!(out.contains("Owner") && out.contains("Editor"), "{out}");
+
+    // Problems are reported with what to do, and exit 1.
+    let (code, _, err) = inspect(base("values"), envs()).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("needs --program"), "{err}");
+    let (code, _, err) = inspect(
+        base("programs"),
+        vec![("ESG_SYNC__WORKIVA__CLIENT_ID", "demo".to_string())],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("MY_SECRET"),
+        "names the variable to set: {err}"
+    );
+    let (code, _, err) = inspect(
+        base("programs"),
+        vec![("MY_SECRET", "demo-secret".to_string())],
+    )
+    .await;
+    assert_eq!(
+        code, 1,
+        "the file's wrong id is refused when no override is given"
+    );
+    assert!(
+        err.contains("invalid_client") && !err.contains("demo-secret"),
+        "{err}"
+    );
+    let mut a = base("metrics");
+    a.extend(["--program".into(), "No Such Program".into()]);
+    let (code, _, err) = inspect(a, envs()).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no program named `No Such Program`"), "{err}");
+}

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod cli;
+mod client;
 mod faults;
 mod helpers;
 mod lists;
@@ -13,3 +14,4 @@ mod resources;
 mod spec;
 mod tasks;
 mod values;
+mod wire;
