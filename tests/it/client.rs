@@ -795,3 +795,41 @@ async fn survives_429_and_503_storms_with_exact_data() {
     }
     assert_eq!(after.len(), 5000, "nothing duplicated");
 }
+
+#[tokio::test]
+async fn basic_client_auth_and_the_plain_text_secret_warning() {
+    let env = start().await;
+    let (logs, _guard) = capture_logs();
+    let mut cfg = client_config(&env);
+    cfg.client_auth = esg_sync::workiva::ClientAuth::Basic;
+    let c = WorkivaClient::new(cfg).unwrap();
+    assert_eq!(c.programs(&ListOptions::default()).await.unwrap().len(), 1);
+    assert!(logs.text().contains("written in plain text in the config file"), "{}", logs.text());
+    let mut cfg = client_config(&env);
+    cfg.client_secret = Some("wrong".into());
+    let e = WorkivaClient::new(cfg).unwrap().programs(&ListOptions::default()).await.unwrap_err();
+    assert!(matches!(e, WorkivaError::Auth { status: 401, .. }), "{e}");
+    assert!(e.to_string().contains("invalid_client") && e.to_string().contains("client_id"), "{e}");
+}
+
+#[tokio::test]
+async fn timeouts_are_retried_then_reported() {
+    let env = start().await;
+    let mut cfg = client_config(&env);
+    cfg.request_timeout_secs = 1;
+    cfg.max_attempts = 2;
+    let c = WorkivaClient::new(cfg).unwrap();
+    c.programs(&ListOptions::default()).await.unwrap();
+    let mut s = env.emu.settings();
+    s.faults.latency = 1.0;
+    s.faults.latency_ms = 1300;
+    env.emu.set_settings(s).unwrap();
+    let e = c.programs(&ListOptions::default()).await.unwrap_err();
+    match &e {
+        WorkivaError::RetriesExhausted { attempts: 2, last, .. } => {
+            assert!(matches!(**last, WorkivaError::Transport { timed_out: true, reached_server: true, .. }), "{last}");
+        }
+        other => panic!("expected two timed-out attempts, got {other}"),
+    }
+    assert!(e.to_string().contains("timed out"), "{e}");
+}
