@@ -15,15 +15,87 @@ pub const DEMO_SEED: &str = include_str!("../config/demo/seed.json");
 #[command(
     name = "esg-sync",
     version,
-    about = "Keeps a Workiva sustainability program in step with a data lake."
+    about = "Keeps a Workiva sustainability program in step with a data lake.",
+    after_help = "Exit status of run-now and plan: 0 succeeded, 2 partial (rows rejected or locked values conflicting), 1 failed."
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Configuration file (TOML); every command that needs one reads it.
+    #[arg(long, env = "ESG_SYNC_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Run the selected pipelines once and exit (same as `esg-sync run-now`).
+    #[arg(long)]
+    pub run_now: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Only this pipeline.
+    #[arg(long)]
+    pub pipeline: Option<String>,
+    /// Only these years: 2025, or 2024..2025.
+    #[arg(long)]
+    pub years: Option<String>,
+    /// Plan only: write nothing to Workiva, record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Mirror mode: delete even beyond max_delete_fraction.
+    #[arg(long)]
+    pub force: bool,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RejectFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the selected pipelines once (a backfill), print a summary, and exit 0, 2 or 1.
+    RunNow {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Show what a run would do, per metric, without writing to Workiva or moving state.
+    Plan {
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Check the configuration, credentials, program, metric and dimension resolution, and the
+    /// sources; report every problem found.
+    Validate,
+    /// Recent runs with their counts.
+    Runs {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// table (default) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
+    },
+    /// The rows a run rejected, with reasons (the latest run by default).
+    Rejects {
+        /// The run (see `esg-sync runs`).
+        #[arg(long)]
+        run: Option<i64>,
+        /// csv (default) or json.
+        #[arg(long, value_enum, default_value_t = RejectFormat::Csv)]
+        output: RejectFormat,
+    },
     /// Serve a local emulator of the Workiva Sustainability API (version 2026-01-01), in memory.
     Emulator(EmulatorArgs),
     /// List what a Workiva tenant holds (following every page), to find the ids mappings need.
@@ -35,9 +107,6 @@ pub struct InspectArgs {
     /// What to list.
     #[arg(value_enum)]
     pub what: crate::inspect::Resource,
-    /// Configuration file (TOML); its [workiva] section says where and how to connect.
-    #[arg(long, env = "ESG_SYNC_CONFIG")]
-    pub config: Option<PathBuf>,
     /// API base URL (overrides workiva.base_url), e.g. http://127.0.0.1:8080 for the emulator.
     #[arg(long)]
     pub base_url: Option<String>,
@@ -64,8 +133,11 @@ pub struct InspectArgs {
 }
 
 /// Lists a resource and prints it.
-pub async fn run_inspect(args: InspectArgs) -> anyhow::Result<()> {
-    let mut settings = crate::config::Settings::load(args.config.as_deref())?;
+pub async fn run_inspect(
+    args: InspectArgs,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mut settings = crate::config::Settings::load(config)?;
     if let Some(u) = args.base_url {
         settings.workiva.base_url = Some(u);
     }
@@ -103,10 +175,6 @@ pub struct EmulatorArgs {
         env = "ESG_SYNC_EMULATOR_LISTEN"
     )]
     pub listen: SocketAddr,
-    /// TOML file with clients, token lifetime, operation timing, rate limits and faults
-    /// (see docs/emulator.md).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// JSON seed file to load at start (see docs/emulator.md for its format).
     #[arg(long)]
     pub seed: Option<PathBuf>,
@@ -132,9 +200,78 @@ pub struct EmulatorArgs {
     pub token_ttl: Option<u64>,
 }
 
+impl RunArgs {
+    pub fn options(&self, dry_run: bool) -> anyhow::Result<crate::sync::RunOptions> {
+        Ok(crate::sync::RunOptions {
+            dry_run: dry_run || self.dry_run,
+            force: self.force,
+            years: self
+                .years
+                .as_deref()
+                .map(crate::commands::parse_years)
+                .transpose()?,
+        })
+    }
+}
+
+/// Dispatches a parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    use crate::commands;
+    let config = cli.config.clone();
+    match cli.command {
+        Some(Command::Emulator(args)) => run_emulator(args, config.as_deref())
+            .await
+            .map(|_| std::process::ExitCode::SUCCESS),
+        Some(Command::Inspect(args)) => run_inspect(args, config.as_deref())
+            .await
+            .map(|_| std::process::ExitCode::SUCCESS),
+        Some(Command::RunNow { run }) => {
+            commands::run(
+                config.as_deref(),
+                run.pipeline.as_deref(),
+                run.options(false)?,
+                run.output == ReportFormat::Json,
+            )
+            .await
+        }
+        Some(Command::Plan { run }) => {
+            commands::run(
+                config.as_deref(),
+                run.pipeline.as_deref(),
+                run.options(true)?,
+                run.output == ReportFormat::Json,
+            )
+            .await
+        }
+        Some(Command::Validate) => commands::validate(config.as_deref()).await,
+        Some(Command::Runs { limit, output }) => {
+            commands::runs(config.as_deref(), limit, output == ReportFormat::Json).await
+        }
+        Some(Command::Rejects { run, output }) => {
+            commands::rejects(config.as_deref(), run, output == RejectFormat::Json).await
+        }
+        None if cli.run_now => {
+            let r = cli.run;
+            commands::run(
+                config.as_deref(),
+                r.pipeline.as_deref(),
+                r.options(false)?,
+                r.output == ReportFormat::Json,
+            )
+            .await
+        }
+        None => anyhow::bail!(
+            "say what to do: `esg-sync --run-now --config FILE` runs the pipelines once; `esg-sync --help` lists the commands (the daemon arrives with issue 5)"
+        ),
+    }
+}
+
 /// Runs the emulator until Ctrl-C or SIGTERM.
-pub async fn run_emulator(args: EmulatorArgs) -> anyhow::Result<()> {
-    let mut config = match &args.config {
+pub async fn run_emulator(
+    args: EmulatorArgs,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mut config = match file {
         Some(p) => EmulatorConfig::from_file(p)?,
         None => EmulatorConfig::default(),
     };

@@ -2,7 +2,11 @@
 //! everything; the binary in `main.rs` only parses the command line and dispatches.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod inspect;
+pub mod source;
+pub mod store;
+pub mod sync;
 pub mod workiva;

@@ -1,7 +1,7 @@
 //! The `esg-sync` binary: parse the command line, set up logging, dispatch.
 
 use clap::Parser;
-use esg_sync::cli::{Cli, Command};
+use esg_sync::cli::Cli;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,12 +15,8 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Emulator(args) => esg_sync::cli::run_emulator(args).await,
-        Command::Inspect(args) => esg_sync::cli::run_inspect(args).await,
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match esg_sync::cli::dispatch(cli).await {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::from(1)

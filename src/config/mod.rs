@@ -8,12 +8,54 @@ use serde::Deserialize;
 
 use crate::workiva::WorkivaConfig;
 
+pub mod pipeline;
+
+pub use pipeline::{Columns, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// How to reach and authenticate with Workiva.
     pub workiva: WorkivaConfig,
+    /// Where mappings and sync state live.
+    pub store: StoreConfig,
+    /// An emulator started in process (the demo, trials).
+    pub emulator: EmbeddedEmulator,
+    /// The pipelines.
+    #[serde(rename = "pipeline")]
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (default `sqlite://esg-sync-state.db`) or `postgres://USER:PASS@HOST/DB`.
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://esg-sync-state.db".into(),
+        }
+    }
+}
+
+/// `[emulator]`: run against an emulator in this process instead of a tenant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedEmulator {
+    /// Start an emulator in process and point `[workiva]` at it (client `demo`).
+    pub embedded: bool,
+    /// Seed it with the built-in demo program.
+    pub demo: bool,
+    /// A seed file to load.
+    pub seed: Option<PathBuf>,
+    /// Keep the emulated tenant in this JSON file between runs, so a second run sees what the
+    /// first one wrote.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Prefix of environment overrides: `ESG_SYNC__WORKIVA__BASE_URL` sets `workiva.base_url`.

@@ -218,6 +218,11 @@ pub struct Faults {
     /// Planned faults for the next matching requests, in order; each entry is used up after
     /// `times` matches. Applied before the random faults.
     pub plan: Vec<PlannedFault>,
+    /// Values that batch operations refuse, as Workiva's own rules might: the operation fails
+    /// with one detail per such value (`target` `data[INDEX].value`).
+    pub refuse_values: Vec<String>,
+    /// With `refuse_values`: name no index (`target` `data`), so a client must bisect.
+    pub refuse_values_unnamed: bool,
 }
 
 /// A fault for the next `times` requests to one endpoint.
@@ -227,7 +232,7 @@ pub struct PlannedFault {
     /// The endpoint as the request log names it: `POST /programs`,
     /// `GET /programs/{programId}/metrics/{metricId}/values`, `POST /oauth2/token`.
     pub endpoint: String,
-    /// `500`, `503`, `504`, `429`, `401`, `drop` or `lost_response`.
+    /// `500`, `503`, `504`, `429`, `401`, `drop`, `lost_response` or `fail_operation`.
     pub fault: String,
     /// How many matching requests get it (default 1).
     #[serde(default = "one")]
@@ -241,8 +246,9 @@ fn one() -> u32 {
     1
 }
 
-/// The faults a plan may name.
-pub const PLANNED_FAULTS: [&str; 7] = ["500", "503", "504", "429", "401", "drop", "lost_response"];
+/// The faults a plan may name. `fail_operation` makes the batch operation the request starts
+/// fail with a server error.
+pub const PLANNED_FAULTS: [&str; 8] = ["500", "503", "504", "429", "401", "drop", "lost_response", "fail_operation"];
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {

@@ -27,6 +27,10 @@ pub struct Caller {
     pub workspace_admin: bool,
 }
 
+/// Set when a planned fault says the batch operation this request starts must fail.
+#[derive(Debug, Clone, Copy)]
+pub struct FailOperation(pub bool);
+
 /// The base URL links are built from (no trailing slash).
 #[derive(Debug, Clone)]
 pub struct Base(pub String);
@@ -392,6 +396,7 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let mut lose_answer = false;
+    let mut fail_operation = false;
 
     let resp = 'answer: {
         let settings = shared.settings();
@@ -409,6 +414,7 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
             Some("401") => break 'answer ApiError::unauthorized("No valid API token provided").into_response(),
             Some("drop") => break 'answer dropped(),
             Some("lost_response") => lose_answer = true,
+            Some("fail_operation") => fail_operation = true,
             _ => {}
         }
 
@@ -427,6 +433,7 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
         let base = base_url(&shared.config, &parts.headers);
         let mut req = Request::from_parts(parts, Body::from(bytes));
         req.extensions_mut().insert(Base(base));
+        req.extensions_mut().insert(FailOperation(fail_operation));
         if token_path || template.is_none() {
             break 'answer next.run(req).await;
         }

@@ -263,6 +263,11 @@ impl Emulator {
         lock(&self.shared.tokens).keys().cloned().collect()
     }
 
+    /// The tenant as a seed document (see [`seed::export`]).
+    pub fn export(&self) -> Seed {
+        self.with_store(|s| seed::export(s))
+    }
+
     /// Revokes every issued access token.
     pub fn revoke_tokens(&self) {
         self.shared.revoke_tokens();

@@ -547,6 +547,8 @@ pub struct Operation {
     pub results: Vec<Uuid>,
     /// Decided at submission by fault injection: fail with a server error.
     pub inject_failure: bool,
+    /// Values this operation refuses (fault injection), and whether to hide their index.
+    pub refuse: (Vec<String>, bool),
 }
 
 impl Operation {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 use super::filter::{self, FieldVal, Filterable};
-use super::gateway::{Base, Caller, Shared, lock};
+use super::gateway::{Base, Caller, FailOperation, Shared, lock};
 use super::input::{Obj, opt_enum, parse_json};
 use super::model::*;
 use super::paging::{Position, parse_query};
@@ -745,20 +745,22 @@ async fn upsert(
     pid: &str,
     mid: &str,
     body: &[u8],
+    planned_failure: bool,
 ) -> ApiResult<(String, u64)> {
     // Unknown program or metric first (404), then the body's form (400), then the queue (409).
     store(&sh).metric_ids(pid, mid)?;
     let items = value_input::parse_upsertion(body)?;
     let settings = sh.settings();
-    let inject = sh.roll(settings.faults.operation_failure);
-    let id = store(&sh).submit_upsertion(
-        pid,
-        mid,
-        items,
-        &settings.operations,
-        inject,
-        Instant::now(),
-    )?;
+    let inject = planned_failure || sh.roll(settings.faults.operation_failure);
+    let refuse = (settings.faults.refuse_values.clone(), settings.faults.refuse_values_unnamed);
+    let id = {
+        let mut st = store(&sh);
+        let id = st.submit_upsertion(pid, mid, items, &settings.operations, inject, Instant::now())?;
+        if let Some(op) = st.operations.get_mut(&id) {
+            op.refuse = refuse;
+        }
+        id
+    };
     Ok((
         format!("{base}/operations/{id}"),
         settings.operations.retry_after_secs,
@@ -781,10 +783,11 @@ fn accepted(location: &str, retry_after: u64, body: Option<Value>) -> Response {
 pub async fn batch_upsertion(
     State(sh): S,
     Extension(base): Extension<Base>,
+    Extension(fail): Extension<FailOperation>,
     Path((pid, mid)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let (loc, ra) = upsert(sh, &base.0, &pid, &mid, &body).await?;
+    let (loc, ra) = upsert(sh, &base.0, &pid, &mid, &body, fail.0).await?;
     Ok(accepted(
         &loc,
         ra,
@@ -797,10 +800,11 @@ pub async fn batch_upsertion(
 pub async fn legacy_batch_upsertion(
     State(sh): S,
     Extension(base): Extension<Base>,
+    Extension(fail): Extension<FailOperation>,
     Path((pid, mid)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let (loc, ra) = upsert(sh, &base.0, &pid, &mid, &body).await?;
+    let (loc, ra) = upsert(sh, &base.0, &pid, &mid, &body, fail.0).await?;
     Ok(accepted(&loc, ra, None))
 }
 

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::model::*;
 use super::store::{NewMetric, NewTask, PERMISSIONS, Store, check_dim_values};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Seed {
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct Seed {
     pub tasks: Vec<SeedTask>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedPrincipal {
     pub id: String,
@@ -34,7 +34,7 @@ pub struct SeedPrincipal {
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedProgram {
     pub name: String,
@@ -48,7 +48,7 @@ pub struct SeedProgram {
     pub permissions: Vec<SeedAssignment>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedTopic {
     pub name: String,
@@ -57,7 +57,7 @@ pub struct SeedTopic {
     pub parent: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedDimension {
     pub name: String,
@@ -70,7 +70,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedDimValue {
     pub id: String,
@@ -79,7 +79,7 @@ pub struct SeedDimValue {
     pub active: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedMetric {
     pub name: String,
@@ -98,7 +98,7 @@ pub struct SeedMetric {
     pub values: Vec<SeedValue>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedPeriod {
     pub year: u16,
@@ -106,7 +106,7 @@ pub struct SeedPeriod {
     pub end: u8,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedValue {
     pub reporting_period: SeedPeriod,
@@ -120,7 +120,7 @@ pub struct SeedValue {
     pub notes: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedAssignment {
     /// A permission name (`Owner`, `Editor`, `Viewer`, `None`) or id.
@@ -129,7 +129,7 @@ pub struct SeedAssignment {
 }
 
 /// A task to create; the body of `POST /_emulator/tasks` too.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedTask {
     pub title: String,
@@ -149,7 +149,7 @@ pub struct SeedTask {
     pub sent: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedTaskValue {
     /// The metric's name or id.
@@ -517,5 +517,118 @@ fn default_step() -> ApprovalStep {
         participants: vec![json!({"id": "approver", "type": "USER"})],
         due_date: None,
         responses: Vec::new(),
+    }
+}
+
+/// The tenant as a seed document (programs with topics, dimensions, metrics, values with their
+/// statuses, and permissions; tasks are left out), so it can be saved and loaded again. Ids
+/// are not kept: a reloaded tenant has new ones, as a rebuilt tenant would.
+pub fn export(store: &Store) -> Seed {
+    let mut principals: Vec<SeedPrincipal> = store
+        .principals
+        .iter()
+        .map(|(id, kind)| SeedPrincipal {
+            id: id.clone(),
+            kind: Some(kind.to_string()),
+        })
+        .collect();
+    principals.sort_by(|a, b| a.id.cmp(&b.id));
+    let programs = store
+        .programs
+        .iter()
+        .map(|p| {
+            let topic_name = |id: Uuid| p.topic(id).map(|t| t.name.clone());
+            let dim_name = |id: Uuid| {
+                p.dimension(id)
+                    .and_then(|d| d.name.clone())
+                    .unwrap_or_else(|| id.to_string())
+            };
+            SeedProgram {
+                name: p.name.clone(),
+                topics: p
+                    .topics
+                    .iter()
+                    .map(|t| SeedTopic {
+                        name: t.name.clone(),
+                        index: Some(t.index),
+                        parent: t.parent.and_then(topic_name),
+                    })
+                    .collect(),
+                dimensions: p
+                    .dimensions
+                    .iter()
+                    .map(|d| SeedDimension {
+                        name: d.name.clone().unwrap_or_else(|| d.id.to_string()),
+                        active: d.active,
+                        values: d
+                            .values()
+                            .iter()
+                            .map(|v| SeedDimValue {
+                                id: v.id.clone(),
+                                name: Some(v.name.clone()),
+                                active: v.active,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                metrics: p
+                    .metrics
+                    .iter()
+                    .map(|m| SeedMetric {
+                        name: m.name.clone(),
+                        data_type: Some(m.data_type.as_str().to_string()),
+                        unit: m.unit.clone(),
+                        description: m.description.clone(),
+                        topic: m.topic.and_then(topic_name),
+                        code: Some(m.code),
+                        allowed_dimensions: m
+                            .allowed_dimensions
+                            .iter()
+                            .map(|d| dim_name(*d))
+                            .collect(),
+                        require_notes: m.require_notes,
+                        values: store
+                            .values
+                            .get(&m.id)
+                            .map(|mv| {
+                                mv.slab
+                                    .iter()
+                                    .flatten()
+                                    .map(|v| SeedValue {
+                                        reporting_period: SeedPeriod {
+                                            year: v.key.period.year,
+                                            start: v.key.period.start,
+                                            end: v.key.period.end,
+                                        },
+                                        coordinates: v
+                                            .key
+                                            .coords
+                                            .iter()
+                                            .map(|(d, val)| (dim_name(*d), val.clone()))
+                                            .collect(),
+                                        value: v.value.clone(),
+                                        status: Some(v.status.as_str().to_string()),
+                                        notes: v.notes.clone(),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    })
+                    .collect(),
+                permissions: p
+                    .permissions
+                    .iter()
+                    .map(|a| SeedAssignment {
+                        permission: a.permission.clone(),
+                        principal: a.principal.clone(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Seed {
+        principals,
+        programs,
+        tasks: Vec::new(),
     }
 }

@@ -907,6 +907,7 @@ impl Store {
                 details: Vec::new(),
                 results: Vec::new(),
                 inject_failure,
+                refuse: (Vec::new(), false),
             },
         );
         self.pending.push(id.clone());
@@ -939,7 +940,22 @@ impl Store {
             }
             let items = std::mem::take(&mut op.items);
             let (program, metric, inject) = (op.program, op.metric, op.inject_failure);
-            let outcome = if inject {
+            let (refuse, unnamed) = std::mem::take(&mut op.refuse);
+            let refused: Vec<Detail> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, it)| it.value.as_ref().is_some_and(|v| refuse.contains(v)))
+                .map(|(i, it)| {
+                    Detail::new(
+                        "InvalidValue",
+                        if unnamed { "data".to_string() } else { format!("data[{i}].value") },
+                        format!("Value `{}` is refused by this program's rules", it.value.clone().unwrap_or_default()),
+                    )
+                })
+                .collect();
+            let outcome = if !refused.is_empty() {
+                Err(refused)
+            } else if inject {
                 Err(vec![Detail::new(
                     "500InternalServerError",
                     "operation",

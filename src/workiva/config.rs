@@ -105,6 +105,10 @@ pub struct WorkivaConfig {
     /// How long to wait for one operation before giving up with a resumable error, seconds
     /// (default 1800).
     pub operation_timeout_secs: u64,
+    /// A secret handed over in process (the embedded emulator's); never read from or written
+    /// to a file.
+    #[serde(skip)]
+    pub provided_secret: Option<SecretString>,
 }
 
 impl Default for WorkivaConfig {
@@ -132,6 +136,7 @@ impl Default for WorkivaConfig {
             poll_min_ms: 1000,
             poll_max_ms: 30_000,
             operation_timeout_secs: 1800,
+            provided_secret: None,
         }
     }
 }
@@ -263,6 +268,13 @@ impl WorkivaConfig {
     /// by `client_secret_env` (default `WORKIVA_CLIENT_SECRET`), else `client_secret` (with a
     /// warning, unless it came from `ESG_SYNC__WORKIVA__CLIENT_SECRET`).
     pub fn secret(&self) -> Result<SecretString, WorkivaError> {
+        self.read_secret(true)
+    }
+
+    fn read_secret(&self, warn: bool) -> Result<SecretString, WorkivaError> {
+        if let Some(s) = &self.provided_secret {
+            return Ok(s.clone());
+        }
         if let Some(path) = &self.client_secret_file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 cfg_err(format!(
@@ -289,7 +301,7 @@ impl WorkivaConfig {
             return Ok(SecretString::from(v));
         }
         if let Some(s) = &self.client_secret {
-            if std::env::var("ESG_SYNC__WORKIVA__CLIENT_SECRET").is_err() {
+            if warn && std::env::var("ESG_SYNC__WORKIVA__CLIENT_SECRET").is_err() {
                 tracing::warn!(
                     "The Workiva client secret is written in plain text in the config file; move it to the environment variable {var} or to workiva.client_secret_file."
                 );

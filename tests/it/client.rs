@@ -804,12 +804,24 @@ async fn basic_client_auth_and_the_plain_text_secret_warning() {
     cfg.client_auth = esg_sync::workiva::ClientAuth::Basic;
     let c = WorkivaClient::new(cfg).unwrap();
     assert_eq!(c.programs(&ListOptions::default()).await.unwrap().len(), 1);
-    assert!(logs.text().contains("written in plain text in the config file"), "{}", logs.text());
+    assert!(
+        logs.text()
+            .contains("written in plain text in the config file"),
+        "{}",
+        logs.text()
+    );
     let mut cfg = client_config(&env);
     cfg.client_secret = Some("wrong".into());
-    let e = WorkivaClient::new(cfg).unwrap().programs(&ListOptions::default()).await.unwrap_err();
+    let e = WorkivaClient::new(cfg)
+        .unwrap()
+        .programs(&ListOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(e, WorkivaError::Auth { status: 401, .. }), "{e}");
-    assert!(e.to_string().contains("invalid_client") && e.to_string().contains("client_id"), "{e}");
+    assert!(
+        e.to_string().contains("invalid_client") && e.to_string().contains("client_id"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -826,8 +838,20 @@ async fn timeouts_are_retried_then_reported() {
     env.emu.set_settings(s).unwrap();
     let e = c.programs(&ListOptions::default()).await.unwrap_err();
     match &e {
-        WorkivaError::RetriesExhausted { attempts: 2, last, .. } => {
-            assert!(matches!(**last, WorkivaError::Transport { timed_out: true, reached_server: true, .. }), "{last}");
+        WorkivaError::RetriesExhausted {
+            attempts: 2, last, ..
+        } => {
+            assert!(
+                matches!(
+                    **last,
+                    WorkivaError::Transport {
+                        timed_out: true,
+                        reached_server: true,
+                        ..
+                    }
+                ),
+                "{last}"
+            );
         }
         other => panic!("expected two timed-out attempts, got {other}"),
     }

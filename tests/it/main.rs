@@ -10,6 +10,7 @@ mod helpers;
 mod lists;
 mod patch;
 mod permissions;
+mod pq;
 mod resources;
 mod spec;
 mod tasks;

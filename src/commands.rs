@@ -1,0 +1,379 @@
+//! The sync commands: `run-now` (also `--run-now`), `plan`, `validate`, `runs`, `rejects`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::config::{PipelineConfig, Settings};
+use crate::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
+use crate::store::Store;
+use crate::sync::{self, Report, RunOptions, Status};
+use crate::workiva::WorkivaClient;
+
+/// Exit status of a run: 0 succeeded, 2 partial, 1 failed.
+pub fn exit_code(reports: &[Report]) -> ExitCode {
+    if reports.iter().any(|r| r.status == Status::Failed) {
+        ExitCode::from(1)
+    } else if reports.iter().any(|r| r.status == Status::Partial) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// An emulator started in process because the config says so, with its tenant loaded from
+/// (and saved back to) `state_file`.
+pub struct Embedded {
+    emu: Emulator,
+    state_file: Option<PathBuf>,
+}
+
+impl Embedded {
+    pub async fn save(self) -> anyhow::Result<()> {
+        if let Some(f) = &self.state_file {
+            if let Some(dir) = f.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+            let text = serde_json::to_string_pretty(&self.emu.export())?;
+            std::fs::write(f, text).map_err(|e| {
+                anyhow::anyhow!("cannot save the emulated tenant to {}: {e}", f.display())
+            })?;
+        }
+        self.emu.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Starts the embedded emulator when `[emulator] embedded = true` and points `[workiva]` at it.
+pub async fn embedded_emulator(settings: &mut Settings) -> anyhow::Result<Option<Embedded>> {
+    let e = settings.emulator.clone();
+    if !e.embedded {
+        return Ok(None);
+    }
+    let seed = match e.state_file.as_deref().filter(|f| f.exists()) {
+        Some(f) => Seed::from_file(f)?,
+        None => {
+            let mut s = Seed::default();
+            if e.demo {
+                s = serde_json::from_str(crate::cli::DEMO_SEED)
+                    .map_err(|err| anyhow::anyhow!("built-in demo seed: {err}"))?;
+            }
+            if let Some(f) = &e.seed {
+                let extra = Seed::from_file(f)?;
+                s.principals.extend(extra.principals);
+                s.programs.extend(extra.programs);
+                s.tasks.extend(extra.tasks);
+            }
+            s
+        }
+    };
+    let emu = Emulator::start(
+        EmulatorConfig::default(),
+        StartOptions {
+            admin: false,
+            seed: Some(seed),
+            ..StartOptions::default()
+        },
+    )
+    .await?;
+    tracing::info!(url = %emu.base_url(), "Started the embedded Workiva emulator.");
+    settings.workiva.base_url = Some(emu.base_url());
+    settings.workiva.token_url = None;
+    if settings.workiva.client_id.is_empty() {
+        settings.workiva.client_id = "demo".into();
+    }
+    if settings.workiva.client_secret.is_none() && settings.workiva.client_secret_file.is_none() {
+        settings.workiva.provided_secret = Some(secrecy::SecretString::from("demo-secret"));
+    }
+    Ok(Some(Embedded {
+        emu,
+        state_file: e.state_file,
+    }))
+}
+
+fn selected<'a>(
+    settings: &'a Settings,
+    name: Option<&str>,
+) -> anyhow::Result<Vec<&'a PipelineConfig>> {
+    if settings.pipelines.is_empty() {
+        anyhow::bail!("the configuration has no [[pipeline]]; see config/example.toml");
+    }
+    match name {
+        None => Ok(settings.pipelines.iter().collect()),
+        Some(n) => match settings.pipelines.iter().find(|p| p.name == n) {
+            Some(p) => Ok(vec![p]),
+            None => anyhow::bail!(
+                "no pipeline is named `{n}`; the configuration has: {}",
+                settings
+                    .pipelines
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+    }
+}
+
+/// Parses `2024..2025` or `2025`.
+pub fn parse_years(s: &str) -> anyhow::Result<(u16, u16)> {
+    let bad = || anyhow::anyhow!("--years `{s}`: use a year (2025) or a range (2024..2025)");
+    let (a, b) = match s.split_once("..") {
+        Some((a, b)) => (
+            a.trim().parse::<u16>().map_err(|_| bad())?,
+            b.trim()
+                .trim_start_matches('=')
+                .parse::<u16>()
+                .map_err(|_| bad())?,
+        ),
+        None => {
+            let y = s.trim().parse::<u16>().map_err(|_| bad())?;
+            (y, y)
+        }
+    };
+    if a > b || !(1000..=9999).contains(&a) || !(1000..=9999).contains(&b) {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// `run-now` and `plan`.
+pub async fn run(
+    config: Option<&Path>,
+    pipeline: Option<&str>,
+    opts: RunOptions,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    let embedded = embedded_emulator(&mut settings).await?;
+    let pipelines: Vec<PipelineConfig> = selected(&settings, pipeline)?
+        .into_iter()
+        .cloned()
+        .collect();
+    let client = WorkivaClient::new(settings.workiva.clone())?;
+    let store = Store::connect(&settings.store.url).await?;
+    let mut reports = Vec::new();
+    for p in &pipelines {
+        let r = sync::run_pipeline(&client, &store, p, &opts).await;
+        if !json {
+            println!("{}\n", sync::render(&r));
+        }
+        reports.push(r);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    }
+    store.close().await;
+    if let Some(e) = embedded {
+        e.save().await?;
+    }
+    Ok(exit_code(&reports))
+}
+
+/// `validate`: every problem, not just the first.
+pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("config: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    let embedded = embedded_emulator(&mut settings).await?;
+    let client = match WorkivaClient::new(settings.workiva.clone()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            problems.push(format!("workiva: {e}"));
+            None
+        }
+    };
+    let store = match Store::connect(&settings.store.url).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            problems.push(format!("store: {e}"));
+            None
+        }
+    };
+    if let Some(c) = &client
+        && let Err(e) = c
+            .programs(&crate::workiva::ListOptions::filter("name eq \"\""))
+            .await
+    {
+        problems.push(format!("workiva credentials: {e}"));
+    }
+    for p in &settings.pipelines {
+        match crate::source::parquet::expand(&p.source) {
+            Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
+            Ok(files) => {
+                for f in files {
+                    let cols = p.columns.clone();
+                    let res = tokio::task::spawn_blocking(move || {
+                        let mut n = 0u64;
+                        crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1).map(|_| n)
+                    })
+                    .await?;
+                    if let Err(e) = res {
+                        problems.push(format!("pipeline `{}`: {e}", p.name));
+                    }
+                }
+            }
+        }
+        if let (Some(c), Some(s)) = (&client, &store) {
+            match sync::plan::resolve_program(c, s, &p.program, &p.name).await {
+                Err(e) => problems.push(e.to_string()),
+                Ok(program) => match sync::plan::load_program(c, &program).await {
+                    Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
+                    Ok(meta) => {
+                        for target in p.metrics.values().chain(p.columns.fixed_metric.iter()) {
+                            if !meta
+                                .metrics
+                                .values()
+                                .any(|m| &m.id == target || &m.name == target)
+                            {
+                                problems.push(format!(
+                                    "pipeline `{}`: `{target}` is not a metric of program `{}`",
+                                    p.name, p.program
+                                ));
+                            }
+                        }
+                        for (column, dim) in &p.columns.dimensions {
+                            if !meta
+                                .dimensions
+                                .values()
+                                .any(|d| &d.id == dim || &d.name == dim)
+                            {
+                                problems.push(format!("pipeline `{}`: columns.dimensions.{column} names `{dim}`, which is not a dimension of the program", p.name));
+                            }
+                        }
+                    }
+                },
+            }
+        }
+    }
+    if let Some(e) = embedded {
+        e.save().await?;
+    }
+    if problems.is_empty() {
+        println!(
+            "configuration, credentials, programs, metrics, dimensions and sources are all valid ({} pipelines)",
+            settings.pipelines.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            println!("problem: {p}");
+        }
+        println!("{} problems found", problems.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `runs`: recent runs with their counts.
+pub async fn runs(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    let store = Store::connect(&settings.store.url).await?;
+    let runs = store.runs(limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+    } else {
+        println!(
+            "{:>5}  {:<24}  {:<11}  {:<24}  {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7}",
+            "run",
+            "pipeline",
+            "status",
+            "started",
+            "read",
+            "rejected",
+            "unchanged",
+            "created",
+            "updated",
+            "deleted",
+            "locked"
+        );
+        for r in &runs {
+            let c = &r.counts;
+            println!(
+                "{:>5}  {:<24}  {:<11}  {:<24}  {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7}",
+                r.id,
+                r.pipeline,
+                r.status,
+                r.started_at,
+                c.read,
+                c.rejected,
+                c.unchanged,
+                c.created,
+                c.updated,
+                c.deleted,
+                c.locked
+            );
+            if let Some(m) = &r.message {
+                println!("       {m}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `rejects`: a run's rejected rows (the latest run by default).
+pub async fn rejects(
+    config: Option<&Path>,
+    run: Option<i64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    let store = Store::connect(&settings.store.url).await?;
+    let run_id = match run {
+        Some(id) => {
+            if store.run(id).await?.is_none() {
+                anyhow::bail!("no run {id}; `esg-sync runs` lists them");
+            }
+            id
+        }
+        None => match store.runs(1).await?.first() {
+            Some(r) => r.id,
+            None => anyhow::bail!("no run has been recorded yet"),
+        },
+    };
+    let list = store.rejects(run_id).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        println!("run,source_file,source_row,field,reason,metric_key,period,value");
+        for r in &list {
+            println!(
+                "{run_id},{},{},{},{},{},{},{}",
+                csv_cell(&r.source_file),
+                r.source_row,
+                csv_cell(&r.field),
+                csv_cell(&r.reason),
+                csv_cell(r.metric_key.as_deref().unwrap_or("")),
+                csv_cell(r.period.as_deref().unwrap_or("")),
+                csv_cell(r.value.as_deref().unwrap_or(""))
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn years() {
+        assert_eq!(super::parse_years("2024..2025").unwrap(), (2024, 2025));
+        assert_eq!(super::parse_years("2024..=2025").unwrap(), (2024, 2025));
+        assert_eq!(super::parse_years("2025").unwrap(), (2025, 2025));
+        assert!(super::parse_years("2025..2024").is_err());
+        assert!(super::parse_years("soon").is_err());
+        assert_eq!(super::csv_cell("a,b"), "\"a,b\"");
+    }
+}

@@ -1,0 +1,174 @@
+//! `[[pipeline]]`: where the rows come from, how their columns map to Workiva, and the
+//! policies that decide what is sent.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// `upsert` sends creates and updates; `mirror` also deletes what the source no longer has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Upsert,
+    Mirror,
+}
+
+/// The status new and changed values get.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum NewStatus {
+    #[default]
+    #[serde(rename = "notStarted")]
+    NotStarted,
+    #[serde(rename = "complete")]
+    Complete,
+    /// From the source's `status` column (`notStarted` or `complete`).
+    #[serde(rename = "column")]
+    Column,
+}
+
+/// What happens when the lake changes a value that is already `complete`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnCompleteChanged {
+    /// Send the new value with status `notStarted`: a changed approved figure is reviewed again.
+    #[default]
+    Reopen,
+    /// Leave it and report a conflict.
+    Skip,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusPolicy {
+    /// `notStarted` (default), `complete`, or `column`.
+    pub new: NewStatus,
+    /// `reopen` (default) or `skip`.
+    pub on_complete_changed: OnCompleteChanged,
+}
+
+/// Which source column holds what.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Columns {
+    /// A column holding the lake's metric key (mapped through `[pipeline.metrics]`).
+    pub metric: Option<String>,
+    /// Or one Workiva metric (id or name) for every row.
+    pub fixed_metric: Option<String>,
+    /// A column of period labels: `2025`, `2025-Q1`, `2025-H2`, `2025-03`.
+    pub period: Option<String>,
+    /// Or year, start month and end month columns.
+    pub year: Option<String>,
+    pub start_month: Option<String>,
+    pub end_month: Option<String>,
+    /// The value column.
+    pub value: String,
+    /// Optional notes column; when set, Workiva's notes follow it (empty clears them).
+    pub notes: Option<String>,
+    /// Optional status column (`notStarted` or `complete`), used with `status.new = "column"`.
+    pub status: Option<String>,
+    /// Source column -> Workiva dimension (id or name).
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// One pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// A unique name (used by `--pipeline` and in the state store).
+    pub name: String,
+    /// The Workiva program: id or exact name.
+    pub program: String,
+    /// Parquet files or glob patterns, relative to the working directory.
+    pub source: Vec<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Mirror mode refuses to delete more than this share of the values in scope, unless
+    /// `--force` (default 0.1).
+    #[serde(default = "default_delete_fraction")]
+    pub max_delete_fraction: f64,
+    pub columns: Columns,
+    /// Lake metric key -> Workiva metric id or name.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
+    /// Per Workiva dimension (id or name): lake value -> dimension value id. A value not
+    /// listed maps to itself.
+    #[serde(default)]
+    pub dimension_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Per Workiva dimension: a CSV file of `lake_value,workiva_value_id` rows (a header row
+    /// is allowed).
+    #[serde(default)]
+    pub dimension_values_csv: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    pub status: StatusPolicy,
+    /// Largest request body, in bytes (default 9,500,000; Workiva's limit is 10,485,760).
+    #[serde(default = "default_batch_bytes")]
+    pub batch_bytes: usize,
+    /// Metrics written at once (one batch in flight per metric; default 4).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_delete_fraction() -> f64 {
+    0.1
+}
+fn default_batch_bytes() -> usize {
+    9_500_000
+}
+fn default_concurrency() -> usize {
+    4
+}
+
+impl PipelineConfig {
+    /// Checks what serde cannot; every problem, not the first.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let at = format!("pipeline `{}`", self.name);
+        match (&self.columns.metric, &self.columns.fixed_metric) {
+            (None, None) => p.push(format!("{at}: set columns.metric (a column of metric keys) or columns.fixed_metric")),
+            (Some(_), Some(_)) => p.push(format!("{at}: set columns.metric or columns.fixed_metric, not both")),
+            (Some(_), None) if self.metrics.is_empty() => p.push(format!("{at}: columns.metric needs a [pipeline.metrics] map from lake keys to Workiva metrics")),
+            _ => {}
+        }
+        let c = &self.columns;
+        match (&c.period, &c.year) {
+            (None, None) => p.push(format!(
+                "{at}: set columns.period (labels such as 2025-Q1) or columns.year"
+            )),
+            (Some(_), Some(_)) => p.push(format!(
+                "{at}: set columns.period or columns.year, not both"
+            )),
+            _ => {}
+        }
+        if c.year.is_some() && (c.start_month.is_some() != c.end_month.is_some()) {
+            p.push(format!(
+                "{at}: columns.start_month and columns.end_month go together"
+            ));
+        }
+        if self.source.is_empty() {
+            p.push(format!("{at}: source lists no Parquet files"));
+        }
+        if self.status.new == NewStatus::Column && c.status.is_none() {
+            p.push(format!(
+                "{at}: status.new = \"column\" needs columns.status"
+            ));
+        }
+        if c.dimensions.len() > 3 {
+            p.push(format!(
+                "{at}: {} dimension columns; a Workiva value has at most 3 coordinates",
+                c.dimensions.len()
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.max_delete_fraction) {
+            p.push(format!("{at}: max_delete_fraction must be between 0 and 1"));
+        }
+        if self.batch_bytes < 1_000 || self.batch_bytes > 10_485_760 {
+            p.push(format!("{at}: batch_bytes must be from 1000 to 10485760"));
+        }
+        if self.concurrency == 0 {
+            p.push(format!("{at}: concurrency must be at least 1"));
+        }
+        p
+    }
+}

@@ -1,0 +1,332 @@
+//! Reading Parquet files: globs expanded, each file read by record batch with only the mapped
+//! columns projected, cells converted by their Arrow type.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::{Cell, SourceRow};
+use crate::config::Columns;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source pattern `{pattern}` is not a valid glob: {reason}")]
+    Pattern { pattern: String, reason: String },
+    #[error(
+        "source `{0}` matches no file; check the path (relative to the working directory) or the glob"
+    )]
+    NoMatch(String),
+    #[error("cannot read Parquet file {file}: {reason}")]
+    Read { file: String, reason: String },
+    #[error(
+        "Parquet file {file} has no column `{column}` (mapped as {role}); its columns are: {available}"
+    )]
+    MissingColumn {
+        file: String,
+        column: String,
+        role: String,
+        available: String,
+    },
+    #[error(
+        "Parquet file {file}, column `{column}` has type {data_type}, which esg-sync cannot read; cast it to a string, integer, float, decimal, date or boolean"
+    )]
+    UnsupportedType {
+        file: String,
+        column: String,
+        data_type: String,
+    },
+}
+
+/// Expands the pipeline's `source` entries into files, sorted, each once.
+pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, SourceError> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let mut found = 0;
+        let paths = glob::glob(p).map_err(|e| SourceError::Pattern {
+            pattern: p.clone(),
+            reason: e.to_string(),
+        })?;
+        for entry in paths.flatten() {
+            if entry.is_file() {
+                found += 1;
+                out.push(entry);
+            }
+        }
+        if found == 0 {
+            return Err(SourceError::NoMatch(p.clone()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceError> {
+    let n = a.len();
+    let mut out = Vec::with_capacity(n);
+    macro_rules! prim {
+        ($t:ty, $f:expr) => {{
+            let arr = a.as_primitive::<$t>();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    Cell::Null
+                } else {
+                    $f(arr.value(i))
+                });
+            }
+        }};
+    }
+    match a.data_type() {
+        DataType::Null => out.resize(n, Cell::Null),
+        DataType::Utf8 => {
+            let arr = a.as_string::<i32>();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Text(arr.value(i).to_string())
+                });
+            }
+        }
+        DataType::LargeUtf8 => {
+            let arr = a.as_string::<i64>();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Text(arr.value(i).to_string())
+                });
+            }
+        }
+        DataType::Utf8View => {
+            let arr = a.as_string_view();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Text(arr.value(i).to_string())
+                });
+            }
+        }
+        DataType::Boolean => {
+            let arr = a.as_boolean();
+            for i in 0..n {
+                out.push(if arr.is_null(i) {
+                    Cell::Null
+                } else {
+                    Cell::Bool(arr.value(i))
+                });
+            }
+        }
+        DataType::Int8 => prim!(Int8Type, |v: i8| Cell::Int(v as i64)),
+        DataType::Int16 => prim!(Int16Type, |v: i16| Cell::Int(v as i64)),
+        DataType::Int32 => prim!(Int32Type, |v: i32| Cell::Int(v as i64)),
+        DataType::Int64 => prim!(Int64Type, Cell::Int),
+        DataType::UInt8 => prim!(UInt8Type, |v: u8| Cell::Int(v as i64)),
+        DataType::UInt16 => prim!(UInt16Type, |v: u16| Cell::Int(v as i64)),
+        DataType::UInt32 => prim!(UInt32Type, |v: u32| Cell::Int(v as i64)),
+        DataType::UInt64 => prim!(UInt64Type, |v: u64| if v <= i64::MAX as u64 {
+            Cell::Int(v as i64)
+        } else {
+            Cell::Decimal {
+                value: v as i128,
+                scale: 0,
+            }
+        }),
+        DataType::Float32 => prim!(Float32Type, |v: f32| Cell::Float(v as f64)),
+        DataType::Float64 => prim!(Float64Type, Cell::Float),
+        DataType::Decimal128(_, s) => {
+            let s = *s;
+            prim!(Decimal128Type, |v: i128| Cell::Decimal {
+                value: v,
+                scale: s
+            })
+        }
+        DataType::Date32 => prim!(Date32Type, Cell::Date),
+        DataType::Date64 => prim!(Date64Type, |ms: i64| Cell::Date(
+            ms.div_euclid(86_400_000) as i32
+        )),
+        DataType::Timestamp(unit, _) => {
+            let per_day: i64 = match unit {
+                TimeUnit::Second => 86_400,
+                TimeUnit::Millisecond => 86_400_000,
+                TimeUnit::Microsecond => 86_400_000_000,
+                TimeUnit::Nanosecond => 86_400_000_000_000,
+            };
+            let days = |v: i64| Cell::Date(v.div_euclid(per_day) as i32);
+            match unit {
+                TimeUnit::Second => prim!(TimestampSecondType, days),
+                TimeUnit::Millisecond => prim!(TimestampMillisecondType, days),
+                TimeUnit::Microsecond => prim!(TimestampMicrosecondType, days),
+                TimeUnit::Nanosecond => prim!(TimestampNanosecondType, days),
+            }
+        }
+        DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
+            let plain = arrow_cast_dictionary(a).ok_or_else(|| SourceError::UnsupportedType {
+                file: file.into(),
+                column: column.into(),
+                data_type: a.data_type().to_string(),
+            })?;
+            return cells(file, column, &plain);
+        }
+        other => {
+            return Err(SourceError::UnsupportedType {
+                file: file.into(),
+                column: column.into(),
+                data_type: other.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A dictionary of strings, as plain strings.
+fn arrow_cast_dictionary(a: &ArrayRef) -> Option<ArrayRef> {
+    let dict = a.as_any_dictionary_opt()?;
+    let keys = dict.normalized_keys();
+    let values = dict.values();
+    let strings = values.as_string_opt::<i32>()?;
+    let out: arrow_array::StringArray = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            if a.is_null(i) {
+                None
+            } else {
+                Some(strings.value(*k))
+            }
+        })
+        .collect();
+    Some(Arc::new(out))
+}
+
+/// The mapped columns, by role.
+fn roles(c: &Columns) -> Vec<(String, String)> {
+    let mut r = Vec::new();
+    if let Some(m) = &c.metric {
+        r.push(("metric".into(), m.clone()));
+    }
+    if let Some(p) = &c.period {
+        r.push(("period".into(), p.clone()));
+    }
+    if let Some(y) = &c.year {
+        r.push(("year".into(), y.clone()));
+    }
+    if let Some(s) = &c.start_month {
+        r.push(("start_month".into(), s.clone()));
+    }
+    if let Some(e) = &c.end_month {
+        r.push(("end_month".into(), e.clone()));
+    }
+    r.push(("value".into(), c.value.clone()));
+    if let Some(n) = &c.notes {
+        r.push(("notes".into(), n.clone()));
+    }
+    if let Some(s) = &c.status {
+        r.push(("status".into(), s.clone()));
+    }
+    for (col, dim) in &c.dimensions {
+        r.push((format!("dimension {dim}"), col.clone()));
+    }
+    r
+}
+
+/// Reads one file's rows, calling `each` with every row.
+pub fn read_file(
+    path: &Path,
+    c: &Columns,
+    each: &mut dyn FnMut(SourceRow),
+) -> Result<u64, SourceError> {
+    let name: Arc<str> = Arc::from(path.display().to_string());
+    let err = |reason: String| SourceError::Read {
+        file: name.to_string(),
+        reason,
+    };
+    let f = File::open(path).map_err(|e| err(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(e.to_string()))?;
+    let schema = builder.schema().clone();
+    let available: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut wanted = Vec::new();
+    for (role, col) in roles(c) {
+        if !available.contains(&col) {
+            return Err(SourceError::MissingColumn {
+                file: name.to_string(),
+                column: col,
+                role,
+                available: available.join(", "),
+            });
+        }
+        wanted.push(col);
+    }
+    let leaf_names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let mask = ProjectionMask::columns(builder.parquet_schema(), leaf_names.iter().copied());
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| err(e.to_string()))?;
+    let mut row_no = 0u64;
+    for batch in reader {
+        let batch: RecordBatch = batch.map_err(|e| err(e.to_string()))?;
+        let col = |wanted_col: &Option<String>| -> Result<Option<Vec<Cell>>, SourceError> {
+            match wanted_col {
+                None => Ok(None),
+                Some(n) => {
+                    let a = batch
+                        .column_by_name(n)
+                        .ok_or_else(|| err(format!("column `{n}` vanished from a record batch")))?;
+                    cells(&name, n, a).map(Some)
+                }
+            }
+        };
+        let n = batch.num_rows();
+        let take = |v: &mut Option<Vec<Cell>>, i: usize| {
+            v.as_mut()
+                .map(|c| std::mem::replace(&mut c[i], Cell::Null))
+                .unwrap_or(Cell::Null)
+        };
+        let mut metric = col(&c.metric)?;
+        let mut period = col(&c.period.clone().or_else(|| c.year.clone()))?;
+        let mut start = col(&c.start_month)?;
+        let mut end = col(&c.end_month)?;
+        let mut value = col(&Some(c.value.clone()))?;
+        let mut notes = col(&c.notes)?;
+        let mut status = col(&c.status)?;
+        let mut dims: Vec<Option<Vec<Cell>>> = Vec::new();
+        for colname in c.dimensions.keys() {
+            dims.push(col(&Some(colname.clone()))?);
+        }
+        for i in 0..n {
+            row_no += 1;
+            each(SourceRow {
+                file: name.clone(),
+                row: row_no,
+                metric: take(&mut metric, i),
+                period: take(&mut period, i),
+                start_month: take(&mut start, i),
+                end_month: take(&mut end, i),
+                dims: dims.iter_mut().map(|d| take(d, i)).collect(),
+                value: take(&mut value, i),
+                notes: take(&mut notes, i),
+                status: take(&mut status, i),
+            });
+        }
+    }
+    Ok(row_no)
+}
+
+/// Reads every file of a pipeline.
+pub fn read_all(files: &[PathBuf], c: &Columns) -> Result<Vec<SourceRow>, SourceError> {
+    let mut rows = Vec::new();
+    for f in files {
+        read_file(f, c, &mut |r| rows.push(r))?;
+    }
+    Ok(rows)
+}

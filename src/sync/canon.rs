@@ -1,0 +1,296 @@
+//! Canonical value text, by the metric's data type: numbers, currency and percent as plain
+//! decimals (no exponent, no trailing zeros, `-0` as `0`, floats by shortest round trip; NaN
+//! and infinities refused); dates as `YYYY-MM-DD`; text unchanged. Workiva's stored values are
+//! put through the same functions before comparing, so `512.870` equals `512.87`.
+
+use crate::source::Cell;
+use crate::workiva::models::DataType;
+
+/// A decimal `value * 10^-scale` as plain text.
+pub fn decimal_from_scaled(value: i128, scale: i8) -> String {
+    let neg = value < 0;
+    let digits = value.unsigned_abs().to_string();
+    let text = if scale <= 0 {
+        format!("{digits}{}", "0".repeat((-scale) as usize))
+    } else {
+        let s = scale as usize;
+        let padded = if digits.len() <= s {
+            format!("{}{digits}", "0".repeat(s - digits.len() + 1))
+        } else {
+            digits
+        };
+        let (int, frac) = padded.split_at(padded.len() - s);
+        format!("{int}.{frac}")
+    };
+    normalize_decimal(&format!("{}{text}", if neg { "-" } else { "" })).unwrap_or(text)
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn date_from_days(days: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| days.to_string())
+}
+
+/// Normalises decimal text: `+1.50` -> `1.5`, `1e3` -> `1000`, `.5` -> `0.5`, `-0.0` -> `0`.
+/// `None` when the text is not a decimal.
+pub fn normalize_decimal(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (neg, rest) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exp) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    if int.is_empty() && frac.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    if exp.abs() > 400 {
+        return None;
+    }
+    // All digits, and where the decimal point sits among them.
+    let digits: String = format!("{int}{frac}");
+    let point = int.len() as i64 + exp;
+    let (int_part, frac_part) = if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat((-point) as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        (
+            digits[..point as usize].to_string(),
+            digits[point as usize..].to_string(),
+        )
+    };
+    let int_part = int_part.trim_start_matches('0');
+    let int_part = if int_part.is_empty() { "0" } else { int_part };
+    let frac_part = frac_part.trim_end_matches('0');
+    let body = if frac_part.is_empty() {
+        int_part.to_string()
+    } else {
+        format!("{int_part}.{frac_part}")
+    };
+    Some(if neg && body != "0" {
+        format!("-{body}")
+    } else {
+        body
+    })
+}
+
+/// The canonical text of a source cell for a metric of `dt`; the error says why not.
+pub fn canonical(cell: &Cell, dt: DataType) -> Result<Option<String>, String> {
+    match dt {
+        DataType::Number | DataType::Currency | DataType::Percent => match cell {
+            Cell::Null => Ok(None),
+            Cell::Int(i) => Ok(Some(i.to_string())),
+            Cell::Float(f) if !f.is_finite() => Err(format!("{f} is not a finite number")),
+            Cell::Float(f) => Ok(Some(
+                normalize_decimal(&format!("{f}")).unwrap_or_else(|| f.to_string()),
+            )),
+            Cell::Decimal { value, scale } => Ok(Some(decimal_from_scaled(*value, *scale))),
+            Cell::Text(s) if s.trim().is_empty() => Ok(None),
+            Cell::Text(s) => normalize_decimal(s).map(Some).ok_or_else(|| {
+                format!(
+                    "`{}` is not a number; a {} metric takes a decimal such as 1024.55",
+                    preview(s),
+                    dt.as_str()
+                )
+            }),
+            Cell::Date(_) | Cell::Bool(_) => Err(format!(
+                "a {} metric takes a number, not {}",
+                dt.as_str(),
+                kind(cell)
+            )),
+        },
+        DataType::Date => match cell {
+            Cell::Null => Ok(None),
+            Cell::Date(d) => Ok(Some(date_from_days(*d))),
+            Cell::Text(s) if s.trim().is_empty() => Ok(None),
+            Cell::Text(s) => {
+                let t = s.trim();
+                let day = t
+                    .get(..10)
+                    .filter(|_| t.len() == 10 || t[10..].starts_with(['T', ' ']));
+                match day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
+                    Some(d) => Ok(Some(d.format("%Y-%m-%d").to_string())),
+                    None => Err(format!(
+                        "`{}` is not a date; a date metric takes YYYY-MM-DD",
+                        preview(s)
+                    )),
+                }
+            }
+            other => Err(format!("a date metric takes a date, not {}", kind(other))),
+        },
+        DataType::Text => Ok(cell.text()),
+    }
+}
+
+/// Workiva's stored value, canonical for comparison.
+pub fn canonical_stored(value: &str, dt: DataType) -> String {
+    match dt {
+        DataType::Number | DataType::Currency | DataType::Percent => {
+            normalize_decimal(value).unwrap_or_else(|| value.to_string())
+        }
+        _ => value.to_string(),
+    }
+}
+
+fn kind(c: &Cell) -> &'static str {
+    match c {
+        Cell::Null => "null",
+        Cell::Text(_) => "text",
+        Cell::Int(_) => "an integer",
+        Cell::Float(_) => "a float",
+        Cell::Decimal { .. } => "a decimal",
+        Cell::Date(_) => "a date",
+        Cell::Bool(_) => "a boolean",
+    }
+}
+
+fn preview(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_plain_and_minimal() {
+        for (i, o) in [
+            ("512.870", "512.87"),
+            ("+1.50", "1.5"),
+            ("1e3", "1000"),
+            ("1.5E-3", "0.0015"),
+            (".5", "0.5"),
+            ("-0", "0"),
+            ("-0.000", "0"),
+            ("007", "7"),
+            ("10", "10"),
+            ("100.00", "100"),
+            ("-12.3400", "-12.34"),
+            ("12e-2", "0.12"),
+        ] {
+            assert_eq!(normalize_decimal(i).as_deref(), Some(o), "{i}");
+        }
+        for bad in ["", "-", ".", "1,5", "abc", "1e", "NaN", "inf", "1.2.3"] {
+            assert_eq!(normalize_decimal(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn cells_by_type() {
+        let n = DataType::Number;
+        assert_eq!(
+            canonical(&Cell::Float(0.1 + 0.2), n).unwrap().as_deref(),
+            Some("0.30000000000000004")
+        );
+        assert_eq!(
+            canonical(&Cell::Float(1e21), n).unwrap().as_deref(),
+            Some("1000000000000000000000")
+        );
+        assert_eq!(
+            canonical(&Cell::Float(-0.0), n).unwrap().as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            canonical(&Cell::Float(2.50), n).unwrap().as_deref(),
+            Some("2.5")
+        );
+        assert!(canonical(&Cell::Float(f64::NAN), n).is_err());
+        assert!(canonical(&Cell::Float(f64::INFINITY), n).is_err());
+        assert_eq!(
+            canonical(
+                &Cell::Decimal {
+                    value: 12_340,
+                    scale: 3
+                },
+                n
+            )
+            .unwrap()
+            .as_deref(),
+            Some("12.34")
+        );
+        assert_eq!(
+            canonical(
+                &Cell::Decimal {
+                    value: -5,
+                    scale: 2
+                },
+                n
+            )
+            .unwrap()
+            .as_deref(),
+            Some("-0.05")
+        );
+        assert_eq!(
+            canonical(
+                &Cell::Decimal {
+                    value: 12,
+                    scale: -2
+                },
+                n
+            )
+            .unwrap()
+            .as_deref(),
+            Some("1200")
+        );
+        assert_eq!(
+            canonical(&Cell::Int(42), DataType::Currency)
+                .unwrap()
+                .as_deref(),
+            Some("42")
+        );
+        assert!(
+            canonical(&Cell::Text("12 tons".into()), n)
+                .unwrap_err()
+                .contains("not a number")
+        );
+        assert_eq!(
+            canonical(&Cell::Date(19_723), DataType::Date)
+                .unwrap()
+                .as_deref(),
+            Some("2024-01-01")
+        );
+        assert_eq!(
+            canonical(&Cell::Text("2025-02-28".into()), DataType::Date)
+                .unwrap()
+                .as_deref(),
+            Some("2025-02-28")
+        );
+        assert_eq!(
+            canonical(&Cell::Text("2025-02-28T00:00:00Z".into()), DataType::Date)
+                .unwrap()
+                .as_deref(),
+            Some("2025-02-28")
+        );
+        assert!(canonical(&Cell::Text("28/02/2025".into()), DataType::Date).is_err());
+        assert_eq!(
+            canonical(&Cell::Text(" as is ".into()), DataType::Text)
+                .unwrap()
+                .as_deref(),
+            Some(" as is ")
+        );
+        assert_eq!(canonical_stored("512.870", n), "512.87");
+    }
+}

@@ -1,0 +1,326 @@
+//! Execute: one batch in flight per metric. Each batch is recorded before it is sent and its
+//! operation URL as soon as Workiva gives it; the operation is polled to its end. A failed
+//! batch stored nothing, so it is narrowed down: values Workiva names in its details are
+//! rejected with those details and the rest sent again; without such details the batch is
+//! tried once more whole (a server fault), then split in halves until bad values stand alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::BoxFuture;
+
+use super::chunk::{assemble, chunk};
+use super::failpoint;
+use super::period;
+use super::plan::{Write, item_json};
+use crate::store::{Reject, Store};
+use crate::workiva::{ErrorDetail, WorkivaClient, WorkivaError};
+
+/// What writing one metric achieved.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub rejects: Vec<Reject>,
+    pub batches: usize,
+    /// Why the metric stopped early (its remaining batches are resumed next run).
+    pub error: Option<String>,
+}
+
+pub struct Ctx<'a> {
+    pub client: &'a WorkivaClient,
+    pub store: &'a Store,
+    pub run_id: i64,
+    pub pipeline: &'a str,
+    pub program: &'a str,
+    pub budget: usize,
+}
+
+fn reject_write(w: &Write, reason: String) -> Reject {
+    Reject {
+        source_file: w.src.file.to_string(),
+        source_row: w.src.row as i64,
+        field: "value".into(),
+        reason,
+        metric_key: None,
+        period: w.item.reporting_period.as_ref().map(period::label),
+        value: w.item.value.clone(),
+    }
+}
+
+/// `data[12].coordinates` -> 12.
+fn index_of(target: &str) -> Option<usize> {
+    target
+        .strip_prefix("data[")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn describe(details: &[ErrorDetail]) -> String {
+    details
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Writes one metric's values.
+pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Outcome {
+    let mut out = Outcome::default();
+    let (chunks, too_large) = chunk(writes, ctx.budget);
+    for w in too_large {
+        let size = item_json(&w).len();
+        out.rejects.push(reject_write(&w, format!("the value is {size} bytes as JSON, more than fits in one request of {} bytes; shorten it", ctx.budget)));
+    }
+    for c in chunks {
+        if let Err(e) = send(ctx, metric, c.writes, c.body, 0, &mut out).await {
+            out.error = Some(e.to_string());
+            break;
+        }
+    }
+    out
+}
+
+fn send<'a>(
+    ctx: &'a Ctx<'_>,
+    metric: &'a str,
+    writes: Vec<Write>,
+    body: Vec<u8>,
+    whole_retries: u32,
+    out: &'a mut Outcome,
+) -> BoxFuture<'a, Result<(), WorkivaError>> {
+    Box::pin(async move {
+        let id = ctx
+            .store
+            .batch_insert(
+                ctx.run_id,
+                ctx.pipeline,
+                ctx.program,
+                metric,
+                writes.len(),
+                &body,
+            )
+            .await
+            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+        out.batches += 1;
+        failpoint::hit("batch_recorded");
+        let details = match ctx
+            .client
+            .batch_upsert_raw(ctx.program, metric, body.clone())
+            .await
+        {
+            Ok(op) => {
+                ctx.store
+                    .batch_sent(id, &op.url)
+                    .await
+                    .map_err(|e| WorkivaError::Config(e.to_string()))?;
+                failpoint::hit("operation_recorded");
+                match ctx.client.wait_operation(&op).await {
+                    Ok(_) => {
+                        ctx.store
+                            .batch_done(id, "completed", None)
+                            .await
+                            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+                        for w in &writes {
+                            if w.create {
+                                out.created += 1;
+                            } else {
+                                out.updated += 1;
+                            }
+                        }
+                        failpoint::hit("batch_completed");
+                        return Ok(());
+                    }
+                    Err(WorkivaError::OperationFailed { details, .. }) => details,
+                    Err(e) => return Err(e),
+                }
+            }
+            // Refused at once as malformed: narrowed down like a failed operation.
+            Err(WorkivaError::Api(a)) if a.status == 400 => {
+                let mut d = a.details.clone();
+                if d.is_empty() {
+                    d.push(ErrorDetail {
+                        code: Some(a.code.clone()),
+                        message: Some(a.message.clone()),
+                        target: a.target.clone(),
+                    });
+                }
+                d
+            }
+            Err(e) => return Err(e),
+        };
+        let summary = describe(&details);
+        ctx.store
+            .batch_done(id, "failed", Some(&summary))
+            .await
+            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+        narrow(ctx, metric, writes, details, whole_retries, out).await
+    })
+}
+
+async fn narrow(
+    ctx: &Ctx<'_>,
+    metric: &str,
+    writes: Vec<Write>,
+    details: Vec<ErrorDetail>,
+    whole_retries: u32,
+    out: &mut Outcome,
+) -> Result<(), WorkivaError> {
+    let mut named: BTreeMap<usize, Vec<ErrorDetail>> = BTreeMap::new();
+    for d in &details {
+        if let Some(i) = d
+            .target
+            .as_deref()
+            .and_then(index_of)
+            .filter(|i| *i < writes.len())
+        {
+            named.entry(i).or_default().push(d.clone());
+        }
+    }
+    if writes.len() == 1 {
+        let why = if named.is_empty() {
+            describe(&details)
+        } else {
+            describe(&named[&0])
+        };
+        out.rejects.push(reject_write(
+            &writes[0],
+            format!("Workiva refused the value: {why}"),
+        ));
+        return Ok(());
+    }
+    if !named.is_empty() {
+        let bad: BTreeSet<usize> = named.keys().copied().collect();
+        let mut rest = Vec::new();
+        for (i, w) in writes.into_iter().enumerate() {
+            match named.get(&i) {
+                Some(d) => out.rejects.push(reject_write(
+                    &w,
+                    format!(
+                        "Workiva refused the value: {}",
+                        describe(d).replace(&format!("data[{i}]"), "value")
+                    ),
+                )),
+                None => rest.push(w),
+            }
+        }
+        tracing::info!(
+            metric,
+            rejected = bad.len(),
+            resent = rest.len(),
+            "Workiva named the bad values of a failed batch; sending the rest again."
+        );
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let body = assemble(&rest.iter().map(item_json).collect::<Vec<_>>());
+        return send(ctx, metric, rest, body, 0, out).await;
+    }
+    if whole_retries < 1 {
+        // No value was named: likely a server fault. Try the batch once more as it is.
+        tracing::warn!(metric, details = %describe(&details), "A batch failed without naming a value; sending it once more.");
+        let body = assemble(&writes.iter().map(item_json).collect::<Vec<_>>());
+        return send(ctx, metric, writes, body, whole_retries + 1, out).await;
+    }
+    let mut right = writes;
+    let left: Vec<Write> = right.drain(..right.len() / 2).collect();
+    tracing::info!(
+        metric,
+        left = left.len(),
+        right = right.len(),
+        "Bisecting a failed batch."
+    );
+    for half in [left, right] {
+        let body = assemble(&half.iter().map(item_json).collect::<Vec<_>>());
+        send(ctx, metric, half, body, 0, out).await?;
+    }
+    Ok(())
+}
+
+/// Deletes values by id, in requests of at most 2,000 ids.
+pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mut Outcome) {
+    for part in ids.chunks(2000) {
+        let idents: Vec<crate::workiva::models::ValueIdentifier> = part
+            .iter()
+            .map(|id| crate::workiva::models::ValueIdentifier {
+                id: Some(id.clone()),
+                ..Default::default()
+            })
+            .collect();
+        match ctx.client.batch_delete(ctx.program, metric, &idents).await {
+            Ok(()) => out.deleted += part.len(),
+            Err(e) => {
+                out.error = Some(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
+/// Finishes what an interrupted run left: polls recorded operations instead of resending
+/// them, and resends only batches that never got an operation URL (upsertion by key is
+/// idempotent). Returns how many batches were resumed.
+pub async fn resume(
+    client: &WorkivaClient,
+    store: &Store,
+    pipeline: &str,
+) -> Result<usize, WorkivaError> {
+    let open = store
+        .open_batches(pipeline)
+        .await
+        .map_err(|e| WorkivaError::Config(e.to_string()))?;
+    let interrupted = store
+        .mark_interrupted(pipeline)
+        .await
+        .map_err(|e| WorkivaError::Config(e.to_string()))?;
+    if !interrupted.is_empty() {
+        tracing::warn!(pipeline, runs = ?interrupted, batches = open.len(), "Earlier runs stopped before they finished; resuming their batches first.");
+    }
+    let store_err = |e: crate::store::StoreError| WorkivaError::Config(e.to_string());
+    for b in &open {
+        let op = match &b.operation_url {
+            Some(url) => crate::workiva::OperationRef {
+                url: url.clone(),
+                retry_after: None,
+            },
+            None => {
+                let op = client
+                    .batch_upsert_raw(&b.program_id, &b.metric_id, b.body.clone())
+                    .await?;
+                store.batch_sent(b.id, &op.url).await.map_err(store_err)?;
+                op
+            }
+        };
+        match client.wait_operation(&op).await {
+            Ok(_) => store
+                .batch_done(b.id, "completed", Some("resumed"))
+                .await
+                .map_err(store_err)?,
+            Err(WorkivaError::OperationFailed { details, .. }) => {
+                // The fresh run that follows narrows its values down again.
+                store
+                    .batch_done(
+                        b.id,
+                        "failed",
+                        Some(&format!("resumed: {}", describe(&details))),
+                    )
+                    .await
+                    .map_err(store_err)?;
+            }
+            Err(WorkivaError::Api(a)) if a.status == 404 => {
+                store
+                    .batch_done(
+                        b.id,
+                        "failed",
+                        Some("resumed: Workiva no longer knows the operation"),
+                    )
+                    .await
+                    .map_err(store_err)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(open.len())
+}

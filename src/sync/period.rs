@@ -1,0 +1,152 @@
+//! Reporting periods from the source: a label column (`2025`, `2025-Q1`, `2025-H2`,
+//! `2025-03`, also `2025Q1` and `FY2025`), or year and month columns.
+
+use crate::source::Cell;
+use crate::workiva::models::ReportingPeriod;
+
+fn int(c: &Cell) -> Option<i64> {
+    match c {
+        Cell::Int(i) => Some(*i),
+        Cell::Text(s) => s.trim().parse().ok(),
+        Cell::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+        Cell::Decimal { value, scale: 0 } => i64::try_from(*value).ok(),
+        _ => None,
+    }
+}
+
+fn checked(year: i64, start: i64, end: i64) -> Result<ReportingPeriod, String> {
+    if !(1000..=9999).contains(&year) {
+        return Err(format!("year {year} is outside 1000-9999"));
+    }
+    if !(1..=12).contains(&start) || !(1..=12).contains(&end) {
+        return Err(format!("months {start}-{end} are outside 1-12"));
+    }
+    if start > end {
+        return Err(format!("start month {start} is after end month {end}"));
+    }
+    Ok(ReportingPeriod {
+        year: year as u16,
+        start: start as u8,
+        end: end as u8,
+    })
+}
+
+/// Parses a period label.
+pub fn parse_label(label: &str) -> Result<ReportingPeriod, String> {
+    let t = label.trim().to_ascii_uppercase();
+    let t = t.strip_prefix("FY").unwrap_or(&t);
+    let bad = || {
+        format!("`{label}` is not a period label; use 2025, 2025-Q1..Q4, 2025-H1/H2 or 2025-01..12")
+    };
+    if t.len() < 4 || !t[..4].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let year: i64 = t[..4].parse().map_err(|_| bad())?;
+    let rest = t[4..].trim_start_matches(['-', ' ', '_', '/']);
+    let (start, end) = match rest {
+        "" => (1, 12),
+        "Q1" => (1, 3),
+        "Q2" => (4, 6),
+        "Q3" => (7, 9),
+        "Q4" => (10, 12),
+        "H1" => (1, 6),
+        "H2" => (7, 12),
+        m if (1..=2).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()) => {
+            let m: i64 = m.parse().map_err(|_| bad())?;
+            (m, m)
+        }
+        _ => return Err(bad()),
+    };
+    checked(year, start, end)
+}
+
+/// The period of a row: from a label (or a bare year), or year with start and end months.
+pub fn from_cells(
+    period_or_year: &Cell,
+    start: &Cell,
+    end: &Cell,
+    has_months: bool,
+) -> Result<ReportingPeriod, String> {
+    if has_months {
+        let y = int(period_or_year).ok_or("the year is empty or not a whole number")?;
+        let s = int(start).ok_or("the start month is empty or not a whole number")?;
+        let e = int(end).ok_or("the end month is empty or not a whole number")?;
+        return checked(y, s, e);
+    }
+    match period_or_year {
+        Cell::Null => Err("the period is empty".into()),
+        Cell::Int(y) => checked(*y, 1, 12),
+        other => parse_label(&other.text().unwrap_or_default()),
+    }
+}
+
+/// A period as a short label, for messages and reports.
+pub fn label(p: &ReportingPeriod) -> String {
+    match (p.start, p.end) {
+        (1, 12) => format!("{}", p.year),
+        (1, 3) => format!("{}-Q1", p.year),
+        (4, 6) => format!("{}-Q2", p.year),
+        (7, 9) => format!("{}-Q3", p.year),
+        (10, 12) => format!("{}-Q4", p.year),
+        (1, 6) => format!("{}-H1", p.year),
+        (7, 12) => format!("{}-H2", p.year),
+        (s, e) if s == e => format!("{}-{s:02}", p.year),
+        (s, e) => format!("{} {s:02}-{e:02}", p.year),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(y: u16, s: u8, e: u8) -> ReportingPeriod {
+        ReportingPeriod {
+            year: y,
+            start: s,
+            end: e,
+        }
+    }
+
+    #[test]
+    fn labels() {
+        assert_eq!(parse_label("2025").unwrap(), p(2025, 1, 12));
+        assert_eq!(parse_label("2025-Q1").unwrap(), p(2025, 1, 3));
+        assert_eq!(parse_label("2025q4").unwrap(), p(2025, 10, 12));
+        assert_eq!(parse_label("2025-H2").unwrap(), p(2025, 7, 12));
+        assert_eq!(parse_label("2025-03").unwrap(), p(2025, 3, 3));
+        assert_eq!(parse_label("FY2024").unwrap(), p(2024, 1, 12));
+        for bad in ["25-Q1", "2025-Q5", "2025-13", "spring", "2025-H3", ""] {
+            assert!(parse_label(bad).is_err(), "{bad}");
+        }
+        for x in [
+            p(2025, 1, 12),
+            p(2025, 4, 6),
+            p(2025, 7, 12),
+            p(2025, 3, 3),
+            p(2025, 2, 5),
+        ] {
+            if x.start != 2 {
+                assert_eq!(parse_label(&label(&x)).unwrap(), x);
+            }
+        }
+    }
+
+    #[test]
+    fn columns() {
+        assert_eq!(
+            from_cells(&Cell::Int(2025), &Cell::Int(4), &Cell::Int(6), true).unwrap(),
+            p(2025, 4, 6)
+        );
+        assert!(
+            from_cells(&Cell::Int(2025), &Cell::Int(7), &Cell::Int(6), true)
+                .unwrap_err()
+                .contains("after")
+        );
+        assert!(from_cells(&Cell::Int(999), &Cell::Int(1), &Cell::Int(1), true).is_err());
+        assert_eq!(
+            from_cells(&Cell::Int(2024), &Cell::Null, &Cell::Null, false).unwrap(),
+            p(2024, 1, 12)
+        );
+        assert!(from_cells(&Cell::Null, &Cell::Null, &Cell::Null, false).is_err());
+    }
+}
