@@ -248,7 +248,16 @@ fn one() -> u32 {
 
 /// The faults a plan may name. `fail_operation` makes the batch operation the request starts
 /// fail with a server error.
-pub const PLANNED_FAULTS: [&str; 8] = ["500", "503", "504", "429", "401", "drop", "lost_response", "fail_operation"];
+pub const PLANNED_FAULTS: [&str; 8] = [
+    "500",
+    "503",
+    "504",
+    "429",
+    "401",
+    "drop",
+    "lost_response",
+    "fail_operation",
+];
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {

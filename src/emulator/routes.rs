@@ -752,10 +752,20 @@ async fn upsert(
     let items = value_input::parse_upsertion(body)?;
     let settings = sh.settings();
     let inject = planned_failure || sh.roll(settings.faults.operation_failure);
-    let refuse = (settings.faults.refuse_values.clone(), settings.faults.refuse_values_unnamed);
+    let refuse = (
+        settings.faults.refuse_values.clone(),
+        settings.faults.refuse_values_unnamed,
+    );
     let id = {
         let mut st = store(&sh);
-        let id = st.submit_upsertion(pid, mid, items, &settings.operations, inject, Instant::now())?;
+        let id = st.submit_upsertion(
+            pid,
+            mid,
+            items,
+            &settings.operations,
+            inject,
+            Instant::now(),
+        )?;
         if let Some(op) = st.operations.get_mut(&id) {
             op.refuse = refuse;
         }

@@ -948,8 +948,15 @@ impl Store {
                 .map(|(i, it)| {
                     Detail::new(
                         "InvalidValue",
-                        if unnamed { "data".to_string() } else { format!("data[{i}].value") },
-                        format!("Value `{}` is refused by this program's rules", it.value.clone().unwrap_or_default()),
+                        if unnamed {
+                            "data".to_string()
+                        } else {
+                            format!("data[{i}].value")
+                        },
+                        format!(
+                            "Value `{}` is refused by this program's rules",
+                            it.value.clone().unwrap_or_default()
+                        ),
                     )
                 })
                 .collect();

@@ -13,6 +13,7 @@ mod permissions;
 mod pq;
 mod resources;
 mod spec;
+mod sync;
 mod tasks;
 mod values;
 mod wire;
