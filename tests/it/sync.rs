@@ -129,7 +129,7 @@ share = "Share"
                 )
             })
             .collect();
-        v.sort_by(|a, b| (a.0, a.1, a.3.to_string()).cmp(&(b.0, b.1, b.3.to_string())));
+        v.sort_by_key(|a| (a.0, a.1, a.3.to_string()));
         v
     }
 }
