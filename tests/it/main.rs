@@ -12,6 +12,7 @@ mod patch;
 mod permissions;
 mod pq;
 mod resources;
+mod restart;
 mod spec;
 mod sync;
 mod tasks;
