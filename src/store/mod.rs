@@ -140,6 +140,7 @@ impl Store {
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
             .connect(&conn_url)
             .await
             .map_err(|source| StoreError::Connect {

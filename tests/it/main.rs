@@ -14,6 +14,7 @@ mod pq;
 mod resources;
 mod restart;
 mod spec;
+mod store;
 mod sync;
 mod tasks;
 mod values;
