@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod cli;
 mod client;
+mod commands;
 mod faults;
 mod helpers;
 mod lists;

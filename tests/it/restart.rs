@@ -66,10 +66,15 @@ share = "Share"
     path
 }
 
-async fn run_binary(cfg: std::path::PathBuf, failpoint: Option<&'static str>) -> std::process::Output {
+async fn run_binary(
+    cfg: std::path::PathBuf,
+    failpoint: Option<&'static str>,
+) -> std::process::Output {
     tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
-        cmd.args(["run-now", "--config", cfg.to_str().unwrap()]).env("ESG_SYNC_TEST_SECRET", "demo-secret").env("RUST_LOG", "warn");
+        cmd.args(["run-now", "--config", cfg.to_str().unwrap()])
+            .env("ESG_SYNC_TEST_SECRET", "demo-secret")
+            .env("RUST_LOG", "warn");
         cmd.env_remove("ESG_SYNC_FAILPOINT");
         if let Some(f) = failpoint {
             cmd.env("ESG_SYNC_FAILPOINT", f);
@@ -83,16 +88,34 @@ async fn run_binary(cfg: std::path::PathBuf, failpoint: Option<&'static str>) ->
 async fn assert_equal_to_source(e: &SyncEnv) {
     let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
     let num = e.workiva(&e.env.ids.num).await;
-    let got: Vec<(u64, u64, serde_json::Value, String, String)> = num.into_iter().map(|v| (v.0, v.1, v.3, v.4, v.6)).collect();
+    let got: Vec<(u64, u64, serde_json::Value, String, String)> =
+        num.into_iter().map(|v| (v.0, v.1, v.3, v.4, v.6)).collect();
     assert_eq!(
         got,
         vec![
             (2024, 1, serde_json::json!({f: "B"}), "30".into(), "".into()),
-            (2025, 1, serde_json::json!({f: "A", bu: "X"}), "10".into(), "n1".into()),
-            (2025, 4, serde_json::json!({f: "A", bu: "X"}), "20".into(), "".into()),
+            (
+                2025,
+                1,
+                serde_json::json!({f: "A", bu: "X"}),
+                "10".into(),
+                "n1".into()
+            ),
+            (
+                2025,
+                4,
+                serde_json::json!({f: "A", bu: "X"}),
+                "20".into(),
+                "".into()
+            ),
         ]
     );
-    let share: Vec<String> = e.workiva(&e.env.ids.share).await.into_iter().map(|v| v.4).collect();
+    let share: Vec<String> = e
+        .workiva(&e.env.ids.share)
+        .await
+        .into_iter()
+        .map(|v| v.4)
+        .collect();
     assert_eq!(share, vec!["40.5", "41"]);
 }
 
@@ -103,25 +126,57 @@ fn posts(e: &SyncEnv) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
     // (failure point, upsertion POSTs the two runs make together)
-    for (point, expected_posts) in [("run_started", 2), ("batch_recorded", 2), ("operation_recorded", 2), ("batch_completed:1", 2)] {
+    for (point, expected_posts) in [
+        ("run_started", 2),
+        ("batch_recorded", 2),
+        ("operation_recorded", 2),
+        ("batch_completed:1", 2),
+    ] {
         let e = sync_env().await;
         write_rows(&e.file("data.parquet"), ROWS);
         let cfg = config(&e);
         let out = run_binary(cfg.clone(), Some(point)).await;
         assert!(!out.status.success(), "{point}: the first run must stop");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("failure point `{}`", point.split(':').next().unwrap())), "{point}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(&format!(
+                "failure point `{}`",
+                point.split(':').next().unwrap()
+            )),
+            "{point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = run_binary(cfg.clone(), None).await;
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(0), "{point}: the rerun succeeds\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{point}: the rerun succeeds\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_equal_to_source(&e).await;
-        assert_eq!(posts(&e), expected_posts, "{point}: a recorded operation is polled, not resent; an unsent batch is sent once");
-        let store = esg_sync::store::Store::connect(&format!("sqlite://{}/cli-state.db", e.dir.path().display())).await.unwrap();
+        assert_eq!(
+            posts(&e),
+            expected_posts,
+            "{point}: a recorded operation is polled, not resent; an unsent batch is sent once"
+        );
+        let store = esg_sync::store::Store::connect(&format!(
+            "sqlite://{}/cli-state.db",
+            e.dir.path().display()
+        ))
+        .await
+        .unwrap();
         let runs = store.runs(10).await.unwrap();
         assert_eq!(runs.len(), 2, "{point}");
-        assert_eq!(runs[1].status, "interrupted", "{point}: the stopped run is recorded as such");
+        assert_eq!(
+            runs[1].status, "interrupted",
+            "{point}: the stopped run is recorded as such"
+        );
         assert_eq!(runs[0].status, "succeeded");
         if matches!(point, "batch_recorded" | "operation_recorded") {
-            assert!(stdout.contains("batches resumed from an interrupted run: 1"), "{point}: {stdout}");
+            assert!(
+                stdout.contains("batches resumed from an interrupted run: 1"),
+                "{point}: {stdout}"
+            );
         }
         // And a third run has nothing left to do.
         let out = run_binary(cfg, None).await;
@@ -151,7 +206,11 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
     let mut recorded = false;
     for _ in 0..300 {
         if let Ok(store) = esg_sync::store::Store::connect(&url).await {
-            recorded = store.open_batches("crash").await.map(|b| b.iter().any(|x| x.status == "sent")).unwrap_or(false);
+            recorded = store
+                .open_batches("crash")
+                .await
+                .map(|b| b.iter().any(|x| x.status == "sent"))
+                .unwrap_or(false);
             store.close().await;
         }
         if recorded {
@@ -160,15 +219,31 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(recorded, "the operation URL was recorded");
-    assert_eq!(posts(&e), 1, "killed while the first batch's operation runs");
-    Command::new("kill").args(["-9", &child.id().to_string()]).status().unwrap();
+    assert_eq!(
+        posts(&e),
+        1,
+        "killed while the first batch's operation runs"
+    );
+    Command::new("kill")
+        .args(["-9", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success());
     let mut s = e.env.emu.settings();
     s.operations.base_ms = 10;
     e.env.emu.set_settings(s).unwrap();
     let out = run_binary(cfg, None).await;
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_equal_to_source(&e).await;
-    assert_eq!(posts(&e), 2, "the batch in flight was polled after the restart, not sent again");
+    assert_eq!(
+        posts(&e),
+        2,
+        "the batch in flight was polled after the restart, not sent again"
+    );
 }

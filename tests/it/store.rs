@@ -8,35 +8,86 @@ async fn exercise(s: &Store) {
     assert_eq!(s.mapping_get("program", "", "P").await.unwrap(), None);
     s.mapping_put("program", "", "P", "id-1").await.unwrap();
     s.mapping_put("program", "", "P", "id-2").await.unwrap();
-    assert_eq!(s.mapping_get("program", "", "P").await.unwrap().as_deref(), Some("id-2"));
+    assert_eq!(
+        s.mapping_get("program", "", "P").await.unwrap().as_deref(),
+        Some("id-2")
+    );
     s.mapping_put("metric", "id-2", "M", "m-1").await.unwrap();
     s.mapping_drop("program", "", "P").await.unwrap();
     assert_eq!(s.mapping_get("program", "", "P").await.unwrap(), None);
-    assert_eq!(s.mapping_get("metric", "id-2", "M").await.unwrap().as_deref(), Some("m-1"));
+    assert_eq!(
+        s.mapping_get("metric", "id-2", "M")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("m-1")
+    );
     // runs
     let r1 = s.run_start("pipe").await.unwrap();
     let r2 = s.run_start("pipe").await.unwrap();
     assert!(r2 > r1);
-    let c = Counts { read: 10, rejected: 1, unchanged: 2, created: 3, updated: 4, deleted: 0, locked: 0 };
-    s.run_finish(r2, "partial", &c, Some("one reject")).await.unwrap();
+    let c = Counts {
+        read: 10,
+        rejected: 1,
+        unchanged: 2,
+        created: 3,
+        updated: 4,
+        deleted: 0,
+        locked: 0,
+    };
+    s.run_finish(r2, "partial", &c, Some("one reject"))
+        .await
+        .unwrap();
     let runs = s.runs(10).await.unwrap();
     assert_eq!(runs.len(), 2);
-    assert_eq!((runs[0].id, runs[0].status.as_str(), runs[0].counts), (r2, "partial", c));
+    assert_eq!(
+        (runs[0].id, runs[0].status.as_str(), runs[0].counts),
+        (r2, "partial", c)
+    );
     assert_eq!(runs[0].message.as_deref(), Some("one reject"));
     assert_eq!(s.run(r1).await.unwrap().unwrap().status, "running");
     assert!(s.run(99_999).await.unwrap().is_none());
     // batches
     let body = br#"{"data":[{"value":"1"}]}"#;
-    let b1 = s.batch_insert(r1, "pipe", "prog", "met", 1, body).await.unwrap();
-    let b2 = s.batch_insert(r1, "pipe", "prog", "met", 2, body).await.unwrap();
-    let b3 = s.batch_insert(r1, "pipe", "prog", "met", 3, body).await.unwrap();
+    let b1 = s
+        .batch_insert(r1, "pipe", "prog", "met", 1, body)
+        .await
+        .unwrap();
+    let b2 = s
+        .batch_insert(r1, "pipe", "prog", "met", 2, body)
+        .await
+        .unwrap();
+    let b3 = s
+        .batch_insert(r1, "pipe", "prog", "met", 3, body)
+        .await
+        .unwrap();
     s.batch_sent(b2, "http://x/operations/2").await.unwrap();
     s.batch_sent(b3, "http://x/operations/3").await.unwrap();
     s.batch_done(b3, "completed", None).await.unwrap();
     let open = s.open_batches("pipe").await.unwrap();
-    assert_eq!(open.iter().map(|b| (b.id, b.status.as_str(), b.operation_url.as_deref())).collect::<Vec<_>>(), vec![(b1, "pending", None), (b2, "sent", Some("http://x/operations/2"))]);
-    assert_eq!(open[0].body, body.to_vec(), "the exact body is kept for a resend");
-    assert_eq!((open[0].run_id, open[0].value_count, open[0].program_id.as_str(), open[0].metric_id.as_str()), (r1, 1, "prog", "met"));
+    assert_eq!(
+        open.iter()
+            .map(|b| (b.id, b.status.as_str(), b.operation_url.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![
+            (b1, "pending", None),
+            (b2, "sent", Some("http://x/operations/2"))
+        ]
+    );
+    assert_eq!(
+        open[0].body,
+        body.to_vec(),
+        "the exact body is kept for a resend"
+    );
+    assert_eq!(
+        (
+            open[0].run_id,
+            open[0].value_count,
+            open[0].program_id.as_str(),
+            open[0].metric_id.as_str()
+        ),
+        (r1, 1, "prog", "met")
+    );
     assert_eq!(s.batches_of_run(r1).await.unwrap().len(), 3);
     // rejects
     let rj = Reject {
@@ -48,7 +99,19 @@ async fn exercise(s: &Store) {
         period: Some("2025-Q1".into()),
         value: None,
     };
-    s.rejects_insert(r2, "pipe", &[rj.clone(), Reject { source_row: 8, ..rj.clone() }]).await.unwrap();
+    s.rejects_insert(
+        r2,
+        "pipe",
+        &[
+            rj.clone(),
+            Reject {
+                source_row: 8,
+                ..rj.clone()
+            },
+        ],
+    )
+    .await
+    .unwrap();
     let got = s.rejects(r2).await.unwrap();
     assert_eq!(got.len(), 2);
     assert_eq!(got[0], rj);
@@ -74,14 +137,21 @@ async fn every_query_on_sqlite() {
 #[tokio::test]
 async fn every_query_on_postgres() {
     let Ok(admin_url) = std::env::var("ESG_SYNC_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: set ESG_SYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run the store tests on Postgres");
+        eprintln!(
+            "skipped: set ESG_SYNC_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres) to run the store tests on Postgres"
+        );
         return;
     };
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     let name = format!("esg_sync_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("connect to ESG_SYNC_TEST_POSTGRES_URL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    let mut admin = sqlx::AnyConnection::connect(&admin_url)
+        .await
+        .expect("connect to ESG_SYNC_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&format!("/{name}"));
     let s = Store::connect(url.as_str()).await.unwrap();
@@ -90,7 +160,10 @@ async fn every_query_on_postgres() {
     let s = Store::connect(url.as_str()).await.unwrap();
     assert_eq!(s.runs(10).await.unwrap().len(), 2);
     s.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"))).execute(&mut admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -99,6 +172,12 @@ async fn a_bad_url_is_a_clear_error() {
     assert!(e.contains("neither sqlite:// nor postgres://"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("file"), "x").unwrap();
-    let e = Store::connect(&format!("sqlite://{}/file/state.db", dir.path().display())).await.unwrap_err().to_string();
-    assert!(e.contains("cannot open the state store") && e.contains("writable"), "{e}");
+    let e = Store::connect(&format!("sqlite://{}/file/state.db", dir.path().display()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cannot open the state store") && e.contains("writable"),
+        "{e}"
+    );
 }
