@@ -34,6 +34,45 @@ pub struct Ctx<'a> {
     pub pipeline: &'a str,
     pub program: &'a str,
     pub budget: usize,
+    pub progress: &'a Progress,
+}
+
+/// A progress line on stderr when it is a terminal: values landed of values to write.
+pub struct Progress {
+    total: usize,
+    done: std::sync::atomic::AtomicUsize,
+    show: bool,
+    label: String,
+}
+
+impl Progress {
+    pub fn new(label: &str, total: usize) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            total,
+            done: 0.into(),
+            show: total > 0 && std::io::stderr().is_terminal(),
+            label: label.to_string(),
+        }
+    }
+
+    fn add(&self, n: usize) {
+        let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        if self.show {
+            let width = 30;
+            let filled = (done * width / self.total.max(1)).min(width);
+            eprint!(
+                "\r{} [{}{}] {done}/{} values",
+                self.label,
+                "#".repeat(filled),
+                "-".repeat(width - filled),
+                self.total
+            );
+            if done >= self.total {
+                eprintln!();
+            }
+        }
+    }
 }
 
 fn reject_write(w: &Write, reason: String) -> Reject {
@@ -73,6 +112,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
     for w in too_large {
         let size = item_json(&w).len();
         out.rejects.push(reject_write(&w, format!("the value is {size} bytes as JSON, more than fits in one request of {} bytes; shorten it", ctx.budget)));
+        ctx.progress.add(1);
     }
     for c in chunks {
         if let Err(e) = send(ctx, metric, c.writes, c.body, 0, &mut out).await {
@@ -130,6 +170,7 @@ fn send<'a>(
                                 out.updated += 1;
                             }
                         }
+                        ctx.progress.add(writes.len());
                         failpoint::hit("batch_completed");
                         return Ok(());
                     }

@@ -1,0 +1,214 @@
+//! Sync pipeline benchmark: `cargo bench --bench sync_pipeline`.
+//!
+//! 1,000,000 source rows over 100 metrics (10 years x 1,000 facilities each) against
+//! 1,000,000 values already in Workiva (the in-process emulator), 10% of them changed.
+//! Timed: read + resolve + validate + diff (which lists every existing value, all pages) +
+//! chunk. Printed: rows per second, the peak memory the pipeline adds, and each request
+//! body's size as a share of the budget. Target on a 2-core machine: under 5 s and 1 GiB.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use esg_sync::config::PipelineConfig;
+use esg_sync::emulator::config::OperationTiming;
+use esg_sync::emulator::model::{Period, UpsertItem};
+use esg_sync::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
+use esg_sync::store::Store;
+use esg_sync::sync::{RunOptions, build_plan, chunk::chunk};
+use esg_sync::workiva::{WorkivaClient, WorkivaConfig};
+use parquet::arrow::ArrowWriter;
+use serde_json::json;
+
+const METRICS: usize = 100;
+const SITES: usize = 1_000;
+const YEARS: usize = 10;
+
+fn status(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut cfg = EmulatorConfig::default();
+    cfg.settings.operations = OperationTiming {
+        queued_ms: 0,
+        base_ms: 0,
+        per_value_us: 0,
+        retry_after_secs: 0,
+    };
+    let emu = Emulator::start(cfg, StartOptions::default())
+        .await
+        .expect("emulator");
+    let sites: Vec<_> = (0..SITES)
+        .map(|i| json!({"id": format!("SITE-{i:05}")}))
+        .collect();
+    let metrics: Vec<_> = (0..METRICS).map(|m| json!({"name": format!("Metric {m:03}"), "dataType": "number", "allowedDimensions": ["Facility"]})).collect();
+    let seed: Seed = serde_json::from_value(json!({"programs": [{"name": "Scale", "dimensions": [{"name": "Facility", "values": sites}], "metrics": metrics}]})).unwrap();
+    let summary = emu.seed(&seed).unwrap();
+    let pid = uuid::Uuid::parse_str(summary["programs"][0]["id"].as_str().unwrap()).unwrap();
+    let fid = summary["programs"][0]["dimensions"]["Facility"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emu.with_store(|st| {
+        for m in 0..METRICS {
+            let mid = uuid::Uuid::parse_str(
+                summary["programs"][0]["metrics"][format!("Metric {m:03}")]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap();
+            let items: Vec<UpsertItem> = (0..YEARS * SITES)
+                .map(|i| UpsertItem {
+                    id: None,
+                    period: Some(Period {
+                        year: 2000 + (i / SITES) as u16,
+                        start: 1,
+                        end: 12,
+                    }),
+                    coords: vec![(fid.clone(), format!("SITE-{:05}", i % SITES))],
+                    value: Some(format!("{}.25", i)),
+                    status: None,
+                    notes: None,
+                    task: None,
+                    data_source: None,
+                    fields_to_clear: Vec::new(),
+                })
+                .collect();
+            st.upsert_all(pid, mid, &items, "data").unwrap();
+        }
+    });
+
+    // The source: 1,000,000 rows, every tenth value changed.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lake.parquet");
+    {
+        let n = METRICS * YEARS * SITES;
+        let mut metric = Vec::with_capacity(n);
+        let mut period = Vec::with_capacity(n);
+        let mut site = Vec::with_capacity(n);
+        let mut value = Vec::with_capacity(n);
+        for m in 0..METRICS {
+            for i in 0..YEARS * SITES {
+                metric.push(format!("m{m:03}"));
+                period.push(format!("{}", 2000 + i / SITES));
+                site.push(format!("SITE-{:05}", i % SITES));
+                value.push(if i % 10 == 0 {
+                    i as f64 + 0.5
+                } else {
+                    i as f64 + 0.25
+                });
+            }
+        }
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("metric", Arc::new(StringArray::from(metric))),
+            ("period", Arc::new(StringArray::from(period))),
+            ("facility", Arc::new(StringArray::from(site))),
+            ("value", Arc::new(Float64Array::from(value))),
+        ];
+        let batch = RecordBatch::try_from_iter(cols).unwrap();
+        let mut w =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
+                .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    let mut toml = format!(
+        "name = \"bench\"\nprogram = \"Scale\"\nsource = [\"{}\"]\n[columns]\nmetric = \"metric\"\nperiod = \"period\"\nvalue = \"value\"\n[columns.dimensions]\nfacility = \"Facility\"\n[metrics]\n",
+        path.display()
+    );
+    for m in 0..METRICS {
+        toml.push_str(&format!("m{m:03} = \"Metric {m:03}\"\n"));
+    }
+    let p: PipelineConfig = toml::from_str(&toml).unwrap();
+    let client = WorkivaClient::new(WorkivaConfig {
+        base_url: Some(emu.base_url()),
+        client_id: "demo".into(),
+        provided_secret: Some(secrecy::SecretString::from("demo-secret")),
+        requests_per_second: 0.0,
+        max_concurrent_requests: 16,
+        ..WorkivaConfig::default()
+    })
+    .unwrap();
+    let store = Store::connect(&format!("sqlite://{}/state.db", dir.path().display()))
+        .await
+        .unwrap();
+
+    // Peak memory from here on is the pipeline's (the emulator's own values are already held).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let base_rss = status("VmRSS:");
+    let t = Instant::now();
+    let plan = build_plan(&client, &store, &p, &RunOptions::default())
+        .await
+        .unwrap();
+    let planned = t.elapsed();
+    let mut sizes = Vec::new();
+    let mut batches = 0;
+    for m in plan.metrics.iter() {
+        let (chunks, too_large) = chunk(m.writes.clone(), p.batch_bytes);
+        assert!(too_large.is_empty());
+        batches += chunks.len();
+        sizes.extend(chunks.iter().map(|c| c.body.len()));
+    }
+    let total = t.elapsed();
+    let peak = status("VmHWM:");
+    let c = plan.counts();
+    assert_eq!(c.read, 1_000_000);
+    assert_eq!(c.updated, 100_000);
+    assert_eq!(c.unchanged, 900_000);
+    let pct = |b: usize| b as f64 * 100.0 / p.batch_bytes as f64;
+    let (min, max) = (
+        sizes.iter().min().copied().unwrap_or(0),
+        sizes.iter().max().copied().unwrap_or(0),
+    );
+    let avg = sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64;
+    println!(
+        "rows:                  {} over {} metrics, {} values already in Workiva",
+        c.read,
+        METRICS,
+        METRICS * YEARS * SITES
+    );
+    println!(
+        "plan (read+resolve+validate+diff): {:.2} s",
+        planned.as_secs_f64()
+    );
+    println!(
+        "plan + chunk:          {:.2} s = {:.0} rows/s (target: under 5 s)",
+        total.as_secs_f64(),
+        c.read as f64 / total.as_secs_f64()
+    );
+    println!(
+        "outcome:               {} updates, {} unchanged, {} rejected",
+        c.updated, c.unchanged, c.rejected
+    );
+    println!(
+        "peak memory added:     {} MiB (RSS {} -> peak {} MiB; target: under 1 GiB)",
+        peak.saturating_sub(base_rss) / 1024,
+        base_rss / 1024,
+        peak / 1024
+    );
+    println!(
+        "requests:              {batches} bodies; size as share of the {} byte budget: min {:.1}%, mean {:.1}%, max {:.1}%",
+        p.batch_bytes,
+        pct(min),
+        avg * 100.0 / p.batch_bytes as f64,
+        pct(max)
+    );
+    emu.shutdown().await;
+}
