@@ -250,6 +250,8 @@ pub async fn run_pipeline(
             return r;
         }
     }
+    let progress =
+        execute::Progress::new(&p.name, plan.metrics.iter().map(|m| m.writes.len()).sum());
     let ctx = Ctx {
         client,
         store,
@@ -257,6 +259,7 @@ pub async fn run_pipeline(
         pipeline: &p.name,
         program: &plan.program_id,
         budget: p.batch_bytes,
+        progress: &progress,
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
     let outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(jobs)
