@@ -407,7 +407,7 @@ pub async fn validate(
                 continue;
             }
         };
-        let plabel = Some(period::label(&per));
+        let plabel = || Some(period::label(&per));
         let mut coords = Vec::new();
         let mut bad = None;
         for ((column, dim_id, map), cell) in m.dims.iter().zip(&s.dims) {
@@ -442,21 +442,21 @@ pub async fn validate(
             coords.push((dim_id.clone(), value_id));
         }
         if let Some((field, why)) = bad {
-            rejects.push(reject(&s, &field, why, metric_key.clone(), plabel));
+            rejects.push(reject(&s, &field, why, metric_key.clone(), plabel()));
             continue;
         }
         coords.sort();
-        let key: Key = (metric_id.clone(), per, coords.clone());
+        let key = || -> Key { (metric_id.clone(), per, coords.clone()) };
         let value = match canonical(&s.value, metric.data_type) {
             Ok(v) => v,
             Err(why) => {
-                claimed.insert(key);
+                claimed.insert(key());
                 rejects.push(reject(
                     &s,
                     &p.columns.value,
                     why,
                     metric_key.clone(),
-                    plabel,
+                    plabel(),
                 ));
                 continue;
             }
@@ -464,7 +464,7 @@ pub async fn validate(
         if let Some(v) = &value
             && v.chars().count() > 32_767
         {
-            claimed.insert(key);
+            claimed.insert(key());
             rejects.push(reject(
                 &s,
                 &p.columns.value,
@@ -473,7 +473,7 @@ pub async fn validate(
                     v.chars().count()
                 ),
                 metric_key.clone(),
-                plabel,
+                plabel(),
             ));
             continue;
         }
@@ -483,13 +483,13 @@ pub async fn validate(
             None
         };
         if notes.as_ref().is_some_and(|n| n.chars().count() > 32_767) {
-            claimed.insert(key);
+            claimed.insert(key());
             rejects.push(reject(
                 &s,
                 p.columns.notes.as_deref().unwrap_or("notes"),
                 "notes are longer than 32767 characters".into(),
                 metric_key.clone(),
-                plabel,
+                plabel(),
             ));
             continue;
         }
@@ -498,7 +498,7 @@ pub async fn validate(
                 Some("notStarted") => Some(ValueStatus::NotStarted),
                 Some("complete") => Some(ValueStatus::Complete),
                 other => {
-                    claimed.insert(key);
+                    claimed.insert(key());
                     rejects.push(reject(
                         &s,
                         p.columns.status.as_deref().unwrap_or("status"),
@@ -507,7 +507,7 @@ pub async fn validate(
                             other.unwrap_or("")
                         ),
                         metric_key.clone(),
-                        plabel,
+                        plabel(),
                     ));
                     continue;
                 }
@@ -538,7 +538,7 @@ pub async fn validate(
     }
     let mut drop = HashSet::new();
     for (k, idx) in seen.iter().filter(|(_, v)| v.len() > 1) {
-        claimed.insert(k.clone());
+        claimed.insert((k.0.to_string(), k.1, k.2.to_vec()));
         let places: Vec<String> = idx
             .iter()
             .map(|&i| format!("{} row {}", rows[i].src.file, rows[i].src.row))
@@ -626,11 +626,32 @@ pub fn diff_metric(
             by_key.insert(k, v);
         }
     }
-    let mut seen = HashSet::with_capacity(rows.len());
+    let mirror = p.mode == Mode::Mirror;
+    let mut seen = HashSet::new();
     for r in rows {
         let key: Key = (r.metric_id.clone(), r.period, r.coords.clone());
         let current = by_key.get(&key);
-        seen.insert(key);
+        if let Some(cur) = current {
+            // Unchanged rows, the common case, cost no allocation beyond the key.
+            let stored = cur.value.as_deref().unwrap_or("");
+            let wanted = r.value.as_deref().unwrap_or("");
+            let same_value = stored == wanted || canonical_stored(stored, dt) == wanted;
+            let same_notes = r
+                .notes
+                .as_ref()
+                .is_none_or(|n| n == cur.notes.as_deref().unwrap_or(""));
+            let same_status = r.status.is_none_or(|s| s == cur.status.unwrap_or_default());
+            if same_value && same_notes && same_status {
+                plan.unchanged += 1;
+                if mirror {
+                    seen.insert(key);
+                }
+                continue;
+            }
+        }
+        if mirror {
+            seen.insert(key);
+        }
         let coords: BTreeMap<String, String> = r.coords.iter().cloned().collect();
         let mut item = MetricValue {
             value: Some(r.value.clone().unwrap_or_default()),
@@ -726,7 +747,7 @@ pub fn diff_metric(
             create: false,
         });
     }
-    if p.mode == Mode::Mirror {
+    if mirror {
         for (k, v) in by_key {
             if seen.contains(&k) || claimed.contains(&k) {
                 continue;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::execute::{self, Ctx, Outcome};
 use super::plan::{self, MetricPlan, Plan, PlanError, Row};
@@ -117,32 +117,57 @@ pub async fn build_plan(
             }
         }
     }
+    // Workiva's values of each metric, several metrics at once.
+    let jobs: Vec<(String, Vec<Row>, BTreeSet<u16>)> = metric_ids
+        .into_iter()
+        .map(|mid| {
+            let rows = by_metric.remove(&mid).unwrap_or_default();
+            let years: BTreeSet<u16> = match opts.years {
+                Some((a, b)) => (a..=b).collect(),
+                None => rows.iter().map(|r| r.period.year).collect(),
+            };
+            (mid, rows, years)
+        })
+        .collect();
+    // Workiva's values of each metric, several metrics at once; each metric is diffed as soon
+    // as its values arrive, so only a few metrics' values are held at a time.
+    let program_ref = &program;
+    let (meta_ref, claimed) = (&meta, &validated.claimed);
+    let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(jobs)
+        .map(|(mid, rows, years)| async move {
+            let existing = match plan::years_filter(&years) {
+                Some(f) => {
+                    client
+                        .values(program_ref, &mid, &ListOptions::filter(f))
+                        .await?
+                }
+                None => Vec::new(),
+            };
+            let existing: Vec<_> = existing
+                .into_iter()
+                .filter(|v| {
+                    v.reporting_period
+                        .is_some_and(|rp| years.contains(&rp.year))
+                })
+                .collect();
+            let n = existing.len();
+            let (mp, more) = plan::diff_metric(
+                p,
+                meta_ref,
+                &meta_ref.metrics[&mid],
+                rows,
+                existing,
+                claimed,
+            );
+            Ok::<_, PlanError>((mp, more, n))
+        })
+        .buffer_unordered(4)
+        .try_collect()
+        .await?;
     let mut metrics = Vec::new();
     let mut in_scope = 0;
-    for mid in metric_ids {
-        let rows = by_metric.remove(&mid).unwrap_or_default();
-        let years: BTreeSet<u16> = match opts.years {
-            Some((a, b)) => (a..=b).collect(),
-            None => rows.iter().map(|r| r.period.year).collect(),
-        };
-        let existing = match plan::years_filter(&years) {
-            Some(f) => {
-                client
-                    .values(&program, &mid, &ListOptions::filter(f))
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        let existing: Vec<_> = existing
-            .into_iter()
-            .filter(|v| {
-                v.reporting_period
-                    .is_some_and(|rp| years.contains(&rp.year))
-            })
-            .collect();
-        in_scope += existing.len();
-        let metric = &meta.metrics[&mid];
-        let (mp, more) = plan::diff_metric(p, &meta, metric, rows, existing, &validated.claimed);
+    for (mp, more, n) in diffed {
+        in_scope += n;
         rejects.extend(more);
         metrics.push(mp);
     }
