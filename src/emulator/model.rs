@@ -401,27 +401,63 @@ pub struct StoredValue {
 
 impl StoredValue {
     pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "value": self.value,
-            "reportingPeriod": self.key.period.to_json(),
-            "coordinates": coords_json(&self.key.coords),
-            "status": self.status.as_str(),
-        });
-        let m = v.as_object_mut().expect("json! object");
-        if let Some(n) = &self.notes {
-            m.insert("notes".into(), json!(n));
+        serde_json::to_value(ValueJson(self)).expect("a stored value serialises")
+    }
+}
+
+/// A stored value written straight to JSON, without building a `Value` tree first (lists of a
+/// million values are served page by page through this).
+pub struct ValueJson<'a>(pub &'a StoredValue);
+
+struct PeriodJson(Period);
+
+impl serde::Serialize for PeriodJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("year", &self.0.year)?;
+        m.serialize_entry("start", &self.0.start)?;
+        m.serialize_entry("end", &self.0.end)?;
+        m.end()
+    }
+}
+
+struct CoordsJson<'a>(&'a Coords);
+
+impl serde::Serialize for CoordsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(&k.hyphenated(), v)?;
         }
-        if let Some(t) = &self.task {
-            m.insert("task".into(), json!(t));
+        m.end()
+    }
+}
+
+impl serde::Serialize for ValueJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let v = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("id", &v.id.hyphenated())?;
+        m.serialize_entry("value", &v.value)?;
+        m.serialize_entry("reportingPeriod", &PeriodJson(v.key.period))?;
+        m.serialize_entry("coordinates", &CoordsJson(&v.key.coords))?;
+        m.serialize_entry("status", v.status.as_str())?;
+        if let Some(n) = &v.notes {
+            m.serialize_entry("notes", n)?;
         }
-        if let Some(d) = &self.data_source {
-            m.insert("dataSource".into(), d.clone());
+        if let Some(t) = &v.task {
+            m.serialize_entry("task", t)?;
         }
-        if !self.attachments.is_empty() {
-            m.insert("supportingAttachments".into(), json!(self.attachments));
+        if let Some(d) = &v.data_source {
+            m.serialize_entry("dataSource", d)?;
         }
-        v
+        if !v.attachments.is_empty() {
+            m.serialize_entry("supportingAttachments", &v.attachments)?;
+        }
+        m.end()
     }
 }
 

@@ -623,7 +623,7 @@ pub async fn list_values(
     Extension(base): Extension<Base>,
     Path((pid, mid)): Path<(String, String)>,
     Query(q): Q,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let lq = parse_query(
         &q,
         &format!("/programs/{pid}/metrics/{mid}/values"),
@@ -657,18 +657,28 @@ pub async fn list_values(
                 more = true;
                 break;
             }
-            page.push(v.to_json());
+            page.push(ValueJson(v));
             last = Some(slot as u64);
         }
-        lq.body(
-            &base.0,
-            page,
-            if more {
-                last.map(Position::After)
-            } else {
-                None
-            },
+        let next = if more {
+            last.map(|l| lq.next_link(&base.0, Position::After(l)))
+        } else {
+            None
+        };
+        let bytes = serde_json::to_vec(&PageOut {
+            data: page,
+            next_link: next,
+        })
+        .expect("a page serialises");
+        st.values_scanned += scanned;
+        return Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
         )
+            .into_response());
     } else {
         let items = vals
             .slab
@@ -679,7 +689,15 @@ pub async fn list_values(
         lq.page(&base.0, items, |v| v.to_json())
     };
     st.values_scanned += scanned;
-    Ok(Json(body))
+    Ok(Json(body).into_response())
+}
+
+/// A list page written straight to JSON.
+#[derive(serde::Serialize)]
+struct PageOut<T: serde::Serialize> {
+    data: Vec<T>,
+    #[serde(rename = "@nextLink", skip_serializing_if = "Option::is_none")]
+    next_link: Option<String>,
 }
 
 pub async fn get_value(

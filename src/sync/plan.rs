@@ -9,7 +9,7 @@ use serde_json::json;
 use super::canon::{canonical, canonical_stored};
 use super::period;
 use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
-use crate::source::SourceRow;
+use crate::source::{Cell, SourceRow};
 use crate::store::{Counts, Reject, Store};
 use crate::workiva::models::{DataType, Metric, MetricValue, ReportingPeriod, ValueStatus};
 use crate::workiva::{ListOptions, WorkivaClient, WorkivaError};
@@ -367,6 +367,7 @@ pub async fn validate(
     let has_months = p.columns.year.is_some() && p.columns.start_month.is_some();
     let mut rows = Vec::with_capacity(source.len());
     let mut rejects = Vec::new();
+    let mut period_cache: HashMap<String, Result<ReportingPeriod, String>> = HashMap::new();
     for s in source {
         let metric_key = s.metric.text();
         let metric_id = match (&m.fixed, &metric_key) {
@@ -394,7 +395,19 @@ pub async fn validate(
             },
         };
         let metric = &meta.metrics[&metric_id];
-        let per = match period::from_cells(&s.period, &s.start_month, &s.end_month, has_months) {
+        // Labels repeat across rows: parse each once.
+        let parsed = match (&s.period, has_months) {
+            (Cell::Text(t), false) => match period_cache.get(t.as_str()) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = period::from_cells(&s.period, &s.start_month, &s.end_month, false);
+                    period_cache.insert(t.clone(), r.clone());
+                    r
+                }
+            },
+            _ => period::from_cells(&s.period, &s.start_month, &s.end_month, has_months),
+        };
+        let per = match parsed {
             Ok(x) => x,
             Err(why) => {
                 let field = p
