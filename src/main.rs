@@ -1,6 +1,11 @@
 //! The `esg-sync` binary: parse the command line, set up logging, dispatch.
 
 use clap::Parser;
+
+// Allocation-heavy steps (reading, validating and diffing a million rows) run about twice as
+// fast with mimalloc as with the system allocator on a busy heap; see benches/sync_pipeline.rs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use esg_sync::cli::Cli;
 use tracing_subscriber::EnvFilter;
 

@@ -44,7 +44,7 @@ pub struct ProgramMeta {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub src: SrcRef,
-    pub metric_key: String,
+    pub metric_key: Arc<str>,
     pub metric_id: String,
     pub period: ReportingPeriod,
     pub coords: Vec<(String, String)>,
@@ -282,6 +282,15 @@ struct Mapper {
     dims: Vec<(String, String, BTreeMap<String, String>)>,
 }
 
+/// A cell's text, borrowed when it already is text.
+fn cell_str(c: &Cell) -> Option<std::borrow::Cow<'_, str>> {
+    match c {
+        Cell::Text(t) if t.trim().is_empty() => None,
+        Cell::Text(t) => Some(std::borrow::Cow::Borrowed(t.as_str())),
+        other => other.text().map(std::borrow::Cow::Owned),
+    }
+}
+
 fn reject(
     src: &SourceRow,
     field: &str,
@@ -368,9 +377,11 @@ pub async fn validate(
     let mut rows = Vec::with_capacity(source.len());
     let mut rejects = Vec::new();
     let mut period_cache: HashMap<String, Result<ReportingPeriod, String>> = HashMap::new();
+    let mut keys: HashMap<String, Arc<str>> = HashMap::new();
     for s in source {
-        let metric_key = s.metric.text();
-        let metric_id = match (&m.fixed, &metric_key) {
+        let metric_key_ref = cell_str(&s.metric);
+        let mk = || metric_key_ref.as_deref().map(str::to_string);
+        let metric_id = match (&m.fixed, &metric_key_ref) {
             (Some(id), _) => id.clone(),
             (None, None) => {
                 rejects.push(reject(
@@ -382,14 +393,14 @@ pub async fn validate(
                 ));
                 continue;
             }
-            (None, Some(k)) => match m.metrics.get(k) {
+            (None, Some(k)) => match m.metrics.get(k.as_ref()) {
                 Some(Ok(id)) => id.clone(),
                 Some(Err(why)) => {
-                    rejects.push(reject(&s, "metric", why.clone(), metric_key.clone(), None));
+                    rejects.push(reject(&s, "metric", why.clone(), mk(), None));
                     continue;
                 }
                 None => {
-                    rejects.push(reject(&s, "metric", format!("lake metric key `{k}` is not in [pipeline.metrics]; add it to sync this row"), metric_key.clone(), None));
+                    rejects.push(reject(&s, "metric", format!("lake metric key `{k}` is not in [pipeline.metrics]; add it to sync this row"), mk(), None));
                     continue;
                 }
             },
@@ -416,7 +427,7 @@ pub async fn validate(
                     .clone()
                     .or(p.columns.year.clone())
                     .unwrap_or_default();
-                rejects.push(reject(&s, &field, why, metric_key.clone(), s.period.text()));
+                rejects.push(reject(&s, &field, why, mk(), s.period.text()));
                 continue;
             }
         };
@@ -424,8 +435,11 @@ pub async fn validate(
         let mut coords = Vec::new();
         let mut bad = None;
         for ((column, dim_id, map), cell) in m.dims.iter().zip(&s.dims) {
-            let Some(lake) = cell.text() else { continue };
-            let value_id = map.get(&lake).cloned().unwrap_or_else(|| lake.clone());
+            let Some(lake) = cell_str(cell) else { continue };
+            let value_id = map
+                .get(lake.as_ref())
+                .cloned()
+                .unwrap_or_else(|| lake.to_string());
             let dim = &meta.dimensions[dim_id];
             if !metric.allowed_dimensions.contains(dim_id) {
                 bad = Some((
@@ -455,7 +469,7 @@ pub async fn validate(
             coords.push((dim_id.clone(), value_id));
         }
         if let Some((field, why)) = bad {
-            rejects.push(reject(&s, &field, why, metric_key.clone(), plabel()));
+            rejects.push(reject(&s, &field, why, mk(), plabel()));
             continue;
         }
         coords.sort();
@@ -464,13 +478,7 @@ pub async fn validate(
             Ok(v) => v,
             Err(why) => {
                 claimed.insert(key());
-                rejects.push(reject(
-                    &s,
-                    &p.columns.value,
-                    why,
-                    metric_key.clone(),
-                    plabel(),
-                ));
+                rejects.push(reject(&s, &p.columns.value, why, mk(), plabel()));
                 continue;
             }
         };
@@ -485,7 +493,7 @@ pub async fn validate(
                     "the value is {} characters; Workiva allows 32767",
                     v.chars().count()
                 ),
-                metric_key.clone(),
+                mk(),
                 plabel(),
             ));
             continue;
@@ -501,7 +509,7 @@ pub async fn validate(
                 &s,
                 p.columns.notes.as_deref().unwrap_or("notes"),
                 "notes are longer than 32767 characters".into(),
-                metric_key.clone(),
+                mk(),
                 plabel(),
             ));
             continue;
@@ -519,7 +527,7 @@ pub async fn validate(
                             "status `{}` must be notStarted or complete",
                             other.unwrap_or("")
                         ),
-                        metric_key.clone(),
+                        mk(),
                         plabel(),
                     ));
                     continue;
@@ -533,7 +541,14 @@ pub async fn validate(
                 file: s.file.clone(),
                 row: s.row,
             },
-            metric_key: metric_key.unwrap_or_else(|| metric.name.clone()),
+            metric_key: match &metric_key_ref {
+                Some(k) => keys.get(k.as_ref()).cloned().unwrap_or_else(|| {
+                    let a: Arc<str> = Arc::from(k.as_ref());
+                    keys.insert(k.to_string(), a.clone());
+                    a
+                }),
+                None => Arc::from(metric.name.as_str()),
+            },
             metric_id,
             period: per,
             coords,
@@ -543,14 +558,24 @@ pub async fn validate(
         });
     }
     // Two rows with one key are ambiguous: both are rejected.
-    let mut seen: HashMap<Key, Vec<usize>> = HashMap::new();
+    // First row of each key, borrowed from the rows; only keys seen twice get a list.
+    type Borrowed<'r> = (&'r str, ReportingPeriod, &'r [(String, String)]);
+    let mut first: HashMap<Borrowed<'_>, usize> = HashMap::with_capacity(rows.len());
+    let mut seen: HashMap<Borrowed<'_>, Vec<usize>> = HashMap::new();
     for (i, r) in rows.iter().enumerate() {
-        seen.entry((r.metric_id.clone(), r.period, r.coords.clone()))
-            .or_default()
-            .push(i);
+        let k = (r.metric_id.as_str(), r.period, r.coords.as_slice());
+        match first.entry(k) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                seen.entry(k).or_insert_with(|| vec![*e.get()]).push(i)
+            }
+        }
     }
+    drop(first);
     let mut drop = HashSet::new();
-    for (k, idx) in seen.iter().filter(|(_, v)| v.len() > 1) {
+    for (k, idx) in seen.iter() {
         claimed.insert((k.0.to_string(), k.1, k.2.to_vec()));
         let places: Vec<String> = idx
             .iter()
@@ -567,7 +592,7 @@ pub async fn validate(
                     "ambiguous: {} give the same metric, period and coordinates; keep one",
                     places.join(" and ")
                 ),
-                metric_key: Some(r.metric_key.clone()),
+                metric_key: Some(r.metric_key.to_string()),
                 period: Some(period::label(&r.period)),
                 value: r.value.clone(),
             });
@@ -605,18 +630,6 @@ pub fn years_filter(years: &BTreeSet<u16>) -> Option<String> {
     }
 }
 
-fn key_of(metric: &str, v: &MetricValue) -> Option<Key> {
-    let p = v.reporting_period?;
-    let mut c: Vec<(String, String)> = v
-        .coordinates
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    c.sort();
-    Some((metric.to_string(), p, c))
-}
-
 /// Diffs one metric's rows against what Workiva holds.
 pub fn diff_metric(
     p: &PipelineConfig,
@@ -633,16 +646,26 @@ pub fn diff_metric(
         ..MetricPlan::default()
     };
     let mut rejects = Vec::new();
-    let mut by_key: HashMap<Key, MetricValue> = HashMap::with_capacity(existing.len());
-    for v in existing {
-        if let Some(k) = key_of(&metric.id, &v) {
-            by_key.insert(k, v);
-        }
+    // Within one metric a value is identified by period and coordinates; the coordinates are
+    // moved, not copied, into the keys (a BTreeMap iterates sorted, as keys need).
+    type LocalKey = (ReportingPeriod, Vec<(String, String)>);
+    let mut by_key: HashMap<LocalKey, MetricValue> = HashMap::with_capacity(existing.len());
+    for mut v in existing {
+        let Some(period) = v.reporting_period else {
+            continue;
+        };
+        let coords: Vec<(String, String)> = v
+            .coordinates
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        by_key.insert((period, coords), v);
     }
     let mirror = p.mode == Mode::Mirror;
-    let mut seen = HashSet::new();
-    for r in rows {
-        let key: Key = (r.metric_id.clone(), r.period, r.coords.clone());
+    let mut seen: HashSet<LocalKey> = HashSet::new();
+    for mut r in rows {
+        let key: LocalKey = (r.period, std::mem::take(&mut r.coords));
         let current = by_key.get(&key);
         if let Some(cur) = current {
             // Unchanged rows, the common case, cost no allocation beyond the key.
@@ -662,10 +685,10 @@ pub fn diff_metric(
                 continue;
             }
         }
+        let coords: BTreeMap<String, String> = key.1.iter().cloned().collect();
         if mirror {
-            seen.insert(key);
+            seen.insert(key.clone());
         }
-        let coords: BTreeMap<String, String> = r.coords.iter().cloned().collect();
         let mut item = MetricValue {
             value: Some(r.value.clone().unwrap_or_default()),
             reporting_period: Some(r.period),
@@ -678,7 +701,7 @@ pub fn diff_metric(
             None => {}
         }
         let Some(cur) = current else {
-            if let Some((d, v)) = r.coords.iter().find(|(d, v)| {
+            if let Some((d, v)) = key.1.iter().find(|(d, v)| {
                 meta.dimensions.get(d).and_then(|dm| dm.values.get(v)) == Some(&false)
             }) {
                 let dim = &meta.dimensions[d].name;
@@ -687,7 +710,7 @@ pub fn diff_metric(
                     source_row: r.src.row as i64,
                     field: "coordinates".into(),
                     reason: format!("dimension value `{v}` of `{dim}` is inactive and cannot be used in a new value; activate it in Workiva"),
-                    metric_key: Some(r.metric_key.clone()),
+                    metric_key: Some(r.metric_key.to_string()),
                     period: Some(period::label(&r.period)),
                     value: r.value.clone(),
                 });
@@ -710,17 +733,13 @@ pub fn diff_metric(
             continue;
         };
         let cur_status = cur.status.unwrap_or_default();
-        let same_value = canonical_stored(cur.value.as_deref().unwrap_or(""), dt)
-            == r.value.clone().unwrap_or_default();
+        let stored = cur.value.as_deref().unwrap_or("");
+        let wanted = r.value.as_deref().unwrap_or("");
+        let same_value = stored == wanted || canonical_stored(stored, dt) == wanted;
         let same_notes = r
             .notes
             .as_ref()
             .is_none_or(|n| n == cur.notes.as_deref().unwrap_or(""));
-        let same_status = r.status.is_none_or(|s| s == cur_status);
-        if same_value && same_notes && same_status {
-            plan.unchanged += 1;
-            continue;
-        }
         if r.notes.as_ref().is_some_and(|n| n.is_empty()) && cur.notes.is_none() {
             item.fields_to_clear.clear();
         }
@@ -762,7 +781,7 @@ pub fn diff_metric(
     }
     if mirror {
         for (k, v) in by_key {
-            if seen.contains(&k) || claimed.contains(&k) {
+            if seen.contains(&k) || claimed.contains(&(metric.id.clone(), k.0, k.1.clone())) {
                 continue;
             }
             match v.status.unwrap_or_default() {
