@@ -623,3 +623,32 @@ async fn years_limit_the_scope() {
     assert_eq!(r.counts.created, 1);
     assert_eq!(e.workiva(&e.env.ids.num).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_value_too_large_for_any_batch_is_a_rejected_row() {
+    let e = sync_env().await;
+    let long = "n".repeat(1500);
+    write_rows(
+        &e.file("data.parquet"),
+        &[
+            ("ghg", "2025-Q1", "A", "", "1", &long),
+            ("ghg", "2025-Q2", "A", "", "2", "short"),
+        ],
+    );
+    let r = e
+        .run(&e.pipeline("batch_bytes = 1000"), RunOptions::default())
+        .await;
+    assert_eq!(
+        (r.status, r.counts.created, r.counts.rejected),
+        (Status::Partial, 1, 1),
+        "{r:?}"
+    );
+    let rejects = e.store.rejects(r.run_id.unwrap()).await.unwrap();
+    assert_eq!(rejects[0].source_row, 1);
+    assert!(
+        rejects[0]
+            .reason
+            .contains("more than fits in one request of 1000 bytes"),
+        "{rejects:?}"
+    );
+}
