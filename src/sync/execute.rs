@@ -326,13 +326,31 @@ pub async fn resume(
                 url: url.clone(),
                 retry_after: None,
             },
-            None => {
-                let op = client
-                    .batch_upsert_raw(&b.program_id, &b.metric_id, b.body.clone())
-                    .await?;
-                store.batch_sent(b.id, &op.url).await.map_err(store_err)?;
-                op
-            }
+            None => match client
+                .batch_upsert_raw(&b.program_id, &b.metric_id, b.body.clone())
+                .await
+            {
+                Ok(op) => {
+                    store.batch_sent(b.id, &op.url).await.map_err(store_err)?;
+                    op
+                }
+                // Refused for good (the metric was deleted, the body no longer fits the
+                // program): recorded, and left to the fresh run that follows, which plans
+                // against what Workiva holds now. Only what may pass later stops the run.
+                Err(e)
+                    if !e.is_retriable()
+                        && e.status()
+                            .is_some_and(|s| (400..500).contains(&s) && s != 409) =>
+                {
+                    tracing::warn!(batch = b.id, error = %e, "An interrupted run's batch was refused on resend; the fresh run plans anew.");
+                    store
+                        .batch_done(b.id, "failed", Some(&format!("resumed: {e}")))
+                        .await
+                        .map_err(store_err)?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
         };
         match client.wait_operation(&op).await {
             Ok(_) => store

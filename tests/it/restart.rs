@@ -247,3 +247,39 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
         "the batch in flight was polled after the restart, not sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leftover_batch_for_a_deleted_metric_does_not_block_the_pipeline() {
+    let e = sync_env().await;
+    write_rows(&e.file("data.parquet"), ROWS);
+    let cfg = config(&e);
+    let out = run_binary(cfg.clone(), Some("batch_recorded")).await;
+    assert!(!out.status.success());
+    // The metric of the unsent batch goes away before the rerun.
+    let r = e
+        .env
+        .api
+        .delete(&format!(
+            "/programs/{}/metrics/{}",
+            e.env.ids.program, e.env.ids.num
+        ))
+        .await;
+    assert_eq!(r.status, 204);
+    let out = run_binary(cfg, None).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The rows of the deleted metric are now rejected (their metric no longer exists); the
+    // other metric syncs.
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share: Vec<String> = e
+        .workiva(&e.env.ids.share)
+        .await
+        .into_iter()
+        .map(|v| v.4)
+        .collect();
+    assert_eq!(share, vec!["40.5", "41"]);
+}
