@@ -154,7 +154,15 @@ impl Shared {
     /// The fault for this request: the first planned one that matches the endpoint (used up
     /// as it is taken), else one drawn by the probabilities. Also the planned `Retry-After`.
     fn pick_fault(&self, endpoint: &str, token_path: bool) -> (Option<&'static str>, Option<u64>) {
-        {
+        // Most runs plan no faults: a read lock decides that without serialising requests.
+        let planned = !self
+            .settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .faults
+            .plan
+            .is_empty();
+        if planned {
             let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = s
                 .faults

@@ -15,6 +15,16 @@ use super::plan::{Write, item_json};
 use crate::store::{Reject, Store};
 use crate::workiva::{ErrorDetail, WorkivaClient, WorkivaError};
 
+/// Why writing stopped: Workiva, or the state store. Kept apart so the message points at the
+/// system that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Workiva(#[from] WorkivaError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// What writing one metric achieved.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -130,7 +140,7 @@ fn send<'a>(
     body: Vec<u8>,
     whole_retries: u32,
     out: &'a mut Outcome,
-) -> BoxFuture<'a, Result<(), WorkivaError>> {
+) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
         let id = ctx
             .store
@@ -142,8 +152,7 @@ fn send<'a>(
                 writes.len(),
                 &body,
             )
-            .await
-            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+            .await?;
         out.batches += 1;
         failpoint::hit("batch_recorded");
         let details = match ctx
@@ -152,17 +161,11 @@ fn send<'a>(
             .await
         {
             Ok(op) => {
-                ctx.store
-                    .batch_sent(id, &op.url)
-                    .await
-                    .map_err(|e| WorkivaError::Config(e.to_string()))?;
+                ctx.store.batch_sent(id, &op.url).await?;
                 failpoint::hit("operation_recorded");
                 match ctx.client.wait_operation(&op).await {
                     Ok(_) => {
-                        ctx.store
-                            .batch_done(id, "completed", None)
-                            .await
-                            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+                        ctx.store.batch_done(id, "completed", None).await?;
                         for w in &writes {
                             if w.create {
                                 out.created += 1;
@@ -175,7 +178,7 @@ fn send<'a>(
                         return Ok(());
                     }
                     Err(WorkivaError::OperationFailed { details, .. }) => details,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 }
             }
             // Refused at once as malformed: narrowed down like a failed operation.
@@ -190,13 +193,10 @@ fn send<'a>(
                 }
                 d
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let summary = describe(&details);
-        ctx.store
-            .batch_done(id, "failed", Some(&summary))
-            .await
-            .map_err(|e| WorkivaError::Config(e.to_string()))?;
+        ctx.store.batch_done(id, "failed", Some(&summary)).await?;
         narrow(ctx, metric, writes, details, whole_retries, out).await
     })
 }
@@ -208,7 +208,7 @@ async fn narrow(
     details: Vec<ErrorDetail>,
     whole_retries: u32,
     out: &mut Outcome,
-) -> Result<(), WorkivaError> {
+) -> Result<(), ExecError> {
     let mut named: BTreeMap<usize, Vec<ErrorDetail>> = BTreeMap::new();
     for d in &details {
         if let Some(i) = d
@@ -307,19 +307,12 @@ pub async fn resume(
     client: &WorkivaClient,
     store: &Store,
     pipeline: &str,
-) -> Result<usize, WorkivaError> {
-    let open = store
-        .open_batches(pipeline)
-        .await
-        .map_err(|e| WorkivaError::Config(e.to_string()))?;
-    let interrupted = store
-        .mark_interrupted(pipeline)
-        .await
-        .map_err(|e| WorkivaError::Config(e.to_string()))?;
+) -> Result<usize, ExecError> {
+    let open = store.open_batches(pipeline).await?;
+    let interrupted = store.mark_interrupted(pipeline).await?;
     if !interrupted.is_empty() {
         tracing::warn!(pipeline, runs = ?interrupted, batches = open.len(), "Earlier runs stopped before they finished; resuming their batches first.");
     }
-    let store_err = |e: crate::store::StoreError| WorkivaError::Config(e.to_string());
     for b in &open {
         let op = match &b.operation_url {
             Some(url) => crate::workiva::OperationRef {
@@ -331,7 +324,7 @@ pub async fn resume(
                 .await
             {
                 Ok(op) => {
-                    store.batch_sent(b.id, &op.url).await.map_err(store_err)?;
+                    store.batch_sent(b.id, &op.url).await?;
                     op
                 }
                 // Refused for good (the metric was deleted, the body no longer fits the
@@ -345,18 +338,14 @@ pub async fn resume(
                     tracing::warn!(batch = b.id, error = %e, "An interrupted run's batch was refused on resend; the fresh run plans anew.");
                     store
                         .batch_done(b.id, "failed", Some(&format!("resumed: {e}")))
-                        .await
-                        .map_err(store_err)?;
+                        .await?;
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             },
         };
         match client.wait_operation(&op).await {
-            Ok(_) => store
-                .batch_done(b.id, "completed", Some("resumed"))
-                .await
-                .map_err(store_err)?,
+            Ok(_) => store.batch_done(b.id, "completed", Some("resumed")).await?,
             Err(WorkivaError::OperationFailed { details, .. }) => {
                 // The fresh run that follows narrows its values down again.
                 store
@@ -365,8 +354,7 @@ pub async fn resume(
                         "failed",
                         Some(&format!("resumed: {}", describe(&details))),
                     )
-                    .await
-                    .map_err(store_err)?;
+                    .await?;
             }
             Err(WorkivaError::Api(a)) if a.status == 404 => {
                 store
@@ -375,10 +363,9 @@ pub async fn resume(
                         "failed",
                         Some("resumed: Workiva no longer knows the operation"),
                     )
-                    .await
-                    .map_err(store_err)?;
+                    .await?;
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(open.len())

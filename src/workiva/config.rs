@@ -214,6 +214,16 @@ impl WorkivaConfig {
 
     /// Checks every value and reads the secret; reports every problem found, not the first.
     pub fn validate(&self) -> Result<(), WorkivaError> {
+        self.check(false).map(|_| ())
+    }
+
+    /// As [`Self::validate`], returning the secret it read (warning once if it is plain text):
+    /// what a client is built from.
+    pub fn checked_secret(&self) -> Result<SecretString, WorkivaError> {
+        self.check(true)
+    }
+
+    fn check(&self, warn: bool) -> Result<SecretString, WorkivaError> {
         let mut problems = Vec::new();
         for (name, url) in [
             ("base_url", self.base_url()),
@@ -250,15 +260,19 @@ impl WorkivaConfig {
         if self.poll_min_ms > self.poll_max_ms {
             problems.push("workiva.poll_min_ms must not exceed workiva.poll_max_ms".into());
         }
-        if let Err(e) = self.secret() {
-            problems.push(
-                e.to_string()
-                    .trim_start_matches("workiva settings: ")
-                    .to_string(),
-            );
-        }
-        if problems.is_empty() {
-            Ok(())
+        let secret = match self.read_secret(warn) {
+            Ok(s) => Some(s),
+            Err(WorkivaError::Config(m)) => {
+                problems.push(m);
+                None
+            }
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        if let (true, Some(secret)) = (problems.is_empty(), secret) {
+            Ok(secret)
         } else {
             Err(cfg_err(problems.join("; ")))
         }

@@ -104,8 +104,7 @@ impl std::fmt::Debug for Transport {
 
 impl Transport {
     pub fn new(cfg: &WorkivaConfig) -> Result<Self> {
-        cfg.validate()?;
-        let secret = cfg.secret()?;
+        let secret = cfg.checked_secret()?;
         let user_agent = format!("esg-sync/{}", env!("CARGO_PKG_VERSION"));
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout())

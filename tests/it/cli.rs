@@ -172,24 +172,8 @@ error_503 = 1.0
 }
 
 async fn inspect(args: Vec<String>, envs: Vec<(&'static str, String)>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
-        cmd.arg("inspect")
-            .args(&args)
-            .env_remove("WORKIVA_CLIENT_SECRET")
-            .env_remove("ESG_SYNC__WORKIVA__CLIENT_ID");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("the binary runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    })
-    .await
-    .unwrap()
+    let r = crate::helpers::run_esg([vec!["inspect".to_string()], args].concat(), envs).await;
+    (r.code.unwrap_or(-1), r.stdout, r.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,4 +289,40 @@ async fn inspect_lists_every_resource_from_config_and_environment() {
     let (code, _, err) = inspect(a, envs()).await;
     assert_eq!(code, 1);
     assert!(err.contains("no program named `No Such Program`"), "{err}");
+}
+
+#[tokio::test]
+async fn seed_file_flag_loads_a_tenant_next_to_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, r#"{"programs": [{"name": "From File", "dimensions": [{"name": "Site", "values": [{"id": "S1"}]}]}]}"#).unwrap();
+    let mut r = spawn(&["--demo", "--seed", seed.to_str().unwrap()], &[]);
+    let mut api = Api::new(&r.base);
+    api.login("demo", "demo-secret").await;
+    let names: Vec<String> = api
+        .list_all("/programs")
+        .await
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["Demo Sustainability Program", "From File"]);
+    sigterm(&mut r);
+
+    std::fs::write(&seed, r#"{"programs": [{"name": "Bad", "metrics": [{"name": "M", "allowedDimensions": ["Nope"]}]}]}"#).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            seed.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("metric `M`"),
+        "a bad seed names what is wrong: {err}"
+    );
 }

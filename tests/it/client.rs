@@ -810,6 +810,13 @@ async fn basic_client_auth_and_the_plain_text_secret_warning() {
         "{}",
         logs.text()
     );
+    assert_eq!(
+        logs.text()
+            .matches("written in plain text in the config file")
+            .count(),
+        1,
+        "one warning per client, however often the secret is checked"
+    );
     let mut cfg = client_config(&env);
     cfg.client_secret = Some("wrong".into());
     let e = WorkivaClient::new(cfg)

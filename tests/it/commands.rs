@@ -1,29 +1,11 @@
 //! The sync commands through the binary: exit codes, summaries, runs, rejects, plan, validate,
 //! and the README's demo command.
 
-use std::process::Command;
-
 use crate::sync::{sync_env, write_rows};
 
 async fn esg(args: Vec<String>, envs: Vec<(&'static str, String)>) -> (i32, String, String) {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
-        cmd.args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("RUST_LOG", "warn")
-            .env_remove("ESG_SYNC_FAILPOINT");
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("the binary runs");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
-        )
-    })
-    .await
-    .unwrap()
+    let r = crate::helpers::run_esg(args, envs).await;
+    (r.code.unwrap_or(-1), r.stdout, r.stderr)
 }
 
 fn v(args: &[&str]) -> Vec<String> {

@@ -69,20 +69,20 @@ share = "Share"
 async fn run_binary(
     cfg: std::path::PathBuf,
     failpoint: Option<&'static str>,
-) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_esg-sync"));
-        cmd.args(["run-now", "--config", cfg.to_str().unwrap()])
-            .env("ESG_SYNC_TEST_SECRET", "demo-secret")
-            .env("RUST_LOG", "warn");
-        cmd.env_remove("ESG_SYNC_FAILPOINT");
-        if let Some(f) = failpoint {
-            cmd.env("ESG_SYNC_FAILPOINT", f);
-        }
-        cmd.output().expect("the binary runs")
-    })
+) -> crate::helpers::Ran {
+    let mut envs = vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
+    if let Some(f) = failpoint {
+        envs.push(("ESG_SYNC_FAILPOINT", f.to_string()));
+    }
+    crate::helpers::run_esg(
+        vec![
+            "run-now".into(),
+            "--config".into(),
+            cfg.display().to_string(),
+        ],
+        envs,
+    )
     .await
-    .unwrap()
 }
 
 async fn assert_equal_to_source(e: &SyncEnv) {
@@ -136,22 +136,22 @@ async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
         write_rows(&e.file("data.parquet"), ROWS);
         let cfg = config(&e);
         let out = run_binary(cfg.clone(), Some(point)).await;
-        assert!(!out.status.success(), "{point}: the first run must stop");
+        assert!(!out.success(), "{point}: the first run must stop");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains(&format!(
+            out.stderr.contains(&format!(
                 "failure point `{}`",
                 point.split(':').next().unwrap()
             )),
             "{point}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr
         );
         let out = run_binary(cfg.clone(), None).await;
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = out.stdout.clone();
         assert_eq!(
-            out.status.code(),
+            out.code,
             Some(0),
             "{point}: the rerun succeeds\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            out.stderr
         );
         assert_equal_to_source(&e).await;
         assert_eq!(
@@ -180,7 +180,7 @@ async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
         }
         // And a third run has nothing left to do.
         let out = run_binary(cfg, None).await;
-        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(out.code, Some(0));
         assert_eq!(posts(&e), expected_posts, "{point}: nothing more to send");
     }
 }
@@ -234,12 +234,7 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
     s.operations.base_ms = 10;
     e.env.emu.set_settings(s).unwrap();
     let out = run_binary(cfg, None).await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_equal_to_source(&e).await;
     assert_eq!(
         posts(&e),
@@ -254,7 +249,7 @@ async fn a_leftover_batch_for_a_deleted_metric_does_not_block_the_pipeline() {
     write_rows(&e.file("data.parquet"), ROWS);
     let cfg = config(&e);
     let out = run_binary(cfg.clone(), Some("batch_recorded")).await;
-    assert!(!out.status.success());
+    assert!(!out.success());
     // The metric of the unsent batch goes away before the rerun.
     let r = e
         .env
@@ -266,15 +261,10 @@ async fn a_leftover_batch_for_a_deleted_metric_does_not_block_the_pipeline() {
         .await;
     assert_eq!(r.status, 204);
     let out = run_binary(cfg, None).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = out.stdout.clone();
     // The rows of the deleted metric are now rejected (their metric no longer exists); the
     // other metric syncs.
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2), "{stdout}\n{}", out.stderr);
     let share: Vec<String> = e
         .workiva(&e.env.ids.share)
         .await
