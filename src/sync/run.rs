@@ -392,6 +392,21 @@ pub fn render(r: &Report) -> String {
         })
         .collect();
     let c = &r.counts;
+    // Rows rejected while reading and validating belong to no metric's diff; this row makes
+    // the column add up to the total.
+    let before_diff = c.rejected - r.metrics.iter().map(|m| m.rejects as i64).sum::<i64>();
+    if before_diff > 0 {
+        let dash = || "-".to_string();
+        rows.push(vec![
+            "(rejected before the diff)".into(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+            before_diff.to_string(),
+        ]);
+    }
     rows.push(vec![
         "total".into(),
         c.created.to_string(),

@@ -114,6 +114,11 @@ ghg = "Num"
         out.contains("2 rows rejected") && out.contains("esg-sync rejects --run 1"),
         "{out}"
     );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("(rejected before the diff)") && l.trim_end().ends_with(" 2")),
+        "the reject column adds up to the total: {out}"
+    );
     let (code, out, _) = esg(v(&["rejects", "--config", &c]), env()).await;
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
