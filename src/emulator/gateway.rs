@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::config::{EmulatorConfig, MAX_BODY_BYTES, Settings};
+use super::config::{EmulatorConfig, Faults, MAX_BODY_BYTES, Settings};
 use super::error::ApiError;
 use super::store::Store;
 
@@ -153,7 +153,12 @@ impl Shared {
 
     /// The fault for this request: the first planned one that matches the endpoint (used up
     /// as it is taken), else one drawn by the probabilities. Also the planned `Retry-After`.
-    fn pick_fault(&self, endpoint: &str, token_path: bool) -> (Option<&'static str>, Option<u64>) {
+    fn pick_fault(
+        &self,
+        f: &Faults,
+        endpoint: &str,
+        token_path: bool,
+    ) -> (Option<&'static str>, Option<u64>) {
         // Most runs plan no faults: a read lock decides that without serialising requests.
         let planned = !self
             .settings
@@ -183,7 +188,6 @@ impl Shared {
                 return (name, retry);
             }
         }
-        let f = self.settings().faults;
         if token_path && !f.include_token_endpoint {
             return (None, None);
         }
@@ -409,7 +413,7 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
     let resp = 'answer: {
         let settings = shared.settings();
         let f = &settings.faults;
-        let (picked, planned_retry) = shared.pick_fault(&endpoint, token_path);
+        let (picked, planned_retry) = shared.pick_fault(f, &endpoint, token_path);
         fault = picked;
         if fault.is_none() && (!token_path || f.include_token_endpoint) && shared.roll(f.latency) {
             tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
