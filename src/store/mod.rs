@@ -3,7 +3,7 @@
 //! on both. Migrations live in `migrations/sqlite` and `migrations/postgres`, are embedded in
 //! the binary and applied at connect, each once, in order.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 
@@ -14,10 +14,21 @@ pub enum Backend {
     Postgres,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_schedule.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_leases.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_schedule.sql"),
+    ),
+    (3, include_str!("../../migrations/postgres/0003_leases.sql")),
+];
+/// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -55,8 +66,30 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
+fn parse_time(t: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(t)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// A query of whole run rows (see [`Store::run_from_row`]), with its `WHERE`/`ORDER BY` tail.
+macro_rules! select_runs {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, \
+             created, updated, deleted, locked, message FROM runs ",
+            $tail
+        )
+    };
+}
+
+/// Timestamps are stored as RFC 3339 text in UTC with milliseconds, which sorts as time does.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 fn now() -> String {
-    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    stamp(Utc::now())
 }
 
 /// Counts of one run.
@@ -152,37 +185,42 @@ impl Store {
         Ok(store)
     }
 
+    /// Applies the embedded migrations that are not applied yet, in one transaction that
+    /// holds the database's write lock (SQLite: `BEGIN IMMEDIATE`; Postgres: an advisory
+    /// lock), so two processes that start at once on a new database (a daemon and a
+    /// `run-now`, say) apply each migration once: the second waits, then finds them done.
     async fn migrate(&self) -> Result<()> {
+        let err = |version: i64| move |source| StoreError::Migrate { version, source };
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(err(0))?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err(0))?;
+        }
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
-            .map_err(|source| StoreError::Migrate { version: 0, source })?;
+            .map_err(err(0))?;
         let list = match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS,
             Backend::Postgres => POSTGRES_MIGRATIONS,
         };
         for (version, sql) in list {
-            let done: Option<i64> =
-                sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(*version)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|source| StoreError::Migrate {
-                        version: *version,
-                        source,
-                    })?
-                    .map(|r| r.get::<i64, _>(0));
-            if done.is_some() {
+            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err(*version))?
+                .is_some();
+            if done {
                 continue;
             }
-            let mut tx = self
-                .pool
-                .begin()
-                .await
-                .map_err(|source| StoreError::Migrate {
-                    version: *version,
-                    source,
-                })?;
             // Comments go first, so a `;` inside one does not split a statement.
             let code: String = sql
                 .lines()
@@ -193,26 +231,16 @@ impl Store {
                 sqlx::query(sqlx::AssertSqlSafe(stmt.to_string()))
                     .execute(&mut *tx)
                     .await
-                    .map_err(|source| StoreError::Migrate {
-                        version: *version,
-                        source,
-                    })?;
+                    .map_err(err(*version))?;
             }
             sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                 .bind(*version)
                 .bind(now())
                 .execute(&mut *tx)
                 .await
-                .map_err(|source| StoreError::Migrate {
-                    version: *version,
-                    source,
-                })?;
-            tx.commit().await.map_err(|source| StoreError::Migrate {
-                version: *version,
-                source,
-            })?;
+                .map_err(err(*version))?;
         }
-        Ok(())
+        tx.commit().await.map_err(err(0))
     }
 
     // ---- mappings ----
@@ -299,6 +327,19 @@ impl Store {
 
     /// Marks runs of `pipeline` still `running` as `interrupted`; returns their ids.
     pub async fn mark_interrupted(&self, pipeline: &str) -> Result<Vec<i64>> {
+        self.mark_interrupted_because(
+            pipeline,
+            "stopped before it finished; its recorded batches were resumed by the next run",
+        )
+        .await
+    }
+
+    /// As [`Store::mark_interrupted`], with the message to record.
+    pub async fn mark_interrupted_because(
+        &self,
+        pipeline: &str,
+        message: &str,
+    ) -> Result<Vec<i64>> {
         let ids: Vec<i64> = sqlx::query(
             "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' ORDER BY id",
         )
@@ -312,7 +353,7 @@ impl Store {
         for id in &ids {
             sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1, message = $2 WHERE id = $3")
                 .bind(now())
-                .bind("stopped before it finished; its recorded batches were resumed by the next run")
+                .bind(message)
                 .bind(*id)
                 .execute(&self.pool)
                 .await
@@ -343,26 +384,170 @@ impl Store {
 
     /// The most recent runs, newest first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, created, updated, deleted, locked, message \
-             FROM runs ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("list runs"))?;
+        let rows = sqlx::query(select_runs!("ORDER BY id DESC LIMIT $1"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("list runs"))?;
         Ok(rows.iter().map(Self::run_from_row).collect())
     }
 
-    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+    /// The newest run of `pipeline`.
+    pub async fn last_run(&self, pipeline: &str) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(select_runs!("WHERE pipeline = $1 ORDER BY id DESC LIMIT 1"))
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read the last run"))?;
+        Ok(row.as_ref().map(Self::run_from_row))
+    }
+
+    /// When the newest run of `pipeline` that landed its values (`succeeded` or `partial`)
+    /// finished.
+    pub async fn last_success(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
         let row = sqlx::query(
-            "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, created, updated, deleted, locked, message \
-             FROM runs WHERE id = $1",
+            "SELECT finished_at FROM runs WHERE pipeline = $1 AND status IN ('succeeded', 'partial') \
+             AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
         )
-        .bind(id)
+        .bind(pipeline)
         .fetch_optional(&self.pool)
         .await
-        .map_err(q("read a run"))?;
+        .map_err(q("read the last success"))?;
+        Ok(row
+            .and_then(|r| r.get::<Option<String>, _>(0))
+            .and_then(|t| parse_time(&t)))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("check the connection"))?;
+        Ok(())
+    }
+
+    // ---- pipeline leases: one run of a pipeline at a time, across processes ----
+
+    /// Takes the lease of `pipeline` for `holder` until `ttl` from now, if it is free, expired,
+    /// already `holder`'s, or held by a holder `is_dead` says is gone. Returns the holder that
+    /// keeps it otherwise, with when its lease ends.
+    pub async fn lease_acquire(
+        &self,
+        pipeline: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+        is_dead: impl Fn(&str) -> bool,
+    ) -> Result<std::result::Result<(), (String, String)>> {
+        let now_t = Utc::now();
+        let until = stamp(now_t + chrono::Duration::from_std(ttl).unwrap_or_default());
+        // Taken when free, expired, ours already, or held by `dead` (replaced by name, so a
+        // live holder that took it meanwhile keeps it). One statement in the usual case.
+        let take = |dead: &str| {
+            sqlx::query(
+                "INSERT INTO pipeline_leases (pipeline, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (pipeline) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, \
+                 expires_at = excluded.expires_at \
+                 WHERE pipeline_leases.holder = $2 OR pipeline_leases.expires_at < $3 OR pipeline_leases.holder = $5 \
+                 RETURNING holder",
+            )
+            .bind(pipeline.to_string())
+            .bind(holder.to_string())
+            .bind(stamp(now_t))
+            .bind(until.clone())
+            .bind(dead.to_string())
+            .fetch_optional(&self.pool)
+        };
+        if take("")
+            .await
+            .map_err(q("take a pipeline lease"))?
+            .is_some()
+        {
+            return Ok(Ok(()));
+        }
+        let row = sqlx::query("SELECT holder, expires_at FROM pipeline_leases WHERE pipeline = $1")
+            .bind(pipeline)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("read a pipeline lease"))?;
+        let (other, other_until): (String, String) = (row.get(0), row.get(1));
+        if is_dead(&other)
+            && take(&other)
+                .await
+                .map_err(q("take a pipeline lease"))?
+                .is_some()
+        {
+            return Ok(Ok(()));
+        }
+        Ok(Err((other, other_until)))
+    }
+
+    /// Extends `holder`'s lease of `pipeline`; false when it is no longer `holder`'s.
+    pub async fn lease_renew(
+        &self,
+        pipeline: &str,
+        holder: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool> {
+        let until = stamp(Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default());
+        let done = sqlx::query(
+            "UPDATE pipeline_leases SET expires_at = $1 WHERE pipeline = $2 AND holder = $3",
+        )
+        .bind(until)
+        .bind(pipeline)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(q("renew a pipeline lease"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives the lease back.
+    pub async fn lease_release(&self, pipeline: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM pipeline_leases WHERE pipeline = $1 AND holder = $2")
+            .bind(pipeline)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(q("release a pipeline lease"))?;
+        Ok(())
+    }
+
+    // ---- the daemon's schedule ----
+
+    /// The last tick the schedule of `pipeline` handled.
+    pub async fn last_tick(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT last_tick FROM schedule_ticks WHERE pipeline = $1")
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read the last schedule tick"))?;
+        Ok(row
+            .map(|r| r.get::<String, _>(0))
+            .and_then(|t| parse_time(&t)))
+    }
+
+    /// Records that the schedule of `pipeline` handled `tick`.
+    pub async fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO schedule_ticks (pipeline, last_tick, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (pipeline) DO UPDATE SET last_tick = excluded.last_tick, updated_at = excluded.updated_at",
+        )
+        .bind(pipeline)
+        .bind(stamp(tick))
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(q("record a schedule tick"))?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(select_runs!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read a run"))?;
         Ok(row.as_ref().map(Self::run_from_row))
     }
 
@@ -543,6 +728,34 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Every migration file is embedded, in order, for both backends.
+    #[test]
+    fn every_migration_file_is_embedded() {
+        for (dir, list) in [
+            ("sqlite", super::SQLITE_MIGRATIONS),
+            ("postgres", super::POSTGRES_MIGRATIONS),
+        ] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(dir);
+            let mut files: Vec<String> = std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|n| n.ends_with(".sql"))
+                .collect();
+            files.sort();
+            assert_eq!(files.len(), list.len(), "{dir}: {files:?}");
+            for (i, (f, (v, sql))) in files.iter().zip(list.iter()).enumerate() {
+                assert_eq!(*v, i as i64 + 1);
+                assert_eq!(
+                    std::fs::read_to_string(path.join(f)).unwrap(),
+                    *sql,
+                    "{dir}/{f} is migration {v}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(

@@ -3,6 +3,21 @@
 
 use esg_sync::store::{Counts, Reject, Store};
 
+/// Connects four times at once to a new database, as a daemon and a `run-now` started
+/// together would: every connection succeeds and each migration is applied once.
+async fn connect_at_once(url: &str) -> Store {
+    let all = futures_util::future::join_all((0..4).map(|_| Store::connect(url))).await;
+    let mut stores = Vec::new();
+    for s in all {
+        stores.push(s.expect("a concurrent first start migrates once and connects"));
+    }
+    let first = stores.remove(0);
+    for s in stores {
+        s.close().await;
+    }
+    first
+}
+
 async fn exercise(s: &Store) {
     // mappings
     assert_eq!(s.mapping_get("program", "", "P").await.unwrap(), None);
@@ -120,18 +135,100 @@ async fn exercise(s: &Store) {
     assert_eq!(s.mark_interrupted("pipe").await.unwrap(), vec![r1]);
     assert_eq!(s.run(r1).await.unwrap().unwrap().status, "interrupted");
     assert!(s.mark_interrupted("pipe").await.unwrap().is_empty());
+    // the daemon's queries
+    s.ping().await.unwrap();
+    assert_eq!(s.last_run("pipe").await.unwrap().unwrap().id, r2);
+    assert!(s.last_run("other").await.unwrap().is_none());
+    let landed = s.last_success("pipe").await.unwrap().unwrap();
+    assert!((chrono::Utc::now() - landed).num_seconds().abs() < 60);
+    assert!(s.last_success("other").await.unwrap().is_none());
+    let r3 = s.run_start("pipe").await.unwrap();
+    assert_eq!(
+        s.mark_interrupted_because("pipe", "by a shutdown")
+            .await
+            .unwrap(),
+        vec![r3]
+    );
+    assert_eq!(
+        s.run(r3).await.unwrap().unwrap().message.as_deref(),
+        Some("by a shutdown")
+    );
+    assert_eq!(
+        s.last_success("pipe").await.unwrap(),
+        Some(landed),
+        "an interrupted run is not a success"
+    );
+    assert_eq!(s.last_tick("pipe").await.unwrap(), None);
+    let t1 = chrono::DateTime::parse_from_rfc3339("2026-03-29T01:00:00Z")
+        .unwrap()
+        .to_utc();
+    s.set_last_tick("pipe", t1).await.unwrap();
+    assert_eq!(s.last_tick("pipe").await.unwrap(), Some(t1));
+    let t2 = t1 + chrono::Duration::hours(24);
+    s.set_last_tick("pipe", t2).await.unwrap();
+    assert_eq!(s.last_tick("pipe").await.unwrap(), Some(t2));
+    assert_eq!(s.last_tick("other").await.unwrap(), None);
+    // leases
+    let ttl = std::time::Duration::from_secs(60);
+    let alive = |_: &str| false;
+    assert_eq!(
+        s.lease_acquire("pipe", "a", ttl, alive).await.unwrap(),
+        Ok(())
+    );
+    assert_eq!(
+        s.lease_acquire("pipe", "a", ttl, alive).await.unwrap(),
+        Ok(()),
+        "the holder may take it again"
+    );
+    let held = s.lease_acquire("pipe", "b", ttl, alive).await.unwrap();
+    assert_eq!(held.as_ref().unwrap_err().0, "a", "{held:?}");
+    assert_eq!(
+        s.lease_acquire("other", "b", ttl, alive).await.unwrap(),
+        Ok(()),
+        "leases are per pipeline"
+    );
+    assert!(s.lease_renew("pipe", "a", ttl).await.unwrap());
+    assert!(!s.lease_renew("pipe", "b", ttl).await.unwrap());
+    assert_eq!(
+        s.lease_acquire("pipe", "b", ttl, |h| h == "a")
+            .await
+            .unwrap(),
+        Ok(()),
+        "a dead holder's lease is taken over"
+    );
+    s.lease_release("pipe", "a").await.unwrap();
+    assert!(
+        s.lease_acquire("pipe", "c", ttl, alive)
+            .await
+            .unwrap()
+            .is_err(),
+        "only the holder gives it back"
+    );
+    s.lease_release("pipe", "b").await.unwrap();
+    assert_eq!(
+        s.lease_acquire("pipe", "c", std::time::Duration::ZERO, alive)
+            .await
+            .unwrap(),
+        Ok(())
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert_eq!(
+        s.lease_acquire("pipe", "d", ttl, alive).await.unwrap(),
+        Ok(()),
+        "an expired lease is free"
+    );
 }
 
 #[tokio::test]
 async fn every_query_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/nested/dir/state.db", dir.path().display());
-    let s = Store::connect(&url).await.unwrap();
+    let s = connect_at_once(&url).await;
     exercise(&s).await;
     s.close().await;
     // Reopening migrates nothing twice and keeps the data.
     let s = Store::connect(&url).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 2);
+    assert_eq!(s.runs(10).await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -154,11 +251,11 @@ async fn every_query_on_postgres() {
         .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&format!("/{name}"));
-    let s = Store::connect(url.as_str()).await.unwrap();
+    let s = connect_at_once(url.as_str()).await;
     exercise(&s).await;
     s.close().await;
     let s = Store::connect(url.as_str()).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 2);
+    assert_eq!(s.runs(10).await.unwrap().len(), 3);
     s.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&mut admin)
