@@ -10,7 +10,9 @@ use crate::workiva::WorkivaConfig;
 
 pub mod pipeline;
 
-pub use pipeline::{Columns, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy};
+pub use pipeline::{
+    CatchUp, Columns, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -22,6 +24,8 @@ pub struct Settings {
     pub store: StoreConfig,
     /// An emulator started in process (the demo, trials).
     pub emulator: EmbeddedEmulator,
+    /// The daemon: its HTTP endpoints and shutdown.
+    pub daemon: DaemonConfig,
     /// The pipelines.
     #[serde(rename = "pipeline")]
     pub pipelines: Vec<PipelineConfig>,
@@ -56,6 +60,31 @@ pub struct EmbeddedEmulator {
     /// Keep the emulated tenant in this JSON file between runs, so a second run sees what the
     /// first one wrote.
     pub state_file: Option<PathBuf>,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Address of `/healthz`, `/readyz` and `/metrics` (default `127.0.0.1:9184`; a container
+    /// needs `0.0.0.0:9184`; port 0 picks a free port, which the start-up log line names).
+    pub listen: String,
+    /// After SIGTERM or SIGINT, how long runs may go on polling the batches they already sent
+    /// (default 60). Runs still going then are recorded as interrupted; the next start
+    /// resumes them.
+    pub grace_period_secs: u64,
+    /// How long `/readyz` waits for the store and the token endpoint (default 5).
+    pub readiness_timeout_secs: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9184".into(),
+            grace_period_secs: 60,
+            readiness_timeout_secs: 5,
+        }
+    }
 }
 
 /// Prefix of environment overrides: `ESG_SYNC__WORKIVA__BASE_URL` sets `workiva.base_url`.
@@ -99,9 +128,39 @@ impl Settings {
         let built = b
             .build()
             .map_err(|e| anyhow::anyhow!("cannot read the configuration from {where_}: {e}"))?;
-        built
+        let settings: Self = built
             .try_deserialize()
-            .map_err(|e| anyhow::anyhow!("configuration in {where_} is not valid: {e} (environment overrides are ESG_SYNC__SECTION__KEY)"))
+            .map_err(|e| anyhow::anyhow!("configuration in {where_} is not valid: {e} (environment overrides are ESG_SYNC__SECTION__KEY)"))?;
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "configuration in {where_} is not valid:\n  {}",
+                problems.join("\n  ")
+            );
+        }
+        Ok(settings)
+    }
+
+    /// What serde cannot check, every problem at once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &self.pipelines {
+            if !seen.insert(p.name.as_str()) {
+                out.push(format!(
+                    "two pipelines are named `{}`; names must be unique (the state store keys on them)",
+                    p.name
+                ));
+            }
+            out.extend(p.problems());
+        }
+        if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
+            out.push(format!(
+                "daemon.listen `{}` is not an address such as 127.0.0.1:9184",
+                self.daemon.listen
+            ));
+        }
+        out
     }
 }
 
@@ -155,5 +214,106 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn daemon_keys_from_file_and_environment() {
+        let s = Settings::load_with_env(None, vec![]).unwrap();
+        assert_eq!(s.daemon.listen, "127.0.0.1:9184");
+        assert_eq!(s.daemon.grace_period_secs, 60);
+        let env = vec![
+            (
+                "ESG_SYNC__DAEMON__LISTEN".to_string(),
+                "0.0.0.0:9999".to_string(),
+            ),
+            (
+                "ESG_SYNC__DAEMON__GRACE_PERIOD_SECS".to_string(),
+                "5".to_string(),
+            ),
+            (
+                "ESG_SYNC__DAEMON__READINESS_TIMEOUT_SECS".to_string(),
+                "2".to_string(),
+            ),
+            (
+                "ESG_SYNC__STORE__URL".to_string(),
+                "sqlite:///var/lib/esg-sync/state.db".to_string(),
+            ),
+            (
+                "ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE".to_string(),
+                "/run/credentials/esg-sync.service/workiva-client-secret".to_string(),
+            ),
+        ];
+        let s = Settings::load_with_env(None, env).unwrap();
+        assert_eq!(s.daemon.listen, "0.0.0.0:9999");
+        assert_eq!(s.daemon.grace_period_secs, 5);
+        assert_eq!(s.daemon.readiness_timeout_secs, 2);
+        assert_eq!(s.store.url, "sqlite:///var/lib/esg-sync/state.db");
+        assert_eq!(
+            s.workiva.client_secret_file.as_deref(),
+            Some(Path::new(
+                "/run/credentials/esg-sync.service/workiva-client-secret"
+            ))
+        );
+        let bad = vec![(
+            "ESG_SYNC__DAEMON__LISTEN".to_string(),
+            "everywhere".to_string(),
+        )];
+        let e = Settings::load_with_env(None, bad).unwrap_err().to_string();
+        assert!(e.contains("daemon.listen `everywhere`"), "{e}");
+    }
+
+    #[test]
+    fn schedule_keys_and_every_pipeline_problem_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("esg-sync.toml");
+        let pipeline = |name: &str, extra: &str| {
+            format!(
+                "[[pipeline]]\nname = \"{name}\"\nprogram = \"P\"\nsource = [\"x.parquet\"]\n{extra}\n[pipeline.columns]\nfixed_metric = \"M\"\nyear = \"year\"\nvalue = \"v\"\n"
+            )
+        };
+        std::fs::write(
+            &f,
+            pipeline(
+                "a",
+                "schedule = \"0 3 * * *\"\ntimezone = \"Europe/Berlin\"\njitter_secs = 30\ncatch_up = \"skip\"\nstale_after_secs = 90000",
+            ),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&f), vec![]).unwrap();
+        let p = &s.pipelines[0];
+        assert_eq!(p.schedule.as_deref(), Some("0 3 * * *"));
+        assert_eq!(p.timezone, "Europe/Berlin");
+        assert_eq!(p.jitter_secs, 30);
+        assert_eq!(p.catch_up, CatchUp::Skip);
+        assert_eq!(p.stale_after_secs, Some(90000));
+        std::fs::write(
+            &f,
+            pipeline("b", "")
+                + &pipeline(
+                    "a",
+                    "schedule = \"61 * * * *\"\ntimezone = \"Nowhere/Land\"",
+                )
+                + &pipeline("b", ""),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&f), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(s.contains("esg-sync.toml"), "{s}");
+        assert!(s.contains("two pipelines are named `b`"), "{s}");
+        assert!(s.contains("pipeline `a`: schedule `61 * * * *`"), "{s}");
+        assert!(s.contains("timezone `Nowhere/Land`"), "{s}");
+        std::fs::write(
+            &f,
+            pipeline("j", "schedule = \"*/5 * * * *\"\njitter_secs = 300"),
+        )
+        .unwrap();
+        let s = Settings::load_with_env(Some(&f), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.contains("jitter_secs 300 is not shorter than the 300 s between two runs"),
+            "{s}"
+        );
     }
 }

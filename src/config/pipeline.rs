@@ -108,6 +108,41 @@ pub struct PipelineConfig {
     /// Metrics written at once (one batch in flight per metric; default 4).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// When the daemon runs the pipeline: a cron expression of 5 fields (minute hour
+    /// day-of-month month day-of-week) or 6 (seconds first), in `timezone`. Without one the
+    /// daemon leaves the pipeline to `run-now`.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// IANA time zone of `schedule`, e.g. `Europe/Berlin` (default `UTC`).
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// Start each scheduled run up to this many seconds late, at random, so that pipelines
+    /// on the same schedule do not all call Workiva in the same second (default 0).
+    #[serde(default)]
+    pub jitter_secs: u64,
+    /// What the daemon does at start about ticks that passed while it was down: `once` runs
+    /// the pipeline once at start, `skip` waits for the next tick (default `once`).
+    #[serde(default)]
+    pub catch_up: CatchUp,
+    /// `/readyz` reports the daemon not ready when the pipeline's last run that landed its
+    /// values (succeeded or partial) is older than this many seconds. Unset: no limit.
+    #[serde(default)]
+    pub stale_after_secs: Option<u64>,
+}
+
+/// `catch_up`: ticks missed while the daemon was down.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatchUp {
+    /// Run once at start if at least one tick was missed.
+    #[default]
+    Once,
+    /// Wait for the next tick; the missed ones are logged and counted.
+    Skip,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
 }
 
 fn default_delete_fraction() -> f64 {
@@ -168,6 +203,31 @@ impl PipelineConfig {
         }
         if self.concurrency == 0 {
             p.push(format!("{at}: concurrency must be at least 1"));
+        }
+        if let Some(cron) = &self.schedule {
+            match crate::scheduler::Schedule::parse(cron, "UTC") {
+                Err(e) => p.push(format!("{at}: {e}")),
+                Ok(sched) => {
+                    let t0 = sched.next_after(chrono::Utc::now());
+                    let gap = t0.and_then(|t| sched.next_after(t).map(|t1| t1 - t));
+                    if let Some(gap) = gap
+                        && self.jitter_secs > 0
+                        && self.jitter_secs as i64 >= gap.num_seconds()
+                    {
+                        p.push(format!(
+                            "{at}: jitter_secs {} is not shorter than the {} s between two runs of `{cron}`",
+                            self.jitter_secs,
+                            gap.num_seconds()
+                        ));
+                    }
+                }
+            }
+        }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            p.push(format!(
+                "{at}: timezone `{}` is not an IANA time zone name such as Europe/Berlin or UTC",
+                self.timezone
+            ));
         }
         p
     }
