@@ -117,6 +117,7 @@ impl TokenCache {
                     if counts {
                         counted += 1;
                     }
+                    crate::telemetry::api_retry("/oauth2/token");
                     tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Retrying the token request.");
                     tokio::time::sleep(delay).await;
                 }
@@ -148,6 +149,7 @@ impl TokenCache {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
+                crate::telemetry::api_request("POST", "/oauth2/token", None, t.elapsed());
                 return Err(WorkivaError::Transport {
                     method: "POST".into(),
                     path: "/oauth2/token".into(),
@@ -163,7 +165,14 @@ impl TokenCache {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(super::retry::parse_retry_after);
-        let bytes = resp.bytes().await.map_err(|e| WorkivaError::Transport {
+        let bytes = resp.bytes().await;
+        crate::telemetry::api_request(
+            "POST",
+            "/oauth2/token",
+            bytes.is_ok().then_some(status),
+            t.elapsed(),
+        );
+        let bytes = bytes.map_err(|e| WorkivaError::Transport {
             method: "POST".into(),
             path: "/oauth2/token".into(),
             reason: super::http::describe_reqwest(&e),

@@ -108,6 +108,12 @@ impl WorkivaClient {
         &self.inner.cfg
     }
 
+    /// Obtains an access token (the cached one while it is fresh): proves the token endpoint
+    /// and the credentials work.
+    pub async fn check_token(&self) -> Result<()> {
+        self.inner.transport.tokens.token().await.map(|_| ())
+    }
+
     /// How many access tokens were fetched so far.
     pub fn token_fetches(&self) -> u64 {
         self.inner.transport.tokens.fetches()
@@ -740,6 +746,7 @@ impl WorkivaClient {
         let mut status = "accepted".to_string();
         loop {
             if started.elapsed() + wait > limit {
+                crate::telemetry::operation_waited("timeout", started.elapsed());
                 return Err(WorkivaError::OperationTimeout {
                     url: op.url.clone(),
                     status,
@@ -749,8 +756,12 @@ impl WorkivaClient {
             tokio::time::sleep(wait).await;
             let (o, retry_after) = self.poll(&op.url).await?;
             match o.status.as_str() {
-                "completed" => return Ok(o),
+                "completed" => {
+                    crate::telemetry::operation_waited("completed", started.elapsed());
+                    return Ok(o);
+                }
                 "failed" | "cancelled" => {
+                    crate::telemetry::operation_waited("failed", started.elapsed());
                     return Err(WorkivaError::OperationFailed {
                         url: op.url.clone(),
                         details: o.details.unwrap_or_default(),

@@ -171,6 +171,7 @@ impl Transport {
                     if counts {
                         counted += 1;
                     }
+                    crate::telemetry::api_retry(req.template);
                     tracing::warn!(
                         method = %req.method,
                         path = req.template,
@@ -234,13 +235,21 @@ impl Transport {
             Ok(r) => r,
             Err(e) => {
                 tracing::debug!(method = %req.method, path = req.template, attempt, latency_ms = t.elapsed().as_millis() as u64, error = %describe_reqwest(&e), "Workiva request failed.");
+                crate::telemetry::api_request(req.method.as_str(), req.template, None, t.elapsed());
                 let reached = !e.is_connect();
                 return Err(transport(e, reached));
             }
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(|e| transport(e, true))?;
+        let body = resp.bytes().await;
+        crate::telemetry::api_request(
+            req.method.as_str(),
+            req.template,
+            body.is_ok().then_some(status),
+            t.elapsed(),
+        );
+        let body = body.map_err(|e| transport(e, true))?;
         tracing::debug!(method = %req.method, path = req.template, status, attempt, latency_ms = t.elapsed().as_millis() as u64, "Workiva answered.");
         self.note_deprecation(req, &headers);
         let r = Response {
