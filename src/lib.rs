@@ -4,9 +4,14 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod emulator;
 pub mod inspect;
+pub mod scheduler;
+pub mod server;
+pub mod signals;
 pub mod source;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 pub mod workiva;

@@ -23,6 +23,9 @@ pub enum ExecError {
     Workiva(#[from] WorkivaError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A shutdown began: no new batch is sent.
+    #[error("stopped by a shutdown before this batch was sent")]
+    Stopped,
 }
 
 /// What writing one metric achieved.
@@ -35,6 +38,8 @@ pub struct Outcome {
     pub batches: usize,
     /// Why the metric stopped early (its remaining batches are resumed next run).
     pub error: Option<String>,
+    /// Values left unsent because a shutdown began (the next run's diff finds them again).
+    pub unsent: usize,
 }
 
 pub struct Ctx<'a> {
@@ -45,6 +50,9 @@ pub struct Ctx<'a> {
     pub program: &'a str,
     pub budget: usize,
     pub progress: &'a Progress,
+    /// Cancelled when a shutdown begins: batches in flight are polled to their end, no new
+    /// batch is sent.
+    pub stop: &'a tokio_util::sync::CancellationToken,
 }
 
 /// A progress line on stderr when it is a terminal: values landed of values to write.
@@ -124,12 +132,25 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
         out.rejects.push(reject_write(&w, format!("the value is {size} bytes as JSON, more than fits in one request of {} bytes; shorten it", ctx.budget)));
         ctx.progress.add(1);
     }
-    for c in chunks {
-        if let Err(e) = send(ctx, metric, c.writes, c.body, 0, &mut out).await {
-            out.error = Some(e.to_string());
-            break;
+    let mut chunks = chunks.into_iter();
+    for c in chunks.by_ref() {
+        let n = c.writes.len();
+        let settled = |o: &Outcome| o.created + o.updated + o.rejects.len();
+        let before = settled(&out);
+        match send(ctx, metric, c.writes, c.body, 0, &mut out).await {
+            Ok(()) => {}
+            Err(ExecError::Stopped) => {
+                // A batch being narrowed down when the stop came may have landed in part.
+                out.unsent += n.saturating_sub(settled(&out) - before);
+                break;
+            }
+            Err(e) => {
+                out.error = Some(e.to_string());
+                break;
+            }
         }
     }
+    out.unsent += chunks.map(|c| c.writes.len()).sum::<usize>();
     out
 }
 
@@ -142,6 +163,9 @@ fn send<'a>(
     out: &'a mut Outcome,
 ) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
+        if ctx.stop.is_cancelled() {
+            return Err(ExecError::Stopped);
+        }
         let id = ctx
             .store
             .batch_insert(
@@ -161,6 +185,7 @@ fn send<'a>(
             .await
         {
             Ok(op) => {
+                crate::telemetry::batch_sent(ctx.pipeline, body.len());
                 ctx.store.batch_sent(id, &op.url).await?;
                 failpoint::hit("operation_recorded");
                 match ctx.client.wait_operation(&op).await {
@@ -282,7 +307,11 @@ async fn narrow(
 
 /// Deletes values by id, in requests of at most 2,000 ids.
 pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mut Outcome) {
-    for part in ids.chunks(2000) {
+    for (i, part) in ids.chunks(2000).enumerate() {
+        if ctx.stop.is_cancelled() {
+            out.unsent += ids.len() - i * 2000;
+            return;
+        }
         let idents: Vec<crate::workiva::models::ValueIdentifier> = part
             .iter()
             .map(|id| crate::workiva::models::ValueIdentifier {

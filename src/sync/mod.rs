@@ -8,6 +8,7 @@ pub mod canon;
 pub mod chunk;
 pub mod execute;
 pub mod failpoint;
+pub mod lease;
 pub mod period;
 pub mod plan;
 pub mod run;

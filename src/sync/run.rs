@@ -22,6 +22,10 @@ pub enum Status {
     Failed,
     /// A dry run: nothing written.
     Planned,
+    /// A shutdown stopped it: what was in flight finished, the rest is left to the next run.
+    Interrupted,
+    /// Not started: another process is running the pipeline.
+    Busy,
 }
 
 impl Status {
@@ -31,6 +35,8 @@ impl Status {
             Self::Partial => "partial",
             Self::Failed => "failed",
             Self::Planned => "planned",
+            Self::Interrupted => "interrupted",
+            Self::Busy => "busy",
         }
     }
 }
@@ -42,6 +48,9 @@ pub struct RunOptions {
     pub force: bool,
     /// Only these years (inclusive).
     pub years: Option<(u16, u16)>,
+    /// Cancelled when a shutdown begins: the run sends no new batch, polls the ones in flight
+    /// to their end and records itself as `interrupted`.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// What a run did, for the summary and `--output json`.
@@ -61,10 +70,15 @@ pub struct Report {
 
 impl Report {
     fn failed(pipeline: &str, run_id: Option<i64>, message: String) -> Self {
+        Self::ended(pipeline, run_id, Status::Failed, message)
+    }
+
+    /// A run that ended before it wrote anything, with why.
+    fn ended(pipeline: &str, run_id: Option<i64>, status: Status, message: String) -> Self {
         Self {
             pipeline: pipeline.into(),
             run_id,
-            status: Status::Failed,
+            status,
             counts: Counts::default(),
             metrics: Vec::new(),
             batches: 0,
@@ -182,8 +196,30 @@ pub async fn build_plan(
     })
 }
 
-/// Runs one pipeline (or plans it, with `dry_run`).
+/// Runs one pipeline (or plans it, with `dry_run`). A run holds the pipeline's lease in the
+/// store, so no two processes run one pipeline at once.
 pub async fn run_pipeline(
+    client: &WorkivaClient,
+    store: &Store,
+    p: &PipelineConfig,
+    opts: &RunOptions,
+) -> Report {
+    if opts.dry_run {
+        return run_leased(client, store, p, opts).await;
+    }
+    let lease = match super::lease::acquire(store, &p.name).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(busy)) => {
+            return Report::ended(&p.name, None, Status::Busy, busy);
+        }
+        Err(e) => return Report::failed(&p.name, None, e.to_string()),
+    };
+    let r = run_leased(client, store, p, opts).await;
+    lease.release().await;
+    r
+}
+
+async fn run_leased(
     client: &WorkivaClient,
     store: &Store,
     p: &PipelineConfig,
@@ -239,6 +275,15 @@ pub async fn run_pipeline(
         Ok(id) => id,
         Err(e) => return Report::failed(&p.name, None, e.to_string()),
     };
+    if opts.stop.is_cancelled() {
+        let msg = "stopped by a shutdown after planning, before sending anything; the next run plans again".to_string();
+        let _ = store
+            .run_finish(run_id, Status::Interrupted.as_str(), &planned, Some(&msg))
+            .await;
+        let mut r = Report::ended(&p.name, Some(run_id), Status::Interrupted, msg);
+        r.counts = planned;
+        return r;
+    }
     super::failpoint::hit("run_started");
     let fail = |msg: String, c: Counts| async move {
         let _ = store.run_finish(run_id, "failed", &c, Some(&msg)).await;
@@ -285,6 +330,7 @@ pub async fn run_pipeline(
         program: &plan.program_id,
         budget: p.batch_bytes,
         progress: &progress,
+        stop: &opts.stop,
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
     let outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(jobs)
@@ -312,7 +358,9 @@ pub async fn run_pipeline(
     let mut errors = Vec::new();
     let mut batches = 0;
     let mut late_rejects = Vec::new();
+    let mut unsent = 0;
     for (i, out) in outcomes {
+        unsent += out.unsent;
         let m = &mut metrics[i];
         counts.created += out.created as i64;
         counts.updated += out.updated as i64;
@@ -332,7 +380,14 @@ pub async fn run_pipeline(
     }
     rejects.extend(late_rejects);
     counts.rejected = rejects.len() as i64;
-    let status = if !errors.is_empty() {
+    if unsent > 0 {
+        errors.push(format!(
+            "stopped by a shutdown: batches in flight finished, {unsent} values were not sent; the next run sends them"
+        ));
+    }
+    let status = if unsent > 0 {
+        Status::Interrupted
+    } else if !errors.is_empty() {
         Status::Failed
     } else if counts.rejected > 0 || counts.locked > 0 {
         Status::Partial

@@ -1,0 +1,225 @@
+//! `esg-sync daemon`: every scheduled pipeline on its cron schedule, the HTTP endpoints, and a
+//! clean stop.
+//!
+//! Start: runs that a shutdown or a crash interrupted are resumed first (their recorded
+//! operations polled, their unsent values sent), then the catch-up policy applies, then the
+//! schedule. Stop: the first SIGTERM or SIGINT stops new runs and new batches; batches in
+//! flight are polled to their end for up to `daemon.grace_period_secs`; runs still going then
+//! are recorded as interrupted; the process exits 0. A second signal exits at once.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{PipelineConfig, Settings};
+use crate::scheduler::{self, Clock, Job, Journal, Runner, Schedule};
+use crate::server::{self, Health};
+use crate::store::Store;
+use crate::sync::{self, RunOptions, Status};
+use crate::workiva::WorkivaClient;
+
+pub use crate::signals::FORCED_EXIT;
+
+/// Runs the daemon until a signal stops it.
+pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    let scheduled: Vec<PipelineConfig> = settings
+        .pipelines
+        .iter()
+        .filter(|p| p.schedule.is_some())
+        .cloned()
+        .collect();
+    if scheduled.is_empty() {
+        anyhow::bail!(
+            "no [[pipeline]] has a schedule, so the daemon would have nothing to do; add one, e.g. schedule = \"0 3 * * *\", or use `esg-sync run-now` for a one-off run"
+        );
+    }
+    let metrics = crate::telemetry::install_recorder()?;
+    let embedded = crate::commands::embedded_emulator(&mut settings).await?;
+    let client = WorkivaClient::new(settings.workiva.clone())?;
+    let store = Store::connect(&settings.store.url).await?;
+    let listen = settings.daemon.listen.clone();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on daemon.listen `{listen}`: {e}"))?;
+    let addr = listener.local_addr()?;
+
+    let stop = CancellationToken::new();
+    tracing::info!(
+        grace_secs = settings.daemon.grace_period_secs,
+        "A first SIGTERM or SIGINT stops new runs and lets batches in flight finish; a second exits at once."
+    );
+    crate::signals::stop_on_signals(
+        stop.clone(),
+        "Stopping: no new runs or batches; batches in flight are polled to their end. Send the signal again to exit at once.",
+    );
+    let upkeep = {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                m.run_upkeep();
+            }
+        })
+    };
+
+    let started = chrono::Utc::now();
+    let mut limits = Vec::new();
+    for p in &scheduled {
+        crate::telemetry::running(&p.name, false);
+        if let Ok(Some(t)) = store.last_success(&p.name).await {
+            crate::telemetry::last_success(&p.name, t);
+        }
+        limits.push((p.name.clone(), p.stale_after_secs.map(Duration::from_secs)));
+    }
+    let health = Health {
+        store: store.clone(),
+        client: client.clone(),
+        limits,
+        started,
+        stopping: stop.clone(),
+        timeout: Duration::from_secs(settings.daemon.readiness_timeout_secs.max(1)),
+        metrics,
+    };
+    let server_stop = CancellationToken::new();
+    let server = {
+        let s = server_stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, server::router(health))
+                .with_graceful_shutdown(s.cancelled_owned())
+                .await
+        })
+    };
+    tracing::info!(addr = %addr, "Serving /healthz, /readyz and /metrics.");
+
+    let by_name: Arc<HashMap<String, PipelineConfig>> = Arc::new(
+        scheduled
+            .iter()
+            .map(|p| (p.name.clone(), p.clone()))
+            .collect(),
+    );
+    let runner = runner(client.clone(), store.clone(), by_name);
+    let ticks = Arc::new(store.clone());
+    let mut jobs = Vec::new();
+    for p in &scheduled {
+        let schedule = Schedule::parse(p.schedule.as_deref().unwrap_or_default(), &p.timezone)
+            .map_err(|e| anyhow::anyhow!("pipeline `{}`: {e}", p.name))?;
+        let resume_first = match store.last_run(&p.name).await {
+            Ok(Some(r)) => matches!(r.status.as_str(), "running" | "interrupted"),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::error!(pipeline = %p.name, error = %e, "Cannot read the last run; it is resumed at its next tick if it was interrupted.");
+                false
+            }
+        };
+        if resume_first {
+            tracing::info!(pipeline = %p.name, "The last run was interrupted; resuming it before anything else.");
+        }
+        tracing::info!(pipeline = %p.name, schedule = schedule.pattern(), timezone = %schedule.timezone(), next = ?schedule.next_after(chrono::Utc::now()).map(|t| t.to_rfc3339()), "Scheduled.");
+        let job = Job {
+            pipeline: p.name.clone(),
+            schedule,
+            jitter: Duration::from_secs(p.jitter_secs),
+            catch_up: p.catch_up,
+            resume_first,
+        };
+        jobs.push(tokio::spawn(scheduler::run_job(
+            job,
+            Clock::System,
+            ticks.clone(),
+            runner.clone(),
+            stop.clone(),
+            Arc::new(Journal::default()),
+        )));
+    }
+
+    stop.cancelled().await;
+    let grace = Duration::from_secs(settings.daemon.grace_period_secs);
+    let waiting = futures_util::future::join_all(jobs.iter_mut());
+    if tokio::time::timeout(grace, waiting).await.is_err() {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "The grace period ended with runs still going; they are recorded as interrupted and resumed at the next start."
+        );
+        for j in &jobs {
+            j.abort();
+        }
+        for j in jobs {
+            let _ = j.await;
+        }
+        for p in &scheduled {
+            // The cut-off runs' leases, given back so the next start need not wait them out.
+            let _ = store
+                .lease_release(&p.name, crate::sync::lease::holder_id())
+                .await;
+            match store
+                .mark_interrupted_because(
+                    &p.name,
+                    "stopped by a shutdown when the grace period ended; the next start polls its recorded operations and sends the rest",
+                )
+                .await
+            {
+                Ok(ids) if !ids.is_empty() => {
+                    tracing::warn!(pipeline = %p.name, runs = ?ids, "Recorded as interrupted.")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(pipeline = %p.name, error = %e, "Cannot record the run as interrupted; the next start finds it running and resumes it all the same.")
+                }
+            }
+        }
+    }
+    upkeep.abort();
+    server_stop.cancel();
+    let _ = server.await;
+    store.close().await;
+    if let Some(e) = embedded {
+        e.save().await?;
+    }
+    tracing::info!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one pipeline, with metrics and a log line of its outcome.
+fn runner(
+    client: WorkivaClient,
+    store: Store,
+    pipelines: Arc<HashMap<String, PipelineConfig>>,
+) -> Runner {
+    Arc::new(move |name: String, stop: CancellationToken| {
+        let (client, store, pipelines) = (client.clone(), store.clone(), pipelines.clone());
+        Box::pin(async move {
+            let Some(p) = pipelines.get(&name) else {
+                return;
+            };
+            crate::telemetry::running(&name, true);
+            let t = Instant::now();
+            let opts = RunOptions {
+                stop,
+                ..RunOptions::default()
+            };
+            let r = sync::run_pipeline(&client, &store, p, &opts).await;
+            crate::telemetry::run_finished(&r, t.elapsed());
+            crate::telemetry::running(&name, false);
+            let c = &r.counts;
+            match r.status {
+                Status::Failed => {
+                    tracing::error!(pipeline = %name, run = r.run_id, error = r.message.as_deref().unwrap_or(""), "Run failed.")
+                }
+                Status::Busy => {
+                    tracing::warn!(pipeline = %name, reason = r.message.as_deref().unwrap_or(""), "Run not started.")
+                }
+                Status::Interrupted => {
+                    tracing::warn!(pipeline = %name, run = r.run_id, message = r.message.as_deref().unwrap_or(""), "Run interrupted.")
+                }
+                _ => {
+                    tracing::info!(pipeline = %name, run = r.run_id, status = r.status.as_str(), read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, unchanged = c.unchanged, rejected = c.rejected, locked = c.locked, batches = r.batches, resumed_batches = r.resumed_batches, secs = t.elapsed().as_secs_f64(), "Run finished.")
+                }
+            }
+        })
+    })
+}

@@ -1,0 +1,331 @@
+//! The daemon's schedule: croner computes next times (DST-correct, in the pipeline's IANA
+//! time zone); this loop adds what a scheduler of sync jobs needs on top: never two runs of one
+//! pipeline at once (a tick that finds the last run going is skipped, logged and counted),
+//! random jitter, a catch-up policy for ticks missed while the daemon was down (the last
+//! handled tick is kept in the sync-state store), and a clean stop.
+//!
+//! Time comes from a [`Clock`]: the system's, or a virtual one driven by tokio's paused clock,
+//! so tests can live through a DST day in milliseconds.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use croner::parser::{CronParser, Seconds};
+use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::CatchUp;
+
+/// A parsed `schedule` in its time zone.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    cron: Cron,
+    tz: Tz,
+    pattern: String,
+}
+
+impl Schedule {
+    /// Parses a cron expression of 5 or 6 fields and an IANA time zone name.
+    pub fn parse(pattern: &str, timezone: &str) -> Result<Self, String> {
+        let fields = pattern.split_whitespace().count();
+        if !(5..=6).contains(&fields) && !pattern.trim_start().starts_with('@') {
+            return Err(format!(
+                "schedule `{pattern}` has {fields} fields; use 5 (minute hour day month weekday) or 6 (seconds first)"
+            ));
+        }
+        let cron = CronParser::builder()
+            .seconds(Seconds::Optional)
+            .build()
+            .parse(pattern)
+            .map_err(|e| format!("schedule `{pattern}` is not a cron expression: {e}"))?;
+        let tz: Tz = timezone.parse().map_err(|_| {
+            format!(
+                "timezone `{timezone}` is not an IANA time zone name such as Europe/Berlin or UTC"
+            )
+        })?;
+        Ok(Self {
+            cron,
+            tz,
+            pattern: pattern.to_string(),
+        })
+    }
+
+    /// The first time strictly after `t` at which the schedule fires.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = t.with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|d| d.with_timezone(&Utc))
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+}
+
+/// Where "now" comes from.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    /// The system's wall clock.
+    System,
+    /// `base` at `at`, advancing with tokio's clock (which tests pause and advance).
+    Virtual {
+        base: DateTime<Utc>,
+        at: tokio::time::Instant,
+    },
+}
+
+/// A sleep is cut into pieces of at most this, so a wall clock that jumps (NTP, a suspended
+/// host) is noticed within a minute.
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+impl Clock {
+    /// A virtual clock that reads `base` now.
+    pub fn starting_at(base: DateTime<Utc>) -> Self {
+        Self::Virtual {
+            base,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Self::System => Utc::now(),
+            Self::Virtual { base, at } => {
+                *base + chrono::Duration::from_std(at.elapsed()).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Returns once `now() >= t`.
+    pub async fn sleep_until(&self, t: DateTime<Utc>) {
+        loop {
+            let now = self.now();
+            if now >= t {
+                return;
+            }
+            let left = (t - now).to_std().unwrap_or_default();
+            tokio::time::sleep(left.min(MAX_NAP)).await;
+        }
+    }
+}
+
+/// Where the last handled tick of each pipeline is kept: the sync-state store, or memory.
+pub trait TickStore: Send + Sync + 'static {
+    fn last_tick(&self, pipeline: &str) -> impl Future<Output = Option<DateTime<Utc>>> + Send;
+    fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>)
+    -> impl Future<Output = ()> + Send;
+}
+
+impl TickStore for crate::store::Store {
+    async fn last_tick(&self, pipeline: &str) -> Option<DateTime<Utc>> {
+        match crate::store::Store::last_tick(self, pipeline).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(pipeline, error = %e, "Cannot read the last schedule tick; treating the pipeline as never scheduled.");
+                None
+            }
+        }
+    }
+
+    async fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>) {
+        if let Err(e) = crate::store::Store::set_last_tick(self, pipeline, tick).await {
+            tracing::error!(pipeline, error = %e, "Cannot record the schedule tick; after a restart it may count as missed.");
+        }
+    }
+}
+
+/// Ticks in memory, for tests of the schedule on a virtual clock.
+#[derive(Debug, Default)]
+pub struct MemoryTicks(Mutex<std::collections::HashMap<String, DateTime<Utc>>>);
+
+impl MemoryTicks {
+    pub fn with(pipeline: &str, tick: DateTime<Utc>) -> Self {
+        let m = Self::default();
+        m.0.lock().unwrap().insert(pipeline.to_string(), tick);
+        m
+    }
+}
+
+impl TickStore for MemoryTicks {
+    async fn last_tick(&self, pipeline: &str) -> Option<DateTime<Utc>> {
+        self.0.lock().unwrap().get(pipeline).copied()
+    }
+    async fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>) {
+        self.0.lock().unwrap().insert(pipeline.to_string(), tick);
+    }
+}
+
+/// Why a run started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// Its tick came.
+    Tick,
+    /// At start, because ticks were missed while the daemon was down (`catch_up = "once"`).
+    CatchUp,
+    /// At start, because the last run was interrupted: its recorded operations are resumed and
+    /// the rest is sent.
+    Resume,
+}
+
+/// What the schedule did, in order; tests read it, operators read the logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Started {
+        tick: DateTime<Utc>,
+        at: DateTime<Utc>,
+        reason: Reason,
+    },
+    /// A tick found the last run still going.
+    SkippedOverlap { tick: DateTime<Utc> },
+    /// At start: `missed` ticks passed while the daemon was down and `catch_up = "skip"`.
+    SkippedMissed { missed: u64 },
+}
+
+/// Starts one run of a pipeline; the future ends when the run does. The token is cancelled
+/// when a shutdown begins.
+pub type Runner = Arc<dyn Fn(String, CancellationToken) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// One pipeline's schedule.
+pub struct Job {
+    pub pipeline: String,
+    pub schedule: Schedule,
+    pub jitter: Duration,
+    pub catch_up: CatchUp,
+    /// Start with a run, because the last one was interrupted.
+    pub resume_first: bool,
+}
+
+/// The history of one job.
+#[derive(Debug, Default)]
+pub struct Journal(Mutex<Vec<Event>>);
+
+impl Journal {
+    fn push(&self, e: Event) {
+        self.0.lock().unwrap().push(e);
+    }
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap().clone()
+    }
+    /// When runs started.
+    pub fn starts(&self) -> Vec<DateTime<Utc>> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Started { at, .. } => Some(at),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Aborts the task when dropped, so an abandoned job takes its run with it.
+struct Running(tokio::task::JoinHandle<()>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How many ticks of `s` fall in `(after, upto]` (stops counting at 10,000).
+fn ticks_between(s: &Schedule, after: DateTime<Utc>, upto: DateTime<Utc>) -> u64 {
+    let mut n = 0;
+    let mut t = after;
+    while let Some(next) = s.next_after(t) {
+        if next > upto || n >= 10_000 {
+            break;
+        }
+        n += 1;
+        t = next;
+    }
+    n
+}
+
+/// Runs one pipeline's schedule until `stop` is cancelled, then waits for its run (if one is
+/// going) to end. The caller bounds that wait with the grace period.
+pub async fn run_job<T: TickStore>(
+    job: Job,
+    clock: Clock,
+    ticks: Arc<T>,
+    runner: Runner,
+    stop: CancellationToken,
+    journal: Arc<Journal>,
+) {
+    let name = job.pipeline.clone();
+    let mut current: Option<Running> = None;
+    let start = |tick: DateTime<Utc>, reason: Reason, current: &mut Option<Running>| {
+        let at = clock.now();
+        tracing::info!(pipeline = %name, tick = %tick.to_rfc3339(), ?reason, "Starting a run.");
+        journal.push(Event::Started { tick, at, reason });
+        *current = Some(Running(tokio::spawn((runner)(name.clone(), stop.clone()))));
+    };
+    let now = clock.now();
+    let last = ticks.last_tick(&name).await;
+    if job.resume_first {
+        start(now, Reason::Resume, &mut current);
+        ticks.set_last_tick(&name, now).await;
+    } else if let Some(last) = last {
+        let missed = ticks_between(&job.schedule, last, now);
+        if missed > 0 {
+            match job.catch_up {
+                CatchUp::Once => {
+                    tracing::info!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; running once to catch up.");
+                    start(now, Reason::CatchUp, &mut current);
+                }
+                CatchUp::Skip => {
+                    tracing::warn!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; skipped (catch_up = \"skip\").");
+                    crate::telemetry::tick_skipped(&name, "missed", missed);
+                    journal.push(Event::SkippedMissed { missed });
+                }
+            }
+            ticks.set_last_tick(&name, now).await;
+        }
+    }
+    let mut cursor = now;
+    loop {
+        let Some(tick) = job.schedule.next_after(cursor) else {
+            tracing::warn!(pipeline = %name, schedule = job.schedule.pattern(), "The schedule never fires again.");
+            stop.cancelled().await;
+            break;
+        };
+        crate::telemetry::next_run(&name, tick);
+        let jitter = if job.jitter.is_zero() {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(fastrand::u64(0..=job.jitter.as_millis() as u64))
+        };
+        let due = tick + chrono::Duration::from_std(jitter).unwrap_or_default();
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = clock.sleep_until(due) => {}
+        }
+        // Woken late (a suspended host, a clock set forward): the ticks passed meanwhile
+        // collapse into this one.
+        cursor = tick.max(clock.now() - chrono::Duration::from_std(jitter).unwrap_or_default());
+        if current.as_ref().is_some_and(|r| !r.0.is_finished()) {
+            tracing::warn!(pipeline = %name, tick = %tick, "The last run is still going; this tick is skipped.");
+            crate::telemetry::tick_skipped(&name, "overlap", 1);
+            journal.push(Event::SkippedOverlap { tick });
+            ticks.set_last_tick(&name, tick).await;
+            continue;
+        }
+        ticks.set_last_tick(&name, tick).await;
+        start(tick, Reason::Tick, &mut current);
+    }
+    if let Some(mut r) = current.take()
+        && !r.0.is_finished()
+    {
+        tracing::info!(pipeline = %name, "Waiting for the run to finish the batches it sent.");
+        let _ = (&mut r.0).await;
+    }
+}
