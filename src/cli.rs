@@ -1,5 +1,5 @@
-//! The command line: `esg-sync emulator` and `esg-sync inspect` today; the sync commands
-//! (daemon, run-now, plan, validate, runs, rejects) arrive with their issues.
+//! The command line: `daemon` (the default), `run-now`, `plan`, `validate`, `runs`, `rejects`,
+//! `inspect`, `emulator`, `healthcheck`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ pub const DEMO_SEED: &str = include_str!("../config/demo/seed.json");
     name = "esg-sync",
     version,
     about = "Keeps a Workiva sustainability program in step with a data lake.",
-    after_help = "Exit status of run-now and plan: 0 succeeded, 2 partial (rows rejected or locked values conflicting), 1 failed."
+    after_help = "Without a command, esg-sync runs the daemon (esg-sync daemon).\n\nExit status: 0 succeeded (the daemon: stopped cleanly by SIGTERM or SIGINT); 2 partial (run-now, plan: rows rejected or locked values conflicting); 1 failed, interrupted, busy (another process runs the pipeline) or bad configuration; 130 stopped at once by a second signal.\n\nLogs go to stderr, filtered by RUST_LOG (default info)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,6 +27,10 @@ pub struct Cli {
     /// Run the selected pipelines once and exit (same as `esg-sync run-now`).
     #[arg(long)]
     pub run_now: bool,
+    /// Log lines as text or JSON; auto is text when stdout and stderr are terminals, JSON
+    /// otherwise.
+    #[arg(long, value_enum, env = "ESG_SYNC_LOG_FORMAT", global = true, default_value_t = crate::telemetry::LogFormat::Auto)]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -65,6 +69,15 @@ pub enum RejectFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run every pipeline that has a schedule, on its schedule, until SIGTERM or SIGINT; serve
+    /// /healthz, /readyz and /metrics on daemon.listen. The default command.
+    Daemon,
+    /// Exit 0 if the daemon of this configuration answers /healthz (a container HEALTHCHECK).
+    Healthcheck {
+        /// The URL to ask (default: http://<daemon.listen>/healthz, 0.0.0.0 read as 127.0.0.1).
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Run the selected pipelines once (a backfill), print a summary, and exit 0, 2 or 1.
     RunNow {
         #[command(flatten)]
@@ -210,6 +223,7 @@ impl RunArgs {
                 .as_deref()
                 .map(crate::commands::parse_years)
                 .transpose()?,
+            stop: Default::default(),
         })
     }
 }
@@ -260,9 +274,43 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             )
             .await
         }
-        None => anyhow::bail!(
-            "say what to do: `esg-sync --run-now --config FILE` runs the pipelines once; `esg-sync --help` lists the commands (the daemon arrives with issue 5)"
-        ),
+        Some(Command::Healthcheck { url }) => healthcheck(config.as_deref(), url).await,
+        Some(Command::Daemon) | None => crate::daemon::run(config.as_deref()).await,
+    }
+}
+
+/// Asks the daemon's `/healthz`.
+async fn healthcheck(
+    config: Option<&std::path::Path>,
+    url: Option<String>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let url = match url {
+        Some(u) => u,
+        None => {
+            let settings = crate::config::Settings::load(config)?;
+            let mut addr: SocketAddr = settings.daemon.listen.parse()?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}/healthz")
+        }
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("{url}: {}", r.status());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Ok(r) => {
+            println!("{url}: {}", r.status());
+            Ok(std::process::ExitCode::from(1))
+        }
+        Err(e) => {
+            println!("{url}: {}", crate::workiva::http::describe_reqwest(&e));
+            Ok(std::process::ExitCode::from(1))
+        }
     }
 }
 
@@ -329,29 +377,8 @@ pub async fn run_emulator(
         println!("  program: {p}");
     }
     println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    crate::signals::next().await;
     tracing::info!("Stopping the emulator.");
     emu.shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
 }

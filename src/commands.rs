@@ -9,9 +9,14 @@ use crate::store::Store;
 use crate::sync::{self, Report, RunOptions, Status};
 use crate::workiva::WorkivaClient;
 
-/// Exit status of a run: 0 succeeded, 2 partial, 1 failed.
+/// Exit status of a run: 0 succeeded, 2 partial, 1 failed or interrupted.
 pub fn exit_code(reports: &[Report]) -> ExitCode {
-    if reports.iter().any(|r| r.status == Status::Failed) {
+    if reports.iter().any(|r| {
+        matches!(
+            r.status,
+            Status::Failed | Status::Interrupted | Status::Busy
+        )
+    }) {
         ExitCode::from(1)
     } else if reports.iter().any(|r| r.status == Status::Partial) {
         ExitCode::from(2)
@@ -153,20 +158,38 @@ pub async fn run(
         .collect();
     let client = WorkivaClient::new(settings.workiva.clone())?;
     let store = Store::connect(&settings.store.url).await?;
+    // Ctrl-C or SIGTERM: batches in flight finish, nothing new is sent, the run is recorded
+    // as interrupted (the next run resumes it); a second signal exits at once.
+    let signals = crate::signals::stop_on_signals(
+        opts.stop.clone(),
+        "Stopping after the batches in flight; send the signal again to exit at once.",
+    );
     let mut reports = Vec::new();
     for p in &pipelines {
+        if opts.stop.is_cancelled() {
+            break;
+        }
         let r = sync::run_pipeline(&client, &store, p, &opts).await;
         if !json {
             println!("{}\n", sync::render(&r));
         }
         reports.push(r);
     }
+    signals.abort();
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     }
     store.close().await;
     if let Some(e) = embedded {
         e.save().await?;
+    }
+    if reports.len() < pipelines.len() {
+        let left: Vec<&str> = pipelines[reports.len()..]
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        eprintln!("stopped before these pipelines ran: {}", left.join(", "));
+        return Ok(ExitCode::from(1));
     }
     Ok(exit_code(&reports))
 }
