@@ -1,6 +1,10 @@
-# Multi-stage build: compile in the Rust image, run from a small Debian image as a non-root user.
-# Today the image serves the Workiva API emulator; the daemon (issue 5) becomes its default
-# command, with a HEALTHCHECK on /healthz.
+# Multi-stage build: compile in the Rust image, run from a small Debian image as a non-root
+# user. The default command is the daemon; its HEALTHCHECK asks /healthz.
+#   docker build -t esg-sync .
+#   docker run -v $PWD/esg-sync.toml:/etc/esg-sync/esg-sync.toml:ro \
+#     -v esg-sync-state:/var/lib/esg-sync -v /data/lake:/data/lake:ro \
+#     -e WORKIVA_CLIENT_SECRET -p 9184:9184 esg-sync
+# The emulator instead: docker run -p 8080:8080 esg-sync emulator --listen 0.0.0.0:8080 --demo
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -16,8 +20,15 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/esg-sync --create-home esg-sync
 COPY --from=build /src/target/release/esg-sync /usr/local/bin/esg-sync
+ENV ESG_SYNC__DAEMON__LISTEN=0.0.0.0:9184 \
+    ESG_SYNC__STORE__URL=sqlite:///var/lib/esg-sync/state.db \
+    ESG_SYNC_LOG_FORMAT=json
 USER esg-sync
 WORKDIR /var/lib/esg-sync
-EXPOSE 8080
+VOLUME ["/var/lib/esg-sync"]
+EXPOSE 9184
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/esg-sync", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/esg-sync"]
-CMD ["emulator", "--listen", "0.0.0.0:8080", "--demo"]
+CMD ["daemon", "--config", "/etc/esg-sync/esg-sync.toml"]
