@@ -326,3 +326,69 @@ async fn seed_file_flag_loads_a_tenant_next_to_the_demo() {
         "a bad seed names what is wrong: {err}"
     );
 }
+
+#[tokio::test]
+async fn logs_are_text_or_json_and_rust_log_filters_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("esg-sync.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[emulator]\nembedded = true\ndemo = true\n\n[store]\nurl = \"sqlite://{}/s.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let run = |format: Option<&'static str>, level: &'static str| {
+        let mut args = vec![
+            "validate".to_string(),
+            "--config".into(),
+            cfg.display().to_string(),
+        ];
+        if let Some(f) = format {
+            args.extend(["--log-format".to_string(), f.to_string()]);
+        }
+        crate::helpers::run_esg(args, vec![("RUST_LOG", level.to_string())])
+    };
+    // Not a terminal here, so `auto` means JSON: one object per line.
+    let out = run(None, "info").await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("Started the embedded Workiva emulator"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(
+        v["fields"]["message"],
+        "Started the embedded Workiva emulator."
+    );
+    assert!(
+        v["fields"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
+    assert!(v["timestamp"].is_string());
+    let out = run(Some("json"), "info").await;
+    assert!(
+        out.stderr
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+    );
+    let out = run(Some("text"), "info").await;
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("Started the embedded Workiva emulator"))
+        .unwrap();
+    assert!(line.contains("INFO") && !line.starts_with('{'), "{line}");
+    // RUST_LOG filters.
+    let out = run(Some("text"), "warn").await;
+    assert!(
+        !out.stderr.contains("Started the embedded"),
+        "{}",
+        out.stderr
+    );
+}

@@ -11,6 +11,29 @@ use serde_json::{Value, json};
 
 use crate::spec;
 
+/// How long a test waits for something another process does. Generous, because CI runs
+/// every test at once on two cores; a passing test never waits this long.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Checks `check` every 20 ms until it holds (true) or [`PATIENCE`] runs out (false). A
+/// wall-clock deadline, not a count of tries, so a slow machine only makes it slower.
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if check().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A fast operation timing for tests: a few milliseconds, `Retry-After: 0`.
 pub fn fast_timing() -> OperationTiming {
     OperationTiming {

@@ -4,11 +4,11 @@
 //! and recorded operations are polled rather than resent.
 
 use std::process::Command;
-use std::time::Duration;
 
+use crate::helpers::eventually;
 use crate::sync::{SyncEnv, sync_env, write_rows};
 
-const ROWS: &[crate::sync::R] = &[
+pub(crate) const ROWS: &[crate::sync::R] = &[
     ("ghg", "2025-Q1", "Site A", "X", "10", "n1"),
     ("ghg", "2025-Q2", "Site A", "X", "20", ""),
     ("ghg", "2024", "B", "", "30", ""),
@@ -17,6 +17,12 @@ const ROWS: &[crate::sync::R] = &[
 ];
 
 fn config(e: &SyncEnv) -> std::path::PathBuf {
+    config_with(e, "", "")
+}
+
+/// The test configuration, with `top` before the pipeline (e.g. a `[daemon]` table) and
+/// `pipeline` keys added to it.
+pub(crate) fn config_with(e: &SyncEnv, top: &str, pipeline: &str) -> std::path::PathBuf {
     let path = e.file("esg-sync.toml");
     std::fs::write(
         &path,
@@ -34,11 +40,14 @@ backoff_base_ms = 5
 [store]
 url = "sqlite://{dir}/cli-state.db"
 
+{top}
+
 [[pipeline]]
 name = "crash"
 program = "Test Program"
 source = ["{data}"]
 concurrency = 1
+{pipeline}
 
 [pipeline.columns]
 metric = "metric"
@@ -85,7 +94,7 @@ async fn run_binary(
     .await
 }
 
-async fn assert_equal_to_source(e: &SyncEnv) {
+pub(crate) async fn assert_equal_to_source(e: &SyncEnv) {
     let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
     let num = e.workiva(&e.env.ids.num).await;
     let got: Vec<(u64, u64, serde_json::Value, String, String)> =
@@ -119,7 +128,7 @@ async fn assert_equal_to_source(e: &SyncEnv) {
     assert_eq!(share, vec!["40.5", "41"]);
 }
 
-fn posts(e: &SyncEnv) -> usize {
+pub(crate) fn posts(e: &SyncEnv) -> usize {
     e.upsertions()
 }
 
@@ -192,7 +201,7 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
     let cfg = config(&e);
     // Slow operations, so the process is killed while one is in flight.
     let mut s = e.env.emu.settings();
-    s.operations.base_ms = 1500;
+    s.operations.base_ms = 4000;
     e.env.emu.set_settings(s).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
         .args(["run-now", "--config", cfg.to_str().unwrap()])
@@ -202,22 +211,25 @@ async fn a_real_sigkill_mid_run_then_a_rerun_ends_equal_to_the_source() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // First the emulator sees the batch (so the process has long since set up its store),
+    // then the store holds its operation URL.
     let url = format!("sqlite://{}/cli-state.db", e.dir.path().display());
-    let mut recorded = false;
-    for _ in 0..300 {
-        if let Ok(store) = esg_sync::store::Store::connect(&url).await {
-            recorded = store
-                .open_batches("crash")
-                .await
-                .map(|b| b.iter().any(|x| x.status == "sent"))
-                .unwrap_or(false);
-            store.close().await;
-        }
-        if recorded {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert!(
+        eventually(|| async { posts(&e) == 1 }).await,
+        "the first batch was sent"
+    );
+    let recorded = eventually(|| async {
+        let Ok(store) = esg_sync::store::Store::connect(&url).await else {
+            return false;
+        };
+        let sent = store
+            .open_batches("crash")
+            .await
+            .is_ok_and(|b| b.iter().any(|x| x.status == "sent"));
+        store.close().await;
+        sent
+    })
+    .await;
     assert!(recorded, "the operation URL was recorded");
     assert_eq!(
         posts(&e),

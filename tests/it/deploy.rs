@@ -1,0 +1,266 @@
+//! The deployment files: the systemd unit passes `systemd-analyze verify` with no warning; the
+//! Kubernetes manifests agree with the daemon (its endpoints, port, secret file, grace period)
+//! and their configuration loads; the Dockerfile is multi-stage, non-root, with a HEALTHCHECK.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+fn repo(p: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(repo("deploy/systemd/esg-sync.service")).unwrap();
+    for key in [
+        "DynamicUser=yes",
+        "StateDirectory=esg-sync",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "LoadCredential=workiva-client-secret:",
+        "ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE=%d/workiva-client-secret",
+        "KillSignal=SIGTERM",
+    ] {
+        assert!(unit.contains(key), "the unit lacks {key}");
+    }
+    let stop: u64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        stop > esg_sync::config::DaemonConfig::default().grace_period_secs,
+        "systemd waits longer than the grace period"
+    );
+    if std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: systemd-analyze is not installed here");
+        return;
+    }
+    // verify checks that ExecStart's binary exists: point it at the one just built.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("esg-sync.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/esg-sync", env!("CARGO_BIN_EXE_esg-sync")),
+    )
+    .unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // verify exits 0 on unknown keys and bad values, with a warning: none is allowed.
+    assert!(
+        stderr.trim().is_empty(),
+        "systemd-analyze verify warned:\n{stderr}"
+    );
+}
+
+fn docs(file: &str) -> Vec<serde_yaml::Value> {
+    let text = std::fs::read_to_string(repo(&format!("deploy/kubernetes/{file}"))).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_kubernetes_manifests_agree_with_the_daemon() {
+    let kustomization = &docs("kustomization.yaml")[0];
+    let mut kinds = HashMap::new();
+    for f in kustomization["resources"].as_sequence().unwrap() {
+        for d in docs(f.as_str().unwrap()) {
+            kinds.insert(d["kind"].as_str().unwrap().to_string(), d);
+        }
+    }
+    for k in ["Deployment", "ConfigMap", "Secret", "PersistentVolumeClaim"] {
+        assert!(kinds.contains_key(k), "no {k}");
+    }
+    let dep = &kinds["Deployment"];
+    assert_eq!(dep["spec"]["replicas"], 1);
+    assert_eq!(dep["spec"]["strategy"]["type"], "Recreate");
+    let pod = &dep["spec"]["template"];
+    let ann = &pod["metadata"]["annotations"];
+    assert_eq!(ann["prometheus.io/scrape"], "true");
+    assert_eq!(ann["prometheus.io/path"], "/metrics");
+    let port = ann["prometheus.io/port"].as_str().unwrap();
+    let c = &pod["spec"]["containers"][0];
+    assert_eq!(
+        c["ports"][0]["containerPort"].as_u64().unwrap().to_string(),
+        port
+    );
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], true);
+    let env: Vec<(String, String)> = c["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let get = |k: &str| env.iter().find(|e| e.0 == k).unwrap().1.clone();
+    assert_eq!(get("ESG_SYNC__DAEMON__LISTEN"), format!("0.0.0.0:{port}"));
+    // The secret's file is inside the secret's mount, and the state inside the volume.
+    let mounts: HashMap<String, String> = c["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["mountPath"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let secret_key = kinds["Secret"]["stringData"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get("ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE"),
+        format!("{}/{secret_key}", mounts["workiva-secret"])
+    );
+    assert!(get("ESG_SYNC__STORE__URL").contains(&mounts["state"]));
+    // The configuration file loads, with the Deployment's environment on top.
+    let toml = kinds["ConfigMap"]["data"]["esg-sync.toml"]
+        .as_str()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("esg-sync.toml");
+    std::fs::write(&f, toml).unwrap();
+    let config_arg = c["args"].as_sequence().unwrap();
+    assert_eq!(
+        config_arg.last().unwrap().as_str().unwrap(),
+        format!("{}/esg-sync.toml", mounts["config"])
+    );
+    let s = esg_sync::config::Settings::load_with_env(Some(&f), env.clone()).unwrap();
+    assert_eq!(s.daemon.listen, format!("0.0.0.0:{port}"));
+    assert!(s.pipelines.iter().all(|p| p.schedule.is_some()));
+    let grace = pod["spec"]["terminationGracePeriodSeconds"]
+        .as_u64()
+        .unwrap();
+    assert!(grace > s.daemon.grace_period_secs);
+}
+
+#[test]
+fn the_dockerfile_is_multi_stage_non_root_with_a_healthcheck() {
+    let d = std::fs::read_to_string(repo("Dockerfile")).unwrap();
+    assert_eq!(
+        d.matches("\nFROM ").count() + usize::from(d.starts_with("FROM ")),
+        2
+    );
+    assert!(d.contains("HEALTHCHECK"), "no HEALTHCHECK");
+    assert!(d.contains("\"healthcheck\""));
+    let user = d
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
+        .unwrap();
+    assert_ne!(user.trim(), "root");
+    assert!(d.contains("ESG_SYNC__DAEMON__LISTEN=0.0.0.0:9184"));
+}
+
+#[test]
+fn the_example_and_demo_configurations_load() {
+    for f in ["config/example.toml", "config/demo.toml"] {
+        let s = esg_sync::config::Settings::load_with_env(Some(&repo(f)), vec![])
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(
+            s.pipelines.iter().all(|p| p.schedule.is_some()),
+            "{f}: every pipeline has a schedule, so the daemon runs them"
+        );
+    }
+}
+
+#[test]
+fn the_readme_lists_every_metric() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    for (name, kind, _) in esg_sync::telemetry::CATALOGUE {
+        assert!(
+            readme.contains(&format!("| `{name}` | {kind} |")),
+            "README's metrics table lacks {name} ({kind})"
+        );
+    }
+}
+
+/// The keys a table of the configuration accepts, read from serde's own refusal of an
+/// unknown key ("unknown field `zz_probe`, expected one of `a`, `b`").
+fn accepted_keys(toml_text: &str) -> Vec<String> {
+    let err = toml::from_str::<esg_sync::config::Settings>(toml_text)
+        .expect_err("zz_probe is refused")
+        .to_string();
+    let list = err
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| err.split("expected ").nth(1))
+        .unwrap_or_else(|| panic!("no key list in: {err}"));
+    list.split(',')
+        .filter_map(|k| k.split('`').nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_configuration_key_is_documented_in_the_example() {
+    let example = std::fs::read_to_string(repo("config/example.toml")).unwrap();
+    let pipeline = "[[pipeline]]\nname = \"p\"\nprogram = \"P\"\nsource = [\"x\"]\n";
+    let tables = [
+        ("", "zz_probe = 1\n".to_string()),
+        ("workiva", "[workiva]\nzz_probe = 1\n".into()),
+        ("store", "[store]\nzz_probe = 1\n".into()),
+        ("emulator", "[emulator]\nzz_probe = 1\n".into()),
+        ("daemon", "[daemon]\nzz_probe = 1\n".into()),
+        ("pipeline", format!("{pipeline}zz_probe = 1\n")),
+        (
+            "pipeline.columns",
+            format!("{pipeline}[pipeline.columns]\nzz_probe = 1\n"),
+        ),
+        (
+            "pipeline.status",
+            format!("{pipeline}[pipeline.status]\nzz_probe = 1\n"),
+        ),
+    ];
+    let mut missing = Vec::new();
+    for (table, text) in tables {
+        let keys = accepted_keys(&text);
+        assert!(!keys.is_empty(), "{table}: {keys:?}");
+        for key in keys {
+            // A key is documented when the example sets it, shows it commented out, or
+            // heads a table with it.
+            let documented = example.lines().any(|l| {
+                let l = l.trim_start_matches(['#', ' ']);
+                l.starts_with(&format!("{key} ="))
+                    || l.starts_with(&format!("[{key}]"))
+                    || l.starts_with(&format!("[[{key}]]"))
+                    || l.starts_with(&format!("[pipeline.{key}"))
+                    || (l.starts_with("[pipeline.") && l.contains(&format!(".{key}]")))
+                    || l.contains(&format!("{{ {key} ="))
+                    || l.contains(&format!(", {key} ="))
+            });
+            if !documented {
+                missing.push(format!("{table}.{key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "config/example.toml does not document: {missing:?}"
+    );
+}
