@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{PipelineConfig, Settings};
-use crate::scheduler::{self, Clock, Job, Journal, Runner, Schedule};
+use crate::scheduler::{self, Clock, Job, Runner, Schedule};
 use crate::server::{self, Health};
 use crate::store::Store;
 use crate::sync::{self, RunOptions, Status};
@@ -57,15 +57,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         stop.clone(),
         "Stopping: no new runs or batches; batches in flight are polled to their end. Send the signal again to exit at once.",
     );
-    let upkeep = {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                m.run_upkeep();
-            }
-        })
-    };
+    let upkeep = crate::telemetry::spawn_upkeep(metrics.clone());
 
     let started = chrono::Utc::now();
     let mut limits = Vec::new();
@@ -133,7 +125,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             ticks.clone(),
             runner.clone(),
             stop.clone(),
-            Arc::new(Journal::default()),
+            None,
         )));
     }
 

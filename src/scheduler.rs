@@ -42,11 +42,7 @@ impl Schedule {
             .build()
             .parse(pattern)
             .map_err(|e| format!("schedule `{pattern}` is not a cron expression: {e}"))?;
-        let tz: Tz = timezone.parse().map_err(|_| {
-            format!(
-                "timezone `{timezone}` is not an IANA time zone name such as Europe/Berlin or UTC"
-            )
-        })?;
+        let tz = parse_timezone(timezone)?;
         Ok(Self {
             cron,
             tz,
@@ -70,6 +66,13 @@ impl Schedule {
     pub fn timezone(&self) -> Tz {
         self.tz
     }
+}
+
+/// An IANA time zone name, e.g. `Europe/Berlin`.
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.parse().map_err(|_| {
+        format!("timezone `{name}` is not an IANA time zone name such as Europe/Berlin or UTC")
+    })
 }
 
 /// Where "now" comes from.
@@ -177,7 +180,8 @@ pub enum Reason {
     Resume,
 }
 
-/// What the schedule did, in order; tests read it, operators read the logs and metrics.
+/// What the schedule did, in order: tests read it from a [`Journal`]; operators read the logs
+/// and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Started {
@@ -205,7 +209,8 @@ pub struct Job {
     pub resume_first: bool,
 }
 
-/// The history of one job.
+/// The history of one job, for tests. The daemon keeps none: a job runs for months, and
+/// its logs and metrics already tell what happened.
 #[derive(Debug, Default)]
 pub struct Journal(Mutex<Vec<Event>>);
 
@@ -252,21 +257,27 @@ fn ticks_between(s: &Schedule, after: DateTime<Utc>, upto: DateTime<Utc>) -> u64
 }
 
 /// Runs one pipeline's schedule until `stop` is cancelled, then waits for its run (if one is
-/// going) to end. The caller bounds that wait with the grace period.
+/// going) to end. The caller bounds that wait with the grace period. Events go to `journal`
+/// when there is one.
 pub async fn run_job<T: TickStore>(
     job: Job,
     clock: Clock,
     ticks: Arc<T>,
     runner: Runner,
     stop: CancellationToken,
-    journal: Arc<Journal>,
+    journal: Option<Arc<Journal>>,
 ) {
     let name = job.pipeline.clone();
+    let note = |e: Event| {
+        if let Some(j) = &journal {
+            j.push(e);
+        }
+    };
     let mut current: Option<Running> = None;
     let start = |tick: DateTime<Utc>, reason: Reason, current: &mut Option<Running>| {
         let at = clock.now();
         tracing::info!(pipeline = %name, tick = %tick.to_rfc3339(), ?reason, "Starting a run.");
-        journal.push(Event::Started { tick, at, reason });
+        note(Event::Started { tick, at, reason });
         *current = Some(Running(tokio::spawn((runner)(name.clone(), stop.clone()))));
     };
     let now = clock.now();
@@ -285,7 +296,7 @@ pub async fn run_job<T: TickStore>(
                 CatchUp::Skip => {
                     tracing::warn!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; skipped (catch_up = \"skip\").");
                     crate::telemetry::tick_skipped(&name, "missed", missed);
-                    journal.push(Event::SkippedMissed { missed });
+                    note(Event::SkippedMissed { missed });
                 }
             }
             ticks.set_last_tick(&name, now).await;
@@ -315,7 +326,7 @@ pub async fn run_job<T: TickStore>(
         if current.as_ref().is_some_and(|r| !r.0.is_finished()) {
             tracing::warn!(pipeline = %name, tick = %tick, "The last run is still going; this tick is skipped.");
             crate::telemetry::tick_skipped(&name, "overlap", 1);
-            journal.push(Event::SkippedOverlap { tick });
+            note(Event::SkippedOverlap { tick });
             ticks.set_last_tick(&name, tick).await;
             continue;
         }

@@ -99,8 +99,6 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     let handle = PrometheusBuilder::new()
         .set_buckets(seconds)
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
-        // Histograms keep a window of samples; the daemon's upkeep task drains it.
-        .upkeep_timeout(Duration::from_secs(5))
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     for (name, kind, help) in CATALOGUE {
@@ -111,6 +109,21 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
         }
     }
     Ok(handle)
+}
+
+/// How often [`spawn_upkeep`] drains the histograms' samples.
+pub const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The exporter's upkeep: histogram samples pile up until drained, and with
+/// `install_recorder` (no exporter of its own) the caller must drain them, whether or not
+/// anyone scrapes `/metrics`. Abort the task to stop it.
+pub fn spawn_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(UPKEEP_EVERY).await;
+            handle.run_upkeep();
+        }
+    })
 }
 
 fn status_class(status: Option<u16>) -> &'static str {

@@ -223,11 +223,8 @@ impl PipelineConfig {
                 }
             }
         }
-        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            p.push(format!(
-                "{at}: timezone `{}` is not an IANA time zone name such as Europe/Berlin or UTC",
-                self.timezone
-            ));
+        if let Err(e) = crate::scheduler::parse_timezone(&self.timezone) {
+            p.push(format!("{at}: {e}"));
         }
         p
     }

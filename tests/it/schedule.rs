@@ -69,7 +69,7 @@ async fn live(
         ticks.clone(),
         runner(took, most.clone()),
         stop.clone(),
-        journal.clone(),
+        Some(journal.clone()),
     ));
     tokio::time::sleep(for_).await;
     stop.cancel();
@@ -407,7 +407,7 @@ async fn a_stop_waits_for_the_run_in_flight_and_starts_nothing_new() {
         Arc::new(MemoryTicks::default()),
         slow,
         stop.clone(),
-        journal.clone(),
+        Some(journal.clone()),
     ));
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(journal.starts().len(), 1);
