@@ -47,27 +47,40 @@ async fn healthz(State(h): State<Health>) -> Response {
     .into_response()
 }
 
-/// Each check with `ok` and, when not, why.
+/// `{"ok": true}`, or `{"ok": false, "error": …}` when `check` fails or takes over `limit`.
+async fn timed<E: std::fmt::Display>(
+    limit: Duration,
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> serde_json::Value {
+    match tokio::time::timeout(limit, check).await {
+        Ok(Ok(())) => json!({"ok": true}),
+        Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+        Err(_) => json!({"ok": false, "error": format!("no answer within {limit:?}")}),
+    }
+}
+
+/// Each check with `ok` and, when not, why. The checks run at once, so the answer comes
+/// within one `readiness_timeout_secs` however many pipelines there are.
 pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
-    let store = match tokio::time::timeout(h.timeout, h.store.ping()).await {
-        Ok(Ok(())) => json!({"ok": true}),
-        Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
-        Err(_) => json!({"ok": false, "error": format!("no answer within {:?}", h.timeout)}),
+    let lasts = async {
+        let each = h.limits.iter().map(|(name, _)| async move {
+            tokio::time::timeout(h.timeout, h.store.last_success(name))
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .flatten()
+        });
+        futures_util::future::join_all(each).await
     };
-    let token = match tokio::time::timeout(h.timeout, h.client.check_token()).await {
-        Ok(Ok(())) => json!({"ok": true}),
-        Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
-        Err(_) => json!({"ok": false, "error": format!("no token within {:?}", h.timeout)}),
-    };
+    let (store, token, lasts) = tokio::join!(
+        timed(h.timeout, h.store.ping()),
+        timed(h.timeout, h.client.check_token()),
+        lasts,
+    );
     let now = Utc::now();
     let mut pipelines = serde_json::Map::new();
     let mut fresh = true;
-    for (name, limit) in &h.limits {
-        let last = tokio::time::timeout(h.timeout, h.store.last_success(name))
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .flatten();
+    for ((name, limit), last) in h.limits.iter().zip(lasts) {
         let since = last.unwrap_or(h.started);
         let age = (now - since).to_std().unwrap_or_default();
         let stale = limit.is_some_and(|l| age > l);
