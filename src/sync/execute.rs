@@ -353,6 +353,7 @@ pub async fn resume(
                 .await
             {
                 Ok(op) => {
+                    crate::telemetry::batch_sent(pipeline, b.body.len());
                     store.batch_sent(b.id, &op.url).await?;
                     op
                 }

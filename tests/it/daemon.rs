@@ -360,6 +360,36 @@ async fn sigterm_mid_run_stops_cleanly_and_the_next_start_finishes_the_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_resent_when_resuming_is_counted_like_any_other() {
+    let e = sync_env().await;
+    write_rows(&e.file("data.parquet"), ROWS);
+    let cfg = config_with(
+        &e,
+        "[daemon]\nlisten = \"127.0.0.1:0\"",
+        "schedule = \"0 3 1 1 *\"",
+    );
+    // A run-now that died after recording its first batch, before sending it.
+    let out = crate::restart::run_binary(cfg.clone(), Some("batch_recorded")).await;
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(posts(&e), 0);
+    // The daemon resumes it at start: the recorded batch is sent, then the rest.
+    let d = Daemon::start(&cfg);
+    let addr = d.addr().await;
+    until(&e, "the resumed run", &d, |runs, _| {
+        runs.iter().any(|r| r.status == "succeeded")
+    })
+    .await;
+    assert_equal_to_source(&e).await;
+    let text = get(&addr, "/metrics").await.text().await.unwrap();
+    assert_eq!(posts(&e), 2, "the recorded batch, then the other metric's");
+    assert_eq!(
+        metric(&text, r#"esg_sync_batches_total{pipeline="crash"}"#),
+        Some(2.0),
+        "every batch upsertion sent is counted, the resent one too:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grace_period_that_runs_out_records_the_run_interrupted_and_the_next_start_polls_it() {
     let (e, cfg, mut d) = mid_run(Some(1), 6000).await;
     // The run outlasts the next ticks of its every-second schedule: they are skipped and

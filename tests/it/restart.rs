@@ -75,7 +75,7 @@ share = "Share"
     path
 }
 
-async fn run_binary(
+pub(crate) async fn run_binary(
     cfg: std::path::PathBuf,
     failpoint: Option<&'static str>,
 ) -> crate::helpers::Ran {
