@@ -159,15 +159,9 @@ impl Shared {
         endpoint: &str,
         token_path: bool,
     ) -> (Option<&'static str>, Option<u64>) {
-        // Most runs plan no faults: a read lock decides that without serialising requests.
-        let planned = !self
-            .settings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .faults
-            .plan
-            .is_empty();
-        if planned {
+        // Most runs plan no faults: this request's settings say so without a lock; when some
+        // are planned, the write lock finds (and uses up) the one to take.
+        if !f.plan.is_empty() {
             let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
             if let Some(i) = s
                 .faults
