@@ -76,7 +76,7 @@ async fn run() {
     let t = Instant::now();
     let fid = uuid::Uuid::parse_str(&facility).unwrap();
     let pid = uuid::Uuid::parse_str(&program).unwrap();
-    emu.with_store(|st| {
+    emu.with_store_advanced(|st| {
         for mid in &metric_ids {
             let items: Vec<_> = (0..YEARS * SITES)
                 .map(|i| esg_sync::emulator::model::UpsertItem {
@@ -100,7 +100,7 @@ async fn run() {
         }
     });
     let load = t.elapsed();
-    let total: usize = emu.with_store(|st| st.values.values().map(|v| v.len()).sum());
+    let total: usize = emu.with_store_advanced(|st| st.values.values().map(|v| v.len()).sum());
     println!("values held:            {total}");
     println!(
         "load time:              {:.2} s ({:.0} values/s)",
@@ -207,7 +207,7 @@ async fn run() {
     let mid = uuid::Uuid::parse_str(&metric_ids[METRICS / 2]).unwrap();
     let n = 200_000;
     let t = Instant::now();
-    let found = emu.with_store(|st| {
+    let found = emu.with_store_advanced(|st| {
         let mv = st.metric_values(mid);
         (0..n)
             .filter(|i| {

@@ -15,7 +15,7 @@ use esg_sync::emulator::config::OperationTiming;
 use esg_sync::emulator::model::{Period, UpsertItem};
 use esg_sync::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
 use esg_sync::store::Store;
-use esg_sync::sync::{RunOptions, build_plan, chunk::chunk};
+use esg_sync::sync::{build_plan, chunk::chunk};
 use esg_sync::workiva::{WorkivaClient, WorkivaConfig};
 use futures_util::StreamExt;
 use parquet::arrow::ArrowWriter;
@@ -71,7 +71,7 @@ async fn run() {
         .as_str()
         .unwrap()
         .to_string();
-    emu.with_store(|st| {
+    emu.with_store_advanced(|st| {
         for m in 0..METRICS {
             let mid = uuid::Uuid::parse_str(
                 summary["programs"][0]["metrics"][format!("Metric {m:03}")]
@@ -159,9 +159,7 @@ async fn run() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let base_rss = status("VmRSS:");
     let t = Instant::now();
-    let plan = build_plan(&client, &store, &p, &RunOptions::default())
-        .await
-        .unwrap();
+    let plan = build_plan(&client, &store, &p, None).await.unwrap();
     let planned = t.elapsed();
     let mut sizes = Vec::new();
     let mut batches = 0;
@@ -188,20 +186,16 @@ async fn run() {
     let files = esg_sync::source::parquet::expand(&p.source).unwrap();
     let rows = esg_sync::source::parquet::read_all(&files, &p.columns).unwrap();
     let t_read = t.elapsed();
-    let program = esg_sync::sync::plan::resolve_program(&client, &store, &p.program, &p.name)
+    let resolved = esg_sync::sync::resolve::resolve(&client, &store, &p)
         .await
         .unwrap();
-    let meta = esg_sync::sync::plan::load_program(&client, &program)
-        .await
-        .unwrap();
+    let (meta, program) = (&resolved.meta, resolved.meta.id.to_string());
     let t = Instant::now();
-    let v = esg_sync::sync::plan::validate(&p, &meta, &store, rows)
-        .await
-        .unwrap();
+    let v = esg_sync::sync::validate::validate(&p, meta, &resolved.mapper, rows);
     let t_validate = t.elapsed();
     drop(v);
     let t = Instant::now();
-    let ids: Vec<String> = meta.metrics.keys().cloned().collect();
+    let ids: Vec<String> = meta.metrics.keys().map(|m| m.to_string()).collect();
     let fetched: Vec<usize> = futures_util::stream::iter(ids)
         .map(|mid| {
             let (client, program) = (&client, &program);

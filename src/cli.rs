@@ -8,9 +8,6 @@ use clap::{Parser, Subcommand};
 
 use crate::emulator::{ClientConfig, Emulator, EmulatorConfig, Seed, StartOptions};
 
-/// The demo tenant shipped with the binary (`config/demo/seed.json`).
-pub const DEMO_SEED: &str = include_str!("../config/demo/seed.json");
-
 #[derive(Debug, Parser)]
 #[command(
     name = "esg-sync",
@@ -308,7 +305,7 @@ async fn healthcheck(
             Ok(std::process::ExitCode::from(1))
         }
         Err(e) => {
-            println!("{url}: {}", crate::workiva::http::describe_reqwest(&e));
+            println!("{url}: {}", crate::workiva::error::describe_reqwest(&e));
             Ok(std::process::ExitCode::from(1))
         }
     }
@@ -335,7 +332,7 @@ pub async fn run_emulator(
     }
     let mut seed = Seed::default();
     if args.demo {
-        let demo: Seed = serde_json::from_str(DEMO_SEED)
+        let demo: Seed = serde_json::from_str(crate::emulator::seed::DEMO_SEED)
             .map_err(|e| anyhow::anyhow!("built-in demo seed is invalid: {e}"))?;
         seed = demo;
     }
@@ -356,7 +353,7 @@ pub async fn run_emulator(
     )
     .await?;
     let base = emu.base_url();
-    let programs = emu.with_store(|s| {
+    let programs = emu.with_store_advanced(|s| {
         s.programs
             .iter()
             .map(|p| format!("{} ({})", p.name, p.id))

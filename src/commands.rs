@@ -61,7 +61,7 @@ pub async fn embedded_emulator(settings: &mut Settings) -> anyhow::Result<Option
         None => {
             let mut s = Seed::default();
             if e.demo {
-                s = serde_json::from_str(crate::cli::DEMO_SEED)
+                s = serde_json::from_str(crate::emulator::seed::DEMO_SEED)
                     .map_err(|err| anyhow::anyhow!("built-in demo seed: {err}"))?;
             }
             if let Some(f) = &e.seed {
@@ -244,16 +244,18 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             }
         }
         if let (Some(c), Some(s)) = (&client, &store) {
-            match sync::plan::resolve_program(c, s, &p.program, &p.name).await {
+            // What `validate` learns is not cached: it writes nothing.
+            let mut learnt = Vec::new();
+            match sync::resolve::resolve_program(c, s, &p.program, &p.name, &mut learnt).await {
                 Err(e) => problems.push(e.to_string()),
-                Ok(program) => match sync::plan::load_program(c, &program).await {
+                Ok(program) => match sync::resolve::load_program(c, &program).await {
                     Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
                     Ok(meta) => {
                         for target in p.metrics.values().chain(p.columns.fixed_metric.iter()) {
                             if !meta
                                 .metrics
-                                .values()
-                                .any(|m| &m.id == target || &m.name == target)
+                                .iter()
+                                .any(|(id, m)| id.as_str() == target || &m.name == target)
                             {
                                 problems.push(format!(
                                     "pipeline `{}`: `{target}` is not a metric of program `{}`",
@@ -262,11 +264,7 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
                             }
                         }
                         for (column, dim) in &p.columns.dimensions {
-                            if !meta
-                                .dimensions
-                                .values()
-                                .any(|d| &d.id == dim || &d.name == dim)
-                            {
+                            if sync::resolve::resolve_dimension(&meta, dim).is_none() {
                                 problems.push(format!("pipeline `{}`: columns.dimensions.{column} names `{dim}`, which is not a dimension of the program", p.name));
                             }
                         }

@@ -195,18 +195,25 @@ fn runner(
                 ..RunOptions::default()
             };
             let r = sync::run_pipeline(&client, &store, p, &opts).await;
-            crate::telemetry::run_finished(&r, t.elapsed());
+            crate::telemetry::run_finished(
+                &name,
+                r.status.as_str(),
+                r.status.landed(),
+                &r.counts,
+                t.elapsed(),
+            );
             crate::telemetry::running(&name, false);
             let c = &r.counts;
             match r.status {
                 Status::Failed => {
-                    tracing::error!(pipeline = %name, run = r.run_id, error = r.message.as_deref().unwrap_or(""), "Run failed.")
+                    let retriable = r.error.as_ref().is_some_and(|e| e.is_retriable());
+                    tracing::error!(pipeline = %name, run = r.run_id, error = r.message().unwrap_or_default(), retriable, "Run failed.")
                 }
                 Status::Busy => {
-                    tracing::warn!(pipeline = %name, reason = r.message.as_deref().unwrap_or(""), "Run not started.")
+                    tracing::warn!(pipeline = %name, reason = r.message().unwrap_or_default(), "Run not started.")
                 }
                 Status::Interrupted => {
-                    tracing::warn!(pipeline = %name, run = r.run_id, message = r.message.as_deref().unwrap_or(""), "Run interrupted.")
+                    tracing::warn!(pipeline = %name, run = r.run_id, message = r.message().unwrap_or_default(), "Run interrupted.")
                 }
                 _ => {
                     tracing::info!(pipeline = %name, run = r.run_id, status = r.status.as_str(), read = c.read, created = c.created, updated = c.updated, deleted = c.deleted, unchanged = c.unchanged, rejected = c.rejected, locked = c.locked, batches = r.batches, resumed_batches = r.resumed_batches, secs = t.elapsed().as_secs_f64(), "Run finished.")

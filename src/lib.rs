@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod emulator;
 pub mod inspect;
+pub mod outcome;
 pub mod scheduler;
 pub mod server;
 pub mod signals;

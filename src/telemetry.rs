@@ -162,12 +162,18 @@ pub fn batch_sent(pipeline: &str, bytes: usize) {
     counter!(BATCH_BYTES, "pipeline" => pipeline.to_string()).increment(bytes as u64);
 }
 
-/// A run's end: its status, its values by outcome, its duration.
-pub fn run_finished(report: &crate::sync::Report, took: Duration) {
-    let p = report.pipeline.clone();
-    counter!(RUNS, "pipeline" => p.clone(), "status" => report.status.as_str()).increment(1);
+/// A run's end: its status, its values by outcome, its duration. `landed`: the run landed
+/// its values (succeeded or partial), so the last-success time moves.
+pub fn run_finished(
+    pipeline: &str,
+    status: &'static str,
+    landed: bool,
+    c: &crate::outcome::Counts,
+    took: Duration,
+) {
+    let p = pipeline.to_string();
+    counter!(RUNS, "pipeline" => p.clone(), "status" => status).increment(1);
     histogram!(RUN_SECONDS, "pipeline" => p.clone()).record(took.as_secs_f64());
-    let c = &report.counts;
     for (outcome, n) in [
         ("read", c.read),
         ("created", c.created),
@@ -179,10 +185,7 @@ pub fn run_finished(report: &crate::sync::Report, took: Duration) {
     ] {
         counter!(VALUES, "pipeline" => p.clone(), "outcome" => outcome).increment(n.max(0) as u64);
     }
-    if matches!(
-        report.status,
-        crate::sync::Status::Succeeded | crate::sync::Status::Partial
-    ) {
+    if landed {
         last_success(&p, chrono::Utc::now());
     }
 }

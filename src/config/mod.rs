@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::workiva::WorkivaConfig;
 
 pub mod pipeline;
+pub mod schedule;
 
 pub use pipeline::{
     CatchUp, Columns, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,

@@ -198,14 +198,14 @@ impl PipelineConfig {
         if !(0.0..=1.0).contains(&self.max_delete_fraction) {
             p.push(format!("{at}: max_delete_fraction must be between 0 and 1"));
         }
-        if self.batch_bytes < 1_000 || self.batch_bytes > 10_485_760 {
+        if self.batch_bytes < 1_000 || self.batch_bytes > crate::workiva::models::MAX_BODY_BYTES {
             p.push(format!("{at}: batch_bytes must be from 1000 to 10485760"));
         }
         if self.concurrency == 0 {
             p.push(format!("{at}: concurrency must be at least 1"));
         }
         if let Some(cron) = &self.schedule {
-            match crate::scheduler::Schedule::parse(cron, "UTC") {
+            match super::schedule::Schedule::parse(cron, "UTC") {
                 Err(e) => p.push(format!("{at}: {e}")),
                 Ok(sched) => {
                     let t0 = sched.next_after(chrono::Utc::now());
@@ -223,7 +223,7 @@ impl PipelineConfig {
                 }
             }
         }
-        if let Err(e) = crate::scheduler::parse_timezone(&self.timezone) {
+        if let Err(e) = super::schedule::parse_timezone(&self.timezone) {
             p.push(format!("{at}: {e}"));
         }
         p

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 /// Every scope the emulator knows; the default client holds all of them.
 pub const ALL_SCOPES: [&str; 4] = ["file:read", "file:write", "task:read", "task:write"];
 
-/// Largest request body any endpoint accepts (Workiva's documented 10 MB limit).
-pub const MAX_BODY_BYTES: usize = 10_485_760;
+/// Largest request body any endpoint accepts: the one constant the client uses too.
+pub use crate::workiva::models::MAX_BODY_BYTES;
 
 /// The whole emulator configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -251,8 +251,9 @@ impl Emulator {
         lock(&self.shared.store).values_scanned
     }
 
-    /// Runs `f` on the store, with due operations applied first.
-    pub fn with_store<R>(&self, f: impl FnOnce(&mut store::Store) -> R) -> R {
+    /// Runs `f` on the store, after applying the operations that came due: the emulator's
+    /// clock moves forward first.
+    pub fn with_store_advanced<R>(&self, f: impl FnOnce(&mut store::Store) -> R) -> R {
         let mut st = lock(&self.shared.store);
         st.advance(std::time::Instant::now());
         f(&mut st)
@@ -265,7 +266,7 @@ impl Emulator {
 
     /// The tenant as a seed document (see [`seed::export`]).
     pub fn export(&self) -> Seed {
-        self.with_store(|s| seed::export(s))
+        self.with_store_advanced(|s| seed::export(s))
     }
 
     /// Revokes every issued access token.

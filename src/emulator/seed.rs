@@ -14,6 +14,9 @@ use super::error::ApiError;
 use super::model::*;
 use super::store::{NewMetric, NewTask, PERMISSIONS, Store, check_dim_values};
 
+/// The demo tenant shipped with the binary (`config/demo/seed.json`).
+pub const DEMO_SEED: &str = include_str!("../../config/demo/seed.json");
+
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Seed {

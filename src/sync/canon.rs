@@ -6,32 +6,7 @@
 use crate::source::Cell;
 use crate::workiva::models::DataType;
 
-/// A decimal `value * 10^-scale` as plain text.
-pub fn decimal_from_scaled(value: i128, scale: i8) -> String {
-    let neg = value < 0;
-    let digits = value.unsigned_abs().to_string();
-    let text = if scale <= 0 {
-        format!("{digits}{}", "0".repeat((-scale) as usize))
-    } else {
-        let s = scale as usize;
-        let padded = if digits.len() <= s {
-            format!("{}{digits}", "0".repeat(s - digits.len() + 1))
-        } else {
-            digits
-        };
-        let (int, frac) = padded.split_at(padded.len() - s);
-        format!("{int}.{frac}")
-    };
-    normalize_decimal(&format!("{}{text}", if neg { "-" } else { "" })).unwrap_or(text)
-}
-
-/// Days since 1970-01-01 as `YYYY-MM-DD`.
-pub fn date_from_days(days: i32) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| days.to_string())
-}
+pub use crate::source::cell::{date_from_days, decimal_from_scaled};
 
 /// Normalises decimal text: `+1.50` -> `1.5`, `1e3` -> `1000`, `.5` -> `0.5`, `-0.0` -> `0`.
 /// `None` when the text is not a decimal.

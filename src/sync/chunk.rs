@@ -1,7 +1,7 @@
 //! Chunking: each metric's writes into request bodies whose exact serialised size stays within
 //! the budget. A value too large for any batch is returned apart, to be rejected.
 
-use super::plan::{Write, item_json};
+use super::diff::Write;
 
 const HEAD: &[u8] = b"{\"data\":[";
 const TAIL: &[u8] = b"]}";
@@ -36,7 +36,7 @@ pub fn chunk(writes: Vec<Write>, budget: usize) -> (Vec<Chunk>, Vec<Write>) {
     let mut cur: Vec<Write> = Vec::new();
     let mut size = HEAD.len() + TAIL.len();
     for w in writes {
-        let bytes = item_json(&w);
+        let bytes = w.json();
         if HEAD.len() + TAIL.len() + bytes.len() > budget {
             too_large.push(w);
             continue;
@@ -66,7 +66,7 @@ pub fn chunk(writes: Vec<Write>, budget: usize) -> (Vec<Chunk>, Vec<Write>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::plan::SrcRef;
+    use crate::sync::validate::SrcRef;
     use crate::workiva::models::{MetricValue, ReportingPeriod};
 
     fn w(i: u16, len: usize) -> Write {
@@ -101,7 +101,7 @@ mod tests {
                 assert_eq!(v["data"].as_array().unwrap().len(), c.writes.len());
             }
             for b in &big {
-                assert!(item_json(b).len() + 11 > budget);
+                assert!(b.json().len() + 11 > budget);
             }
         }
         let (chunks, _) = chunk(writes, 10_000_000);

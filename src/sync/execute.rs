@@ -9,24 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::BoxFuture;
 
 use super::chunk::{assemble, chunk};
+use super::diff::Write;
+use super::error::ExecError;
 use super::failpoint;
 use super::period;
-use super::plan::{Write, item_json};
-use crate::store::{Reject, Store};
+use super::progress::Progress;
+use crate::outcome::Reject;
+use crate::store::Store;
 use crate::workiva::{ErrorDetail, WorkivaClient, WorkivaError};
-
-/// Why writing stopped: Workiva, or the state store. Kept apart so the message points at the
-/// system that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExecError {
-    #[error(transparent)]
-    Workiva(#[from] WorkivaError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// A shutdown began: no new batch is sent.
-    #[error("stopped by a shutdown before this batch was sent")]
-    Stopped,
-}
 
 /// What writing one metric achieved.
 #[derive(Debug, Default)]
@@ -37,7 +27,7 @@ pub struct Outcome {
     pub rejects: Vec<Reject>,
     pub batches: usize,
     /// Why the metric stopped early (its remaining batches are resumed next run).
-    pub error: Option<String>,
+    pub error: Option<ExecError>,
     /// Values left unsent because a shutdown began (the next run's diff finds them again).
     pub unsent: usize,
 }
@@ -53,44 +43,6 @@ pub struct Ctx<'a> {
     /// Cancelled when a shutdown begins: batches in flight are polled to their end, no new
     /// batch is sent.
     pub stop: &'a tokio_util::sync::CancellationToken,
-}
-
-/// A progress line on stderr when it is a terminal: values landed of values to write.
-pub struct Progress {
-    total: usize,
-    done: std::sync::atomic::AtomicUsize,
-    show: bool,
-    label: String,
-}
-
-impl Progress {
-    pub fn new(label: &str, total: usize) -> Self {
-        use std::io::IsTerminal;
-        Self {
-            total,
-            done: 0.into(),
-            show: total > 0 && std::io::stderr().is_terminal(),
-            label: label.to_string(),
-        }
-    }
-
-    fn add(&self, n: usize) {
-        let done = self.done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
-        if self.show {
-            let width = 30;
-            let filled = (done * width / self.total.max(1)).min(width);
-            eprint!(
-                "\r{} [{}{}] {done}/{} values",
-                self.label,
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                self.total
-            );
-            if done >= self.total {
-                eprintln!();
-            }
-        }
-    }
 }
 
 fn reject_write(w: &Write, reason: String) -> Reject {
@@ -128,7 +80,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
     let mut out = Outcome::default();
     let (chunks, too_large) = chunk(writes, ctx.budget);
     for w in too_large {
-        let size = item_json(&w).len();
+        let size = w.json().len();
         out.rejects.push(reject_write(&w, format!("the value is {size} bytes as JSON, more than fits in one request of {} bytes; shorten it", ctx.budget)));
         ctx.progress.add(1);
     }
@@ -145,7 +97,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
                 break;
             }
             Err(e) => {
-                out.error = Some(e.to_string());
+                out.error = Some(e);
                 break;
             }
         }
@@ -281,13 +233,13 @@ async fn narrow(
         if rest.is_empty() {
             return Ok(());
         }
-        let body = assemble(&rest.iter().map(item_json).collect::<Vec<_>>());
+        let body = assemble(&rest.iter().map(Write::json).collect::<Vec<_>>());
         return send(ctx, metric, rest, body, 0, out).await;
     }
     if whole_retries < 1 {
         // No value was named: likely a server fault. Try the batch once more as it is.
         tracing::warn!(metric, details = %describe(&details), "A batch failed without naming a value; sending it once more.");
-        let body = assemble(&writes.iter().map(item_json).collect::<Vec<_>>());
+        let body = assemble(&writes.iter().map(Write::json).collect::<Vec<_>>());
         return send(ctx, metric, writes, body, whole_retries + 1, out).await;
     }
     let mut right = writes;
@@ -299,7 +251,7 @@ async fn narrow(
         "Bisecting a failed batch."
     );
     for half in [left, right] {
-        let body = assemble(&half.iter().map(item_json).collect::<Vec<_>>());
+        let body = assemble(&half.iter().map(Write::json).collect::<Vec<_>>());
         send(ctx, metric, half, body, 0, out).await?;
     }
     Ok(())
@@ -322,7 +274,7 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
         match ctx.client.batch_delete(ctx.program, metric, &idents).await {
             Ok(()) => out.deleted += part.len(),
             Err(e) => {
-                out.error = Some(e.to_string());
+                out.error = Some(e.into());
                 return;
             }
         }

@@ -59,13 +59,18 @@ pub struct Lease {
     renew: tokio::task::JoinHandle<()>,
 }
 
+/// Who holds a lease this process could not take, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    pub holder: String,
+    pub until: String,
+}
+
 /// Takes the lease of `pipeline`, or says who holds it.
-pub async fn acquire(store: &Store, pipeline: &str) -> Result<Result<Lease, String>, StoreError> {
+pub async fn acquire(store: &Store, pipeline: &str) -> Result<Result<Lease, HeldBy>, StoreError> {
     let me = holder_id();
     match store.lease_acquire(pipeline, me, TTL, is_dead).await? {
-        Err((holder, until)) => Ok(Err(format!(
-            "pipeline `{pipeline}` is being run by another esg-sync ({holder}; its lease runs until {until} unless renewed); not started. Wait for it, or stop it"
-        ))),
+        Err((holder, until)) => Ok(Err(HeldBy { holder, until })),
         Ok(()) => {
             let (s, p) = (store.clone(), pipeline.to_string());
             let renew = tokio::spawn(async move {

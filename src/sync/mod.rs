@@ -1,16 +1,43 @@
-//! The sync engine, one file per step: `canon` and `period` (turning cells into Workiva's
-//! forms), `plan` (resolve, validate, diff), `chunk`, `execute` (send, poll, narrow down
-//! failed batches, resume), `run` (one run of a pipeline and its report), `failpoint` (planned
-//! crashes for tests). Only `execute` talks to Workiva's write endpoints and only `store` to
-//! the database.
+//! The sync engine. One run flows through these files in this order:
+//!
+//! 1. `resolve`: the program, its metrics and dimensions, the pipeline's lake keys and value
+//!    maps turned into Workiva ids, and (per metric) the values Workiva holds now. All reads
+//!    of planning happen here; what the mapping store should learn is returned, not written.
+//! 2. `validate`: source rows into valid rows and rejects (pure), with `canon` (cells into
+//!    Workiva's canonical value text) and `period` (reporting periods from labels or months).
+//! 3. `diff`: one metric's rows against its values in Workiva, into writes, deletes, locked
+//!    and unchanged values (pure).
+//! 4. `plan`: the plan's types, `build_plan` (the three steps above, in order) and the mirror
+//!    guard. A dry run stops here.
+//! 5. `chunk`: writes into request bodies of exact size within the budget (pure).
+//! 6. `execute`: send, record the operation URL, poll, narrow a failed batch down to its bad
+//!    values; resume what an interrupted run left.
+//! 7. `report`: how the run ended and the summary table.
+//! 8. `run`: one run, start to end: lease, resume, plan, guard, execute, record.
+//!
+//! Beside them: `ids` (the id newtypes and a value's key), `error` (typed errors from each
+//! step to the report and exit code), `lease` (one run of a pipeline at a time, across
+//! processes), `progress` (the terminal's progress line), `failpoint` (planned crashes for
+//! tests). Only `resolve` and `execute` (and `run`, which records) do I/O.
 
 pub mod canon;
 pub mod chunk;
+pub mod diff;
+pub mod error;
 pub mod execute;
 pub mod failpoint;
+pub mod ids;
 pub mod lease;
 pub mod period;
 pub mod plan;
+pub mod progress;
+pub mod report;
+pub mod resolve;
 pub mod run;
+pub mod validate;
 
-pub use run::{Report, RunOptions, Status, build_plan, render, run_pipeline};
+pub use crate::outcome::{Counts, Reject};
+pub use error::{ExecError, PlanError, RunError};
+pub use plan::{Plan, build_plan};
+pub use report::{Report, Status, render};
+pub use run::{RunOptions, run_pipeline};

@@ -1,45 +1,25 @@
-//! One run of a pipeline: resume what an interrupted run left, plan, record, execute, record
-//! the outcome. State moves only on completed operations.
+//! Run: one run of a pipeline, in the order it happens: take the pipeline's lease, resume what
+//! an interrupted run left, plan, record the run and the plan's rejects, apply the mirror
+//! guard, execute metric by metric, and record the outcome. State moves only on completed
+//! operations. A dry run (`plan`, `--dry-run`) stops after the plan and its guard, and writes
+//! nothing anywhere.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 
+use super::error::{MetricFailure, RunError};
 use super::execute::{self, Ctx, Outcome};
-use super::plan::{self, MetricPlan, Plan, PlanError, Row};
-use crate::config::{Mode, PipelineConfig};
-use crate::source::parquet;
-use crate::store::{Counts, Reject, Store};
-use crate::workiva::{ListOptions, WorkivaClient};
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Succeeded,
-    /// Some rows were rejected or locked values conflict with the source.
-    Partial,
-    Failed,
-    /// A dry run: nothing written.
-    Planned,
-    /// A shutdown stopped it: what was in flight finished, the rest is left to the next run.
-    Interrupted,
-    /// Not started: another process is running the pipeline.
-    Busy,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Succeeded => "succeeded",
-            Self::Partial => "partial",
-            Self::Failed => "failed",
-            Self::Planned => "planned",
-            Self::Interrupted => "interrupted",
-            Self::Busy => "busy",
-        }
-    }
-}
+use super::failpoint;
+use super::lease;
+use super::plan::{MetricPlan, Plan, build_plan};
+use super::progress::Progress;
+use super::report::{Report, Status, status_of};
+use super::resolve::apply_mapping_changes;
+use crate::config::PipelineConfig;
+use crate::outcome::{Counts, Reject};
+use crate::store::Store;
+use crate::workiva::WorkivaClient;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -53,149 +33,6 @@ pub struct RunOptions {
     pub stop: tokio_util::sync::CancellationToken,
 }
 
-/// What a run did, for the summary and `--output json`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Report {
-    pub pipeline: String,
-    pub run_id: Option<i64>,
-    pub status: Status,
-    pub counts: Counts,
-    pub metrics: Vec<MetricPlan>,
-    pub batches: usize,
-    pub resumed_batches: usize,
-    pub message: Option<String>,
-    #[serde(skip)]
-    pub rejects: Vec<Reject>,
-}
-
-impl Report {
-    fn failed(pipeline: &str, run_id: Option<i64>, message: String) -> Self {
-        Self::ended(pipeline, run_id, Status::Failed, message)
-    }
-
-    /// A run that ended before it wrote anything, with why.
-    fn ended(pipeline: &str, run_id: Option<i64>, status: Status, message: String) -> Self {
-        Self {
-            pipeline: pipeline.into(),
-            run_id,
-            status,
-            counts: Counts::default(),
-            metrics: Vec::new(),
-            batches: 0,
-            resumed_batches: 0,
-            message: Some(message),
-            rejects: Vec::new(),
-        }
-    }
-}
-
-/// Builds the plan: resolve, read, validate, diff. Writes nothing to Workiva.
-pub async fn build_plan(
-    client: &WorkivaClient,
-    store: &Store,
-    p: &PipelineConfig,
-    opts: &RunOptions,
-) -> Result<Plan, PlanError> {
-    let program = plan::resolve_program(client, store, &p.program, &p.name).await?;
-    let meta = plan::load_program(client, &program).await?;
-    let files = parquet::expand(&p.source)?;
-    let columns = p.columns.clone();
-    let source = tokio::task::spawn_blocking(move || parquet::read_all(&files, &columns))
-        .await
-        .map_err(|e| PlanError::Config {
-            pipeline: p.name.clone(),
-            message: format!("the reader stopped: {e}"),
-        })??;
-    let read = source.len();
-    let validated = plan::validate(p, &meta, store, source).await?;
-    let mut rejects = validated.rejects;
-    let in_years = |y: u16| opts.years.is_none_or(|(a, b)| (a..=b).contains(&y));
-    let mut by_metric: BTreeMap<String, Vec<Row>> = BTreeMap::new();
-    for r in validated
-        .rows
-        .into_iter()
-        .filter(|r| in_years(r.period.year))
-    {
-        by_metric.entry(r.metric_id.clone()).or_default().push(r);
-    }
-    // Every metric the pipeline maps, so mirror mode sees metrics whose rows all went away.
-    let mut metric_ids: BTreeSet<String> = by_metric.keys().cloned().collect();
-    if p.mode == Mode::Mirror {
-        for target in p.metrics.values().chain(p.columns.fixed_metric.iter()) {
-            if let Some(m) = meta
-                .metrics
-                .values()
-                .find(|m| &m.id == target || &m.name == target)
-            {
-                metric_ids.insert(m.id.clone());
-            }
-        }
-    }
-    // Workiva's values of each metric, several metrics at once.
-    let jobs: Vec<(String, Vec<Row>, BTreeSet<u16>)> = metric_ids
-        .into_iter()
-        .map(|mid| {
-            let rows = by_metric.remove(&mid).unwrap_or_default();
-            let years: BTreeSet<u16> = match opts.years {
-                Some((a, b)) => (a..=b).collect(),
-                None => rows.iter().map(|r| r.period.year).collect(),
-            };
-            (mid, rows, years)
-        })
-        .collect();
-    // Workiva's values of each metric, several metrics at once; each metric is diffed as soon
-    // as its values arrive, so only a few metrics' values are held at a time.
-    let program_ref = &program;
-    let (meta_ref, claimed) = (&meta, &validated.claimed);
-    let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(jobs)
-        .map(|(mid, rows, years)| async move {
-            let existing = match plan::years_filter(&years) {
-                Some(f) => {
-                    client
-                        .values(program_ref, &mid, &ListOptions::filter(f))
-                        .await?
-                }
-                None => Vec::new(),
-            };
-            let existing: Vec<_> = existing
-                .into_iter()
-                .filter(|v| {
-                    v.reporting_period
-                        .is_some_and(|rp| years.contains(&rp.year))
-                })
-                .collect();
-            let n = existing.len();
-            let (mp, more) = plan::diff_metric(
-                p,
-                meta_ref,
-                &meta_ref.metrics[&mid],
-                rows,
-                existing,
-                claimed,
-            );
-            Ok::<_, PlanError>((mp, more, n))
-        })
-        .buffer_unordered(4)
-        .try_collect()
-        .await?;
-    let mut metrics = Vec::new();
-    let mut in_scope = 0;
-    for (mp, more, n) in diffed {
-        in_scope += n;
-        rejects.extend(more);
-        metrics.push(mp);
-    }
-    metrics.sort_by(|a, b| a.metric_name.cmp(&b.metric_name));
-    Ok(Plan {
-        pipeline: p.name.clone(),
-        program_id: program,
-        metrics,
-        rejects,
-        read,
-        in_scope,
-    })
-}
-
 /// Runs one pipeline (or plans it, with `dry_run`). A run holds the pipeline's lease in the
 /// store, so no two processes run one pipeline at once.
 pub async fn run_pipeline(
@@ -205,17 +42,76 @@ pub async fn run_pipeline(
     opts: &RunOptions,
 ) -> Report {
     if opts.dry_run {
-        return run_leased(client, store, p, opts).await;
+        return dry_run(client, store, p, opts).await;
     }
-    let lease = match super::lease::acquire(store, &p.name).await {
+    let lease = match lease::acquire(store, &p.name).await {
         Ok(Ok(l)) => l,
-        Ok(Err(busy)) => {
-            return Report::ended(&p.name, None, Status::Busy, busy);
+        Ok(Err(held)) => {
+            let busy = RunError::Busy {
+                pipeline: p.name.clone(),
+                holder: held.holder,
+                until: held.until,
+            };
+            return Report::from_error(&p.name, None, busy);
         }
-        Err(e) => return Report::failed(&p.name, None, e.to_string()),
+        Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
     let r = run_leased(client, store, p, opts).await;
     lease.release().await;
+    r
+}
+
+/// `plan` and `--dry-run`: the plan and its guard; nothing is sent, recorded or cached.
+async fn dry_run(
+    client: &WorkivaClient,
+    store: &Store,
+    p: &PipelineConfig,
+    opts: &RunOptions,
+) -> Report {
+    let plan = match build_plan(client, store, p, opts.years).await {
+        Ok(pl) => pl,
+        Err(e) => return Report::from_error(&p.name, None, e.into()),
+    };
+    let counts = plan.counts();
+    let guard = plan.guard(p, opts.force).err();
+    let status = if guard.is_some() {
+        Status::Failed
+    } else if counts.rejected > 0 || counts.locked > 0 {
+        Status::Partial
+    } else {
+        Status::Planned
+    };
+    Report {
+        pipeline: p.name.clone(),
+        run_id: None,
+        status,
+        counts,
+        metrics: plan.metrics,
+        batches: 0,
+        resumed_batches: 0,
+        error: guard.map(|g| Arc::new(g.into())),
+        rejects: plan.rejects,
+    }
+}
+
+/// Records the end of run `run_id` as `error` decides, and reports it.
+async fn end(
+    store: &Store,
+    p: &PipelineConfig,
+    run_id: i64,
+    error: RunError,
+    counts: Counts,
+) -> Report {
+    let status = status_of(&error);
+    let message = error.to_string();
+    if let Err(e) = store
+        .run_finish(run_id, status.as_str(), &counts, Some(&message))
+        .await
+    {
+        tracing::error!(error = %e, "Could not record the end of the run.");
+    }
+    let mut r = Report::from_error(&p.name, Some(run_id), error);
+    r.counts = counts;
     r
 }
 
@@ -225,128 +121,96 @@ async fn run_leased(
     p: &PipelineConfig,
     opts: &RunOptions,
 ) -> Report {
-    let mut resumed = 0;
-    if !opts.dry_run {
-        match execute::resume(client, store, &p.name).await {
-            Ok(n) => resumed = n,
-            Err(e) => {
-                return Report::failed(
-                    &p.name,
-                    None,
-                    format!("resuming the interrupted run's batches failed: {e}"),
-                );
-            }
-        }
-    }
-    let plan = match build_plan(client, store, p, opts).await {
-        Ok(pl) => pl,
-        Err(e) => {
-            if !opts.dry_run
-                && let Ok(id) = store.run_start(&p.name).await
-            {
-                let _ = store
-                    .run_finish(id, "failed", &Counts::default(), Some(&e.to_string()))
-                    .await;
-                return Report::failed(&p.name, Some(id), e.to_string());
-            }
-            return Report::failed(&p.name, None, e.to_string());
-        }
+    let resumed = match execute::resume(client, store, &p.name).await {
+        Ok(n) => n,
+        Err(e) => return Report::from_error(&p.name, None, RunError::Resume(e)),
     };
-    let planned = plan.counts();
-    if opts.dry_run {
-        let status = if planned.rejected > 0 || planned.locked > 0 {
-            Status::Partial
-        } else {
-            Status::Planned
-        };
-        return Report {
-            pipeline: p.name.clone(),
-            run_id: None,
-            status,
-            counts: planned,
-            metrics: plan.metrics,
-            batches: 0,
-            resumed_batches: 0,
-            message: None,
-            rejects: plan.rejects,
-        };
-    }
+    let plan = build_plan(client, store, p, opts.years).await;
     let run_id = match store.run_start(&p.name).await {
         Ok(id) => id,
-        Err(e) => return Report::failed(&p.name, None, e.to_string()),
+        Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
+    let plan = match plan {
+        Ok(pl) => pl,
+        Err(e) => return end(store, p, run_id, e.into(), Counts::default()).await,
+    };
+    let planned = plan.counts();
     if opts.stop.is_cancelled() {
-        let msg = "stopped by a shutdown after planning, before sending anything; the next run plans again".to_string();
-        let _ = store
-            .run_finish(run_id, Status::Interrupted.as_str(), &planned, Some(&msg))
-            .await;
-        let mut r = Report::ended(&p.name, Some(run_id), Status::Interrupted, msg);
-        r.counts = planned;
+        return end(store, p, run_id, RunError::StoppedBeforeSending, planned).await;
+    }
+    failpoint::hit("run_started");
+    let recorded = match apply_mapping_changes(store, &plan.mapping_changes).await {
+        Ok(()) => store.rejects_insert(run_id, &p.name, &plan.rejects).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = recorded {
+        return end(store, p, run_id, e.into(), planned).await;
+    }
+    if let Err(g) = plan.guard(p, opts.force) {
+        let counts = Counts {
+            created: 0,
+            updated: 0,
+            deleted: 0,
+            ..planned
+        };
+        let mut r = end(store, p, run_id, g.into(), counts).await;
+        r.metrics = plan.metrics;
+        r.rejects = plan.rejects;
         return r;
     }
-    super::failpoint::hit("run_started");
-    let fail = |msg: String, c: Counts| async move {
-        let _ = store.run_finish(run_id, "failed", &c, Some(&msg)).await;
-        msg
-    };
-    if let Err(e) = store.rejects_insert(run_id, &p.name, &plan.rejects).await {
-        let m = fail(e.to_string(), planned).await;
-        return Report::failed(&p.name, Some(run_id), m);
-    }
-    if p.mode == Mode::Mirror && plan.in_scope > 0 {
-        let deletes = planned.deleted as f64;
-        let share = deletes / plan.in_scope as f64;
-        if share > p.max_delete_fraction && !opts.force {
-            let msg = format!(
-                "mirror mode would delete {} of the {} values in scope ({:.0}%), more than max_delete_fraction {:.0}%; nothing was changed. Check the source, or run with --force",
-                planned.deleted,
-                plan.in_scope,
-                share * 100.0,
-                p.max_delete_fraction * 100.0
-            );
-            let m = fail(
-                msg,
-                Counts {
-                    created: 0,
-                    updated: 0,
-                    deleted: 0,
-                    ..planned
-                },
-            )
-            .await;
-            let mut r = Report::failed(&p.name, Some(run_id), m);
-            r.metrics = plan.metrics;
-            r.rejects = plan.rejects;
-            return r;
-        }
-    }
-    let progress =
-        execute::Progress::new(&p.name, plan.metrics.iter().map(|m| m.writes.len()).sum());
+    let outcomes = execute_plan(client, store, p, opts, run_id, &plan).await;
+    let mut r = tally(store, p, run_id, plan, outcomes).await;
+    r.resumed_batches = resumed;
+    r
+}
+
+/// Writes every metric of the plan, `concurrency` metrics at a time.
+async fn execute_plan(
+    client: &WorkivaClient,
+    store: &Store,
+    p: &PipelineConfig,
+    opts: &RunOptions,
+    run_id: i64,
+    plan: &Plan,
+) -> Vec<(usize, Outcome)> {
+    let progress = Progress::new(&p.name, plan.metrics.iter().map(|m| m.writes.len()).sum());
     let ctx = Ctx {
         client,
         store,
         run_id,
         pipeline: &p.name,
-        program: &plan.program_id,
+        program: plan.program_id.as_str(),
         budget: p.batch_bytes,
         progress: &progress,
         stop: &opts.stop,
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
-    let outcomes: Vec<(usize, Outcome)> = futures_util::stream::iter(jobs)
+    futures_util::stream::iter(jobs)
         .map(|(i, mp)| {
             let ctx = &ctx;
             async move {
-                let mut out = execute::write_metric(ctx, &mp.metric_id, mp.writes).await;
+                let metric = mp.metric_id.as_str();
+                let mut out = execute::write_metric(ctx, metric, mp.writes).await;
                 if out.error.is_none() && !mp.delete_ids.is_empty() {
-                    execute::delete_values(ctx, &mp.metric_id, &mp.delete_ids, &mut out).await;
+                    execute::delete_values(ctx, metric, &mp.delete_ids, &mut out).await;
                 }
                 (i, out)
             }
         })
         .buffer_unordered(p.concurrency.max(1))
         .collect()
-        .await;
+        .await
+}
+
+/// Adds up what each metric achieved, records the rejects Workiva named and the run's end.
+async fn tally(
+    store: &Store,
+    p: &PipelineConfig,
+    run_id: i64,
+    plan: Plan,
+    outcomes: Vec<(usize, Outcome)>,
+) -> Report {
+    let planned = plan.counts();
     let mut metrics = plan.metrics;
     let mut counts = Counts {
         read: planned.read,
@@ -355,46 +219,46 @@ async fn run_leased(
         ..Counts::default()
     };
     let mut rejects = plan.rejects;
-    let mut errors = Vec::new();
-    let mut batches = 0;
-    let mut late_rejects = Vec::new();
-    let mut unsent = 0;
+    let (mut failures, mut batches, mut unsent) = (Vec::new(), 0, 0);
+    let mut late_rejects: Vec<Reject> = Vec::new();
     for (i, out) in outcomes {
-        unsent += out.unsent;
         let m = &mut metrics[i];
+        unsent += out.unsent;
         counts.created += out.created as i64;
         counts.updated += out.updated as i64;
         counts.deleted += out.deleted as i64;
         batches += out.batches;
         m.rejects += out.rejects.len();
-        if let Some(e) = out.error {
-            errors.push(format!("metric `{}`: {e}", m.metric_name));
+        if let Some(error) = out.error {
+            failures.push(MetricFailure {
+                metric: m.metric_name.clone(),
+                error,
+            });
         }
         late_rejects.extend(out.rejects.into_iter().map(|mut r| {
             r.metric_key = Some(m.metric_name.clone());
             r
         }));
     }
-    if let Err(e) = store.rejects_insert(run_id, &p.name, &late_rejects).await {
-        errors.push(e.to_string());
-    }
+    let recording = store
+        .rejects_insert(run_id, &p.name, &late_rejects)
+        .await
+        .err();
     rejects.extend(late_rejects);
     counts.rejected = rejects.len() as i64;
-    if unsent > 0 {
-        errors.push(format!(
-            "stopped by a shutdown: batches in flight finished, {unsent} values were not sent; the next run sends them"
-        ));
-    }
-    let status = if unsent > 0 {
-        Status::Interrupted
-    } else if !errors.is_empty() {
-        Status::Failed
-    } else if counts.rejected > 0 || counts.locked > 0 {
-        Status::Partial
-    } else {
-        Status::Succeeded
+    let error = (!failures.is_empty() || unsent > 0 || recording.is_some()).then_some(
+        RunError::Incomplete {
+            failures,
+            unsent,
+            recording,
+        },
+    );
+    let status = match &error {
+        Some(e) => status_of(e),
+        None if counts.rejected > 0 || counts.locked > 0 => Status::Partial,
+        None => Status::Succeeded,
     };
-    let message = (!errors.is_empty()).then(|| errors.join("; "));
+    let message = error.as_ref().map(|e| e.to_string());
     if let Err(e) = store
         .run_finish(run_id, status.as_str(), &counts, message.as_deref())
         .await
@@ -408,123 +272,8 @@ async fn run_leased(
         counts,
         metrics,
         batches,
-        resumed_batches: resumed,
-        message,
+        resumed_batches: 0,
+        error: error.map(Arc::new),
         rejects,
     }
-}
-
-/// The summary table of one report.
-pub fn render(r: &Report) -> String {
-    let mut out = vec![format!(
-        "pipeline {}: {}{}",
-        r.pipeline,
-        r.status.as_str(),
-        r.run_id.map(|i| format!(" (run {i})")).unwrap_or_default()
-    )];
-    let header = [
-        "metric",
-        "create",
-        "update",
-        "unchanged",
-        "locked",
-        "delete",
-        "reject",
-    ];
-    let mut rows: Vec<Vec<String>> = r
-        .metrics
-        .iter()
-        .map(|m| {
-            vec![
-                m.metric_name.clone(),
-                m.creates.to_string(),
-                m.updates.to_string(),
-                m.unchanged.to_string(),
-                m.locked.to_string(),
-                m.deletes.to_string(),
-                m.rejects.to_string(),
-            ]
-        })
-        .collect();
-    let c = &r.counts;
-    // Rows rejected while reading and validating belong to no metric's diff; this row makes
-    // the column add up to the total.
-    let before_diff = c.rejected - r.metrics.iter().map(|m| m.rejects as i64).sum::<i64>();
-    if before_diff > 0 {
-        let dash = || "-".to_string();
-        rows.push(vec![
-            "(rejected before the diff)".into(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            before_diff.to_string(),
-        ]);
-    }
-    rows.push(vec![
-        "total".into(),
-        c.created.to_string(),
-        c.updated.to_string(),
-        c.unchanged.to_string(),
-        c.locked.to_string(),
-        c.deleted.to_string(),
-        c.rejected.to_string(),
-    ]);
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                if i == 0 {
-                    format!("{s:<w$}", w = widths[i])
-                } else {
-                    format!("{s:>w$}", w = widths[i])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    out.push(line(header.iter().map(|h| h.to_string()).collect()));
-    for row in rows {
-        out.push(line(row));
-    }
-    out.push(format!(
-        "rows read: {}; batches sent: {}{}",
-        c.read,
-        r.batches,
-        if r.resumed_batches > 0 {
-            format!(
-                "; batches resumed from an interrupted run: {}",
-                r.resumed_batches
-            )
-        } else {
-            String::new()
-        }
-    ));
-    if r.status == Status::Planned || (r.run_id.is_none() && r.status == Status::Partial) {
-        out.push("dry run: nothing was written to Workiva".into());
-    }
-    if !r.rejects.is_empty() {
-        out.push(format!("{} rows rejected; first ones:", r.rejects.len()));
-        for rj in r.rejects.iter().take(5) {
-            out.push(format!(
-                "  {} row {}, {}: {}",
-                rj.source_file, rj.source_row, rj.field, rj.reason
-            ));
-        }
-        if let Some(id) = r.run_id {
-            out.push(format!("  all of them: esg-sync rejects --run {id}"));
-        }
-    }
-    if let Some(m) = &r.message {
-        out.push(format!("error: {m}"));
-    }
-    out.join("\n")
 }

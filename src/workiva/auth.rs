@@ -153,7 +153,7 @@ impl TokenCache {
                 return Err(WorkivaError::Transport {
                     method: "POST".into(),
                     path: "/oauth2/token".into(),
-                    reason: super::http::describe_reqwest(&e),
+                    reason: super::error::describe_reqwest(&e),
                     reached_server: !e.is_connect(),
                     timed_out: e.is_timeout(),
                 });
@@ -175,7 +175,7 @@ impl TokenCache {
         let bytes = bytes.map_err(|e| WorkivaError::Transport {
             method: "POST".into(),
             path: "/oauth2/token".into(),
-            reason: super::http::describe_reqwest(&e),
+            reason: super::error::describe_reqwest(&e),
             reached_server: true,
             timed_out: e.is_timeout(),
         })?;

@@ -14,12 +14,11 @@ use secrecy::ExposeSecret;
 
 use super::auth::TokenCache;
 use super::config::WorkivaConfig;
-use super::error::{ApiFailure, ErrorBody, Result, WorkivaError};
+use super::error::{ApiFailure, ErrorBody, Result, WorkivaError, describe_reqwest};
 use super::ratelimit::Limiter;
 use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
 
-/// Workiva's request body limit.
-pub const MAX_BODY_BYTES: usize = 10_485_760;
+pub use super::models::MAX_BODY_BYTES;
 
 /// One request, described once and sent as often as needed.
 #[derive(Debug, Clone)]
@@ -57,32 +56,6 @@ impl Response {
 /// Looks for the object a create may already have made; `Some(json)` ends the retries.
 pub type Probe<'a> =
     Box<dyn Fn() -> BoxFuture<'a, Result<Option<bytes::Bytes>>> + Send + Sync + 'a>;
-
-/// A short description of a transport failure that never includes headers or bodies.
-pub fn describe_reqwest(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off"
-    } else if e.is_request() {
-        "the request failed"
-    } else {
-        "transport error"
-    };
-    let mut cause = String::new();
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        cause = s.to_string();
-        src = s.source();
-    }
-    if cause.is_empty() {
-        kind.to_string()
-    } else {
-        format!("{kind}: {cause}")
-    }
-}
 
 pub struct Transport {
     pub http: reqwest::Client,

@@ -9,6 +9,10 @@ use serde_json::Value;
 
 pub use super::error::ErrorDetail;
 
+/// Workiva's request body limit (the guide's 10 MB: 10,485,760 bytes), for every endpoint;
+/// a batch upsertion body must stay within it.
+pub const MAX_BODY_BYTES: usize = 10_485_760;
+
 /// A list page: `{data, @nextLink}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Page<T> {

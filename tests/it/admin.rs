@@ -177,6 +177,6 @@ async fn lookups_by_key_and_id_do_not_scan() {
     );
     let n = env
         .emu
-        .with_store(|s| s.values[&uuid::Uuid::parse_str(&ids.num).unwrap()].len());
+        .with_store_advanced(|s| s.values[&uuid::Uuid::parse_str(&ids.num).unwrap()].len());
     assert_eq!(n, 20_000);
 }

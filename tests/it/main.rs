@@ -10,6 +10,7 @@ mod daemon;
 mod deploy;
 mod faults;
 mod helpers;
+mod layout;
 mod lists;
 mod patch;
 mod permissions;

@@ -359,7 +359,7 @@ async fn metrics_codes_limits_and_delete() {
             json!([val(2025, json!({&ids.facility: "A"}), "1")]),
         )
         .await;
-    let vid = env.emu.with_store(|s| {
+    let vid = env.emu.with_store_advanced(|s| {
         s.values[&uuid::Uuid::parse_str(&ids.num).unwrap()]
             .by_id
             .keys()
@@ -380,7 +380,7 @@ async fn metrics_codes_limits_and_delete() {
         api.get(&format!("{base}/{}/values", ids.num)).await.status,
         404
     );
-    assert!(env.emu.with_store(|s| {
+    assert!(env.emu.with_store_advanced(|s| {
         !s.values
             .contains_key(&uuid::Uuid::parse_str(&ids.num).unwrap())
     }));

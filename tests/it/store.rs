@@ -1,7 +1,7 @@
 //! Every state-store query, on SQLite and on Postgres. Postgres is reached through
 //! ESG_SYNC_TEST_POSTGRES_URL (CI sets it); each test creates its own database and drops it.
 
-use esg_sync::store::{Counts, Reject, Store};
+use esg_sync::store::{Counts, MappingKind, Reject, Store};
 
 /// Connects four times at once to a new database, as a daemon and a `run-now` started
 /// together would: every connection succeeds and each migration is applied once.
@@ -20,18 +20,33 @@ async fn connect_at_once(url: &str) -> Store {
 
 async fn exercise(s: &Store) {
     // mappings
-    assert_eq!(s.mapping_get("program", "", "P").await.unwrap(), None);
-    s.mapping_put("program", "", "P", "id-1").await.unwrap();
-    s.mapping_put("program", "", "P", "id-2").await.unwrap();
     assert_eq!(
-        s.mapping_get("program", "", "P").await.unwrap().as_deref(),
+        s.mapping_get(MappingKind::Program, "", "P").await.unwrap(),
+        None
+    );
+    s.mapping_put(MappingKind::Program, "", "P", "id-1")
+        .await
+        .unwrap();
+    s.mapping_put(MappingKind::Program, "", "P", "id-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.mapping_get(MappingKind::Program, "", "P")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("id-2")
     );
-    s.mapping_put("metric", "id-2", "M", "m-1").await.unwrap();
-    s.mapping_drop("program", "", "P").await.unwrap();
-    assert_eq!(s.mapping_get("program", "", "P").await.unwrap(), None);
+    s.mapping_put(MappingKind::Metric, "id-2", "M", "m-1")
+        .await
+        .unwrap();
+    s.mapping_drop(MappingKind::Program, "", "P").await.unwrap();
     assert_eq!(
-        s.mapping_get("metric", "id-2", "M")
+        s.mapping_get(MappingKind::Program, "", "P").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.mapping_get(MappingKind::Metric, "id-2", "M")
             .await
             .unwrap()
             .as_deref(),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use esg_sync::config::PipelineConfig;
-use esg_sync::store::Store;
+use esg_sync::store::{MappingKind, Store};
 use esg_sync::sync::{RunOptions, Status, run_pipeline};
 use esg_sync::workiva::WorkivaClient;
 use serde_json::{Value, json};
@@ -518,10 +518,7 @@ async fn mirror_deletes_what_the_source_dropped_within_its_guard() {
     let r = e.run(&mirror, RunOptions::default()).await;
     assert_eq!(r.status, Status::Failed);
     assert!(
-        r.message
-            .as_deref()
-            .unwrap()
-            .contains("max_delete_fraction"),
+        r.message().unwrap().contains("max_delete_fraction"),
         "{r:?}"
     );
     assert_eq!(e.workiva(&e.env.ids.num).await.len(), 9);
@@ -582,7 +579,7 @@ async fn a_cached_program_id_that_is_gone_is_looked_up_again() {
     e.run(&p, RunOptions::default()).await;
     assert_eq!(
         e.store
-            .mapping_get("program", "", "Test Program")
+            .mapping_get(MappingKind::Program, "", "Test Program")
             .await
             .unwrap()
             .as_deref(),
@@ -600,7 +597,7 @@ async fn a_cached_program_id_that_is_gone_is_looked_up_again() {
     );
     assert_eq!(
         e.store
-            .mapping_get("program", "", "Test Program")
+            .mapping_get(MappingKind::Program, "", "Test Program")
             .await
             .unwrap(),
         Some(new_id)

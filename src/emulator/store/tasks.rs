@@ -1,0 +1,188 @@
+//! Tasks and their approval workflow: actions move a task's steps and its values' statuses.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::{NewTask, Store, TaskAction, not_found};
+use crate::emulator::error::{ApiError, ApiResult};
+use crate::emulator::model::*;
+
+impl Store {
+    pub fn task(&self, id: &str) -> ApiResult<&Task> {
+        self.tasks
+            .iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| not_found("task", id))
+    }
+
+    fn set_values_status(&mut self, refs: &[ValueRef], status: Status, link: Option<&str>) {
+        for r in refs {
+            if let Some(mv) = self.values.get_mut(&r.metric)
+                && let Some(&slot) = mv.by_id.get(&r.value)
+                && let Some(v) = mv.get_mut(slot)
+            {
+                v.status = status;
+                if let Some(l) = link {
+                    v.task = Some(l.to_string());
+                }
+            }
+        }
+    }
+
+    /// Creates a task linked to values; the values move to `inProgress` (or `notSent`).
+    pub fn create_task(&mut self, t: NewTask) -> ApiResult<&Task> {
+        let p = self
+            .programs
+            .iter()
+            .find(|p| p.id == t.program)
+            .ok_or_else(|| not_found("program", &t.program.to_string()))?;
+        let mut refs = Vec::new();
+        for (i, (m, v)) in t.values.iter().enumerate() {
+            if p.metric(*m).is_none() {
+                return Err(ApiError::invalid(
+                    format!("values[{i}].metric"),
+                    format!("No metric `{m}` in program `{}`", p.id),
+                ));
+            }
+            let Some(val) = self.metric_values(*m).get_by_id(*v) else {
+                return Err(ApiError::invalid(
+                    format!("values[{i}]"),
+                    format!("No value `{v}` in metric `{m}`"),
+                ));
+            };
+            if let Some(other) = &val.task
+                && self.tasks.iter().any(|x| {
+                    &x.id == other
+                        && !matches!(
+                            x.status,
+                            TaskStatus::Cancelled | TaskStatus::Completed | TaskStatus::Approved
+                        )
+                })
+            {
+                return Err(ApiError::conflict(format!(
+                    "Value `{v}` is already linked to open task `{other}`"
+                )));
+            }
+            refs.push(ValueRef {
+                program: p.id,
+                metric: *m,
+                value: *v,
+            });
+        }
+        let seq = self.next_seq();
+        let now = Utc::now();
+        let id = format!("T{}", Uuid::new_v4().simple());
+        let task = Task {
+            id: id.clone(),
+            seq,
+            title: t.title,
+            description: t.description,
+            status: TaskStatus::Created,
+            assignees: t.assignees,
+            steps: t.steps,
+            current_step: 0,
+            due_date: t.due_date,
+            resource: t.program.to_string(),
+            segment: t
+                .segment
+                .or_else(|| refs.first().map(|r| r.metric.to_string())),
+            created: now,
+            modified: now,
+            values: refs.clone(),
+        };
+        let status = if t.sent {
+            Status::InProgress
+        } else {
+            Status::NotSent
+        };
+        self.set_values_status(&refs, status, Some(&id));
+        self.tasks.push(task);
+        Ok(self.tasks.last().expect("just pushed"))
+    }
+
+    /// Applies a task action, moving the task's and its values' status together.
+    pub fn task_action(
+        &mut self,
+        id: &str,
+        action: TaskAction,
+        comment: Option<String>,
+    ) -> ApiResult<&Task> {
+        let idx = self
+            .tasks
+            .iter()
+            .position(|t| t.id == id)
+            .ok_or_else(|| not_found("task", id))?;
+        let task = &self.tasks[idx];
+        use TaskAction as A;
+        use TaskStatus as S;
+        let now = Utc::now();
+        let response = |action: &str| {
+            serde_json::json!({
+                "created": {"dateTime": ts(now)},
+                "action": action,
+                "comment": comment,
+            })
+        };
+        let last_step = task.steps.is_empty() || task.current_step + 1 >= task.steps.len();
+        // (new task status, new value status, step change)
+        let (status, value_status, step): (S, Status, Option<usize>) = match (task.status, action) {
+            (S::Created | S::Returned, A::Submit) if task.steps.is_empty() => {
+                (S::Completed, Status::Complete, None)
+            }
+            (S::Created | S::Returned, A::Submit) => {
+                (S::AwaitingApproval, Status::SentForApproval, Some(0))
+            }
+            (S::AwaitingApproval, A::Approve | A::Skip) if last_step => {
+                (S::Approved, Status::Complete, None)
+            }
+            (S::AwaitingApproval, A::Approve | A::Skip) => (
+                S::AwaitingApproval,
+                Status::SentForApproval,
+                Some(task.current_step + 1),
+            ),
+            (S::AwaitingApproval, A::Reject) => (S::Returned, Status::Returned, None),
+            (S::Created | S::AwaitingApproval | S::Returned, A::Cancel) => {
+                (S::Cancelled, Status::NotStarted, None)
+            }
+            (S::Returned | S::Approved | S::Completed | S::Cancelled, A::Restart) => {
+                (S::Created, Status::InProgress, Some(0))
+            }
+            (s, a) => {
+                let allowed: &[&str] = match s {
+                    S::Created => &["SUBMIT", "CANCEL"],
+                    S::AwaitingApproval => &["APPROVE", "REJECT", "SKIP", "CANCEL"],
+                    S::Returned => &["SUBMIT", "CANCEL", "RESTART"],
+                    S::Approved | S::Completed | S::Cancelled => &["RESTART"],
+                };
+                return Err(ApiError::conflict(format!(
+                    "{} makes no sense for a task that is `{}`; allowed now: {}",
+                    TaskAction::NAMES[a as usize],
+                    s.as_str(),
+                    allowed.join(", ")
+                ))
+                .with_target("action"));
+            }
+        };
+        let refs = task.values.clone();
+        let task = &mut self.tasks[idx];
+        if matches!(action, A::Approve | A::Reject | A::Skip)
+            && let Some(st) = task.steps.get_mut(task.current_step)
+        {
+            st.responses
+                .push(response(TaskAction::NAMES[action as usize]));
+        }
+        if action == A::Submit {
+            // A resubmission starts a fresh approval round.
+            for st in &mut task.steps {
+                st.responses.clear();
+            }
+        }
+        if let Some(s) = step {
+            task.current_step = s;
+        }
+        task.status = status;
+        task.modified = now;
+        self.set_values_status(&refs, value_status, None);
+        Ok(&self.tasks[idx])
+    }
+}

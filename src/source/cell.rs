@@ -1,0 +1,97 @@
+//! One cell as the source typed it, and its plain text: exact decimals without exponent or
+//! padding, dates as `YYYY-MM-DD`.
+
+/// One cell, as the source typed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    /// An exact decimal: `value * 10^-scale`.
+    Decimal {
+        value: i128,
+        scale: i8,
+    },
+    /// Days since 1970-01-01.
+    Date(i32),
+    Bool(bool),
+}
+
+impl Cell {
+    /// The cell as text, for keys and labels; `None` for null or empty text.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Text(s) if s.trim().is_empty() => None,
+            Cell::Text(s) => Some(s.clone()),
+            Cell::Int(i) => Some(i.to_string()),
+            Cell::Float(f) => Some(f.to_string()),
+            Cell::Decimal { value, scale } => Some(decimal_from_scaled(*value, *scale)),
+            Cell::Date(d) => Some(date_from_days(*d)),
+            Cell::Bool(b) => Some(b.to_string()),
+        }
+    }
+}
+
+/// A decimal `value * 10^-scale` as plain text: no exponent, no leading or trailing zeros,
+/// `0` for zero. At most 39 digits and 128 zeros, whatever the scale.
+pub fn decimal_from_scaled(value: i128, scale: i8) -> String {
+    let digits = value.unsigned_abs().to_string();
+    if value == 0 {
+        return "0".into();
+    }
+    let sign = if value < 0 { "-" } else { "" };
+    if scale <= 0 {
+        return format!(
+            "{sign}{digits}{}",
+            "0".repeat(scale.unsigned_abs() as usize)
+        );
+    }
+    let s = scale as usize;
+    let padded = if digits.len() <= s {
+        format!("{}{digits}", "0".repeat(s - digits.len() + 1))
+    } else {
+        digits
+    };
+    let (int, frac) = padded.split_at(padded.len() - s);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD` (the bare number when out of the calendar's range).
+pub fn date_from_days(days: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| days.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaled_decimals_are_plain_and_minimal() {
+        for (v, s, want) in [
+            (12_340i128, 3i8, "12.34"),
+            (-5, 2, "-0.05"),
+            (12, -2, "1200"),
+            (0, 5, "0"),
+            (0, -5, "0"),
+            (5_128_700, 4, "512.87"),
+            (100, 2, "1"),
+            (-100, 2, "-1"),
+            (1, 38, "0.00000000000000000000000000000000000001"),
+        ] {
+            assert_eq!(decimal_from_scaled(v, s), want, "{v}e-{s}");
+        }
+        assert_eq!(decimal_from_scaled(1, -128).len(), 129);
+        assert_eq!(date_from_days(19_723), "2024-01-01");
+        assert_eq!(date_from_days(i32::MAX), i32::MAX.to_string());
+    }
+}

@@ -1,0 +1,62 @@
+//! Rejected rows of each run.
+
+use sqlx::Row;
+
+use super::{Reject, Result, Store, q};
+
+impl Store {
+    pub async fn rejects_insert(
+        &self,
+        run_id: i64,
+        pipeline: &str,
+        rejects: &[Reject],
+    ) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("begin recording rejects"))?;
+        for r in rejects {
+            sqlx::query(
+                "INSERT INTO rejects (run_id, pipeline, source_file, source_row, field, reason, metric_key, period, value) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(run_id)
+            .bind(pipeline)
+            .bind(r.source_file.clone())
+            .bind(r.source_row)
+            .bind(r.field.clone())
+            .bind(r.reason.clone())
+            .bind(r.metric_key.clone())
+            .bind(r.period.clone())
+            .bind(r.value.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record a reject"))?;
+        }
+        tx.commit().await.map_err(q("commit rejects"))?;
+        Ok(())
+    }
+
+    pub async fn rejects(&self, run_id: i64) -> Result<Vec<Reject>> {
+        let rows = sqlx::query(
+            "SELECT source_file, source_row, field, reason, metric_key, period, value FROM rejects WHERE run_id = $1 ORDER BY id",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list rejects"))?;
+        Ok(rows
+            .iter()
+            .map(|r| Reject {
+                source_file: r.get(0),
+                source_row: r.get(1),
+                field: r.get(2),
+                reason: r.get(3),
+                metric_key: r.get(4),
+                period: r.get(5),
+                value: r.get(6),
+            })
+            .collect())
+    }
+}

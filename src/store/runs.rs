@@ -1,0 +1,168 @@
+//! Runs: started, finished with their counts, marked interrupted, listed.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Counts, Result, RunRecord, Store, now, parse_time, q};
+
+/// A query of whole run rows (see `run_from_row`), with its `WHERE`/`ORDER BY` tail.
+macro_rules! select_runs {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, \
+             created, updated, deleted, locked, message FROM runs ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    pub async fn run_start(&self, pipeline: &str) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO runs (pipeline, started_at, status) VALUES ($1, $2, 'running') RETURNING id")
+            .bind(pipeline)
+            .bind(now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("start a run"))?;
+        Ok(row.get::<i64, _>(0))
+    }
+
+    pub async fn run_finish(
+        &self,
+        id: i64,
+        status: &str,
+        c: &Counts,
+        message: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = $1, status = $2, rows_read = $3, rejected = $4, unchanged = $5, created = $6, \
+             updated = $7, deleted = $8, locked = $9, message = $10 WHERE id = $11",
+        )
+        .bind(now())
+        .bind(status)
+        .bind(c.read)
+        .bind(c.rejected)
+        .bind(c.unchanged)
+        .bind(c.created)
+        .bind(c.updated)
+        .bind(c.deleted)
+        .bind(c.locked)
+        .bind(message.map(str::to_string))
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(q("finish a run"))?;
+        Ok(())
+    }
+
+    /// Marks runs of `pipeline` still `running` as `interrupted`; returns their ids.
+    pub async fn mark_interrupted(&self, pipeline: &str) -> Result<Vec<i64>> {
+        self.mark_interrupted_because(
+            pipeline,
+            "stopped before it finished; its recorded batches were resumed by the next run",
+        )
+        .await
+    }
+
+    /// As [`Store::mark_interrupted`], with the message to record.
+    pub async fn mark_interrupted_because(
+        &self,
+        pipeline: &str,
+        message: &str,
+    ) -> Result<Vec<i64>> {
+        let ids: Vec<i64> = sqlx::query(
+            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' ORDER BY id",
+        )
+        .bind(pipeline)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("find interrupted runs"))?
+        .into_iter()
+        .map(|r| r.get::<i64, _>(0))
+        .collect();
+        for id in &ids {
+            sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1, message = $2 WHERE id = $3")
+                .bind(now())
+                .bind(message)
+                .bind(*id)
+                .execute(&self.pool)
+                .await
+                .map_err(q("mark a run interrupted"))?;
+        }
+        Ok(ids)
+    }
+
+    fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {
+        RunRecord {
+            id: r.get("id"),
+            pipeline: r.get("pipeline"),
+            started_at: r.get("started_at"),
+            finished_at: r.get("finished_at"),
+            status: r.get("status"),
+            counts: Counts {
+                read: r.get("rows_read"),
+                rejected: r.get("rejected"),
+                unchanged: r.get("unchanged"),
+                created: r.get("created"),
+                updated: r.get("updated"),
+                deleted: r.get("deleted"),
+                locked: r.get("locked"),
+            },
+            message: r.get("message"),
+        }
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(select_runs!("ORDER BY id DESC LIMIT $1"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("list runs"))?;
+        Ok(rows.iter().map(Self::run_from_row).collect())
+    }
+
+    /// The newest run of `pipeline`.
+    pub async fn last_run(&self, pipeline: &str) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(select_runs!("WHERE pipeline = $1 ORDER BY id DESC LIMIT 1"))
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read the last run"))?;
+        Ok(row.as_ref().map(Self::run_from_row))
+    }
+
+    /// When the newest run of `pipeline` that landed its values (`succeeded` or `partial`)
+    /// finished.
+    pub async fn last_success(&self, pipeline: &str) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query(
+            "SELECT finished_at FROM runs WHERE pipeline = $1 AND status IN ('succeeded', 'partial') \
+             AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(pipeline)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("read the last success"))?;
+        Ok(row
+            .and_then(|r| r.get::<Option<String>, _>(0))
+            .and_then(|t| parse_time(&t)))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("check the connection"))?;
+        Ok(())
+    }
+
+    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
+        let row = sqlx::query(select_runs!("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("read a run"))?;
+        Ok(row.as_ref().map(Self::run_from_row))
+    }
+}

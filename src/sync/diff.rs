@@ -1,0 +1,283 @@
+//! Diff: one metric's valid rows against the values Workiva holds for it, into writes
+//! (creates and updates with the statuses the transition rules allow), unchanged and locked
+//! values, deletes (mirror mode) and rejects. Pure: plain data in, plain data out.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::canon::canonical_stored;
+use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
+use super::period;
+use super::resolve::ProgramMeta;
+use super::validate::{Row, SrcRef};
+use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
+use crate::outcome::Reject;
+use crate::workiva::models::{DataType, Metric, MetricValue, ReportingPeriod, ValueStatus};
+
+/// One value to write, with the row it came from.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub item: MetricValue,
+    pub src: SrcRef,
+    pub create: bool,
+}
+
+impl Write {
+    /// The item as the JSON a batch body carries.
+    pub fn json(&self) -> Vec<u8> {
+        // A `MetricValue` is strings, numbers and maps of strings: it always serialises.
+        serde_json::to_vec(&self.item).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+/// What the plan does to one metric.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct MetricPlan {
+    pub metric_id: MetricId,
+    pub metric_name: String,
+    pub creates: usize,
+    pub updates: usize,
+    pub unchanged: usize,
+    pub locked: usize,
+    pub deletes: usize,
+    pub rejects: usize,
+    #[serde(skip)]
+    pub writes: Vec<Write>,
+    #[serde(skip)]
+    pub delete_ids: Vec<String>,
+}
+
+/// Within one metric a value is identified by its period and coordinates.
+type LocalKey = (ReportingPeriod, Coordinates);
+
+/// Whether the row's value and notes equal what Workiva holds (notes unmapped count as equal).
+fn same_value_and_notes(cur: &MetricValue, r: &Row, dt: DataType) -> (bool, bool) {
+    let stored = cur.value.as_deref().unwrap_or("");
+    let wanted = r.value.as_deref().unwrap_or("");
+    // String equality first: unchanged rows, the common case, cost no allocation.
+    let same_value = stored == wanted || canonical_stored(stored, dt) == wanted;
+    let same_notes = r
+        .notes
+        .as_ref()
+        .is_none_or(|n| n == cur.notes.as_deref().unwrap_or(""));
+    (same_value, same_notes)
+}
+
+/// Workiva's values by key; the coordinates are moved, not copied, into the keys.
+fn index(existing: Vec<MetricValue>) -> HashMap<LocalKey, MetricValue> {
+    let mut by_key = HashMap::with_capacity(existing.len());
+    for mut v in existing {
+        let Some(period) = v.reporting_period else {
+            continue;
+        };
+        let coords: Coordinates = v
+            .coordinates
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(d, x)| (DimensionId::new(d), DimensionValueId::new(x)))
+            .collect();
+        by_key.insert((period, coords), v);
+    }
+    by_key
+}
+
+/// Diffs one metric's rows against what Workiva holds.
+pub fn diff_metric(
+    p: &PipelineConfig,
+    meta: &ProgramMeta,
+    metric_id: &MetricId,
+    metric: &Metric,
+    rows: Vec<Row>,
+    existing: Vec<MetricValue>,
+    claimed: &HashSet<ValueKey>,
+) -> (MetricPlan, Vec<Reject>) {
+    let mut plan = MetricPlan {
+        metric_id: metric_id.clone(),
+        metric_name: metric.name.clone(),
+        ..MetricPlan::default()
+    };
+    let mut rejects = Vec::new();
+    let by_key = index(existing);
+    let mirror = p.mode == Mode::Mirror;
+    let mut seen: HashSet<LocalKey> = HashSet::new();
+    for mut r in rows {
+        let key: LocalKey = (r.period, std::mem::take(&mut r.coords));
+        let current = by_key.get(&key);
+        let same = current.map(|cur| same_value_and_notes(cur, &r, metric.data_type));
+        if let (Some(cur), Some((true, true))) = (current, same)
+            && r.status.is_none_or(|s| s == cur.status.unwrap_or_default())
+        {
+            plan.unchanged += 1;
+            if mirror {
+                seen.insert(key);
+            }
+            continue;
+        }
+        let mut item = MetricValue {
+            value: Some(r.value.clone().unwrap_or_default()),
+            reporting_period: Some(r.period),
+            coordinates: Some(
+                key.1
+                    .iter()
+                    .map(|(d, v)| (d.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..MetricValue::default()
+        };
+        match &r.notes {
+            Some(n) if n.is_empty() => item.fields_to_clear.push("notes".into()),
+            Some(n) => item.notes = Some(n.clone()),
+            None => {}
+        }
+        let decided = match (current, same) {
+            (Some(cur), Some(same)) => update(p, cur, &r, item, same),
+            _ => create(p, meta, &key.1, &r, item),
+        };
+        if mirror {
+            seen.insert(key);
+        }
+        match decided {
+            Decision::Write(w) => {
+                if w.create {
+                    plan.creates += 1;
+                } else {
+                    plan.updates += 1;
+                }
+                plan.writes.push(w);
+            }
+            Decision::Locked => plan.locked += 1,
+            Decision::Reject(rj) => {
+                plan.rejects += 1;
+                rejects.push(rj);
+            }
+        }
+    }
+    if mirror {
+        deletes(&mut plan, metric_id, by_key, &seen, claimed);
+    }
+    (plan, rejects)
+}
+
+enum Decision {
+    Write(Write),
+    Locked,
+    Reject(Reject),
+}
+
+/// A value Workiva does not hold yet: created with the pipeline's first status, unless a
+/// coordinate is inactive (Workiva refuses inactive values in new data).
+fn create(
+    p: &PipelineConfig,
+    meta: &ProgramMeta,
+    coords: &Coordinates,
+    r: &Row,
+    mut item: MetricValue,
+) -> Decision {
+    if let Some((d, v)) = coords
+        .iter()
+        .find(|(d, v)| meta.dimensions.get(d).and_then(|dm| dm.values.get(v)) == Some(&false))
+    {
+        let dim = &meta.dimensions[d].name;
+        return Decision::Reject(Reject {
+            source_file: r.src.file.to_string(),
+            source_row: r.src.row as i64,
+            field: "coordinates".into(),
+            reason: format!(
+                "dimension value `{v}` of `{dim}` is inactive and cannot be used in a new value; activate it in Workiva"
+            ),
+            metric_key: Some(r.metric_key.to_string()),
+            period: Some(period::label(&r.period)),
+            value: r.value.clone(),
+        });
+    }
+    // A new value has no notes to clear.
+    item.fields_to_clear.clear();
+    item.status = match p.status.new {
+        NewStatus::NotStarted => Some(ValueStatus::NotStarted),
+        NewStatus::Complete => Some(ValueStatus::Complete),
+        NewStatus::Column => r.status,
+    };
+    Decision::Write(Write {
+        item,
+        src: r.src.clone(),
+        create: true,
+    })
+}
+
+/// A value Workiva holds that differs: updated with a status the transition rules allow, or
+/// left alone when its status locks it.
+fn update(
+    p: &PipelineConfig,
+    cur: &MetricValue,
+    r: &Row,
+    mut item: MetricValue,
+    (same_value, same_notes): (bool, bool),
+) -> Decision {
+    if r.notes.as_ref().is_some_and(|n| n.is_empty()) && cur.notes.is_none() {
+        item.fields_to_clear.clear();
+    }
+    match cur.status.unwrap_or_default() {
+        ValueStatus::NotStarted => {
+            item.status = match p.status.new {
+                NewStatus::Complete => Some(ValueStatus::Complete),
+                NewStatus::Column => r.status,
+                NewStatus::NotStarted => None,
+            };
+        }
+        ValueStatus::Complete => {
+            if !(same_value && same_notes) {
+                match p.status.on_complete_changed {
+                    OnCompleteChanged::Reopen => item.status = Some(ValueStatus::NotStarted),
+                    OnCompleteChanged::Skip => return Decision::Locked,
+                }
+            }
+            if let Some(s) = r.status
+                && (same_value && same_notes || p.status.new == NewStatus::Column)
+            {
+                item.status = Some(s);
+            }
+        }
+        _ => return Decision::Locked,
+    }
+    Decision::Write(Write {
+        item,
+        src: r.src.clone(),
+        create: false,
+    })
+}
+
+/// Mirror mode: Workiva's values the source no longer has are deleted, unless a rejected row
+/// still claims them or their status locks them.
+fn deletes(
+    plan: &mut MetricPlan,
+    metric_id: &MetricId,
+    by_key: HashMap<LocalKey, MetricValue>,
+    seen: &HashSet<LocalKey>,
+    claimed: &HashSet<ValueKey>,
+) {
+    for (k, v) in by_key {
+        if seen.contains(&k) {
+            continue;
+        }
+        if !claimed.is_empty() {
+            let key = ValueKey {
+                metric: metric_id.clone(),
+                period: k.0,
+                coords: k.1,
+            };
+            if claimed.contains(&key) {
+                continue;
+            }
+        }
+        match v.status.unwrap_or_default() {
+            ValueStatus::NotStarted | ValueStatus::Complete => {
+                if let Some(id) = v.id {
+                    plan.delete_ids.push(id);
+                    plan.deletes += 1;
+                }
+            }
+            _ => plan.locked += 1,
+        }
+    }
+    plan.delete_ids.sort();
+}

@@ -1,0 +1,210 @@
+//! Why a run did not end well, typed from the step that failed to the report and the exit
+//! code. Each message a user reads is written once, here, in `Display`; `is_retriable` says
+//! whether the same run may succeed later without a person changing anything.
+
+use std::path::PathBuf;
+
+use crate::source::parquet::SourceError;
+use crate::store::StoreError;
+use crate::workiva::WorkivaError;
+
+/// Planning failed: resolving, reading or listing.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Workiva(#[from] WorkivaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(
+        "pipeline `{pipeline}`: no Workiva program is named `{program}`; check `program` (run `esg-sync inspect programs`)"
+    )]
+    UnknownProgram { pipeline: String, program: String },
+    #[error(
+        "pipeline `{pipeline}`: columns.fixed_metric `{metric}` is not a metric of the program"
+    )]
+    UnknownFixedMetric { pipeline: String, metric: String },
+    #[error(
+        "pipeline `{pipeline}`: columns.dimensions.{column} names dimension `{dimension}`, which the program does not have"
+    )]
+    UnknownDimension {
+        pipeline: String,
+        column: String,
+        dimension: String,
+    },
+    #[error("pipeline `{pipeline}`: dimension value map {}: {reason}", path.display())]
+    ValueMap {
+        pipeline: String,
+        path: PathBuf,
+        reason: String,
+    },
+    /// The reading task ended without an answer (it panicked or was cancelled).
+    #[error("pipeline `{pipeline}`: the source reader stopped: {reason}")]
+    ReaderStopped { pipeline: String, reason: String },
+}
+
+impl PlanError {
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Workiva(e) => e.is_retriable(),
+            Self::Store(e) => e.is_retriable(),
+            _ => false,
+        }
+    }
+}
+
+/// Why writing stopped: Workiva, or the state store. Kept apart so the message points at the
+/// system that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Workiva(#[from] WorkivaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A shutdown began: no new batch is sent.
+    #[error("stopped by a shutdown before this batch was sent")]
+    Stopped,
+}
+
+impl ExecError {
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Workiva(e) => e.is_retriable(),
+            Self::Store(e) => e.is_retriable(),
+            Self::Stopped => true,
+        }
+    }
+}
+
+/// The mirror-mode guard refused a plan: it would delete too much of what is in scope.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "mirror mode would delete {deletes} of the {in_scope} values in scope ({:.0}%), more than max_delete_fraction {:.0}%; nothing was changed. Check the source, or run with --force",
+    *deletes as f64 * 100.0 / (*in_scope).max(1) as f64,
+    limit * 100.0
+)]
+pub struct GuardRefused {
+    pub deletes: usize,
+    pub in_scope: usize,
+    pub limit: f64,
+}
+
+/// One metric whose writes stopped early.
+#[derive(Debug)]
+pub struct MetricFailure {
+    pub metric: String,
+    pub error: ExecError,
+}
+
+/// Why a run ended other than `succeeded` or `partial`.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Another process holds the pipeline's lease.
+    #[error(
+        "pipeline `{pipeline}` is being run by another esg-sync ({holder}; its lease runs until {until} unless renewed); not started. Wait for it, or stop it"
+    )]
+    Busy {
+        pipeline: String,
+        holder: String,
+        until: String,
+    },
+    #[error("resuming the interrupted run's batches failed: {0}")]
+    Resume(#[source] ExecError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Guard(#[from] GuardRefused),
+    #[error(
+        "stopped by a shutdown after planning, before sending anything; the next run plans again"
+    )]
+    StoppedBeforeSending,
+    /// Some metrics stopped early, a shutdown left values unsent, or the rejects Workiva
+    /// named could not be recorded.
+    #[error("{}", incomplete(failures, *unsent, recording.as_ref()))]
+    Incomplete {
+        failures: Vec<MetricFailure>,
+        unsent: usize,
+        recording: Option<StoreError>,
+    },
+}
+
+fn incomplete(failures: &[MetricFailure], unsent: usize, recording: Option<&StoreError>) -> String {
+    let mut parts: Vec<String> = failures
+        .iter()
+        .map(|f| format!("metric `{}`: {}", f.metric, f.error))
+        .collect();
+    if let Some(e) = recording {
+        parts.push(format!("recording the rejected values: {e}"));
+    }
+    if unsent > 0 {
+        parts.push(format!(
+            "stopped by a shutdown: batches in flight finished, {unsent} values were not sent; the next run sends them"
+        ));
+    }
+    parts.join("; ")
+}
+
+impl RunError {
+    /// Whether running again later, unchanged, may succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Busy { .. } | Self::StoppedBeforeSending => true,
+            Self::Resume(e) => e.is_retriable(),
+            Self::Plan(e) => e.is_retriable(),
+            Self::Store(e) => e.is_retriable(),
+            Self::Guard(_) => false,
+            Self::Incomplete {
+                failures,
+                unsent,
+                recording,
+            } => {
+                *unsent > 0
+                    || (failures.iter().all(|f| f.error.is_retriable())
+                        && recording.as_ref().is_none_or(StoreError::is_retriable))
+            }
+        }
+    }
+
+    /// Whether a shutdown, not a fault, ended the run.
+    pub fn is_interruption(&self) -> bool {
+        matches!(
+            self,
+            Self::StoppedBeforeSending | Self::Incomplete { unsent: 1.., .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_written_once_and_say_what_to_do() {
+        let g = GuardRefused {
+            deletes: 60,
+            in_scope: 100,
+            limit: 0.5,
+        };
+        assert_eq!(
+            RunError::from(g.clone()).to_string(),
+            "mirror mode would delete 60 of the 100 values in scope (60%), more than max_delete_fraction 50%; nothing was changed. Check the source, or run with --force"
+        );
+        let e = RunError::Incomplete {
+            failures: vec![MetricFailure {
+                metric: "Scope 1".into(),
+                error: ExecError::Stopped,
+            }],
+            unsent: 3,
+            recording: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "metric `Scope 1`: stopped by a shutdown before this batch was sent; stopped by a shutdown: batches in flight finished, 3 values were not sent; the next run sends them"
+        );
+        assert!(e.is_interruption() && e.is_retriable());
+        assert!(!RunError::from(g).is_retriable());
+    }
+}

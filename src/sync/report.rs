@@ -1,0 +1,214 @@
+//! Report: how a run ended, what it did metric by metric, and why it failed, for the summary
+//! table, `--output json`, the logs and the exit status.
+
+use std::sync::Arc;
+
+use super::diff::MetricPlan;
+use super::error::RunError;
+use crate::outcome::{Counts, Reject};
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Succeeded,
+    /// Some rows were rejected or locked values conflict with the source.
+    Partial,
+    Failed,
+    /// A dry run: nothing written.
+    Planned,
+    /// A shutdown stopped it: what was in flight finished, the rest is left to the next run.
+    Interrupted,
+    /// Not started: another process is running the pipeline.
+    Busy,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Planned => "planned",
+            Self::Interrupted => "interrupted",
+            Self::Busy => "busy",
+        }
+    }
+}
+
+impl Status {
+    /// Whether the run landed its values (the last-success time moves).
+    pub fn landed(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Partial)
+    }
+}
+
+/// What a run did, for the summary and `--output json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub pipeline: String,
+    pub run_id: Option<i64>,
+    pub status: Status,
+    pub counts: Counts,
+    pub metrics: Vec<MetricPlan>,
+    pub batches: usize,
+    pub resumed_batches: usize,
+    /// Why the run failed, was interrupted or did not start; shown as `message`.
+    #[serde(rename = "message", serialize_with = "as_message")]
+    pub error: Option<Arc<RunError>>,
+    #[serde(skip)]
+    pub rejects: Vec<Reject>,
+}
+
+fn as_message<S: serde::Serializer>(e: &Option<Arc<RunError>>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_some(&e.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+impl Report {
+    /// A run that ended with `error` before it wrote anything; the error decides the status.
+    pub fn from_error(pipeline: &str, run_id: Option<i64>, error: RunError) -> Self {
+        Self {
+            pipeline: pipeline.into(),
+            run_id,
+            status: status_of(&error),
+            counts: Counts::default(),
+            metrics: Vec::new(),
+            batches: 0,
+            resumed_batches: 0,
+            error: Some(Arc::new(error)),
+            rejects: Vec::new(),
+        }
+    }
+
+    /// The error's message, for logs.
+    pub fn message(&self) -> Option<String> {
+        self.error.as_ref().map(|e| e.to_string())
+    }
+}
+
+/// The status a run ends with when `e` stopped it.
+pub fn status_of(e: &RunError) -> Status {
+    match e {
+        RunError::Busy { .. } => Status::Busy,
+        e if e.is_interruption() => Status::Interrupted,
+        _ => Status::Failed,
+    }
+}
+
+/// The summary table of one report.
+pub fn render(r: &Report) -> String {
+    let mut out = vec![format!(
+        "pipeline {}: {}{}",
+        r.pipeline,
+        r.status.as_str(),
+        r.run_id.map(|i| format!(" (run {i})")).unwrap_or_default()
+    )];
+    let header = [
+        "metric",
+        "create",
+        "update",
+        "unchanged",
+        "locked",
+        "delete",
+        "reject",
+    ];
+    let mut rows: Vec<Vec<String>> = r
+        .metrics
+        .iter()
+        .map(|m| {
+            vec![
+                m.metric_name.clone(),
+                m.creates.to_string(),
+                m.updates.to_string(),
+                m.unchanged.to_string(),
+                m.locked.to_string(),
+                m.deletes.to_string(),
+                m.rejects.to_string(),
+            ]
+        })
+        .collect();
+    let c = &r.counts;
+    // Rows rejected while reading and validating belong to no metric's diff; this row makes
+    // the column add up to the total.
+    let before_diff = c.rejected - r.metrics.iter().map(|m| m.rejects as i64).sum::<i64>();
+    if before_diff > 0 {
+        let dash = || "-".to_string();
+        rows.push(vec![
+            "(rejected before the diff)".into(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+            dash(),
+            before_diff.to_string(),
+        ]);
+    }
+    rows.push(vec![
+        "total".into(),
+        c.created.to_string(),
+        c.updated.to_string(),
+        c.unchanged.to_string(),
+        c.locked.to_string(),
+        c.deleted.to_string(),
+        c.rejected.to_string(),
+    ]);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i == 0 {
+                    format!("{s:<w$}", w = widths[i])
+                } else {
+                    format!("{s:>w$}", w = widths[i])
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    out.push(line(header.iter().map(|h| h.to_string()).collect()));
+    for row in rows {
+        out.push(line(row));
+    }
+    out.push(format!(
+        "rows read: {}; batches sent: {}{}",
+        c.read,
+        r.batches,
+        if r.resumed_batches > 0 {
+            format!(
+                "; batches resumed from an interrupted run: {}",
+                r.resumed_batches
+            )
+        } else {
+            String::new()
+        }
+    ));
+    if r.status == Status::Planned || (r.run_id.is_none() && r.status == Status::Partial) {
+        out.push("dry run: nothing was written to Workiva".into());
+    }
+    if !r.rejects.is_empty() {
+        out.push(format!("{} rows rejected; first ones:", r.rejects.len()));
+        for rj in r.rejects.iter().take(5) {
+            out.push(format!(
+                "  {} row {}, {}: {}",
+                rj.source_file, rj.source_row, rj.field, rj.reason
+            ));
+        }
+        if let Some(id) = r.run_id {
+            out.push(format!("  all of them: esg-sync rejects --run {id}"));
+        }
+    }
+    if let Some(e) = &r.error {
+        out.push(format!("error: {e}"));
+    }
+    out.join("\n")
+}

@@ -1,0 +1,367 @@
+//! Validate: source rows against the resolved program, into valid rows and rejects. A pure
+//! function of the rows, the pipeline's settings and what `resolve` found: no Workiva, no
+//! store, no files. A row is rejected with the file, row, field and a reason that says what
+//! to do: unknown metric, bad period, a dimension the metric does not allow, an unknown value,
+//! a value that is not of the metric's type, text too long, a bad status, or a key that two
+//! rows share (both go).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::canon::canonical;
+use super::ids::{Coordinates, DimensionValueId, MetricId, ValueKey};
+use super::period;
+use super::resolve::{Mapper, ProgramMeta};
+use crate::config::{NewStatus, PipelineConfig};
+use crate::outcome::Reject;
+use crate::source::{Cell, SourceRow};
+use crate::workiva::models::{Metric, ReportingPeriod, ValueStatus};
+
+/// Workiva's limit on a value's and on notes' length, in characters.
+pub const MAX_TEXT_CHARS: usize = 32_767;
+
+/// Where a row came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SrcRef {
+    pub file: Arc<str>,
+    pub row: u64,
+}
+
+/// A validated row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub src: SrcRef,
+    pub metric_key: Arc<str>,
+    pub metric_id: MetricId,
+    pub period: ReportingPeriod,
+    pub coords: Coordinates,
+    pub value: Option<String>,
+    /// `Some` when a notes column is mapped ("" means none).
+    pub notes: Option<String>,
+    pub status: Option<ValueStatus>,
+}
+
+/// Validated rows, rejects, and the keys of rejected rows whose key was known (mirror mode
+/// never deletes those: the source still has them, in a form that could not go).
+#[derive(Debug, Default)]
+pub struct Validated {
+    pub rows: Vec<Row>,
+    pub rejects: Vec<Reject>,
+    pub claimed: HashSet<ValueKey>,
+}
+
+/// A cell's text, borrowed when it already is text.
+fn cell_str(c: &Cell) -> Option<std::borrow::Cow<'_, str>> {
+    match c {
+        Cell::Text(t) if t.trim().is_empty() => None,
+        Cell::Text(t) => Some(std::borrow::Cow::Borrowed(t.as_str())),
+        other => other.text().map(std::borrow::Cow::Owned),
+    }
+}
+
+/// A rejected row: the field at fault and why.
+fn reject(
+    src: &SourceRow,
+    field: &str,
+    reason: String,
+    metric_key: Option<String>,
+    period: Option<String>,
+) -> Reject {
+    Reject {
+        source_file: src.file.to_string(),
+        source_row: src.row as i64,
+        field: field.to_string(),
+        reason,
+        metric_key,
+        period,
+        value: src.value.text().map(|v| v.chars().take(200).collect()),
+    }
+}
+
+/// Why a row cannot go, and its key when the key was known (mirror mode keeps such values).
+struct Refusal {
+    reject: Reject,
+    key: Option<ValueKey>,
+}
+
+/// What validating rows needs, and the caches that spare repeated work.
+struct Checker<'a> {
+    p: &'a PipelineConfig,
+    meta: &'a ProgramMeta,
+    mapper: &'a Mapper,
+    has_months: bool,
+    /// Labels repeat across rows: each is parsed once.
+    periods: HashMap<String, Result<ReportingPeriod, String>>,
+    /// Metric keys repeat across rows: each is allocated once.
+    keys: HashMap<String, Arc<str>>,
+}
+
+/// Validates source rows against the program.
+pub fn validate(
+    p: &PipelineConfig,
+    meta: &ProgramMeta,
+    mapper: &Mapper,
+    source: Vec<SourceRow>,
+) -> Validated {
+    let mut c = Checker {
+        p,
+        meta,
+        mapper,
+        has_months: p.columns.year.is_some() && p.columns.start_month.is_some(),
+        periods: HashMap::new(),
+        keys: HashMap::new(),
+    };
+    let mut out = Validated {
+        rows: Vec::with_capacity(source.len()),
+        ..Validated::default()
+    };
+    for s in source {
+        match c.row(&s) {
+            Ok(r) => out.rows.push(r),
+            Err(refusal) => {
+                out.claimed.extend(refusal.key);
+                out.rejects.push(refusal.reject);
+            }
+        }
+    }
+    reject_duplicates(&mut out);
+    out
+}
+
+impl Checker<'_> {
+    fn row(&mut self, s: &SourceRow) -> Result<Row, Box<Refusal>> {
+        let key_text = cell_str(&s.metric);
+        let mk = || key_text.as_deref().map(str::to_string);
+        // Refusals are the rare path: boxed, so a valid row travels light.
+        let refuse = |field: &str, why: String, period: Option<String>, key: Option<ValueKey>| {
+            let metric_key = key_text.as_deref().map(str::to_string);
+            Box::new(Refusal {
+                reject: reject(s, field, why, metric_key, period),
+                key,
+            })
+        };
+        let metric_id = self
+            .metric(key_text.as_deref())
+            .map_err(|why| refuse("metric", why, None, None))?;
+        let metric = &self.meta.metrics[&metric_id];
+        let per = self.period(s).map_err(|why| {
+            let c = &self.p.columns;
+            let field = c.period.clone().or(c.year.clone()).unwrap_or_default();
+            refuse(&field, why, s.period.text(), None)
+        })?;
+        let label = || Some(period::label(&per));
+        let coords = self
+            .coordinates(metric, s)
+            .map_err(|(field, why)| refuse(&field, why, label(), None))?;
+        let key = || ValueKey {
+            metric: metric_id.clone(),
+            period: per,
+            coords: coords.clone(),
+        };
+        let value_field = self.p.columns.value.as_str();
+        let value = canonical(&s.value, metric.data_type)
+            .map_err(|why| refuse(value_field, why, label(), Some(key())))?;
+        if let Some(n) = value
+            .as_ref()
+            .map(|v| v.chars().count())
+            .filter(|n| *n > MAX_TEXT_CHARS)
+        {
+            let why = format!("the value is {n} characters; Workiva allows {MAX_TEXT_CHARS}");
+            return Err(refuse(value_field, why, label(), Some(key())));
+        }
+        let notes = self
+            .p
+            .columns
+            .notes
+            .as_ref()
+            .map(|_| s.notes.text().unwrap_or_default());
+        if notes
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
+        {
+            let field = self.p.columns.notes.as_deref().unwrap_or("notes");
+            let why = format!("notes are longer than {MAX_TEXT_CHARS} characters");
+            return Err(refuse(field, why, label(), Some(key())));
+        }
+        let status = self.status(s).map_err(|why| {
+            let field = self.p.columns.status.as_deref().unwrap_or("status");
+            refuse(field, why, label(), Some(key()))
+        })?;
+        let metric_key = match mk() {
+            Some(k) => self.intern(k),
+            None => Arc::from(metric.name.as_str()),
+        };
+        Ok(Row {
+            src: SrcRef {
+                file: s.file.clone(),
+                row: s.row,
+            },
+            metric_key,
+            metric_id,
+            period: per,
+            coords,
+            value,
+            notes,
+            status,
+        })
+    }
+
+    fn intern(&mut self, k: String) -> Arc<str> {
+        if let Some(a) = self.keys.get(&k) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(k.as_str());
+        self.keys.insert(k, a.clone());
+        a
+    }
+
+    /// The row's metric: the fixed one, or its key through `[pipeline.metrics]`.
+    fn metric(&self, key: Option<&str>) -> Result<MetricId, String> {
+        match (&self.mapper.fixed, key) {
+            (Some(id), _) => Ok(id.clone()),
+            (None, None) => Err("the metric key is empty".into()),
+            (None, Some(k)) => match self.mapper.metrics.get(k) {
+                Some(Ok(id)) => Ok(id.clone()),
+                Some(Err(why)) => Err(why.clone()),
+                None => Err(format!(
+                    "lake metric key `{k}` is not in [pipeline.metrics]; add it to sync this row"
+                )),
+            },
+        }
+    }
+
+    fn period(&mut self, s: &SourceRow) -> Result<ReportingPeriod, String> {
+        match (&s.period, self.has_months) {
+            (Cell::Text(t), false) => {
+                if let Some(r) = self.periods.get(t.as_str()) {
+                    return r.clone();
+                }
+                let r = period::from_cells(&s.period, &s.start_month, &s.end_month, false);
+                self.periods.insert(t.clone(), r.clone());
+                r
+            }
+            _ => period::from_cells(&s.period, &s.start_month, &s.end_month, self.has_months),
+        }
+    }
+
+    /// The row's coordinates, sorted; or the column at fault and why.
+    fn coordinates(&self, metric: &Metric, s: &SourceRow) -> Result<Coordinates, (String, String)> {
+        let mut coords = Vec::new();
+        for (dc, cell) in self.mapper.dims.iter().zip(&s.dims) {
+            let Some(lake) = cell_str(cell) else { continue };
+            let value_id = dc
+                .values
+                .get(lake.as_ref())
+                .cloned()
+                .unwrap_or_else(|| lake.to_string());
+            let dim = &self.meta.dimensions[&dc.dimension];
+            if !metric
+                .allowed_dimensions
+                .iter()
+                .any(|d| d == dc.dimension.as_str())
+            {
+                return Err((
+                    dc.column.clone(),
+                    format!(
+                        "metric `{}` does not allow dimension `{}`; remove the column or allow the dimension in Workiva",
+                        metric.name, dim.name
+                    ),
+                ));
+            }
+            if !dim.values.contains_key(value_id.as_str()) {
+                let via = if value_id == lake {
+                    String::new()
+                } else {
+                    format!(" (mapped from `{lake}`)")
+                };
+                return Err((
+                    dc.column.clone(),
+                    format!(
+                        "`{value_id}`{via} is not a value of dimension `{}`; add it in Workiva or map it in [pipeline.dimension_values]",
+                        dim.name
+                    ),
+                ));
+            }
+            coords.push((dc.dimension.clone(), DimensionValueId::new(value_id)));
+        }
+        coords.sort();
+        Ok(coords)
+    }
+
+    /// The status column, when statuses come from the lake.
+    fn status(&self, s: &SourceRow) -> Result<Option<ValueStatus>, String> {
+        if self.p.status.new != NewStatus::Column {
+            return Ok(None);
+        }
+        match s.status.text().as_deref() {
+            Some("notStarted") => Ok(Some(ValueStatus::NotStarted)),
+            Some("complete") => Ok(Some(ValueStatus::Complete)),
+            other => Err(format!(
+                "status `{}` must be notStarted or complete",
+                other.unwrap_or("")
+            )),
+        }
+    }
+}
+
+/// Two rows with one key are ambiguous: both are rejected, each naming the other.
+fn reject_duplicates(v: &mut Validated) {
+    // The first row of each key, borrowed from the rows; only keys seen twice get a list.
+    type Borrowed<'r> = (
+        &'r MetricId,
+        ReportingPeriod,
+        &'r [(super::ids::DimensionId, DimensionValueId)],
+    );
+    let rows = &v.rows;
+    let mut first: HashMap<Borrowed<'_>, usize> = HashMap::with_capacity(rows.len());
+    let mut seen: HashMap<Borrowed<'_>, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let k = (&r.metric_id, r.period, r.coords.as_slice());
+        match first.entry(k) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(e) => {
+                seen.entry(k).or_insert_with(|| vec![*e.get()]).push(i)
+            }
+        }
+    }
+    drop(first);
+    if seen.is_empty() {
+        return;
+    }
+    let mut dropped = HashSet::new();
+    for (k, idx) in seen.iter() {
+        v.claimed.insert(ValueKey {
+            metric: k.0.clone(),
+            period: k.1,
+            coords: k.2.to_vec(),
+        });
+        let places: Vec<String> = idx
+            .iter()
+            .map(|&i| format!("{} row {}", rows[i].src.file, rows[i].src.row))
+            .collect();
+        for &i in idx {
+            let r = &rows[i];
+            dropped.insert(i);
+            v.rejects.push(Reject {
+                source_file: r.src.file.to_string(),
+                source_row: r.src.row as i64,
+                field: "key".into(),
+                reason: format!(
+                    "ambiguous: {} give the same metric, period and coordinates; keep one",
+                    places.join(" and ")
+                ),
+                metric_key: Some(r.metric_key.to_string()),
+                period: Some(period::label(&r.period)),
+                value: r.value.clone(),
+            });
+        }
+    }
+    drop(seen);
+    let mut i = 0;
+    v.rows.retain(|_| {
+        i += 1;
+        !dropped.contains(&(i - 1))
+    });
+}
