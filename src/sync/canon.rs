@@ -8,6 +8,9 @@ use crate::workiva::models::DataType;
 
 pub use crate::source::cell::{date_from_days, decimal_from_scaled};
 
+/// The largest exponent decimal text may carry (`1e400`).
+pub const MAX_EXPONENT: u64 = 400;
+
 /// Normalises decimal text: `+1.50` -> `1.5`, `1e3` -> `1000`, `.5` -> `0.5`, `-0.0` -> `0`.
 /// `None` when the text is not a decimal.
 pub fn normalize_decimal(s: &str) -> Option<String> {
@@ -31,7 +34,9 @@ pub fn normalize_decimal(s: &str) -> Option<String> {
     {
         return None;
     }
-    if exp.abs() > 400 {
+    // `unsigned_abs`: `-9223372036854775808` has no positive i64. Beyond ±400 no figure is
+    // meant, and the text would be hundreds of zeros: refused.
+    if exp.unsigned_abs() > MAX_EXPONENT {
         return None;
     }
     // All digits, and where the decimal point sits among them.
@@ -82,7 +87,7 @@ pub fn canonical(cell: &Cell, dt: DataType) -> Result<Option<String>, String> {
             Cell::Text(s) if s.trim().is_empty() => Ok(None),
             Cell::Text(s) => normalize_decimal(s).map(Some).ok_or_else(|| {
                 format!(
-                    "`{}` is not a number; a {} metric takes a decimal such as 1024.55",
+                    "`{}` is not a number; a {} metric takes a decimal such as 1024.55 (exponents within ±{MAX_EXPONENT})",
                     preview(s),
                     dt.as_str()
                 )
@@ -168,7 +173,22 @@ mod tests {
         ] {
             assert_eq!(normalize_decimal(i).as_deref(), Some(o), "{i}");
         }
-        for bad in ["", "-", ".", "1,5", "abc", "1e", "NaN", "inf", "1.2.3"] {
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1,5",
+            "abc",
+            "1e",
+            "NaN",
+            "inf",
+            "1.2.3",
+            "1e-9223372036854775808",
+            "1e9223372036854775807",
+            "1e401",
+            "–1",
+            "1e4–",
+        ] {
             assert_eq!(normalize_decimal(bad), None, "{bad}");
         }
     }

@@ -38,11 +38,16 @@ pub fn parse_label(label: &str) -> Result<ReportingPeriod, String> {
     let bad = || {
         format!("`{label}` is not a period label; use 2025, 2025-Q1..Q4, 2025-H1/H2 or 2025-01..12")
     };
-    if t.len() < 4 || !t[..4].bytes().all(|b| b.is_ascii_digit()) {
+    // `get`, not indexing: a label is lake text, and a multi-byte character (an en dash in
+    // `Q1–2025`) must not split.
+    let (Some(digits), Some(rest)) = (t.get(..4), t.get(4..)) else {
+        return Err(bad());
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let year: i64 = t[..4].parse().map_err(|_| bad())?;
-    let rest = t[4..].trim_start_matches(['-', ' ', '_', '/']);
+    let year: i64 = digits.parse().map_err(|_| bad())?;
+    let rest = rest.trim_start_matches(['-', ' ', '_', '/']);
     let (start, end) = match rest {
         "" => (1, 12),
         "Q1" => (1, 3),
@@ -115,7 +120,21 @@ mod tests {
         assert_eq!(parse_label("2025-H2").unwrap(), p(2025, 7, 12));
         assert_eq!(parse_label("2025-03").unwrap(), p(2025, 3, 3));
         assert_eq!(parse_label("FY2024").unwrap(), p(2024, 1, 12));
-        for bad in ["25-Q1", "2025-Q5", "2025-13", "spring", "2025-H3", ""] {
+        for bad in [
+            "25-Q1",
+            "2025-Q5",
+            "2025-13",
+            "spring",
+            "2025-H3",
+            "",
+            "Q1–2025",
+            "202–Q1",
+            "–",
+            "2025–",
+            "ÅÅÅÅ",
+            "FYé",
+            "2025-Q1–",
+        ] {
             assert!(parse_label(bad).is_err(), "{bad}");
         }
         for x in [
