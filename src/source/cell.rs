@@ -63,6 +63,17 @@ pub fn decimal_from_scaled(value: i128, scale: i8) -> String {
     }
 }
 
+/// A float32 as the f64 nearest to its own shortest decimal text, so `0.1f32` reads as 0.1,
+/// not as `0.10000000149011612` (its exact binary value): a lake that stored 0.1 meant 0.1.
+/// Any decimal of at most 9 significant digits round-trips through f64, so the f64's shortest
+/// text is the f32's.
+pub fn widen_f32(v: f32) -> f64 {
+    if !v.is_finite() {
+        return v as f64;
+    }
+    v.to_string().parse().unwrap_or(v as f64)
+}
+
 /// Days since 1970-01-01 as `YYYY-MM-DD` (the bare number when out of the calendar's range).
 pub fn date_from_days(days: i32) -> String {
     chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
@@ -91,6 +102,20 @@ mod tests {
             assert_eq!(decimal_from_scaled(v, s), want, "{v}e-{s}");
         }
         assert_eq!(decimal_from_scaled(1, -128).len(), 129);
+        assert_eq!(widen_f32(0.1).to_string(), "0.1");
+        assert_eq!(
+            widen_f32(-3.4028235e38).to_string(),
+            (-3.4028235e38f64).to_string()
+        );
+        assert!(widen_f32(f32::NAN).is_nan());
+        assert_eq!(widen_f32(f32::INFINITY), f64::INFINITY);
+        // Every f32 keeps its own shortest text.
+        for bits in (0..u32::MAX).step_by(9_973) {
+            let f = f32::from_bits(bits);
+            if f.is_finite() {
+                assert_eq!(widen_f32(f).to_string(), f.to_string(), "{f:e}");
+            }
+        }
         assert_eq!(date_from_days(19_723), "2024-01-01");
         assert_eq!(date_from_days(i32::MAX), i32::MAX.to_string());
     }

@@ -42,17 +42,38 @@ pub enum SourceError {
         column: String,
         data_type: String,
     },
+    /// Every problem of a pipeline's sources, so one round of fixes is enough.
+    #[error("{} source problems: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Several(Vec<SourceError>),
+}
+
+impl SourceError {
+    /// One error, or all of them when there are several.
+    fn all(mut errors: Vec<SourceError>) -> Option<SourceError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(SourceError::Several(errors)),
+        }
+    }
 }
 
 /// Expands the pipeline's `source` entries into files, sorted, each once.
 pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, SourceError> {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     for p in patterns {
         let mut found = 0;
-        let paths = glob::glob(p).map_err(|e| SourceError::Pattern {
-            pattern: p.clone(),
-            reason: e.to_string(),
-        })?;
+        let paths = match glob::glob(p) {
+            Ok(paths) => paths,
+            Err(e) => {
+                errors.push(SourceError::Pattern {
+                    pattern: p.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
         for entry in paths.flatten() {
             if entry.is_file() {
                 found += 1;
@@ -60,8 +81,11 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, SourceError> {
             }
         }
         if found == 0 {
-            return Err(SourceError::NoMatch(p.clone()));
+            errors.push(SourceError::NoMatch(p.clone()));
         }
+    }
+    if let Some(e) = SourceError::all(errors) {
+        return Err(e);
     }
     out.sort();
     out.dedup();
@@ -140,7 +164,7 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
                 scale: 0,
             }
         }),
-        DataType::Float32 => prim!(Float32Type, |v: f32| Cell::Float(v as f64)),
+        DataType::Float32 => prim!(Float32Type, |v: f32| Cell::Float(super::cell::widen_f32(v))),
         DataType::Float64 => prim!(Float64Type, Cell::Float),
         DataType::Decimal128(_, s) => {
             let s = *s;
@@ -322,11 +346,18 @@ pub fn read_file(
     Ok(row_no)
 }
 
-/// Reads every file of a pipeline.
+/// Reads every file of a pipeline. A file that cannot be read does not stop the others from
+/// being tried: the error names every unreadable file at once.
 pub fn read_all(files: &[PathBuf], c: &Columns) -> Result<Vec<SourceRow>, SourceError> {
     let mut rows = Vec::new();
+    let mut errors = Vec::new();
     for f in files {
-        read_file(f, c, &mut |r| rows.push(r))?;
+        if let Err(e) = read_file(f, c, &mut |r| rows.push(r)) {
+            errors.push(e);
+        }
     }
-    Ok(rows)
+    match SourceError::all(errors) {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
 }
