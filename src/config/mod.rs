@@ -12,7 +12,7 @@ pub mod pipeline;
 pub mod schedule;
 
 pub use pipeline::{
-    CatchUp, Columns, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
+    CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
 };
 
 /// The whole configuration file.

@@ -128,6 +128,22 @@ pub struct PipelineConfig {
     /// values (succeeded or partial) is older than this many seconds. Unset: no limit.
     #[serde(default)]
     pub stale_after_secs: Option<u64>,
+    /// What a null or blank value cell means: `reject` (the default: the row is rejected,
+    /// "value is empty") or `clear` (the value Workiva holds is cleared with `fieldsToClear`;
+    /// nothing is created where Workiva holds none).
+    #[serde(default)]
+    pub empty_values: EmptyValues,
+}
+
+/// `empty_values`: what a null or blank value cell means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmptyValues {
+    /// The row is rejected: an empty cell is more often a broken extract than a deletion.
+    #[default]
+    Reject,
+    /// The value in Workiva is cleared.
+    Clear,
 }
 
 /// `catch_up`: ticks missed while the daemon was down.

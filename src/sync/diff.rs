@@ -114,7 +114,7 @@ pub fn diff_metric(
             continue;
         }
         let mut item = MetricValue {
-            value: Some(r.value.clone().unwrap_or_default()),
+            value: r.value.clone(),
             reporting_period: Some(r.period),
             coordinates: Some(
                 key.1
@@ -128,6 +128,10 @@ pub fn diff_metric(
             Some(n) if n.is_empty() => item.fields_to_clear.push("notes".into()),
             Some(n) => item.notes = Some(n.clone()),
             None => {}
+        }
+        if r.value.is_none() {
+            // An explicit clear (empty_values = "clear"), never `""`.
+            item.fields_to_clear.push("value".into());
         }
         let decided = match (current, same) {
             (Some(cur), Some(same)) => update(p, cur, &r, item, same),
@@ -145,6 +149,7 @@ pub fn diff_metric(
                 }
                 plan.writes.push(w);
             }
+            Decision::Nothing => plan.unchanged += 1,
             Decision::Locked => plan.locked += 1,
             Decision::Reject(rj) => {
                 plan.rejects += 1;
@@ -160,6 +165,8 @@ pub fn diff_metric(
 
 enum Decision {
     Write(Write),
+    /// A clear where Workiva holds no value: nothing to do.
+    Nothing,
     Locked,
     Reject(Reject),
 }
@@ -190,6 +197,10 @@ fn create(
             value: r.value.clone(),
         });
     }
+    if r.value.is_none() {
+        // Nothing to clear where Workiva holds nothing.
+        return Decision::Nothing;
+    }
     // A new value has no notes to clear.
     item.fields_to_clear.clear();
     item.status = match p.status.new {
@@ -214,7 +225,7 @@ fn update(
     (same_value, same_notes): (bool, bool),
 ) -> Decision {
     if r.notes.as_ref().is_some_and(|n| n.is_empty()) && cur.notes.is_none() {
-        item.fields_to_clear.clear();
+        item.fields_to_clear.retain(|f| f != "notes");
     }
     match cur.status.unwrap_or_default() {
         ValueStatus::NotStarted => {

@@ -12,7 +12,7 @@ use super::canon::canonical;
 use super::ids::{Coordinates, DimensionValueId, MetricId, ValueKey};
 use super::period;
 use super::resolve::{Mapper, ProgramMeta};
-use crate::config::{NewStatus, PipelineConfig};
+use crate::config::{EmptyValues, NewStatus, PipelineConfig};
 use crate::outcome::Reject;
 use crate::source::{Cell, SourceRow};
 use crate::workiva::models::{Metric, ReportingPeriod, ValueStatus};
@@ -35,6 +35,7 @@ pub struct Row {
     pub metric_id: MetricId,
     pub period: ReportingPeriod,
     pub coords: Coordinates,
+    /// The canonical value; `None` clears it (only with `empty_values = "clear"`).
     pub value: Option<String>,
     /// `Some` when a notes column is mapped ("" means none).
     pub notes: Option<String>,
@@ -161,6 +162,10 @@ impl Checker<'_> {
         let value_field = self.p.columns.value.as_str();
         let value = canonical(&s.value, metric.data_type)
             .map_err(|why| refuse(value_field, why, label(), Some(key())))?;
+        if value.is_none() && self.p.empty_values == EmptyValues::Reject {
+            let why = "the value is empty; fill it in, or set empty_values = \"clear\" to clear Workiva's value".into();
+            return Err(refuse(value_field, why, label(), Some(key())));
+        }
         if let Some(n) = value
             .as_ref()
             .map(|v| v.chars().count())
@@ -248,7 +253,18 @@ impl Checker<'_> {
     fn coordinates(&self, metric: &Metric, s: &SourceRow) -> Result<Coordinates, (String, String)> {
         let mut coords = Vec::new();
         for (dc, cell) in self.mapper.dims.iter().zip(&s.dims) {
-            let Some(lake) = cell_str(cell) else { continue };
+            // Only a true null means "no coordinate": a blank cell is a broken value, and
+            // dropping the coordinate would overwrite the total with a part.
+            let Some(lake) = cell_str(cell) else {
+                if matches!(cell, Cell::Null) {
+                    continue;
+                }
+                return Err((
+                    dc.column.clone(),
+                    "the dimension cell is blank; leave it null for no coordinate, or fill it in"
+                        .into(),
+                ));
+            };
             let value_id = dc
                 .values
                 .get(lake.as_ref())
