@@ -55,6 +55,32 @@ impl Store {
         Ok(())
     }
 
+    /// Marks runs of `pipeline` still `running` as `failed` with `message`; returns their ids.
+    pub async fn fail_running(&self, pipeline: &str, message: &str) -> Result<Vec<i64>> {
+        let ids: Vec<i64> = sqlx::query(
+            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' ORDER BY id",
+        )
+        .bind(pipeline)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("find running runs"))?
+        .into_iter()
+        .map(|r| r.get::<i64, _>(0))
+        .collect();
+        for id in &ids {
+            sqlx::query(
+                "UPDATE runs SET status = 'failed', finished_at = $1, message = $2 WHERE id = $3",
+            )
+            .bind(now())
+            .bind(message)
+            .bind(*id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("mark a run failed"))?;
+        }
+        Ok(ids)
+    }
+
     /// Marks runs of `pipeline` still `running` as `interrupted`; returns their ids.
     pub async fn mark_interrupted(&self, pipeline: &str) -> Result<Vec<i64>> {
         self.mark_interrupted_because(

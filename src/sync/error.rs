@@ -121,6 +121,11 @@ pub enum RunError {
         "stopped by a shutdown after planning, before sending anything; the next run plans again"
     )]
     StoppedBeforeSending,
+    /// A bug: the run panicked. It was caught at the run's boundary and recorded.
+    #[error(
+        "esg-sync hit an internal error and stopped this run: {0}. This is a bug, please report it with the log; the run was recorded as failed, batches already sent are polled by the next run"
+    )]
+    Panicked(String),
     /// Some metrics stopped early, a shutdown left values unsent, or the rejects Workiva
     /// named could not be recorded.
     #[error("{}", incomplete(failures, *unsent, recording.as_ref()))]
@@ -155,7 +160,7 @@ impl RunError {
             Self::Resume(e) => e.is_retriable(),
             Self::Plan(e) => e.is_retriable(),
             Self::Store(e) => e.is_retriable(),
-            Self::Guard(_) => false,
+            Self::Guard(_) | Self::Panicked(_) => false,
             Self::Incomplete {
                 failures,
                 unsent,

@@ -42,7 +42,7 @@ pub async fn run_pipeline(
     opts: &RunOptions,
 ) -> Report {
     if opts.dry_run {
-        return dry_run(client, store, p, opts).await;
+        return caught(store, p, false, dry_run(client, store, p, opts)).await;
     }
     let lease = match lease::acquire(store, &p.name).await {
         Ok(Ok(l)) => l,
@@ -56,9 +56,49 @@ pub async fn run_pipeline(
         }
         Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
-    let r = run_leased(client, store, p, opts).await;
+    let r = caught(store, p, true, run_leased(client, store, p, opts)).await;
     lease.release().await;
     r
+}
+
+/// Runs `run`, turning a panic inside it (a bug) into a failed run that is recorded (when
+/// `record`), so the lease is released and a daemon goes on with its next tick.
+async fn caught(
+    store: &Store,
+    p: &PipelineConfig,
+    record: bool,
+    run: impl std::future::Future<Output = Report>,
+) -> Report {
+    use futures_util::FutureExt;
+    let payload = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+        Ok(r) => return r,
+        Err(payload) => payload,
+    };
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    let error = RunError::Panicked(what);
+    tracing::error!(pipeline = %p.name, error = %error, "A run panicked; recorded as failed.");
+    if !record {
+        return Report::from_error(&p.name, None, error);
+    }
+    let message = error.to_string();
+    let run_id = match store.fail_running(&p.name, &message).await {
+        Ok(ids) if !ids.is_empty() => ids.last().copied(),
+        // It panicked before its run was recorded: record it now, so `runs` shows it.
+        _ => match store.run_start(&p.name).await {
+            Ok(id) => {
+                let _ = store
+                    .run_finish(id, "failed", &Counts::default(), Some(&message))
+                    .await;
+                Some(id)
+            }
+            Err(_) => None,
+        },
+    };
+    Report::from_error(&p.name, run_id, error)
 }
 
 /// `plan` and `--dry-run`: the plan and its guard; nothing is sent, recorded or cached.
