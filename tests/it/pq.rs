@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_array::{ArrayRef, Float32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -12,7 +12,13 @@ use parquet::file::properties::WriterProperties;
 pub enum Col {
     Str(Vec<Option<String>>),
     F64(Vec<Option<f64>>),
+    F32(Vec<Option<f32>>),
     I64(Vec<Option<i64>>),
+}
+
+/// Strings as given: an empty string stays an empty string (not a null).
+pub fn raw(v: &[Option<&str>]) -> Col {
+    Col::Str(v.iter().map(|x| x.map(str::to_string)).collect())
 }
 
 pub fn s(v: &[&str]) -> Col {
@@ -37,6 +43,7 @@ pub fn write(path: &Path, cols: Vec<(&str, Col)>) {
             let a: ArrayRef = match c {
                 Col::Str(v) => Arc::new(StringArray::from(v)),
                 Col::F64(v) => Arc::new(Float64Array::from(v)),
+                Col::F32(v) => Arc::new(Float32Array::from(v)),
                 Col::I64(v) => Arc::new(Int64Array::from(v)),
             };
             (n, a)

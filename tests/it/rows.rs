@@ -1,0 +1,363 @@
+//! Issue 10: every row safe. Each bad row is rejected with its file, row, field and reason,
+//! and never stops the good rows from landing; values land exactly; `plan` tells the truth.
+
+use esg_sync::store::MappingKind;
+use esg_sync::sync::{RunOptions, Status};
+use serde_json::json;
+
+use crate::pq::{Col, raw, s, write};
+use crate::sync::{SyncEnv, sync_env, write_rows};
+
+/// Writes `data.parquet` with the standard columns, the facility column as given.
+fn write_with(e: &SyncEnv, metric: &[&str], period: &[&str], facility: Col, value: Col) {
+    let n = metric.len();
+    write(
+        &e.file("data.parquet"),
+        vec![
+            ("metric", s(metric)),
+            ("period", s(period)),
+            ("facility", facility),
+            ("bu", s(&vec![""; n])),
+            ("value", value),
+            ("notes", s(&vec![""; n])),
+        ],
+    );
+}
+
+fn reasons(r: &esg_sync::sync::Report) -> Vec<(i64, String, String)> {
+    let mut v: Vec<_> = r
+        .rejects
+        .iter()
+        .map(|x| (x.source_row, x.field.clone(), x.reason.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_multi_byte_period_label_is_a_reject_not_a_crash() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[
+            ("ghg", "Q1–2025", "B", "", "1", ""),
+            ("ghg", "202–Q1", "B", "", "2", ""),
+            ("ghg", "2025-Q1", "B", "", "3", ""),
+        ],
+    );
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
+    let why = reasons(&r);
+    assert_eq!(why.len(), 2, "{why:?}");
+    for (row, field, reason) in &why {
+        assert!([1, 2].contains(row));
+        assert_eq!(field, "period");
+        assert!(reason.contains("is not a period label"), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn an_extreme_exponent_is_a_reject_not_an_abort() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[
+            ("ghg", "2025-Q1", "B", "", "1e-9223372036854775808", ""),
+            ("ghg", "2025-Q2", "B", "", "1e9223372036854775807", ""),
+            ("ghg", "2025-Q3", "B", "", "2.5e2", ""),
+        ],
+    );
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
+    let why = reasons(&r);
+    assert_eq!(
+        why.iter().map(|w| (w.0, w.1.as_str())).collect::<Vec<_>>(),
+        vec![(1, "value"), (2, "value")]
+    );
+    assert!(why[0].2.contains("not a number"), "{why:?}");
+    let num = e.workiva(&e.env.ids.num).await;
+    assert_eq!(num.len(), 1);
+    assert_eq!(num[0].4, "250");
+}
+
+#[tokio::test]
+async fn a_float32_column_lands_by_its_own_shortest_text() {
+    let e = sync_env().await;
+    write_with(
+        &e,
+        &["ghg", "ghg", "ghg"],
+        &["2025-Q1", "2025-Q2", "2025-Q3"],
+        s(&["B", "B", "B"]),
+        Col::F32(vec![Some(0.1), Some(1024.55), Some(-3.4028235e38)]),
+    );
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!(
+        (r.status, r.counts.created),
+        (Status::Succeeded, 3),
+        "{r:?}"
+    );
+    let got: Vec<String> = e
+        .workiva(&e.env.ids.num)
+        .await
+        .into_iter()
+        .map(|v| v.4)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "0.1".to_string(),
+            "1024.55".into(),
+            "-340282350000000000000000000000000000000".into()
+        ]
+    );
+    // Read back the same: a rerun sends nothing.
+    let before = e.upsertions();
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!((r.counts.unchanged, e.upsertions()), (3, before), "{r:?}");
+}
+
+#[tokio::test]
+async fn an_empty_value_is_rejected_unless_the_pipeline_clears_with_it() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[
+            ("ghg", "2025-Q1", "B", "", "5", ""),
+            ("ghg", "2025-Q2", "B", "", "6", ""),
+        ],
+    );
+    e.run(&e.pipeline(""), RunOptions::default()).await;
+    // Q1 becomes null, Q2 blank text, Q3 null with nothing in Workiva.
+    write_with(
+        &e,
+        &["ghg", "ghg", "ghg"],
+        &["2025-Q1", "2025-Q2", "2025-Q3"],
+        s(&["B", "B", "B"]),
+        raw(&[None, Some("  "), None]),
+    );
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.updated), (Status::Partial, 0), "{r:?}");
+    let why = reasons(&r);
+    assert_eq!(why.len(), 3, "{why:?}");
+    assert!(
+        why.iter()
+            .all(|w| w.1 == "value" && w.2.starts_with("the value is empty"))
+    );
+    let held = |v: &Vec<(u64, u64, u64, serde_json::Value, String, String, String)>| {
+        v.iter().map(|x| x.4.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(held(&e.workiva(&e.env.ids.num).await), vec!["5", "6"]);
+    // With `empty_values = "clear"` the values are cleared explicitly, and nothing is created.
+    let clear = e.pipeline("empty_values = \"clear\"");
+    let plan = esg_sync::sync::build_plan(&e.client, &e.store, &clear, None)
+        .await
+        .unwrap();
+    let bodies: Vec<String> = plan
+        .metrics
+        .iter()
+        .flat_map(|m| m.writes.iter())
+        .map(|w| String::from_utf8(w.json()).unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    for b in &bodies {
+        assert!(b.contains("\"fieldsToClear\":[\"value\"]"), "{b}");
+        assert!(!b.contains("\"value\":"), "never an empty string: {b}");
+    }
+    let r = e.run(&clear, RunOptions::default()).await;
+    assert_eq!(
+        (
+            r.status,
+            r.counts.updated,
+            r.counts.created,
+            r.counts.unchanged
+        ),
+        (Status::Succeeded, 2, 0, 1),
+        "{r:?}"
+    );
+    let vals = e.env.api.values(&e.env.ids.program, &e.env.ids.num).await;
+    assert_eq!(vals.len(), 2);
+    assert!(
+        vals.iter()
+            .all(|v| v["value"].is_null() || v["value"] == json!("")),
+        "{vals:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_blank_dimension_cell_is_a_reject_and_only_null_means_no_coordinate() {
+    let e = sync_env().await;
+    write_with(
+        &e,
+        &["ghg", "ghg", "ghg"],
+        &["2025-Q1", "2025-Q2", "2025-Q3"],
+        raw(&[Some(""), Some("  "), None]),
+        s(&["1", "2", "3"]),
+    );
+    let r = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
+    let why = reasons(&r);
+    assert_eq!(
+        why.iter().map(|w| (w.0, w.1.as_str())).collect::<Vec<_>>(),
+        vec![(1, "facility"), (2, "facility")]
+    );
+    assert!(why[0].2.contains("blank"), "{why:?}");
+    let num = e.workiva(&e.env.ids.num).await;
+    assert_eq!(num.len(), 1);
+    assert_eq!((num[0].3.clone(), num[0].4.as_str()), (json!({}), "3"));
+}
+
+#[tokio::test]
+async fn plan_applies_the_mirror_guard_with_the_runs_message() {
+    let e = sync_env().await;
+    let rows: Vec<crate::sync::R> = (1..=10)
+        .map(|m| {
+            (
+                "ghg",
+                Box::leak(format!("2025-{m:02}").into_boxed_str()) as &str,
+                "B",
+                "",
+                "1",
+                "",
+            )
+        })
+        .collect();
+    write_rows(&e.file("data.parquet"), &rows);
+    let mirror = e.pipeline("mode = \"mirror\"\nmax_delete_fraction = 0.25");
+    e.run(&mirror, RunOptions::default()).await;
+    write_rows(&e.file("data.parquet"), &rows[..3]);
+    let dry = RunOptions {
+        dry_run: true,
+        ..RunOptions::default()
+    };
+    let planned = e.run(&mirror, dry.clone()).await;
+    let ran = e.run(&mirror, RunOptions::default()).await;
+    assert_eq!(
+        (planned.status, ran.status),
+        (Status::Failed, Status::Failed)
+    );
+    assert_eq!(planned.message(), ran.message());
+    assert!(planned.message().unwrap().contains("max_delete_fraction"));
+    assert_eq!(e.workiva(&e.env.ids.num).await.len(), 10, "nothing deleted");
+    // Forced, the plan passes and shows the deletes.
+    let forced = e.run(&mirror, RunOptions { force: true, ..dry }).await;
+    assert_eq!(
+        (forced.status, forced.counts.deleted),
+        (Status::Planned, 7),
+        "{forced:?}"
+    );
+}
+
+#[tokio::test]
+async fn plan_writes_nothing_to_the_mapping_store() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[("ghg", "2025-Q1", "B", "", "1", "")],
+    );
+    let p = e.pipeline("");
+    let dry = RunOptions {
+        dry_run: true,
+        ..RunOptions::default()
+    };
+    let r = e.run(&p, dry.clone()).await;
+    assert_eq!(r.status, Status::Planned, "{r:?}");
+    let program = e
+        .store
+        .mapping_get(MappingKind::Program, "", "Test Program")
+        .await
+        .unwrap();
+    let metric = e
+        .store
+        .mapping_get(MappingKind::Metric, &e.env.ids.program, "Num")
+        .await
+        .unwrap();
+    assert_eq!((program, metric), (None, None), "a dry run caches nothing");
+    assert!(
+        e.store.runs(10).await.unwrap().is_empty(),
+        "and records no run"
+    );
+    // A stale cached id is not dropped by a plan either.
+    e.store
+        .mapping_put(MappingKind::Program, "", "Test Program", "stale-id")
+        .await
+        .unwrap();
+    let r = e.run(&p, dry).await;
+    assert_eq!(r.status, Status::Planned, "{r:?}");
+    assert_eq!(
+        e.store
+            .mapping_get(MappingKind::Program, "", "Test Program")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("stale-id")
+    );
+    // A run records what it learnt.
+    e.run(&p, RunOptions::default()).await;
+    assert_eq!(
+        e.store
+            .mapping_get(MappingKind::Program, "", "Test Program")
+            .await
+            .unwrap(),
+        Some(e.env.ids.program.clone())
+    );
+}
+
+#[tokio::test]
+async fn every_unreadable_file_is_named_at_once() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("good.parquet"),
+        &[("ghg", "2025-Q1", "B", "", "1", "")],
+    );
+    std::fs::write(e.file("broken-1.parquet"), b"not parquet").unwrap();
+    std::fs::write(e.file("broken-2.parquet"), b"PAR1 nor this").unwrap();
+    let mut p = e.pipeline("");
+    p.source = vec![
+        format!("{}/*.parquet", e.dir.path().display()),
+        "/no/such/dir/*.parquet".into(),
+    ];
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(r.status, Status::Failed);
+    let m = r.message().unwrap();
+    assert!(m.contains("/no/such/dir/*.parquet"), "{m}");
+    // Files are read once the patterns all match: fix the pattern, and both broken files show.
+    p.source.pop();
+    let r = e.run(&p, RunOptions::default()).await;
+    let m = r.message().unwrap();
+    assert!(
+        m.contains("broken-1.parquet") && m.contains("broken-2.parquet"),
+        "{m}"
+    );
+    assert!(m.starts_with("2 source problems"), "{m}");
+}
+
+#[tokio::test]
+async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on() {
+    let e = sync_env().await;
+    write_rows(&e.file("data.parquet"), crate::restart::ROWS);
+    let cfg = crate::restart::config_with(&e, "", "");
+    let ran = crate::restart::run_binary(cfg.clone(), Some("panic:run_started")).await;
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(ran.stdout.contains("internal error"), "{}", ran.stdout);
+    let store = esg_sync::store::Store::connect(&format!(
+        "sqlite://{}/cli-state.db",
+        e.dir.path().display()
+    ))
+    .await
+    .unwrap();
+    let runs = store.runs(10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].status, "failed");
+    assert!(
+        runs[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("planned panic"),
+        "{runs:?}"
+    );
+    // The lease was given back: the next run starts at once and lands everything.
+    let ran = crate::restart::run_binary(cfg, None).await;
+    assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
+    crate::restart::assert_equal_to_source(&e).await;
+}
