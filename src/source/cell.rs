@@ -120,3 +120,45 @@ mod tests {
         assert_eq!(date_from_days(i32::MAX), i32::MAX.to_string());
     }
 }
+
+/// Property tests: every cell has text, bounded, and numbers keep their own shortest text.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn a_float32_keeps_its_shortest_text(bits in any::<u32>()) {
+            let f = f32::from_bits(bits);
+            let w = widen_f32(f);
+            if f.is_finite() {
+                prop_assert_eq!(w.to_string(), f.to_string());
+                prop_assert_eq!(w as f32, f);
+            } else {
+                prop_assert_eq!(w.is_nan(), f.is_nan());
+            }
+        }
+
+        #[test]
+        fn a_date_reads_back(days in any::<i32>()) {
+            let t = date_from_days(days);
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+                let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+                prop_assert_eq!((d - epoch).num_days(), days as i64);
+            } else {
+                prop_assert_eq!(t, days.to_string());
+            }
+        }
+
+        #[test]
+        fn every_cell_has_bounded_text(v in any::<i128>(), scale in any::<i8>(), i in any::<i64>(), f in any::<f64>()) {
+            for c in [Cell::Decimal { value: v, scale }, Cell::Int(i), Cell::Float(f), Cell::Date(i as i32)] {
+                prop_assert!(c.text().is_some_and(|t| t.len() <= 400));
+            }
+        }
+    }
+}

@@ -164,6 +164,7 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
                 scale: 0,
             }
         }),
+        DataType::Float16 => prim!(Float16Type, |v| Cell::Float(widen_f16(v))),
         DataType::Float32 => prim!(Float32Type, |v: f32| Cell::Float(super::cell::widen_f32(v))),
         DataType::Float64 => prim!(Float64Type, Cell::Float),
         DataType::Decimal128(_, s) => {
@@ -174,9 +175,7 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
             })
         }
         DataType::Date32 => prim!(Date32Type, Cell::Date),
-        DataType::Date64 => prim!(Date64Type, |ms: i64| Cell::Date(
-            ms.div_euclid(86_400_000) as i32
-        )),
+        DataType::Date64 => prim!(Date64Type, |ms: i64| date_cell(ms, 86_400_000)),
         DataType::Timestamp(unit, _) => {
             let per_day: i64 = match unit {
                 TimeUnit::Second => 86_400,
@@ -184,7 +183,7 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
                 TimeUnit::Microsecond => 86_400_000_000,
                 TimeUnit::Nanosecond => 86_400_000_000_000,
             };
-            let days = |v: i64| Cell::Date(v.div_euclid(per_day) as i32);
+            let days = |v: i64| date_cell(v, per_day);
             match unit {
                 TimeUnit::Second => prim!(TimestampSecondType, days),
                 TimeUnit::Millisecond => prim!(TimestampMillisecondType, days),
@@ -211,9 +210,42 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
     Ok(out)
 }
 
+/// Arrow's half-precision float.
+type F16 = <Float16Type as arrow_array::ArrowPrimitiveType>::Native;
+
+/// A float16 as the f64 nearest to its own shortest decimal text (0.1, not 0.0999755859375):
+/// the fewest significant digits (at most 5 are ever needed) that read back as the same f16.
+fn widen_f16(v: F16) -> f64 {
+    let f = v.to_f32();
+    if !f.is_finite() {
+        return f as f64;
+    }
+    for digits in 0..5 {
+        let text = format!("{f:.digits$e}");
+        if let Ok(x) = text.parse::<f32>()
+            && F16::from_f32(x) == v
+        {
+            return text.parse().unwrap_or(f as f64);
+        }
+    }
+    super::cell::widen_f32(f)
+}
+
+/// A timestamp (`v` units since the epoch, `per_day` units a day) as the date it falls on; a
+/// day beyond the calendar's range is kept as its number, which a date metric rejects.
+fn date_cell(v: i64, per_day: i64) -> Cell {
+    i32::try_from(v.div_euclid(per_day))
+        .map(Cell::Date)
+        .unwrap_or_else(|_| Cell::Text(v.to_string()))
+}
+
 /// A dictionary of strings, as plain strings.
 fn arrow_cast_dictionary(a: &ArrayRef) -> Option<ArrayRef> {
     let dict = a.as_any_dictionary_opt()?;
+    if dict.values().is_empty() {
+        // Every key is null (arrow's `normalized_keys` asserts on an empty dictionary).
+        return Some(Arc::new(arrow_array::StringArray::new_null(a.len())));
+    }
     let keys = dict.normalized_keys();
     let values = dict.values();
     let strings = values.as_string_opt::<i32>()?;
@@ -359,5 +391,160 @@ pub fn read_all(files: &[PathBuf], c: &Columns) -> Result<Vec<SourceRow>, Source
     match SourceError::all(errors) {
         Some(e) => Err(e),
         None => Ok(rows),
+    }
+}
+
+/// Property tests: every Arrow type we accept converts any array without a panic, nulls stay
+/// null, and numbers and dates keep their exact meaning.
+#[cfg(test)]
+mod props {
+    use arrow_array::builder::StringDictionaryBuilder;
+    use arrow_array::*;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn convert(a: ArrayRef) -> Vec<Cell> {
+        cells("f.parquet", "c", &a).expect("a type esg-sync reads")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn floats_keep_their_own_shortest_text(v in prop::collection::vec(prop::option::of(any::<u32>()), 0..40)) {
+            let f32s: Vec<Option<f32>> = v.iter().map(|b| b.map(f32::from_bits)).collect();
+            let out = convert(Arc::new(Float32Array::from(f32s.clone())));
+            for (c, f) in out.iter().zip(&f32s) {
+                match (c, f) {
+                    (Cell::Null, None) => {}
+                    (Cell::Float(w), Some(f)) if f.is_finite() => prop_assert_eq!(w.to_string(), f.to_string()),
+                    (Cell::Float(w), Some(f)) => prop_assert_eq!(w.is_nan(), f.is_nan()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+            let f16s: Vec<Option<F16>> = v.iter().map(|b| b.map(|b| F16::from_bits(b as u16))).collect();
+            let out = convert(Arc::new(Float16Array::from(f16s.clone())));
+            for (c, f) in out.iter().zip(&f16s) {
+                match (c, f) {
+                    (Cell::Null, None) => {}
+                    (Cell::Float(w), Some(f)) if f.is_finite() => {
+                        prop_assert_eq!(F16::from_f64(*w), *f);
+                        prop_assert!(w.to_string().trim_start_matches(['-', '0', '.']).len() <= 6, "{}", w);
+                    }
+                    (Cell::Float(w), Some(f)) => prop_assert_eq!(w.is_nan(), f.is_nan()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+            let f64s: Vec<Option<f64>> = v.iter().map(|b| b.map(|x| f64::from_bits(x as u64 * 0x9E37_79B9))).collect();
+            let out = convert(Arc::new(Float64Array::from(f64s.clone())));
+            for (c, f) in out.iter().zip(&f64s) {
+                match (c, f) {
+                    (Cell::Null, None) => {}
+                    (Cell::Float(w), Some(f)) => prop_assert_eq!(w.to_bits(), f.to_bits()),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+        }
+
+        #[test]
+        fn decimals_of_every_scale_are_exact(v in prop::collection::vec(prop::option::of(-(10i128.pow(38) - 1)..10i128.pow(38)), 0..20), scale in -20i8..=38) {
+            let a = Decimal128Array::from(v.clone()).with_precision_and_scale(38, scale).unwrap();
+            let out = convert(Arc::new(a));
+            for (c, x) in out.iter().zip(&v) {
+                match (c, x) {
+                    (Cell::Null, None) => {}
+                    (Cell::Decimal { value, scale: s }, Some(x)) => prop_assert_eq!((*value, *s), (*x, scale)),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+                let _ = c.text();
+            }
+        }
+
+        #[test]
+        fn dates_and_timestamps_are_days(v in prop::collection::vec(prop::option::of(any::<i64>()), 0..20)) {
+            let d32: Vec<Option<i32>> = v.iter().map(|x| x.map(|x| x as i32)).collect();
+            for (c, x) in convert(Arc::new(Date32Array::from(d32.clone()))).iter().zip(&d32) {
+                prop_assert_eq!(c, &x.map(Cell::Date).unwrap_or(Cell::Null));
+            }
+            let per = [(86_400i64, 0u8), (86_400_000, 1), (86_400_000_000, 2), (86_400_000_000_000, 3)];
+            for (per_day, unit) in per {
+                let a: ArrayRef = match unit {
+                    0 => Arc::new(TimestampSecondArray::from(v.clone())),
+                    1 => Arc::new(TimestampMillisecondArray::from(v.clone())),
+                    2 => Arc::new(TimestampMicrosecondArray::from(v.clone())),
+                    _ => Arc::new(TimestampNanosecondArray::from(v.clone())),
+                };
+                for (c, x) in convert(a).iter().zip(&v) {
+                    match (c, x) {
+                        (Cell::Null, None) => {}
+                        (Cell::Date(d), Some(x)) => prop_assert_eq!(*d as i64, x.div_euclid(per_day)),
+                        (Cell::Text(t), Some(x)) => prop_assert_eq!(t, &x.to_string()),
+                        other => prop_assert!(false, "{:?}", other),
+                    }
+                }
+            }
+            for (c, x) in convert(Arc::new(Date64Array::from(v.clone()))).iter().zip(&v) {
+                if let (Cell::Date(d), Some(x)) = (c, x) {
+                    prop_assert_eq!(*d as i64, x.div_euclid(86_400_000));
+                }
+            }
+        }
+
+        #[test]
+        fn every_string_form_reads_alike(v in prop::collection::vec(prop::option::of("\\PC{0,12}"), 0..30)) {
+            let want: Vec<Cell> = v.iter().map(|x| x.clone().map(Cell::Text).unwrap_or(Cell::Null)).collect();
+            let refs: Vec<Option<&str>> = v.iter().map(|x| x.as_deref()).collect();
+            prop_assert_eq!(&convert(Arc::new(StringArray::from(refs.clone()))), &want);
+            prop_assert_eq!(&convert(Arc::new(LargeStringArray::from(refs.clone()))), &want);
+            prop_assert_eq!(&convert(Arc::new(StringViewArray::from(refs.clone()))), &want);
+            let mut dict = StringDictionaryBuilder::<arrow_array::types::Int32Type>::new();
+            for x in &refs {
+                dict.append_option(*x);
+            }
+            prop_assert_eq!(&convert(Arc::new(dict.finish())), &want);
+        }
+
+        #[test]
+        fn integers_of_every_width_are_exact(v in prop::collection::vec(prop::option::of(any::<u64>()), 0..20)) {
+            for (c, x) in convert(Arc::new(UInt64Array::from(v.clone()))).iter().zip(&v) {
+                match (c, x) {
+                    (Cell::Null, None) => {}
+                    (Cell::Int(i), Some(x)) => prop_assert_eq!(*i as u64, *x),
+                    (Cell::Decimal { value, scale: 0 }, Some(x)) => prop_assert_eq!(*value, *x as i128),
+                    other => prop_assert!(false, "{:?}", other),
+                }
+            }
+            let i8s: Vec<Option<i8>> = v.iter().map(|x| x.map(|x| x as i8)).collect();
+            for (c, x) in convert(Arc::new(Int8Array::from(i8s.clone()))).iter().zip(&i8s) {
+                prop_assert_eq!(c, &x.map(|x| Cell::Int(x as i64)).unwrap_or(Cell::Null));
+            }
+        }
+    }
+
+    #[test]
+    fn half_floats_keep_their_own_shortest_text() {
+        for (x, want) in [
+            (0.1f32, "0.1"),
+            (1024.0, "1024"),
+            (-65504.0, "-65500"),
+            (0.33325, "0.3333"),
+        ] {
+            let a: ArrayRef = Arc::new(Float16Array::from(vec![F16::from_f32(x)]));
+            match &convert(a)[0] {
+                Cell::Float(f) => assert_eq!(f.to_string(), want, "{x}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unsupported_type_is_an_error_naming_the_column() {
+        let a: ArrayRef = Arc::new(BinaryArray::from(vec![b"x".as_ref()]));
+        let e = cells("f.parquet", "value", &a).unwrap_err().to_string();
+        assert!(
+            e.contains("f.parquet") && e.contains("`value`") && e.contains("Binary"),
+            "{e}"
+        );
     }
 }

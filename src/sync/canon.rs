@@ -289,3 +289,92 @@ mod tests {
         assert_eq!(canonical_stored("512.870", n), "512.87");
     }
 }
+
+/// Property tests: any text or float, never a panic; canonical text is bounded, idempotent and
+/// means the same number as its input.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Decimal text as lakes and servers write it: sign, digits, point, exponent.
+    fn decimal_text() -> impl Strategy<Value = String> {
+        (
+            prop_oneof![Just(""), Just("-"), Just("+")],
+            "[0-9]{0,20}",
+            prop::option::of("[0-9]{0,20}"),
+            prop::option::of((prop_oneof![Just("e"), Just("E")], -40i64..40)),
+        )
+            .prop_filter_map("needs a digit", |(sign, int, frac, exp)| {
+                if int.is_empty() && frac.as_deref().is_none_or(str::is_empty) {
+                    return None;
+                }
+                let mut s = format!("{sign}{int}");
+                if let Some(f) = frac {
+                    s.push('.');
+                    s.push_str(&f);
+                }
+                if let Some((e, x)) = exp {
+                    s.push_str(&format!("{e}{x}"));
+                }
+                Some(s)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_text_is_a_decimal_or_none_and_bounded(s in "\\PC{0,64}") {
+            if let Some(n) = normalize_decimal(&s) {
+                prop_assert!(n.len() <= s.len() + MAX_EXPONENT as usize + 2, "{} -> {} bytes", s, n.len());
+                prop_assert_eq!(normalize_decimal(&n), Some(n.clone()));
+            }
+            for dt in [DataType::Number, DataType::Date, DataType::Text] {
+                let _ = canonical(&Cell::Text(s.clone()), dt);
+                let _ = canonical_stored(&s, dt);
+            }
+        }
+
+        #[test]
+        fn huge_exponents_are_refused_not_expanded(m in "[0-9]{1,5}", e in any::<i64>()) {
+            let s = format!("{m}e{e}");
+            match normalize_decimal(&s) {
+                Some(n) => prop_assert!(e.unsigned_abs() <= MAX_EXPONENT && n.len() <= 410),
+                None => prop_assert!(e.unsigned_abs() > MAX_EXPONENT),
+            }
+        }
+
+        #[test]
+        fn canonical_text_means_the_same_number(s in decimal_text()) {
+            let n = normalize_decimal(&s).expect("decimal text");
+            prop_assert_eq!(normalize_decimal(&n), Some(n.clone()), "idempotent");
+            let (a, b) = (s.parse::<f64>().unwrap(), n.parse::<f64>().unwrap());
+            prop_assert_eq!(a, b + 0.0, "{} and {} are one number", s, n);
+            prop_assert!(!n.contains(['e', 'E', '+']) && n != "-0");
+        }
+
+        #[test]
+        fn a_float_reads_back_exactly(bits in any::<u64>()) {
+            let f = f64::from_bits(bits);
+            match canonical(&Cell::Float(f), DataType::Number) {
+                Ok(Some(t)) => {
+                    prop_assert!(f.is_finite());
+                    prop_assert_eq!(t.parse::<f64>().unwrap(), f + 0.0);
+                    prop_assert_eq!(canonical_stored(&t, DataType::Number), t);
+                }
+                Ok(None) => prop_assert!(false, "a float is never empty"),
+                Err(_) => prop_assert!(!f.is_finite()),
+            }
+        }
+
+        #[test]
+        fn a_scaled_decimal_is_canonical(v in any::<i128>(), scale in any::<i8>()) {
+            let t = decimal_from_scaled(v, scale);
+            prop_assert!(t.len() <= 40 + 129);
+            prop_assert_eq!(normalize_decimal(&t), Some(t.clone()));
+            prop_assert_eq!(Some(t), normalize_decimal(&format!("{v}e{}", -(scale as i64))));
+        }
+    }
+}

@@ -38,6 +38,37 @@ pub(crate) struct ErrorBody {
     pub error_description: Option<String>,
 }
 
+impl ApiFailure {
+    /// An error answer as the client reports it: Workiva's `code`/`message` (or IAM's
+    /// `error`/`error_description`), else the status and the first 200 characters of the body.
+    /// Any bytes at all: a body that is not JSON is quoted, never trusted.
+    pub fn from_answer(
+        status: u16,
+        body: &[u8],
+        method: &str,
+        path: &str,
+        retry_after: Option<std::time::Duration>,
+    ) -> Self {
+        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        Self {
+            status,
+            code: parsed
+                .code
+                .or(parsed.error)
+                .unwrap_or_else(|| status.to_string()),
+            message: parsed
+                .message
+                .or(parsed.error_description)
+                .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(200).collect()),
+            target: parsed.target,
+            details: parsed.details,
+            method: method.to_string(),
+            path: path.to_string(),
+            retry_after,
+        }
+    }
+}
+
 fn join_details(details: &[ErrorDetail]) -> String {
     if details.is_empty() {
         return String::new();
@@ -260,5 +291,63 @@ mod tests {
         );
         assert!(s.contains("field `data[3].value`"), "{s}");
         assert!(s.contains("`x` is not a number"), "{s}");
+    }
+}
+
+/// Property tests: any error or operation body, never a panic, and a message of bounded size.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn json_body() -> impl Strategy<Value = Vec<u8>> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            "\\PC{0,30}".prop_map(serde_json::Value::from),
+        ];
+        let value = leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("code".to_string()),
+                        Just("message".to_string()),
+                        Just("details".to_string()),
+                        Just("target".to_string()),
+                        Just("error".to_string()),
+                        Just("status".to_string()),
+                        Just("@nextLink".to_string()),
+                        Just("data".to_string()),
+                        "[a-z]{1,8}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        });
+        value.prop_map(|v| serde_json::to_vec(&v).unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_are_an_error_answer(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let f = ApiFailure::from_answer(status, &body, "GET", "/programs", None);
+            prop_assert!(f.message.chars().count() <= 200 || serde_json::from_slice::<ErrorBody>(&body).is_ok());
+            let _ = WorkivaError::Api(Box::new(f)).to_string();
+        }
+
+        #[test]
+        fn any_json_is_an_error_page_or_operation_or_a_decode_error(body in json_body()) {
+            let f = ApiFailure::from_answer(400, &body, "POST", "/x", None);
+            let _ = WorkivaError::Api(Box::new(f)).to_string();
+            let _ = serde_json::from_slice::<crate::workiva::models::Operation>(&body);
+            let _ = serde_json::from_slice::<crate::workiva::models::Page<serde_json::Value>>(&body);
+        }
     }
 }

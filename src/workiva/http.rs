@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 
 use super::auth::TokenCache;
 use super::config::WorkivaConfig;
-use super::error::{ApiFailure, ErrorBody, Result, WorkivaError, describe_reqwest};
+use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest};
 use super::ratelimit::Limiter;
 use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
 
@@ -233,23 +233,14 @@ impl Transport {
         if (200..300).contains(&status) {
             return Ok(r);
         }
-        let parsed: ErrorBody = serde_json::from_slice(&r.body).unwrap_or_default();
-        Err(WorkivaError::Api(Box::new(ApiFailure {
+        let retry_after = r.retry_after();
+        Err(WorkivaError::Api(Box::new(ApiFailure::from_answer(
             status,
-            code: parsed
-                .code
-                .or(parsed.error)
-                .unwrap_or_else(|| status.to_string()),
-            message: parsed
-                .message
-                .or(parsed.error_description)
-                .unwrap_or_else(|| String::from_utf8_lossy(&r.body).chars().take(200).collect()),
-            target: parsed.target,
-            details: parsed.details,
-            method: req.method.to_string(),
-            path: req.template.to_string(),
-            retry_after: r.retry_after(),
-        })))
+            &r.body,
+            req.method.as_str(),
+            req.template,
+            retry_after,
+        ))))
     }
 
     fn note_deprecation(&self, req: &Request, headers: &HeaderMap) {

@@ -203,3 +203,25 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 }
+
+/// Property tests: any header text, never a panic.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_retry_after_is_a_wait_or_none(s in "\\PC{0,40}") {
+            let _ = parse_retry_after(&s);
+        }
+
+        #[test]
+        fn seconds_read_as_seconds(n in any::<u64>()) {
+            prop_assert_eq!(parse_retry_after(&n.to_string()), Some(Duration::from_secs(n)));
+        }
+    }
+}
