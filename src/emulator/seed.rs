@@ -40,6 +40,9 @@ pub struct SeedPrincipal {
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedProgram {
+    /// The id to keep (an exported tenant keeps its ids across restarts); new when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub name: String,
     #[serde(default)]
     pub topics: Vec<SeedTopic>,
@@ -54,6 +57,9 @@ pub struct SeedProgram {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedTopic {
+    /// The id to keep (an exported tenant keeps its ids across restarts); new when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub name: String,
     pub index: Option<i64>,
     /// The parent topic's name.
@@ -63,6 +69,9 @@ pub struct SeedTopic {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedDimension {
+    /// The id to keep (an exported tenant keeps its ids across restarts); new when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub name: String,
     #[serde(default = "yes")]
     pub active: bool,
@@ -85,6 +94,9 @@ pub struct SeedDimValue {
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedMetric {
+    /// The id to keep (an exported tenant keeps its ids across restarts); new when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub name: String,
     pub data_type: Option<String>,
     pub unit: Option<String>,
@@ -112,6 +124,9 @@ pub struct SeedPeriod {
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SeedValue {
+    /// The id to keep (an exported tenant keeps its ids across restarts); new when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     pub reporting_period: SeedPeriod,
     /// Dimension name (or id) to dimension value id.
     #[serde(default)]
@@ -214,6 +229,35 @@ fn coords(
         .collect()
 }
 
+/// Gives what the seed just created (`created`) the id the seed names, if any: `rekey` moves it
+/// in the store. Refused when another object already has that id.
+fn keep_id(
+    store: &mut Store,
+    ctx: &str,
+    created: Uuid,
+    wanted: Option<Uuid>,
+    rekey: impl FnOnce(&mut Store, Uuid, Uuid) -> Option<()>,
+) -> Result<Uuid, String> {
+    let Some(want) = wanted.filter(|w| *w != created) else {
+        return Ok(created);
+    };
+    if id_taken(store, want) {
+        return Err(format!("{ctx}: id {want} is given twice"));
+    }
+    rekey(store, created, want).ok_or_else(|| format!("{ctx}: cannot keep id {want}"))?;
+    Ok(want)
+}
+
+fn id_taken(store: &Store, id: Uuid) -> bool {
+    store.values.contains_key(&id)
+        || store.programs.iter().any(|p| {
+            p.id == id
+                || p.topics.iter().any(|t| t.id == id)
+                || p.dimensions.iter().any(|d| d.id == id)
+                || p.metrics.iter().any(|m| m.id == id)
+        })
+}
+
 /// Loads a seed into the store; returns the ids of what it created, by name.
 pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
     for pr in &seed.principals {
@@ -232,11 +276,16 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
     let mut out_programs = Vec::new();
     for sp in &seed.programs {
         let ctx = format!("program `{}`", sp.name);
-        let pid = store
+        let created = store
             .create_program(&sp.name, None)
             .map_err(|e| err(&ctx, e))?
-            .id
-            .to_string();
+            .id;
+        let pid = keep_id(store, &ctx, created, sp.id, |s, old, new| {
+            let p = s.programs.iter_mut().find(|p| p.id == old)?;
+            p.id = new;
+            Some(())
+        })?
+        .to_string();
         let mut topics = serde_json::Map::new();
         for t in &sp.topics {
             let parent = match &t.parent {
@@ -254,10 +303,17 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
                 ),
                 None => None,
             };
-            let topic = store
+            let tctx = format!("{ctx}, topic `{}`", t.name);
+            let created = store
                 .create_topic(&pid, &t.name, t.index, parent.as_deref())
-                .map_err(|e| err(&format!("{ctx}, topic `{}`", t.name), e))?;
-            topics.insert(t.name.clone(), json!(topic.id));
+                .map_err(|e| err(&tctx, e))?
+                .id;
+            let id = keep_id(store, &tctx, created, t.id, |s, old, new| {
+                let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
+                p.topics.iter_mut().find(|t| t.id == old)?.id = new;
+                Some(())
+            })?;
+            topics.insert(t.name.clone(), json!(id));
         }
         let mut dims = serde_json::Map::new();
         for d in &sp.dimensions {
@@ -272,10 +328,16 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
                 .collect();
             let dctx = format!("{ctx}, dimension `{}`", d.name);
             check_dim_values(&values, "values").map_err(|e| err(&dctx, e))?;
-            let dim = store
+            let created = store
                 .create_dimension(&pid, Some(d.name.clone()), d.active, values)
-                .map_err(|e| err(&dctx, e))?;
-            dims.insert(d.name.clone(), json!(dim.id));
+                .map_err(|e| err(&dctx, e))?
+                .id;
+            let id = keep_id(store, &dctx, created, d.id, |s, old, new| {
+                let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
+                p.dimensions.iter_mut().find(|d| d.id == old)?.id = new;
+                Some(())
+            })?;
+            dims.insert(d.name.clone(), json!(id));
         }
         let mut metrics = serde_json::Map::new();
         for m in &sp.metrics {
@@ -325,6 +387,14 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
                     },
                 )
                 .map_err(|e| err(&mctx, e))?;
+            let id = keep_id(store, &mctx, metric.id, m.id, |s, old, new| {
+                let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
+                p.metrics.iter_mut().find(|m| m.id == old)?.id = new;
+                let values = s.values.remove(&old)?;
+                s.values.insert(new, values);
+                Some(())
+            })?;
+            let metric = Metric { id, ..metric };
             metrics.insert(m.name.clone(), json!(metric.id));
             if !m.values.is_empty() {
                 load_values(store, &pid, &metric, m, &mctx)?;
@@ -419,11 +489,23 @@ fn load_values(
             )
         })?;
     let mv = store.values.get_mut(&metric.id).expect("metric has values");
-    for (id, status) in ids.into_iter().zip(statuses) {
-        if let (Some(s), Some(&slot)) = (status, mv.by_id.get(&id))
-            && let Some(v) = mv.get_mut(slot)
-        {
+    for ((id, status), sv) in ids.into_iter().zip(statuses).zip(&m.values) {
+        let Some(&slot) = mv.by_id.get(&id) else {
+            continue;
+        };
+        if let (Some(s), Some(v)) = (status, mv.get_mut(slot)) {
             v.status = s;
+        }
+        // An exported tenant keeps its value ids.
+        if let Some(want) = sv.id.filter(|w| *w != id) {
+            if mv.by_id.contains_key(&want) {
+                return Err(format!("{ctx}: value id {want} is given twice"));
+            }
+            mv.by_id.remove(&id);
+            mv.by_id.insert(want, slot);
+            if let Some(v) = mv.get_mut(slot) {
+                v.id = want;
+            }
         }
     }
     Ok(())
@@ -547,11 +629,13 @@ pub fn export(store: &Store) -> Seed {
                     .unwrap_or_else(|| id.to_string())
             };
             SeedProgram {
+                id: Some(p.id),
                 name: p.name.clone(),
                 topics: p
                     .topics
                     .iter()
                     .map(|t| SeedTopic {
+                        id: Some(t.id),
                         name: t.name.clone(),
                         index: Some(t.index),
                         parent: t.parent.and_then(topic_name),
@@ -561,6 +645,7 @@ pub fn export(store: &Store) -> Seed {
                     .dimensions
                     .iter()
                     .map(|d| SeedDimension {
+                        id: Some(d.id),
                         name: d.name.clone().unwrap_or_else(|| d.id.to_string()),
                         active: d.active,
                         values: d
@@ -578,6 +663,7 @@ pub fn export(store: &Store) -> Seed {
                     .metrics
                     .iter()
                     .map(|m| SeedMetric {
+                        id: Some(m.id),
                         name: m.name.clone(),
                         data_type: Some(m.data_type.as_str().to_string()),
                         unit: m.unit.clone(),
@@ -598,6 +684,7 @@ pub fn export(store: &Store) -> Seed {
                                     .iter()
                                     .flatten()
                                     .map(|v| SeedValue {
+                                        id: Some(v.id),
                                         reporting_period: SeedPeriod {
                                             year: v.key.period.year,
                                             start: v.key.period.start,

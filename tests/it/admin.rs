@@ -180,3 +180,43 @@ async fn lookups_by_key_and_id_do_not_scan() {
         .with_store_advanced(|s| s.values[&uuid::Uuid::parse_str(&ids.num).unwrap()].len());
     assert_eq!(n, 20_000);
 }
+
+#[tokio::test]
+async fn an_exported_tenant_loads_back_with_every_id_it_had() {
+    let env = crate::helpers::start().await;
+    let (p, m) = (&env.ids.program, &env.ids.num);
+    env.api
+        .upsert(
+            p,
+            m,
+            serde_json::json!([{"reportingPeriod": {"year": 2025, "start": 1, "end": 3},
+                "coordinates": {&env.ids.facility: "A"}, "value": "7"}]),
+        )
+        .await;
+    let before = env.api.values(p, m).await;
+    let exported = env.emu.export();
+    let again = esg_sync::emulator::Emulator::start(
+        crate::helpers::test_config(),
+        esg_sync::emulator::StartOptions {
+            seed: Some(exported.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::to_value(again.export()).unwrap(),
+        serde_json::to_value(&exported).unwrap(),
+        "program, topic, dimension, metric and value ids all kept"
+    );
+    let mut api = crate::helpers::Api::new(&again.base_url());
+    api.login("demo", "demo-secret").await;
+    assert_eq!(api.values(p, m).await, before);
+    // A seed that gives one id twice is refused, naming it.
+    let mut twice = exported.clone();
+    let dup = twice.programs[0].metrics[0].id;
+    twice.programs[0].metrics[1].id = dup;
+    again.reset();
+    let e = again.seed(&twice).unwrap_err();
+    assert!(e.contains("given twice"), "{e}");
+}

@@ -41,6 +41,8 @@ async fn the_readme_demo_runs_and_a_second_run_sends_nothing() {
     );
     let (code, out, err) = esg(v(&["run-now", "--config", "config/demo.toml"]), envs()).await;
     assert_eq!(code, 0, "{err}");
+    // The emulated tenant kept its ids: the cached program id still holds.
+    assert!(!err.contains("is gone from Workiva"), "{err}");
     assert!(
         out.contains("batches sent: 0")
             && !out.contains("batches sent: 1")
