@@ -20,6 +20,7 @@ use crate::config::PipelineConfig;
 use crate::outcome::{Counts, Reject};
 use crate::store::Store;
 use crate::workiva::WorkivaClient;
+use crate::workiva::tally::{self, RetryTally};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -36,6 +37,20 @@ pub struct RunOptions {
 /// Runs one pipeline (or plans it, with `dry_run`). A run holds the pipeline's lease in the
 /// store, so no two processes run one pipeline at once.
 pub async fn run_pipeline(
+    client: &WorkivaClient,
+    store: &Store,
+    p: &PipelineConfig,
+    opts: &RunOptions,
+) -> Report {
+    let tally = std::sync::Arc::new(RetryTally::default());
+    let r = tally::scope(tally.clone(), run_or_plan(client, store, p, opts)).await;
+    if let Some(why) = tally.summary() {
+        tracing::info!(pipeline = %p.name, run = r.run_id, retried = tally.total(), reasons = %why, "Requests were retried during the run.");
+    }
+    r
+}
+
+async fn run_or_plan(
     client: &WorkivaClient,
     store: &Store,
     p: &PipelineConfig,

@@ -647,19 +647,37 @@ impl WorkivaClient {
         let resp = loop {
             match self.inner.transport.send(&req, None).await {
                 Ok(r) => break r,
-                Err(e)
-                    if e.status() == Some(409)
-                        && started.elapsed()
-                            < Duration::from_secs(self.inner.cfg.operation_timeout_secs) =>
-                {
+                Err(e) if e.status() == Some(409) => {
+                    // An earlier attempt of this very request lost its answer, and the metric
+                    // now has an operation running: that operation is this batch. It is
+                    // polled, never sent twice; if it failed, the caller narrows it down.
+                    if let WorkivaError::RetriesExhausted {
+                        earlier_may_have_reached: true,
+                        last,
+                        ..
+                    } = &e
+                        && let Some(op) = running_operation(last)
+                    {
+                        tracing::info!(path = req.template, operation = %op, "The answer to a batch upsertion was lost and the metric's operation is running: polling it instead of sending the batch again.");
+                        return Ok(OperationRef {
+                            url: self.url(&["operations", &op]),
+                            retry_after: None,
+                        });
+                    }
+                    if started.elapsed()
+                        >= Duration::from_secs(self.inner.cfg.operation_timeout_secs)
+                    {
+                        return Err(e);
+                    }
                     waits += 1;
+                    super::tally::add(&e);
                     let delay = self
                         .inner
                         .transport
                         .policy
                         .backoff(waits.min(8), 0.5 + fastrand::f64() / 2.0)
                         .max(Duration::from_millis(self.inner.cfg.poll_min_ms));
-                    tracing::info!(path = req.template, delay_ms = delay.as_millis() as u64, error = %e, "Another upsertion of this metric is in flight; waiting before sending the batch again.");
+                    tracing::debug!(path = req.template, delay_ms = delay.as_millis() as u64, reason = %e.last(), "Another upsertion of this metric is in flight; waiting before sending the batch.");
                     tokio::time::sleep(delay).await;
                 }
                 Err(e) => return Err(e),
@@ -882,4 +900,16 @@ impl WorkivaClient {
         ))
         .await
     }
+}
+
+/// The operation a 409 for a busy metric names (`Operation `ID` is still upserting ...`), when
+/// it names one in a form we can use.
+fn running_operation(e: &WorkivaError) -> Option<String> {
+    let WorkivaError::Api(a) = e else {
+        return None;
+    };
+    let rest = a.message.split_once("Operation `")?.1;
+    let id = rest.split('`').next()?;
+    (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .then(|| id.to_string())
 }

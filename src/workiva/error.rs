@@ -38,6 +38,18 @@ pub(crate) struct ErrorBody {
     pub error_description: Option<String>,
 }
 
+/// `2 attempts`, or `2 attempts and 3 more after waits the server asked for`.
+fn tries(attempts: u32, server_waits: u32) -> String {
+    let n = |k: u32| if k == 1 { "attempt" } else { "attempts" };
+    match server_waits {
+        0 => format!("{attempts} {}", n(attempts)),
+        w => format!(
+            "{attempts} {} and {w} more after waits the server asked for",
+            n(attempts)
+        ),
+    }
+}
+
 impl ApiFailure {
     /// An error answer as the client reports it: Workiva's `code`/`message` (or IAM's
     /// `error`/`error_description`), else the status and the first 200 characters of the body.
@@ -163,11 +175,18 @@ pub enum WorkivaError {
         waited: Duration,
     },
     /// Retries ran out; the last error is kept.
-    #[error("{last} (gave up after {attempts} attempts in {elapsed:?})")]
+    #[error("{last} (gave up after {}, in {:.1} s)", tries(*attempts, *server_waits), elapsed.as_secs_f64())]
     RetriesExhausted {
+        /// Attempts that counted against `max_attempts`, the first included.
         attempts: u32,
+        /// Further attempts after waits the server asked for (`Retry-After`), which count
+        /// against `max_server_waits` instead.
+        server_waits: u32,
         elapsed: Duration,
         last: Box<WorkivaError>,
+        /// An earlier attempt failed in a way that may have reached the server: its answer
+        /// was lost, and its work may have been done.
+        earlier_may_have_reached: bool,
     },
     /// The client's settings are wrong.
     #[error("workiva settings: {0}")]
@@ -211,6 +230,14 @@ impl WorkivaError {
             Self::Api(a) => !matches!(a.status, 401 | 403 | 429),
             Self::Decode { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The error itself, without the retries that led to it.
+    pub fn last(&self) -> &WorkivaError {
+        match self {
+            Self::RetriesExhausted { last, .. } => last,
+            e => e,
         }
     }
 

@@ -110,8 +110,10 @@ impl Transport {
         }
         let started = Instant::now();
         let mut counted = 1u32;
+        let mut server_waits = 0u32;
         let mut attempt = 0u32;
         let mut refreshed = false;
+        let mut lost = false;
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
@@ -132,9 +134,11 @@ impl Transport {
                 RetryAction::Stop => {
                     return Err(if attempt > 1 {
                         WorkivaError::RetriesExhausted {
-                            attempts: attempt,
+                            attempts: counted,
+                            server_waits,
                             elapsed: started.elapsed(),
                             last: Box::new(err),
+                            earlier_may_have_reached: lost,
                         }
                     } else {
                         err
@@ -143,9 +147,15 @@ impl Transport {
                 RetryAction::Retry { delay, counts } => {
                     if counts {
                         counted += 1;
+                    } else {
+                        server_waits += 1;
                     }
+                    lost |= err.may_have_reached_server();
                     crate::telemetry::api_retry(req.template);
-                    tracing::warn!(
+                    super::tally::add(&err);
+                    // Retries are routine: each is a DEBUG line, and the run's summary says
+                    // how many there were and why.
+                    tracing::debug!(
                         method = %req.method,
                         path = req.template,
                         attempt,

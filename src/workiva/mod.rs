@@ -7,6 +7,7 @@
 //! - `retry`: the retry policy, as a type.
 //! - `ratelimit`: client-side rate and concurrency limits.
 //! - `http`: sending one request (headers, limits, logs, retries).
+//! - `tally`: retries counted by reason for a run's summary.
 //! - `client`: a method per endpoint, lists as streams, operations polled to the end.
 //! - `models`, `error`: the schemas and the errors.
 
@@ -18,6 +19,7 @@ pub mod http;
 pub mod models;
 pub mod ratelimit;
 pub mod retry;
+pub mod tally;
 
 pub use client::{ListOptions, OperationRef, WorkivaClient, quote};
 pub use config::{ClientAuth, Region, WorkivaConfig};

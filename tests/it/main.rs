@@ -17,6 +17,7 @@ mod permissions;
 mod pq;
 mod resources;
 mod restart;
+mod retries;
 mod rows;
 mod schedule;
 mod spec;
