@@ -220,7 +220,7 @@ impl RunArgs {
                 .as_deref()
                 .map(crate::commands::parse_years)
                 .transpose()?,
-            stop: Default::default(),
+            ..Default::default()
         })
     }
 }

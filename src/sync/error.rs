@@ -65,6 +65,9 @@ pub enum ExecError {
     /// A shutdown began: no new batch is sent.
     #[error("stopped by a shutdown before this batch was sent")]
     Stopped,
+    /// Another process took the pipeline's lease: no new batch is sent.
+    #[error("the pipeline's lease was lost before this batch was sent")]
+    LeaseLost,
 }
 
 impl ExecError {
@@ -72,7 +75,7 @@ impl ExecError {
         match self {
             Self::Workiva(e) => e.is_retriable(),
             Self::Store(e) => e.is_retriable(),
-            Self::Stopped => true,
+            Self::Stopped | Self::LeaseLost => true,
         }
     }
 }
@@ -128,15 +131,22 @@ pub enum RunError {
     Panicked(String),
     /// Some metrics stopped early, a shutdown left values unsent, or the rejects Workiva
     /// named could not be recorded.
-    #[error("{}", incomplete(failures, *unsent, recording.as_ref()))]
+    #[error("{}", incomplete(failures, *unsent, recording.as_ref(), *lease_lost))]
     Incomplete {
         failures: Vec<MetricFailure>,
         unsent: usize,
         recording: Option<StoreError>,
+        /// Another process took the pipeline's lease during the run.
+        lease_lost: bool,
     },
 }
 
-fn incomplete(failures: &[MetricFailure], unsent: usize, recording: Option<&StoreError>) -> String {
+fn incomplete(
+    failures: &[MetricFailure],
+    unsent: usize,
+    recording: Option<&StoreError>,
+    lease_lost: bool,
+) -> String {
     let mut parts: Vec<String> = failures
         .iter()
         .map(|f| format!("metric `{}`: {}", f.metric, f.error))
@@ -144,7 +154,11 @@ fn incomplete(failures: &[MetricFailure], unsent: usize, recording: Option<&Stor
     if let Some(e) = recording {
         parts.push(format!("recording the rejected values: {e}"));
     }
-    if unsent > 0 {
+    if lease_lost {
+        parts.push(format!(
+            "another process took over the pipeline's lease: batches in flight finished, {unsent} values were not sent; the run that holds the lease sends them"
+        ));
+    } else if unsent > 0 {
         parts.push(format!(
             "stopped by a shutdown: batches in flight finished, {unsent} values were not sent; the next run sends them"
         ));
@@ -165,8 +179,10 @@ impl RunError {
                 failures,
                 unsent,
                 recording,
+                lease_lost,
             } => {
                 *unsent > 0
+                    || *lease_lost
                     || (failures.iter().all(|f| f.error.is_retriable())
                         && recording.as_ref().is_none_or(StoreError::is_retriable))
             }
@@ -177,7 +193,12 @@ impl RunError {
     pub fn is_interruption(&self) -> bool {
         matches!(
             self,
-            Self::StoppedBeforeSending | Self::Incomplete { unsent: 1.., .. }
+            Self::StoppedBeforeSending
+                | Self::Incomplete { unsent: 1.., .. }
+                | Self::Incomplete {
+                    lease_lost: true,
+                    ..
+                }
         )
     }
 }
@@ -204,6 +225,7 @@ mod tests {
             }],
             unsent: 3,
             recording: None,
+            lease_lost: false,
         };
         assert_eq!(
             e.to_string(),

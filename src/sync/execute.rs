@@ -40,9 +40,11 @@ pub struct Ctx<'a> {
     pub program: &'a str,
     pub budget: usize,
     pub progress: &'a Progress,
-    /// Cancelled when a shutdown begins: batches in flight are polled to their end, no new
-    /// batch is sent.
+    /// Cancelled when a shutdown begins or the lease is lost: batches in flight are polled to
+    /// their end, no new batch is sent.
     pub stop: &'a tokio_util::sync::CancellationToken,
+    /// The pipeline's lease, confirmed before each batch is sent.
+    pub lease: Option<&'a super::lease::Lease>,
 }
 
 fn reject_write(w: &Write, reason: String) -> Reject {
@@ -91,7 +93,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
         let before = settled(&out);
         match send(ctx, metric, c.writes, c.body, 0, &mut out).await {
             Ok(()) => {}
-            Err(ExecError::Stopped) => {
+            Err(ExecError::Stopped | ExecError::LeaseLost) => {
                 // A batch being narrowed down when the stop came may have landed in part.
                 out.unsent += n.saturating_sub(settled(&out) - before);
                 break;
@@ -115,6 +117,11 @@ fn send<'a>(
     out: &'a mut Outcome,
 ) -> BoxFuture<'a, Result<(), ExecError>> {
     Box::pin(async move {
+        if let Some(lease) = ctx.lease
+            && !lease.confirm().await
+        {
+            return Err(ExecError::LeaseLost);
+        }
         if ctx.stop.is_cancelled() {
             return Err(ExecError::Stopped);
         }

@@ -7,6 +7,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::store::{Store, StoreError};
 
 /// How long a lease lasts without renewal.
@@ -52,11 +54,29 @@ pub fn is_dead(holder: &str) -> bool {
     }
 }
 
-/// A held lease; renewed in the background until released or dropped.
+/// A held lease; renewed in the background until released or dropped. When it turns out to be
+/// lost (taken over by another process, or not renewed before it expired), `on_loss` is
+/// cancelled: the run holding it sends no new batch.
 pub struct Lease {
     store: Store,
     pipeline: String,
+    ttl: Duration,
+    lost: Lost,
     renew: tokio::task::JoinHandle<()>,
+}
+
+/// The loss of a lease: its own flag, and the run's stop token.
+#[derive(Clone)]
+struct Lost {
+    flag: CancellationToken,
+    on_loss: CancellationToken,
+}
+
+impl Lost {
+    fn cancel(&self) {
+        self.flag.cancel();
+        self.on_loss.cancel();
+    }
 }
 
 /// Who holds a lease this process could not take, and until when.
@@ -66,20 +86,37 @@ pub struct HeldBy {
     pub until: String,
 }
 
-/// Takes the lease of `pipeline`, or says who holds it.
-pub async fn acquire(store: &Store, pipeline: &str) -> Result<Result<Lease, HeldBy>, StoreError> {
+/// Takes the lease of `pipeline` for `ttl`, or says who holds it. `on_loss` is cancelled if
+/// the lease is lost while held.
+pub async fn acquire(
+    store: &Store,
+    pipeline: &str,
+    ttl: Duration,
+    on_loss: CancellationToken,
+) -> Result<Result<Lease, HeldBy>, StoreError> {
+    let lost = Lost {
+        flag: CancellationToken::new(),
+        on_loss,
+    };
     let me = holder_id();
-    match store.lease_acquire(pipeline, me, TTL, is_dead).await? {
+    match store.lease_acquire(pipeline, me, ttl, is_dead).await? {
         Err((holder, until)) => Ok(Err(HeldBy { holder, until })),
         Ok(()) => {
-            let (s, p) = (store.clone(), pipeline.to_string());
+            let (s, p, gone) = (store.clone(), pipeline.to_string(), lost.clone());
             let renew = tokio::spawn(async move {
+                let mut renewed = tokio::time::Instant::now();
                 loop {
-                    tokio::time::sleep(TTL / 4).await;
-                    match s.lease_renew(&p, me, TTL).await {
-                        Ok(true) => {}
+                    tokio::time::sleep(ttl / 4).await;
+                    match s.lease_renew(&p, me, ttl).await {
+                        Ok(true) => renewed = tokio::time::Instant::now(),
                         Ok(false) => {
-                            tracing::error!(pipeline = %p, "The pipeline's lease was taken over by another process.");
+                            tracing::error!(pipeline = %p, "The pipeline's lease was taken over by another process; sending no new batch.");
+                            gone.cancel();
+                            return;
+                        }
+                        Err(e) if renewed.elapsed() >= ttl => {
+                            tracing::error!(pipeline = %p, error = %e, "The pipeline's lease could not be renewed before it expired; sending no new batch.");
+                            gone.cancel();
                             return;
                         }
                         Err(e) => {
@@ -91,6 +128,8 @@ pub async fn acquire(store: &Store, pipeline: &str) -> Result<Result<Lease, Held
             Ok(Ok(Lease {
                 store: store.clone(),
                 pipeline: pipeline.to_string(),
+                ttl,
+                lost,
                 renew,
             }))
         }
@@ -98,9 +137,38 @@ pub async fn acquire(store: &Store, pipeline: &str) -> Result<Result<Lease, Held
 }
 
 impl Lease {
+    /// Renews the lease now and says whether it is still this process's; called before each
+    /// batch is sent, so a batch never goes out under a lease another process holds. A store
+    /// that cannot answer is not taken as a loss here: recording the batch fails first.
+    pub async fn confirm(&self) -> bool {
+        if self.is_lost() {
+            return false;
+        }
+        match self
+            .store
+            .lease_renew(&self.pipeline, holder_id(), self.ttl)
+            .await
+        {
+            Ok(false) => {
+                tracing::error!(pipeline = %self.pipeline, "The pipeline's lease was taken over by another process; sending no new batch.");
+                self.lost.cancel();
+                false
+            }
+            Ok(true) | Err(_) => true,
+        }
+    }
+
+    /// Whether the lease was lost while held.
+    pub fn is_lost(&self) -> bool {
+        self.lost.flag.is_cancelled()
+    }
+
     /// Gives the lease back.
     pub async fn release(self) {
         self.renew.abort();
+        if self.is_lost() {
+            return;
+        }
         if let Err(e) = self.store.lease_release(&self.pipeline, holder_id()).await {
             tracing::warn!(pipeline = %self.pipeline, error = %e, "Cannot give the pipeline's lease back; it expires on its own.");
         }

@@ -32,6 +32,9 @@ pub struct RunOptions {
     /// Cancelled when a shutdown begins: the run sends no new batch, polls the ones in flight
     /// to their end and records itself as `interrupted`.
     pub stop: tokio_util::sync::CancellationToken,
+    /// How long the pipeline's lease lasts unrenewed (default [`lease::TTL`]); it is renewed
+    /// every quarter of that, and before each batch.
+    pub lease_ttl: Option<std::time::Duration>,
 }
 
 /// Runs one pipeline (or plans it, with `dry_run`). A run holds the pipeline's lease in the
@@ -59,7 +62,10 @@ async fn run_or_plan(
     if opts.dry_run {
         return caught(store, p, false, dry_run(client, store, p, opts)).await;
     }
-    let lease = match lease::acquire(store, &p.name).await {
+    // The run's own stop: a shutdown, or the loss of its lease.
+    let stop = opts.stop.child_token();
+    let ttl = opts.lease_ttl.unwrap_or(lease::TTL);
+    let lease = match lease::acquire(store, &p.name, ttl, stop.clone()).await {
         Ok(Ok(l)) => l,
         Ok(Err(held)) => {
             let busy = RunError::Busy {
@@ -71,7 +77,11 @@ async fn run_or_plan(
         }
         Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
-    let r = caught(store, p, true, run_leased(client, store, p, opts)).await;
+    let held = Held {
+        stop: &stop,
+        lease: &lease,
+    };
+    let r = caught(store, p, true, run_leased(client, store, p, opts, held)).await;
     lease.release().await;
     r
 }
@@ -170,11 +180,19 @@ async fn end(
     r
 }
 
+/// What a run holds while it goes: its stop token and its lease.
+#[derive(Clone, Copy)]
+struct Held<'a> {
+    stop: &'a tokio_util::sync::CancellationToken,
+    lease: &'a lease::Lease,
+}
+
 async fn run_leased(
     client: &WorkivaClient,
     store: &Store,
     p: &PipelineConfig,
     opts: &RunOptions,
+    held: Held<'_>,
 ) -> Report {
     let resumed = match execute::resume(client, store, &p.name).await {
         Ok(n) => n,
@@ -190,7 +208,20 @@ async fn run_leased(
         Err(e) => return end(store, p, run_id, e.into(), Counts::default()).await,
     };
     let planned = plan.counts();
-    if opts.stop.is_cancelled() {
+    if held.lease.is_lost() {
+        let lost = RunError::Incomplete {
+            failures: Vec::new(),
+            unsent: plan
+                .metrics
+                .iter()
+                .map(|m| m.writes.len() + m.delete_ids.len())
+                .sum(),
+            recording: None,
+            lease_lost: true,
+        };
+        return end(store, p, run_id, lost, planned).await;
+    }
+    if held.stop.is_cancelled() {
         return end(store, p, run_id, RunError::StoppedBeforeSending, planned).await;
     }
     failpoint::hit("run_started");
@@ -213,8 +244,8 @@ async fn run_leased(
         r.rejects = plan.rejects;
         return r;
     }
-    let outcomes = execute_plan(client, store, p, opts, run_id, &plan).await;
-    let mut r = tally(store, p, run_id, plan, outcomes).await;
+    let outcomes = execute_plan(client, store, p, held, run_id, &plan).await;
+    let mut r = tally(store, p, run_id, plan, outcomes, held.lease.is_lost()).await;
     r.resumed_batches = resumed;
     r
 }
@@ -224,7 +255,7 @@ async fn execute_plan(
     client: &WorkivaClient,
     store: &Store,
     p: &PipelineConfig,
-    opts: &RunOptions,
+    held: Held<'_>,
     run_id: i64,
     plan: &Plan,
 ) -> Vec<(usize, Outcome)> {
@@ -237,7 +268,8 @@ async fn execute_plan(
         program: plan.program_id.as_str(),
         budget: p.batch_bytes,
         progress: &progress,
-        stop: &opts.stop,
+        stop: held.stop,
+        lease: Some(held.lease),
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
     futures_util::stream::iter(jobs)
@@ -264,6 +296,7 @@ async fn tally(
     run_id: i64,
     plan: Plan,
     outcomes: Vec<(usize, Outcome)>,
+    lease_lost: bool,
 ) -> Report {
     let planned = plan.counts();
     let mut metrics = plan.metrics;
@@ -301,13 +334,13 @@ async fn tally(
         .err();
     rejects.extend(late_rejects);
     counts.rejected = rejects.len() as i64;
-    let error = (!failures.is_empty() || unsent > 0 || recording.is_some()).then_some(
-        RunError::Incomplete {
+    let error = (!failures.is_empty() || unsent > 0 || recording.is_some() || lease_lost)
+        .then_some(RunError::Incomplete {
             failures,
             unsent,
             recording,
-        },
-    );
+            lease_lost,
+        });
     let status = match &error {
         Some(e) => status_of(e),
         None if counts.rejected > 0 || counts.locked > 0 => Status::Partial,

@@ -361,3 +361,81 @@ async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on(
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
     crate::restart::assert_equal_to_source(&e).await;
 }
+
+#[tokio::test]
+async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
+    let e = std::sync::Arc::new(sync_env().await);
+    let mut s = e.env.emu.settings();
+    s.operations = esg_sync::emulator::config::OperationTiming {
+        queued_ms: 0,
+        base_ms: 300,
+        per_value_us: 0,
+        retry_after_secs: 0,
+    };
+    e.env.emu.set_settings(s).unwrap();
+    let rows: Vec<crate::sync::R> = (0..120)
+        .map(|i| {
+            let period = format!("{}-{:02}", 2015 + i / 12, 1 + i % 12);
+            (
+                "ghg",
+                Box::leak(period.into_boxed_str()) as &str,
+                "B",
+                "",
+                "1",
+                "",
+            )
+        })
+        .collect();
+    write_rows(&e.file("data.parquet"), &rows);
+    // Small batches (about eight values each), sent one after the other.
+    let p = e.pipeline("batch_bytes = 1000\nconcurrency = 1");
+    let opts = RunOptions {
+        lease_ttl: Some(std::time::Duration::from_millis(400)),
+        ..RunOptions::default()
+    };
+    let upserts = |e: &SyncEnv| {
+        e.env
+            .emu
+            .requests()
+            .iter()
+            .filter(|q| q.endpoint.ends_with("/batchUpsertion"))
+            .count()
+    };
+    let run = {
+        let e = e.clone();
+        tokio::spawn(async move { e.run(&p, opts).await })
+    };
+    assert!(crate::helpers::eventually(|| async { upserts(&e) >= 2 }).await);
+    // Another process takes the lease over while the second batch's operation runs.
+    let taken = e
+        .store
+        .lease_acquire(
+            "test",
+            "elsewhere/1/thief",
+            std::time::Duration::from_secs(60),
+            |_| true,
+        )
+        .await
+        .unwrap();
+    assert!(taken.is_ok());
+    let sent_at_steal = upserts(&e);
+    let r = run.await.unwrap();
+    assert_eq!(r.status, Status::Interrupted, "{r:?}");
+    assert!(r.message().unwrap().contains("lease"), "{r:?}");
+    assert_eq!(
+        upserts(&e),
+        sent_at_steal,
+        "no batch after the lease was taken"
+    );
+    let landed = e.workiva(&e.env.ids.num).await.len();
+    assert!(landed > 0 && landed < 120, "{landed}");
+    assert_eq!(
+        r.counts.created as usize, landed,
+        "the batch in flight was polled to its end"
+    );
+    let recorded = e.store.run(r.run_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!(recorded.status, "interrupted");
+    // The lease stays with the process that took it.
+    let again = e.run(&e.pipeline(""), RunOptions::default()).await;
+    assert_eq!(again.status, Status::Busy, "{again:?}");
+}
