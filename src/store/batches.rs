@@ -6,26 +6,30 @@ use sqlx::Row;
 use super::{BatchRecord, Result, Store, now, q};
 
 impl Store {
-    /// Records a batch before it is sent.
+    /// Records a batch before it is sent: `creates` and `updates` values.
+    #[allow(clippy::too_many_arguments)]
     pub async fn batch_insert(
         &self,
         run_id: i64,
         pipeline: &str,
         program: &str,
         metric: &str,
-        value_count: usize,
+        creates: usize,
+        updates: usize,
         body: &[u8],
     ) -> Result<i64> {
         let t = now();
         let row = sqlx::query(
-            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, body, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
+            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
         )
         .bind(run_id)
         .bind(pipeline)
         .bind(program)
         .bind(metric)
-        .bind(value_count as i64)
+        .bind((creates + updates) as i64)
+        .bind(creates as i64)
+        .bind(updates as i64)
         .bind(body.to_vec())
         .bind(t.clone())
         .bind(t)
@@ -60,6 +64,38 @@ impl Store {
             .await
             .map_err(q("record a batch outcome"))?;
         Ok(())
+    }
+
+    /// Records that a batch's operation completed, and counts its values in `run_id` (the run
+    /// that saw it complete), in one transaction: every value a completed batch wrote is
+    /// counted in exactly one run.
+    pub async fn batch_completed(&self, id: i64, run_id: i64, detail: Option<&str>) -> Result<()> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("begin recording a batch"))?;
+        let done = sqlx::query(
+            "UPDATE batches SET status = 'completed', detail = $1, updated_at = $2 WHERE id = $3 AND status <> 'completed'",
+        )
+        .bind(detail.map(str::to_string))
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("record a completed batch"))?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE runs SET created = created + (SELECT creates FROM batches WHERE id = $1), \
+                 updated = updated + (SELECT updates FROM batches WHERE id = $1) WHERE id = $2",
+            )
+            .bind(id)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("count a completed batch"))?;
+        }
+        tx.commit().await.map_err(q("commit a completed batch"))
     }
 
     /// Batches of `pipeline` that never reached an outcome: `pending` (no operation URL) or

@@ -29,6 +29,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../migrations/sqlite/0002_schedule.sql")),
     (3, include_str!("../../migrations/sqlite/0003_leases.sql")),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_batch_counts.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -37,6 +41,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_schedule.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_leases.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_batch_counts.sql"),
+    ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;

@@ -27,40 +27,85 @@ impl Store {
         Ok(row.get::<i64, _>(0))
     }
 
+    /// Records the end of a run: its status, message and the counts known at the end (read,
+    /// rejected, unchanged, locked). Created, updated and deleted are not written here: they
+    /// were counted as each batch completed ([`Store::batch_completed`],
+    /// [`Store::run_add_deleted`]). Returns the run's counts as recorded.
     pub async fn run_finish(
         &self,
         id: i64,
         status: &str,
         c: &Counts,
         message: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<Counts> {
         sqlx::query(
-            "UPDATE runs SET finished_at = $1, status = $2, rows_read = $3, rejected = $4, unchanged = $5, created = $6, \
-             updated = $7, deleted = $8, locked = $9, message = $10 WHERE id = $11",
+            "UPDATE runs SET finished_at = $1, status = $2, rows_read = $3, rejected = $4, unchanged = $5, \
+             locked = $6, message = $7 WHERE id = $8",
         )
         .bind(now())
         .bind(status)
         .bind(c.read)
         .bind(c.rejected)
         .bind(c.unchanged)
-        .bind(c.created)
-        .bind(c.updated)
-        .bind(c.deleted)
         .bind(c.locked)
         .bind(message.map(str::to_string))
         .bind(id)
         .execute(&self.pool)
         .await
         .map_err(q("finish a run"))?;
+        Ok(self.run(id).await?.map(|r| r.counts).unwrap_or(*c))
+    }
+
+    /// Counts `n` values deleted by run `id`, as soon as Workiva confirmed them.
+    pub async fn run_add_deleted(&self, id: i64, n: usize) -> Result<()> {
+        sqlx::query("UPDATE runs SET deleted = deleted + $1 WHERE id = $2")
+            .bind(n as i64)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("count deleted values"))?;
         Ok(())
     }
 
     /// Marks runs of `pipeline` still `running` as `failed` with `message`; returns their ids.
     pub async fn fail_running(&self, pipeline: &str, message: &str) -> Result<Vec<i64>> {
+        self.mark_running(pipeline, None, "failed", message).await
+    }
+
+    /// Marks runs of `pipeline` still `running`, other than `current`, as `interrupted`;
+    /// returns their ids.
+    pub async fn mark_interrupted(&self, pipeline: &str, current: i64) -> Result<Vec<i64>> {
+        let message = format!(
+            "stopped before it finished; its recorded batches were resumed by run {current}"
+        );
+        self.mark_running(pipeline, Some(current), "interrupted", &message)
+            .await
+    }
+
+    /// Marks runs of `pipeline` still `running` as `interrupted` with `message`; returns their
+    /// ids.
+    pub async fn mark_interrupted_because(
+        &self,
+        pipeline: &str,
+        message: &str,
+    ) -> Result<Vec<i64>> {
+        self.mark_running(pipeline, None, "interrupted", message)
+            .await
+    }
+
+    /// Marks runs of `pipeline` still `running` (but `except`) as `status`; returns their ids.
+    async fn mark_running(
+        &self,
+        pipeline: &str,
+        except: Option<i64>,
+        status: &str,
+        message: &str,
+    ) -> Result<Vec<i64>> {
         let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' ORDER BY id",
+            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' AND id <> $2 ORDER BY id",
         )
         .bind(pipeline)
+        .bind(except.unwrap_or(-1))
         .fetch_all(&self.pool)
         .await
         .map_err(q("find running runs"))?
@@ -69,51 +114,15 @@ impl Store {
         .collect();
         for id in &ids {
             sqlx::query(
-                "UPDATE runs SET status = 'failed', finished_at = $1, message = $2 WHERE id = $3",
+                "UPDATE runs SET status = $1, finished_at = $2, message = $3 WHERE id = $4",
             )
+            .bind(status)
             .bind(now())
             .bind(message)
             .bind(*id)
             .execute(&self.pool)
             .await
-            .map_err(q("mark a run failed"))?;
-        }
-        Ok(ids)
-    }
-
-    /// Marks runs of `pipeline` still `running` as `interrupted`; returns their ids.
-    pub async fn mark_interrupted(&self, pipeline: &str) -> Result<Vec<i64>> {
-        self.mark_interrupted_because(
-            pipeline,
-            "stopped before it finished; its recorded batches were resumed by the next run",
-        )
-        .await
-    }
-
-    /// As [`Store::mark_interrupted`], with the message to record.
-    pub async fn mark_interrupted_because(
-        &self,
-        pipeline: &str,
-        message: &str,
-    ) -> Result<Vec<i64>> {
-        let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' ORDER BY id",
-        )
-        .bind(pipeline)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("find interrupted runs"))?
-        .into_iter()
-        .map(|r| r.get::<i64, _>(0))
-        .collect();
-        for id in &ids {
-            sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = $1, message = $2 WHERE id = $3")
-                .bind(now())
-                .bind(message)
-                .bind(*id)
-                .execute(&self.pool)
-                .await
-                .map_err(q("mark a run interrupted"))?;
+            .map_err(q("mark a run ended"))?;
         }
         Ok(ids)
     }

@@ -125,6 +125,7 @@ fn send<'a>(
         if ctx.stop.is_cancelled() {
             return Err(ExecError::Stopped);
         }
+        let creates = writes.iter().filter(|w| w.create).count();
         let id = ctx
             .store
             .batch_insert(
@@ -132,7 +133,8 @@ fn send<'a>(
                 ctx.pipeline,
                 ctx.program,
                 metric,
-                writes.len(),
+                creates,
+                writes.len() - creates,
                 &body,
             )
             .await?;
@@ -149,7 +151,7 @@ fn send<'a>(
                 failpoint::hit("operation_recorded");
                 match ctx.client.wait_operation(&op).await {
                     Ok(_) => {
-                        ctx.store.batch_done(id, "completed", None).await?;
+                        ctx.store.batch_completed(id, ctx.run_id, None).await?;
                         for w in &writes {
                             if w.create {
                                 out.created += 1;
@@ -279,7 +281,13 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
             })
             .collect();
         match ctx.client.batch_delete(ctx.program, metric, &idents).await {
-            Ok(()) => out.deleted += part.len(),
+            Ok(()) => {
+                out.deleted += part.len();
+                if let Err(e) = ctx.store.run_add_deleted(ctx.run_id, part.len()).await {
+                    out.error = Some(e.into());
+                    return;
+                }
+            }
             Err(e) => {
                 out.error = Some(e.into());
                 return;
@@ -290,14 +298,16 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
 
 /// Finishes what an interrupted run left: polls recorded operations instead of resending
 /// them, and resends only batches that never got an operation URL (upsertion by key is
-/// idempotent). Returns how many batches were resumed.
+/// idempotent). The values of each batch that completes are counted in `run_id`, the run
+/// that resumed it. Returns how many batches were resumed.
 pub async fn resume(
     client: &WorkivaClient,
     store: &Store,
     pipeline: &str,
+    run_id: i64,
 ) -> Result<usize, ExecError> {
     let open = store.open_batches(pipeline).await?;
-    let interrupted = store.mark_interrupted(pipeline).await?;
+    let interrupted = store.mark_interrupted(pipeline, run_id).await?;
     if !interrupted.is_empty() {
         tracing::warn!(pipeline, runs = ?interrupted, batches = open.len(), "Earlier runs stopped before they finished; resuming their batches first.");
     }
@@ -334,7 +344,7 @@ pub async fn resume(
             },
         };
         match client.wait_operation(&op).await {
-            Ok(_) => store.batch_done(b.id, "completed", Some("resumed")).await?,
+            Ok(_) => store.batch_completed(b.id, run_id, Some("resumed")).await?,
             Err(WorkivaError::OperationFailed { details, .. }) => {
                 // The fresh run that follows narrows its values down again.
                 store

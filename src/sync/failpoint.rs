@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static PLAN: OnceLock<Option<(String, usize, bool)>> = OnceLock::new();
 static HITS: AtomicUsize = AtomicUsize::new(0);
 
-/// Points: `batch_recorded` (before sending), `operation_recorded` (URL stored, not polled),
-/// `batch_completed` (outcome stored), `run_started`.
+/// Points: `run_recorded` (the run recorded, nothing resumed or read yet), `run_started`
+/// (planned), `batch_recorded` (before sending), `operation_recorded` (URL stored, not polled),
+/// `batch_completed` (outcome stored).
 pub fn hit(name: &str) {
     let plan = PLAN.get_or_init(|| {
         let v = std::env::var("ESG_SYNC_FAILPOINT").ok()?;

@@ -159,6 +159,28 @@ async fn dry_run(
     }
 }
 
+/// Records the end of run `run_id`; returns its counts as recorded (created, updated and
+/// deleted were counted as batches completed, resumed ones included), or `counts` when the
+/// store cannot say.
+async fn finish(
+    store: &Store,
+    run_id: i64,
+    status: Status,
+    counts: &Counts,
+    message: Option<&str>,
+) -> Counts {
+    match store
+        .run_finish(run_id, status.as_str(), counts, message)
+        .await
+    {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            tracing::error!(error = %e, "Could not record the end of the run.");
+            *counts
+        }
+    }
+}
+
 /// Records the end of run `run_id` as `error` decides, and reports it.
 async fn end(
     store: &Store,
@@ -169,12 +191,7 @@ async fn end(
 ) -> Report {
     let status = status_of(&error);
     let message = error.to_string();
-    if let Err(e) = store
-        .run_finish(run_id, status.as_str(), &counts, Some(&message))
-        .await
-    {
-        tracing::error!(error = %e, "Could not record the end of the run.");
-    }
+    let counts = finish(store, run_id, status, &counts, Some(&message)).await;
     let mut r = Report::from_error(&p.name, Some(run_id), error);
     r.counts = counts;
     r
@@ -194,16 +211,17 @@ async fn run_leased(
     opts: &RunOptions,
     held: Held<'_>,
 ) -> Report {
-    let resumed = match execute::resume(client, store, &p.name).await {
-        Ok(n) => n,
-        Err(e) => return Report::from_error(&p.name, None, RunError::Resume(e)),
-    };
-    let plan = build_plan(client, store, p, opts.years).await;
+    // Recorded first, before anything is resumed: a run killed at any point leaves a record.
     let run_id = match store.run_start(&p.name).await {
         Ok(id) => id,
         Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
-    let plan = match plan {
+    failpoint::hit("run_recorded");
+    let resumed = match execute::resume(client, store, &p.name, run_id).await {
+        Ok(n) => n,
+        Err(e) => return end(store, p, run_id, RunError::Resume(e), Counts::default()).await,
+    };
+    let plan = match build_plan(client, store, p, opts.years).await {
         Ok(pl) => pl,
         Err(e) => return end(store, p, run_id, e.into(), Counts::default()).await,
     };
@@ -347,12 +365,7 @@ async fn tally(
         None => Status::Succeeded,
     };
     let message = error.as_ref().map(|e| e.to_string());
-    if let Err(e) = store
-        .run_finish(run_id, status.as_str(), &counts, message.as_deref())
-        .await
-    {
-        tracing::error!(error = %e, "Could not record the end of the run.");
-    }
+    let counts = finish(store, run_id, status, &counts, message.as_deref()).await;
     Report {
         pipeline: p.name.clone(),
         run_id: Some(run_id),

@@ -136,6 +136,7 @@ pub(crate) fn posts(e: &SyncEnv) -> usize {
 async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
     // (failure point, upsertion POSTs the two runs make together)
     for (point, expected_posts) in [
+        ("run_recorded", 2),
         ("run_started", 2),
         ("batch_recorded", 2),
         ("operation_recorded", 2),
@@ -181,6 +182,17 @@ async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
             "{point}: the stopped run is recorded as such"
         );
         assert_eq!(runs[0].status, "succeeded");
+        // Every value a completed batch wrote is counted in exactly one run: the one that saw
+        // its operation complete (the stopped run for batches it finished, the resuming run
+        // for the ones it polled or resent).
+        let written: i64 = runs
+            .iter()
+            .map(|r| r.counts.created + r.counts.updated)
+            .sum();
+        assert_eq!(written, ROWS.len() as i64, "{point}: {runs:?}");
+        if point == "batch_completed:1" {
+            assert!(runs[1].counts.created > 0, "{point}: {runs:?}");
+        }
         if matches!(point, "batch_recorded" | "operation_recorded") {
             assert!(
                 stdout.contains("batches resumed from an interrupted run: 1"),

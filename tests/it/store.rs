@@ -60,14 +60,25 @@ async fn exercise(s: &Store) {
         read: 10,
         rejected: 1,
         unchanged: 2,
-        created: 3,
-        updated: 4,
+        created: 0,
+        updated: 0,
         deleted: 0,
         locked: 0,
     };
-    s.run_finish(r2, "partial", &c, Some("one reject"))
+    // Created, updated and deleted are counted as batches land, not at the end.
+    let recorded = s
+        .run_finish(
+            r2,
+            "partial",
+            &Counts { created: 3, ..c },
+            Some("one reject"),
+        )
         .await
         .unwrap();
+    assert_eq!(
+        recorded, c,
+        "run_finish leaves created/updated/deleted as counted"
+    );
     let runs = s.runs(10).await.unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(
@@ -80,20 +91,32 @@ async fn exercise(s: &Store) {
     // batches
     let body = br#"{"data":[{"value":"1"}]}"#;
     let b1 = s
-        .batch_insert(r1, "pipe", "prog", "met", 1, body)
+        .batch_insert(r1, "pipe", "prog", "met", 1, 0, body)
         .await
         .unwrap();
     let b2 = s
-        .batch_insert(r1, "pipe", "prog", "met", 2, body)
+        .batch_insert(r1, "pipe", "prog", "met", 0, 2, body)
         .await
         .unwrap();
     let b3 = s
-        .batch_insert(r1, "pipe", "prog", "met", 3, body)
+        .batch_insert(r1, "pipe", "prog", "met", 1, 2, body)
         .await
         .unwrap();
     s.batch_sent(b2, "http://x/operations/2").await.unwrap();
     s.batch_sent(b3, "http://x/operations/3").await.unwrap();
-    s.batch_done(b3, "completed", None).await.unwrap();
+    // A completed batch counts its values in the run that saw it complete, once.
+    s.batch_completed(b3, r2, None).await.unwrap();
+    s.batch_completed(b3, r2, None).await.unwrap();
+    s.run_add_deleted(r2, 5).await.unwrap();
+    assert_eq!(
+        s.run(r2).await.unwrap().unwrap().counts,
+        Counts {
+            created: 1,
+            updated: 2,
+            deleted: 5,
+            ..c
+        }
+    );
     let open = s.open_batches("pipe").await.unwrap();
     assert_eq!(
         open.iter()
@@ -146,13 +169,23 @@ async fn exercise(s: &Store) {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0], rj);
     assert!(s.rejects(r1).await.unwrap().is_empty());
-    // interrupted runs
-    assert_eq!(s.mark_interrupted("pipe").await.unwrap(), vec![r1]);
+    // interrupted runs: every running run but the current one
+    let current = s.run_start("pipe").await.unwrap();
+    assert_eq!(s.mark_interrupted("pipe", current).await.unwrap(), vec![r1]);
     assert_eq!(s.run(r1).await.unwrap().unwrap().status, "interrupted");
-    assert!(s.mark_interrupted("pipe").await.unwrap().is_empty());
+    assert_eq!(s.run(current).await.unwrap().unwrap().status, "running");
+    assert!(
+        s.mark_interrupted("pipe", current)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.run_finish(current, "succeeded", &Counts::default(), None)
+        .await
+        .unwrap();
     // the daemon's queries
     s.ping().await.unwrap();
-    assert_eq!(s.last_run("pipe").await.unwrap().unwrap().id, r2);
+    assert_eq!(s.last_run("pipe").await.unwrap().unwrap().id, current);
     assert!(s.last_run("other").await.unwrap().is_none());
     let landed = s.last_success("pipe").await.unwrap().unwrap();
     assert!((chrono::Utc::now() - landed).num_seconds().abs() < 60);
@@ -243,7 +276,7 @@ async fn every_query_on_sqlite() {
     s.close().await;
     // Reopening migrates nothing twice and keeps the data.
     let s = Store::connect(&url).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 3);
+    assert_eq!(s.runs(10).await.unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -270,7 +303,7 @@ async fn every_query_on_postgres() {
     exercise(&s).await;
     s.close().await;
     let s = Store::connect(url.as_str()).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 3);
+    assert_eq!(s.runs(10).await.unwrap().len(), 4);
     s.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&mut admin)
