@@ -75,6 +75,20 @@ impl<'a> Obj<'a> {
         matches!(self.map.get(key), Some(Value::Null))
     }
 
+    /// Refuses `null` for fields the schema does not allow to be null: absent is fine.
+    pub fn no_nulls(&self, keys: &[&str]) -> ApiResult<()> {
+        match keys.iter().find(|k| self.is_null(k)) {
+            Some(k) => Err(ApiError::invalid(
+                self.target(k),
+                format!(
+                    "{} cannot be null; leave it out to keep the default",
+                    self.target(k)
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// An optional string of at most `max` characters.
     pub fn opt_str(&self, key: &str, max: usize) -> ApiResult<Option<&'a str>> {
         match self.raw(key) {

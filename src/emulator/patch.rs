@@ -129,6 +129,17 @@ pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp
             format!("`{op_name}` needs a `value`"),
         ));
     };
+    // `from` belongs to move and copy only (RFC 6902 4.4, 4.5), and is a string there.
+    if let Some(from) = op.get("from") {
+        let why = if from.is_string() {
+            format!(
+                "`from` is only for move and copy; a `{op_name}` operation takes `path` and `value`"
+            )
+        } else {
+            "`from` must be a JSON Pointer string, and only move and copy take it".to_string()
+        };
+        return Err(ApiError::invalid("[0].from", why));
+    }
     Ok(PatchOp {
         op: op_static,
         path: path_static,

@@ -21,17 +21,40 @@ struct RawPeriod {
     end: Option<i64>,
 }
 
+/// A field the schema does not allow to be `null`: absent is fine, `null` is a 400 naming it.
+fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "null is not allowed here; leave the field out, or clear it with fieldsToClear",
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", expecting = "a metric value object")]
 struct RawItem {
+    #[serde(default, deserialize_with = "not_null")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     reporting_period: Option<RawPeriod>,
+    #[serde(default, deserialize_with = "not_null")]
     coordinates: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "not_null")]
     value: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     status: Option<String>,
+    /// The one nullable field of a metric value.
     notes: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     task: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     data_source: Option<Value>,
+    #[serde(default, deserialize_with = "not_null")]
     fields_to_clear: Option<Vec<String>>,
 }
 
@@ -44,8 +67,11 @@ struct RawBatch<T> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", expecting = "a value identifier object")]
 struct RawIdentifier {
+    #[serde(default, deserialize_with = "not_null")]
     id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     reporting_period: Option<RawPeriod>,
+    #[serde(default, deserialize_with = "not_null")]
     coordinates: Option<Map<String, Value>>,
 }
 

@@ -21,6 +21,7 @@ fn parse_dim_values(arr: &[Value], target: &str) -> ApiResult<Vec<DimValue>> {
     let mut out = Vec::with_capacity(arr.len());
     for (i, v) in arr.iter().enumerate() {
         let o = Obj::new(v, format!("{target}[{i}]"))?;
+        o.no_nulls(&["id", "active"])?;
         let id = o.req_str("id", limits::DIM_VALUE_ID)?;
         let name = o.opt_str("name", limits::NAME)?.unwrap_or(id);
         let active = o.opt_bool("active")?.unwrap_or(true);
@@ -72,6 +73,7 @@ pub async fn create_dimension(
 ) -> ApiResult<Response> {
     let v = parse_json(&body)?;
     let o = Obj::new(&v, "")?;
+    o.no_nulls(&["active"])?;
     let name = o.opt_str("name", limits::NAME)?.map(str::to_string);
     let active = o.opt_bool("active")?.unwrap_or(true);
     let values = o.opt_array("values", limits::DIM_VALUES)?.ok_or_else(|| {

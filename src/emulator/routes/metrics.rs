@@ -32,6 +32,7 @@ fn parse_pairs(
     let mut out = Vec::new();
     for (i, v) in arr.iter().enumerate() {
         let item = Obj::new(v, format!("{}[{i}]", o.target(key)))?;
+        item.no_nulls(req)?;
         let mut m = serde_json::Map::new();
         for r in req {
             m.insert(r.to_string(), json!(item.req_str(r, limits::NAME)?));
@@ -87,6 +88,21 @@ pub async fn create_metric(
 ) -> ApiResult<Response> {
     let v = parse_json(&body)?;
     let o = Obj::new(&v, "")?;
+    // The schema allows none of a metric's fields to be null.
+    o.no_nulls(&[
+        "name",
+        "dataType",
+        "unit",
+        "description",
+        "topic",
+        "index",
+        "code",
+        "allowedDimensions",
+        "requireNotes",
+        "requireSupportingAttachments",
+        "tags",
+        "frameworkReferences",
+    ])?;
     let dims = o
         .opt_array("allowedDimensions", limits::ALLOWED_DIMENSIONS)?
         .map(|a| {

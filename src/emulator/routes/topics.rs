@@ -55,6 +55,7 @@ pub async fn create_topic(
 ) -> ApiResult<Response> {
     let v = parse_json(&body)?;
     let o = Obj::new(&v, "")?;
+    o.no_nulls(&["index"])?;
     let name = o.req_str("name", limits::NAME)?;
     let index = o.opt_int("index", 0, i32::MAX as i64)?;
     let parent = o.opt_str("parent", 100)?;
