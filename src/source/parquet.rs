@@ -48,8 +48,26 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// The file at fault, when one is.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Self::Read { file, .. }
+            | Self::MissingColumn { file, .. }
+            | Self::UnsupportedType { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+
+    /// The column at fault, or `file` when the whole file is.
+    pub fn field(&self) -> &str {
+        match self {
+            Self::MissingColumn { column, .. } | Self::UnsupportedType { column, .. } => column,
+            _ => "file",
+        }
+    }
+
     /// One error, or all of them when there are several.
-    fn all(mut errors: Vec<SourceError>) -> Option<SourceError> {
+    pub fn all(mut errors: Vec<SourceError>) -> Option<SourceError> {
         match errors.len() {
             0 => None,
             1 => errors.pop(),
@@ -220,12 +238,14 @@ fn widen_f16(v: F16) -> f64 {
     if !f.is_finite() {
         return f as f64;
     }
+    // Read back through f64, which holds any such short decimal within far less than half an
+    // f16 step (and a tie exactly), so its rounding to f16 is the decimal's own.
     for digits in 0..5 {
         let text = format!("{f:.digits$e}");
-        if let Ok(x) = text.parse::<f32>()
-            && F16::from_f32(x) == v
+        if let Ok(x) = text.parse::<f64>()
+            && F16::from_f64(x) == v
         {
-            return text.parse().unwrap_or(f as f64);
+            return x;
         }
     }
     super::cell::widen_f32(f)
@@ -381,17 +401,26 @@ pub fn read_file(
 /// Reads every file of a pipeline. A file that cannot be read does not stop the others from
 /// being tried: the error names every unreadable file at once.
 pub fn read_all(files: &[PathBuf], c: &Columns) -> Result<Vec<SourceRow>, SourceError> {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        if let Err(e) = read_file(f, c, &mut |r| rows.push(r)) {
-            errors.push(e);
-        }
-    }
+    let (rows, errors) = read_each(files, c);
     match SourceError::all(errors) {
         Some(e) => Err(e),
         None => Ok(rows),
     }
+}
+
+/// Reads every file it can: the rows of the readable files, and why each other one could not
+/// be read. A file that fails part way gives none of its rows.
+pub fn read_each(files: &[PathBuf], c: &Columns) -> (Vec<SourceRow>, Vec<SourceError>) {
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        let mut these = Vec::new();
+        match read_file(f, c, &mut |r| these.push(r)) {
+            Ok(_) => rows.append(&mut these),
+            Err(e) => errors.push(e),
+        }
+    }
+    (rows, errors)
 }
 
 /// Property tests: every Arrow type we accept converts any array without a panic, nulls stay
@@ -518,6 +547,21 @@ mod props {
             let i8s: Vec<Option<i8>> = v.iter().map(|x| x.map(|x| x as i8)).collect();
             for (c, x) in convert(Arc::new(Int8Array::from(i8s.clone()))).iter().zip(&i8s) {
                 prop_assert_eq!(c, &x.map(|x| Cell::Int(x as i64)).unwrap_or(Cell::Null));
+            }
+        }
+    }
+
+    #[test]
+    fn every_half_float_reads_back_as_itself() {
+        let all: Vec<F16> = (0..=u16::MAX).map(F16::from_bits).collect();
+        let out = convert(Arc::new(Float16Array::from(all.clone())));
+        for (c, f) in out.iter().zip(&all) {
+            let Cell::Float(w) = c else { panic!("{c:?}") };
+            if f.is_finite() {
+                assert_eq!(F16::from_f64(*w), *f, "{f}");
+                assert!(w.to_string().trim_start_matches(['-', '0', '.']).len() <= 6, "{w}");
+            } else {
+                assert_eq!(w.is_nan(), f.is_nan());
             }
         }
     }

@@ -14,7 +14,8 @@ use super::resolve::{self, MappingChange, Resolved};
 use super::validate::{Row, validate};
 use crate::config::{Columns, Mode, PipelineConfig};
 use crate::outcome::{Counts, Reject};
-use crate::source::{SourceRow, parquet};
+use crate::source::SourceRow;
+use crate::source::parquet::{self, SourceError};
 use crate::store::Store;
 use crate::workiva::WorkivaClient;
 
@@ -72,17 +73,37 @@ impl Plan {
     }
 }
 
-/// Reads every source file of the pipeline, off the async threads.
-async fn read_source(p: &PipelineConfig) -> Result<Vec<SourceRow>, PlanError> {
+/// Reads every source file of the pipeline, off the async threads. A file that cannot be read
+/// is a reject naming it (the other files' rows still land); in mirror mode it fails the
+/// plan, since what the source holds is then unknown and nothing may be deleted.
+async fn read_source(p: &PipelineConfig) -> Result<(Vec<SourceRow>, Vec<Reject>), PlanError> {
     let files = parquet::expand(&p.source)?;
     let columns: Columns = p.columns.clone();
-    tokio::task::spawn_blocking(move || parquet::read_all(&files, &columns))
+    let (rows, errors) = tokio::task::spawn_blocking(move || parquet::read_each(&files, &columns))
         .await
         .map_err(|e| PlanError::ReaderStopped {
             pipeline: p.name.clone(),
             reason: e.to_string(),
-        })?
-        .map_err(PlanError::from)
+        })?;
+    if p.mode == Mode::Mirror {
+        return match SourceError::all(errors) {
+            Some(e) => Err(e.into()),
+            None => Ok((rows, Vec::new())),
+        };
+    }
+    let rejects = errors
+        .into_iter()
+        .map(|e| Reject {
+            source_file: e.file().unwrap_or_default().to_string(),
+            source_row: 0,
+            field: e.field().to_string(),
+            reason: format!("the whole file was skipped: {e}"),
+            metric_key: None,
+            period: None,
+            value: None,
+        })
+        .collect();
+    Ok((rows, rejects))
 }
 
 /// One metric to diff: its rows and the years whose values Workiva must list.
@@ -141,10 +162,11 @@ pub async fn build_plan(
     years: Option<(u16, u16)>,
 ) -> Result<Plan, PlanError> {
     let resolved = resolve::resolve(client, store, p).await?;
-    let source = read_source(p).await?;
+    let (source, unreadable) = read_source(p).await?;
     let read = source.len();
     let validated = validate(p, &resolved.meta, &resolved.mapper, source);
-    let mut rejects = validated.rejects;
+    let mut rejects = unreadable;
+    rejects.extend(validated.rejects);
     let jobs = jobs(p, &resolved, validated.rows, years);
     // Several metrics at once; each is diffed as soon as its values arrive, so only a few
     // metrics' values are held at a time.

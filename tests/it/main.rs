@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod client;
 mod commands;
+mod corpus;
 mod daemon;
 mod deploy;
 mod faults;

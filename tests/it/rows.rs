@@ -303,7 +303,7 @@ async fn plan_writes_nothing_to_the_mapping_store() {
 }
 
 #[tokio::test]
-async fn every_unreadable_file_is_named_at_once() {
+async fn every_unreadable_file_is_named_at_once_and_the_readable_ones_land() {
     let e = sync_env().await;
     write_rows(
         &e.file("good.parquet"),
@@ -315,20 +315,55 @@ async fn every_unreadable_file_is_named_at_once() {
     p.source = vec![
         format!("{}/*.parquet", e.dir.path().display()),
         "/no/such/dir/*.parquet".into(),
+        "/no/such/file.parquet".into(),
     ];
+    // A pattern that matches nothing is a configuration problem: every one is named.
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(r.status, Status::Failed);
     let m = r.message().unwrap();
-    assert!(m.contains("/no/such/dir/*.parquet"), "{m}");
-    // Files are read once the patterns all match: fix the pattern, and both broken files show.
-    p.source.pop();
+    assert!(m.starts_with("2 source problems"), "{m}");
+    assert!(
+        m.contains("/no/such/dir/*.parquet") && m.contains("/no/such/file.parquet"),
+        "{m}"
+    );
+    // Unreadable files are rejects naming each; the readable file's rows land.
+    p.source.truncate(1);
     let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
+    let mut files: Vec<(&str, i64, &str)> = r
+        .rejects
+        .iter()
+        .map(|x| {
+            (
+                x.source_file.rsplit('/').next().unwrap(),
+                x.source_row,
+                x.field.as_str(),
+            )
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        vec![
+            ("broken-1.parquet", 0, "file"),
+            ("broken-2.parquet", 0, "file")
+        ]
+    );
+    assert!(
+        r.rejects[0].reason.contains("the whole file was skipped"),
+        "{:?}",
+        r.rejects
+    );
+    // In mirror mode the source's scope is unknown: nothing may be deleted, the run refuses.
+    let mut mirror = e.pipeline("mode = \"mirror\"");
+    mirror.source = p.source.clone();
+    let r = e.run(&mirror, RunOptions::default()).await;
+    assert_eq!(r.status, Status::Failed);
     let m = r.message().unwrap();
     assert!(
         m.contains("broken-1.parquet") && m.contains("broken-2.parquet"),
         "{m}"
     );
-    assert!(m.starts_with("2 source problems"), "{m}");
 }
 
 #[tokio::test]
