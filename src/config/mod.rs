@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::workiva::WorkivaConfig;
+use crate::workiva::config::WorkivaConfig;
 
 pub mod pipeline;
 pub mod schedule;

@@ -559,7 +559,10 @@ mod props {
             let Cell::Float(w) = c else { panic!("{c:?}") };
             if f.is_finite() {
                 assert_eq!(F16::from_f64(*w), *f, "{f}");
-                assert!(w.to_string().trim_start_matches(['-', '0', '.']).len() <= 6, "{w}");
+                assert!(
+                    w.to_string().trim_start_matches(['-', '0', '.']).len() <= 6,
+                    "{w}"
+                );
             } else {
                 assert_eq!(w.is_nan(), f.is_nan());
             }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::canon::canonical_stored;
 use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
 use super::period;
-use super::resolve::ProgramMeta;
+use super::program::ProgramMeta;
 use super::validate::{Row, SrcRef};
 use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
 use crate::outcome::Reject;

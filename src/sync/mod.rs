@@ -15,7 +15,8 @@
 //! 7. `report`: how the run ended and the summary table.
 //! 8. `run`: one run, start to end: lease, resume, plan, guard, execute, record.
 //!
-//! Beside them: `ids` (the id newtypes and a value's key), `error` (typed errors from each
+//! Beside them: `program` (what resolving finds, as plain data), `ids` (the id newtypes and
+//! a value's key), `error` (typed errors from each
 //! step to the report and exit code), `lease` (one run of a pipeline at a time, across
 //! processes), `progress` (the terminal's progress line), `failpoint` (planned crashes for
 //! tests). Only `resolve` and `execute` (and `run`, which records) do I/O.
@@ -30,6 +31,7 @@ pub mod ids;
 pub mod lease;
 pub mod period;
 pub mod plan;
+pub mod program;
 pub mod progress;
 pub mod report;
 pub mod resolve;

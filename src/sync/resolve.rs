@@ -10,45 +10,11 @@ use std::path::Path;
 
 use super::error::PlanError;
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
+pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta};
 use crate::config::PipelineConfig;
 use crate::store::{MappingKind, Store, StoreError};
-use crate::workiva::models::{Metric, MetricValue};
+use crate::workiva::models::MetricValue;
 use crate::workiva::{ListOptions, WorkivaClient, WorkivaError};
-
-/// A dimension with its values: id -> active.
-#[derive(Debug, Clone)]
-pub struct DimMeta {
-    pub id: DimensionId,
-    pub name: String,
-    pub values: HashMap<DimensionValueId, bool>,
-}
-
-/// What the program holds, as far as the pipeline needs it.
-#[derive(Debug, Clone)]
-pub struct ProgramMeta {
-    pub id: ProgramId,
-    pub metrics: HashMap<MetricId, Metric>,
-    pub dimensions: HashMap<DimensionId, DimMeta>,
-}
-
-/// One mapped dimension column: its dimension and its lake value -> value id map.
-#[derive(Debug, Clone)]
-pub struct DimColumn {
-    pub column: String,
-    pub dimension: DimensionId,
-    pub values: BTreeMap<String, String>,
-}
-
-/// The pipeline's lake keys, turned into Workiva ids.
-#[derive(Debug, Clone, Default)]
-pub struct Mapper {
-    /// Lake metric key -> metric id, or why it cannot be synced (reported per row).
-    pub metrics: HashMap<String, Result<MetricId, String>>,
-    /// `columns.fixed_metric`, resolved.
-    pub fixed: Option<MetricId>,
-    /// In the order of `columns.dimensions`.
-    pub dims: Vec<DimColumn>,
-}
 
 /// Something the mapping store should learn from this resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]

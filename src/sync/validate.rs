@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::canon::canonical;
 use super::ids::{Coordinates, DimensionValueId, MetricId, ValueKey};
 use super::period;
-use super::resolve::{Mapper, ProgramMeta};
+use super::program::{Mapper, ProgramMeta};
 use crate::config::{EmptyValues, NewStatus, PipelineConfig};
 use crate::outcome::Reject;
 use crate::source::{Cell, SourceRow};

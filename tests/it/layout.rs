@@ -503,3 +503,48 @@ fn the_reader_sees_the_imports_it_checks() {
         "{p:?}"
     );
 }
+
+/// Everything `from` reaches through imports.
+fn reach(g: &BTreeMap<PathBuf, BTreeSet<PathBuf>>, from: &Path) -> BTreeSet<PathBuf> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_path_buf()];
+    while let Some(f) = todo.pop() {
+        for t in g.get(&f).into_iter().flatten() {
+            if seen.insert(t.clone()) {
+                todo.push(t.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn the_pure_steps_reach_neither_the_client_nor_the_store() {
+    let g = graph();
+    let io = |f: &Path| {
+        f.starts_with(src().join("store"))
+            || ["client.rs", "http.rs", "auth.rs", "mod.rs"]
+                .iter()
+                .any(|n| f == src().join("workiva").join(n))
+            || f.starts_with(src().join("emulator"))
+    };
+    for step in [
+        "sync/validate.rs",
+        "sync/diff.rs",
+        "sync/chunk.rs",
+        "sync/program.rs",
+    ] {
+        let bad: Vec<String> = reach(&g, &src().join(step))
+            .into_iter()
+            .filter(|f| io(f))
+            .map(|f| show(&f))
+            .collect();
+        assert!(bad.is_empty(), "{step} reaches {bad:?}");
+    }
+    // And the check sees a reach when there is one.
+    assert!(
+        reach(&g, &src().join("sync/resolve.rs"))
+            .iter()
+            .any(|f| io(f))
+    );
+}

@@ -19,6 +19,17 @@ fn fault(endpoint: &str, fault: &str, times: u32) -> PlannedFault {
     }
 }
 
+/// The answers to every batch upsertion so far.
+fn upsert_statuses(e: &crate::sync::SyncEnv) -> Vec<u16> {
+    e.env
+        .emu
+        .requests()
+        .iter()
+        .filter(|q| q.endpoint == UPSERT)
+        .map(|q| q.status)
+        .collect()
+}
+
 #[tokio::test]
 async fn a_lost_answer_to_a_batch_polls_the_running_operation_instead_of_resending() {
     let e = sync_env().await;
@@ -45,14 +56,7 @@ async fn a_lost_answer_to_a_batch_polls_the_running_operation_instead_of_resendi
         (Status::Succeeded, 2),
         "{r:?}"
     );
-    let upserts: Vec<u16> = e
-        .env
-        .emu
-        .requests()
-        .iter()
-        .filter(|q| q.endpoint == UPSERT)
-        .map(|q| q.status)
-        .collect();
+    let upserts = upsert_statuses(&e);
     assert_eq!(
         upserts,
         vec![504, 409],
@@ -98,14 +102,7 @@ async fn a_busy_metric_without_a_lost_answer_waits_and_sends() {
         (Status::Succeeded, 1),
         "{r:?}"
     );
-    let upserts: Vec<u16> = e
-        .env
-        .emu
-        .requests()
-        .iter()
-        .filter(|q| q.endpoint == UPSERT)
-        .map(|q| q.status)
-        .collect();
+    let upserts = upsert_statuses(&e);
     assert_eq!(upserts.first(), Some(&202));
     assert_eq!(upserts.last(), Some(&202));
     assert!(upserts.contains(&409), "{upserts:?}");
