@@ -103,19 +103,25 @@ impl TokenCache {
     async fn fetch(&self) -> Result<Cached> {
         let started = Instant::now();
         let mut counted = 1;
+        let mut server_waits = 0;
         loop {
             let err = match self.fetch_once().await {
                 Ok(c) => return Ok(c),
                 Err(e) => e,
             };
-            match self
-                .policy
-                .decide(&err, counted, started.elapsed(), fastrand::f64())
-            {
-                RetryAction::Stop => return Err(err),
+            match self.policy.decide(
+                &err,
+                counted,
+                server_waits,
+                started.elapsed(),
+                fastrand::f64(),
+            ) {
+                RetryAction::Stop | RetryAction::WaitTooLong { .. } => return Err(err),
                 RetryAction::Retry { delay, counts } => {
                     if counts {
                         counted += 1;
+                    } else {
+                        server_waits += 1;
                     }
                     crate::telemetry::api_retry("/oauth2/token");
                     tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Retrying the token request.");
@@ -218,7 +224,22 @@ impl TokenCache {
                 status,
                 reason: e.to_string(),
             })?;
-        let life = Duration::from_secs(tok.expires_in.unwrap_or(600));
+        if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tok.access_token)).is_err()
+        {
+            return Err(WorkivaError::Decode {
+                method: "POST".into(),
+                path: "/oauth2/token".into(),
+                status,
+                reason: "the access token holds characters a header cannot carry (a line break, say); refused".into(),
+            });
+        }
+        // A server's number is clamped: a huge `expires_in` cannot overflow the clock, a zero
+        // cannot make every request fetch a token.
+        let secs = tok.expires_in.unwrap_or(600);
+        let life = Duration::from_secs(secs.clamp(
+            *super::config::TOKEN_LIFETIME_SECS.start(),
+            *super::config::TOKEN_LIFETIME_SECS.end(),
+        ));
         Ok(Cached {
             token: SecretString::from(tok.access_token),
             refresh_at: Instant::now() + life.mul_f64(0.8),

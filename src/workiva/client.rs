@@ -209,25 +209,21 @@ impl WorkivaClient {
             body: None,
             version: API_VERSION,
         };
-        let state = (Some(first), HashSet::<String>::new(), VecDeque::<T>::new());
-        futures_util::stream::try_unfold(state, move |(mut next, mut seen, mut buf)| async move {
+        let pages = Pages::new(self, template, Some(self.inner.cfg.page_size));
+        let state = (Some(first), pages, VecDeque::<T>::new());
+        futures_util::stream::try_unfold(state, move |(mut next, mut pages, mut buf)| async move {
             loop {
                 if let Some(item) = buf.pop_front() {
-                    return Ok(Some((item, (next, seen, buf))));
+                    return Ok(Some((item, (next, pages, buf))));
                 }
                 let Some(req) = next.take() else {
                     return Ok(None);
                 };
                 let resp = self.inner.transport.send(&req, None).await?;
                 let page: Page<T> = decode(&req, &resp)?;
+                let link = pages.follow(page.data.len(), page.next_link)?;
                 buf.extend(page.data);
-                if let Some(link) = page.next_link {
-                    if !seen.insert(link.clone()) {
-                        return Err(WorkivaError::PaginationLoop {
-                            path: template.to_string(),
-                            link,
-                        });
-                    }
+                if let Some(link) = link {
                     next = Some(Request {
                         url: link,
                         query: Vec::new(),
@@ -690,14 +686,17 @@ impl WorkivaClient {
                     .and_then(Value::as_str)
                     .map(str::to_string)
             });
-        let url = from_body
-            .or_else(|| resp.header("location").map(str::to_string))
-            .ok_or_else(|| WorkivaError::Decode {
-                method: "POST".into(),
-                path: req.template.into(),
-                status: resp.status,
-                reason: "the 202 answer has neither operationLocation nor Location".into(),
-            })?;
+        let (what, url) = match from_body {
+            Some(u) => ("operationLocation", Some(u)),
+            None => ("Location", resp.header("location").map(str::to_string)),
+        };
+        let url = url.ok_or_else(|| WorkivaError::Decode {
+            method: "POST".into(),
+            path: req.template.into(),
+            status: resp.status,
+            reason: "the 202 answer has neither operationLocation nor Location".into(),
+        })?;
+        self.inner.transport.check_origin(what, &url)?;
         Ok(OperationRef {
             url,
             retry_after: resp.retry_after(),
@@ -805,20 +804,16 @@ impl WorkivaClient {
             body: None,
             version: API_VERSION,
         };
+        self.inner.transport.check_origin("resourceUrl", url)?;
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        let mut pages = Pages::new(self, first.template, None);
         let mut next = Some(first);
         while let Some(req) = next.take() {
             let resp = self.inner.transport.send(&req, None).await?;
             let page: Page<MetricValue> = decode(&req, &resp)?;
+            let link = pages.follow(page.data.len(), page.next_link)?;
             out.extend(page.data);
-            if let Some(link) = page.next_link {
-                if !seen.insert(link.clone()) {
-                    return Err(WorkivaError::PaginationLoop {
-                        path: req.template.to_string(),
-                        link,
-                    });
-                }
+            if let Some(link) = link {
                 next = Some(Request { url: link, ..req });
             }
         }
@@ -912,4 +907,67 @@ fn running_operation(e: &WorkivaError) -> Option<String> {
     let id = rest.split('`').next()?;
     (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .then(|| id.to_string())
+}
+
+/// Following a list's pages: each `@nextLink` on the configured origin and new, each page no
+/// larger than asked for, and the list within `max_pages` and `max_list_secs`.
+struct Pages<'a> {
+    client: &'a WorkivaClient,
+    template: &'static str,
+    page_size: Option<u32>,
+    seen: HashSet<String>,
+    pages: u32,
+    started: Instant,
+}
+
+impl<'a> Pages<'a> {
+    fn new(client: &'a WorkivaClient, template: &'static str, page_size: Option<u32>) -> Self {
+        Self {
+            client,
+            template,
+            page_size,
+            seen: HashSet::new(),
+            pages: 0,
+            started: Instant::now(),
+        }
+    }
+
+    /// Checks a page of `items` and returns the link to follow next, if any.
+    fn follow(&mut self, items: usize, link: Option<String>) -> Result<Option<String>> {
+        self.pages += 1;
+        if let Some(asked) = self.page_size
+            && items > asked as usize
+        {
+            return Err(WorkivaError::PageTooLarge {
+                path: self.template.to_string(),
+                items,
+                asked,
+            });
+        }
+        let Some(link) = link else {
+            return Ok(None);
+        };
+        self.client
+            .inner
+            .transport
+            .check_origin("@nextLink", &link)?;
+        let cfg = &self.client.inner.cfg;
+        if self.pages >= cfg.max_pages || self.started.elapsed().as_secs() >= cfg.max_list_secs {
+            return Err(WorkivaError::ListTooLong {
+                path: self.template.to_string(),
+                pages: self.pages,
+                elapsed: self.started.elapsed(),
+                max_pages: cfg.max_pages,
+                max_secs: cfg.max_list_secs,
+                link: link.chars().take(300).collect(),
+            });
+        }
+        if !self.seen.insert(link.clone()) {
+            return Err(WorkivaError::PaginationLoop {
+                path: self.template.to_string(),
+                link,
+            });
+        }
+        Ok(Some(link))
+    }
 }

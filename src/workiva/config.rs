@@ -48,6 +48,13 @@ pub const LEGACY_VERSION: &str = "2022-01-01";
 /// When the prototype batch upsertion path goes away.
 pub const LEGACY_SUNSET: &str = "2027-01-31";
 
+/// The default cap on one answer's size.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A token's lifetime is taken as the server's `expires_in` within these bounds: a huge value
+/// cannot overflow a clock, a zero cannot make every request fetch a token.
+pub const TOKEN_LIFETIME_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
+
 /// The environment variable read for the secret when `client_secret_env` is not set.
 pub const DEFAULT_SECRET_ENV: &str = "WORKIVA_CLIENT_SECRET";
 
@@ -105,6 +112,18 @@ pub struct WorkivaConfig {
     /// How long to wait for one operation before giving up with a resumable error, seconds
     /// (default 1800).
     pub operation_timeout_secs: u64,
+    /// Most bytes read from one answer (default 67108864, 64 MiB: far above any real page);
+    /// a larger answer is refused, whatever the server sends.
+    pub max_response_bytes: usize,
+    /// Most pages of one list (default 100000: 100 million items at 1000 a page); a server
+    /// that keeps sending `@nextLink`s is stopped there.
+    pub max_pages: u32,
+    /// Longest time one list may take, all pages, seconds (default 3600).
+    pub max_list_secs: u64,
+    /// Most further attempts of one request after waits the server asked for with
+    /// `Retry-After` (default 20). These do not use up `max_attempts`, but have this cap of
+    /// their own; a `Retry-After` of 0 is raised to `backoff_base_ms`.
+    pub max_server_waits: u32,
     /// A secret handed over in process (the embedded emulator's); never read from or written
     /// to a file.
     #[serde(skip)]
@@ -136,6 +155,10 @@ impl Default for WorkivaConfig {
             poll_min_ms: 1000,
             poll_max_ms: 30_000,
             operation_timeout_secs: 1800,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_pages: 100_000,
+            max_list_secs: 3600,
+            max_server_waits: 20,
             provided_secret: None,
         }
     }
@@ -242,23 +265,13 @@ impl WorkivaConfig {
                 self.api_version
             ));
         }
-        if !(1..=1000).contains(&self.page_size) {
-            problems.push(format!(
-                "workiva.page_size is {}; it must be from 1 to 1000",
-                self.page_size
-            ));
-        }
-        if self.max_attempts == 0 {
-            problems.push("workiva.max_attempts must be at least 1".into());
-        }
-        if self.max_concurrent_requests == 0 {
-            problems.push("workiva.max_concurrent_requests must be at least 1".into());
-        }
-        if self.requests_per_second < 0.0 || !self.requests_per_second.is_finite() {
-            problems.push("workiva.requests_per_second must be 0 (off) or more".into());
-        }
-        if self.poll_min_ms > self.poll_max_ms {
-            problems.push("workiva.poll_min_ms must not exceed workiva.poll_max_ms".into());
+        self.check_ranges(&mut problems);
+        if warn && let Some((token_host, base_host)) = self.token_host_differs() {
+            tracing::warn!(
+                token_host = %token_host,
+                base_host = %base_host,
+                "workiva.token_url is on another host than workiva.base_url: the client secret goes to {token_host}, the API requests to {base_host}. Check that both are Workiva's."
+            );
         }
         let secret = match self.read_secret(warn) {
             Ok(s) => Some(s),
@@ -275,6 +288,77 @@ impl WorkivaConfig {
             Ok(secret)
         } else {
             Err(cfg_err(problems.join("; ")))
+        }
+    }
+
+    /// Every numeric setting within the range the client can honour, each problem naming the
+    /// key, its value and the range.
+    fn check_ranges(&self, problems: &mut Vec<String>) {
+        let mut range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if !(lo..=hi).contains(&v) {
+                problems.push(format!(
+                    "workiva.{key} is {v}; it must be from {lo} to {hi}"
+                ));
+            }
+        };
+        range("page_size", self.page_size.into(), 1, 1000);
+        range("max_attempts", self.max_attempts.into(), 1, 100);
+        range(
+            "max_concurrent_requests",
+            self.max_concurrent_requests as u64,
+            1,
+            1024,
+        );
+        range("request_timeout_secs", self.request_timeout_secs, 1, 600);
+        range("connect_timeout_secs", self.connect_timeout_secs, 1, 300);
+        range("max_retry_secs", self.max_retry_secs, 1, 86_400);
+        range("backoff_base_ms", self.backoff_base_ms, 1, 60_000);
+        range(
+            "backoff_max_ms",
+            self.backoff_max_ms,
+            self.backoff_base_ms.max(1),
+            600_000,
+        );
+        range("poll_min_ms", self.poll_min_ms, 1, 60_000);
+        range(
+            "poll_max_ms",
+            self.poll_max_ms,
+            self.poll_min_ms.max(1),
+            600_000,
+        );
+        range(
+            "operation_timeout_secs",
+            self.operation_timeout_secs,
+            1,
+            7 * 86_400,
+        );
+        range(
+            "max_response_bytes",
+            self.max_response_bytes as u64,
+            65_536,
+            1 << 30,
+        );
+        range("max_pages", self.max_pages.into(), 1, 10_000_000);
+        range("max_list_secs", self.max_list_secs, 1, 7 * 86_400);
+        range("max_server_waits", self.max_server_waits.into(), 0, 1000);
+        let rps = self.requests_per_second;
+        if !(rps == 0.0 || (0.1..=10_000.0).contains(&rps)) {
+            problems.push(format!(
+                "workiva.requests_per_second is {rps}; it must be 0 (no limit) or from 0.1 to 10000"
+            ));
+        }
+    }
+
+    /// The hosts that receive the client secret and the bearer token, when they differ.
+    pub fn token_host_differs(&self) -> Option<(String, String)> {
+        let host = |u: &str| {
+            reqwest::Url::parse(u)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+        };
+        match (host(&self.base_url()), host(&self.token_url())) {
+            (Some(b), Some(t)) if !b.eq_ignore_ascii_case(&t) => Some((t, b)),
+            _ => None,
         }
     }
 
@@ -402,6 +486,46 @@ mod tests {
         for part in ["client_id", "api_version", "page_size", "base_url"] {
             assert!(e.contains(part), "{part} missing from: {e}");
         }
+    }
+
+    #[test]
+    fn every_number_is_bounded_and_named_with_its_range() {
+        let c = WorkivaConfig {
+            max_concurrent_requests: usize::MAX,
+            request_timeout_secs: 0,
+            requests_per_second: 1e-6,
+            max_attempts: 0,
+            max_response_bytes: 1,
+            poll_min_ms: 50,
+            poll_max_ms: 10,
+            ..base()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        for part in [
+            "workiva.max_concurrent_requests is 18446744073709551615; it must be from 1 to 1024",
+            "workiva.request_timeout_secs is 0; it must be from 1 to 600",
+            "workiva.requests_per_second is 0.000001; it must be 0 (no limit) or from 0.1 to 10000",
+            "workiva.max_attempts is 0; it must be from 1 to 100",
+            "workiva.max_response_bytes is 1",
+            "workiva.poll_max_ms is 10; it must be from 50 to 600000",
+        ] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
+        assert!(base().validate().is_ok());
+    }
+
+    #[test]
+    fn a_token_url_on_another_host_is_named() {
+        let c = WorkivaConfig {
+            base_url: Some("https://api.app.wdesk.com".into()),
+            token_url: Some("https://login.example.net/token".into()),
+            ..base()
+        };
+        assert_eq!(
+            c.token_host_differs(),
+            Some(("login.example.net".into(), "api.app.wdesk.com".into()))
+        );
+        assert_eq!(base().token_host_differs(), None);
     }
 
     #[test]

@@ -188,6 +188,75 @@ pub enum WorkivaError {
         /// was lost, and its work may have been done.
         earlier_may_have_reached: bool,
     },
+    /// The server named a URL on another origin (or a relative one) for the client to follow:
+    /// it is not followed, and the token never leaves the configured origin.
+    #[error(
+        "{what} `{url}` is not on {origin}, the configured workiva.base_url; esg-sync follows links only there (the bearer token goes nowhere else). Check workiva.base_url, or the proxy in between"
+    )]
+    ForeignUrl {
+        what: String,
+        url: String,
+        origin: String,
+    },
+    /// A redirect that is not followed: to another origin, or for a request that is not a GET.
+    #[error(
+        "{method} {path} was redirected (HTTP {status}) to `{location}`; esg-sync follows redirects only for GET requests within {origin}. Check workiva.base_url"
+    )]
+    Redirect {
+        method: String,
+        path: String,
+        status: u16,
+        location: String,
+        origin: String,
+    },
+    /// The answer was larger than `max_response_bytes`: it was not read further.
+    #[error(
+        "{method} {path}: the answer is larger than {limit} bytes (workiva.max_response_bytes); it was not read. No real page is that large: check workiva.base_url, or the proxy in between"
+    )]
+    ResponseTooLarge {
+        method: String,
+        path: String,
+        limit: usize,
+    },
+    /// A list page held more items than the client asked for.
+    #[error(
+        "GET {path}: a page holds {items} items although $maxpagesize was {asked}; refused, as the server is not answering what was asked"
+    )]
+    PageTooLarge {
+        path: String,
+        items: usize,
+        asked: u32,
+    },
+    /// A list went on for more pages, or longer, than allowed.
+    #[error(
+        "GET {path}: stopped after {pages} pages in {:.0} s (workiva.max_pages {max_pages}, workiva.max_list_secs {max_secs}); the next @nextLink was `{link}`",
+        elapsed.as_secs_f64()
+    )]
+    ListTooLong {
+        path: String,
+        pages: u32,
+        elapsed: Duration,
+        max_pages: u32,
+        max_secs: u64,
+        link: String,
+    },
+    /// The server asked for a wait longer than the request's remaining time budget.
+    #[error(
+        "{method} {path}: Workiva asked to wait {:.0} s (Retry-After) but only {:.0} s of workiva.max_retry_secs are left; stopped now instead of waiting. Try again later, or raise workiva.max_retry_secs",
+        wait.as_secs_f64(),
+        left.as_secs_f64()
+    )]
+    WaitTooLong {
+        method: String,
+        path: String,
+        wait: Duration,
+        left: Duration,
+    },
+    /// The TLS connection could not be made: a certificate problem is not retried.
+    #[error(
+        "TLS with {host} failed: {reason}. Check workiva.base_url, and that this machine trusts the certificate authority of that host (a proxy that intercepts TLS needs its CA installed)"
+    )]
+    Tls { host: String, reason: String },
     /// The client's settings are wrong.
     #[error("workiva settings: {0}")]
     Config(String),
@@ -203,6 +272,13 @@ impl WorkivaError {
             Self::Transport { .. } => true,
             Self::Decode { status, .. } => *status >= 500,
             Self::RetriesExhausted { .. }
+            | Self::ForeignUrl { .. }
+            | Self::Redirect { .. }
+            | Self::ResponseTooLarge { .. }
+            | Self::PageTooLarge { .. }
+            | Self::ListTooLong { .. }
+            | Self::WaitTooLong { .. }
+            | Self::Tls { .. }
             | Self::BodyTooLarge { .. }
             | Self::PaginationLoop { .. }
             | Self::OperationFailed { .. }

@@ -64,7 +64,14 @@ pub struct Transport {
     limiter: Limiter,
     user_agent: String,
     warned: Mutex<HashSet<String>>,
+    /// The configured API origin: the only one any request (and so the token) goes to.
+    origin: url::Origin,
+    /// Most bytes read from one answer.
+    max_response_bytes: usize,
 }
+
+/// How many same-origin redirects of one GET are followed.
+const MAX_REDIRECTS: u32 = 5;
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -79,13 +86,21 @@ impl Transport {
     pub fn new(cfg: &WorkivaConfig) -> Result<Self> {
         let secret = cfg.checked_secret()?;
         let user_agent = format!("esg-sync/{}", env!("CARGO_PKG_VERSION"));
+        // Redirects are followed by hand (GET only, same origin only): reqwest's own policy
+        // would re-send a POST body to wherever a 307 points.
         let http = reqwest::Client::builder()
             .timeout(cfg.request_timeout())
             .connect_timeout(Duration::from_secs(cfg.connect_timeout_secs))
             .user_agent(&user_agent)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| WorkivaError::Config(format!("cannot build the HTTP client: {e}")))?;
+        let origin = reqwest::Url::parse(&cfg.base_url())
+            .map_err(|e| WorkivaError::Config(format!("workiva.base_url: {e}")))?
+            .origin();
         Ok(Self {
+            origin,
+            max_response_bytes: cfg.max_response_bytes,
             tokens: TokenCache::new(http.clone(), cfg, secret, user_agent.clone()),
             http,
             policy: RetryPolicy::from_config(cfg),
@@ -95,9 +110,31 @@ impl Transport {
         })
     }
 
+    /// The configured origin, for messages.
+    pub fn origin(&self) -> String {
+        self.origin.ascii_serialization()
+    }
+
+    /// Refuses a URL that is not on the configured origin (scheme, host and port), or is not
+    /// absolute: `what` names where the server put it (`@nextLink`, `operationLocation`).
+    pub fn check_origin(&self, what: &str, url: &str) -> Result<()> {
+        match reqwest::Url::parse(url) {
+            Ok(u) if u.origin() == self.origin => Ok(()),
+            _ => Err(WorkivaError::ForeignUrl {
+                what: what.to_string(),
+                url: url.chars().take(300).collect(),
+                origin: self.origin(),
+            }),
+        }
+    }
+
     /// Sends `req`, retrying as the policy says. With a `probe`, a failure that may have
     /// reached the server is followed by a look for the object before the next attempt.
     pub async fn send(&self, req: &Request, probe: Option<Probe<'_>>) -> Result<Response> {
+        self.check_origin(
+            &format!("the URL of {} {}", req.method, req.template),
+            &req.url,
+        )?;
         if let Some(b) = &req.body
             && b.len() > MAX_BODY_BYTES
         {
@@ -127,10 +164,21 @@ impl Transport {
                 self.tokens.invalidate(&token).await;
                 continue;
             }
-            match self
-                .policy
-                .decide(&err, counted, started.elapsed(), fastrand::f64())
-            {
+            match self.policy.decide(
+                &err,
+                counted,
+                server_waits,
+                started.elapsed(),
+                fastrand::f64(),
+            ) {
+                RetryAction::WaitTooLong { wait, left } => {
+                    return Err(WorkivaError::WaitTooLong {
+                        method: req.method.to_string(),
+                        path: req.template.to_string(),
+                        wait,
+                        left,
+                    });
+                }
                 RetryAction::Stop => {
                     return Err(if attempt > 1 {
                         WorkivaError::RetriesExhausted {
@@ -188,51 +236,102 @@ impl Transport {
         token: &secrecy::SecretString,
     ) -> Result<Response> {
         let _slot = self.limiter.acquire().await;
-        let mut rb = self
-            .http
-            .request(req.method.clone(), &req.url)
-            .header("X-Version", req.version)
-            .header(reqwest::header::USER_AGENT, &self.user_agent)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .bearer_auth(token.expose_secret());
-        if !req.query.is_empty() {
-            rb = rb.query(&req.query);
-        }
-        if let Some(b) = &req.body {
-            rb = rb
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )
-                .body(b.clone());
-        }
         let t = Instant::now();
-        let transport = |e: reqwest::Error, reached: bool| WorkivaError::Transport {
-            method: req.method.to_string(),
-            path: req.template.to_string(),
-            reason: describe_reqwest(&e),
-            reached_server: reached,
-            timed_out: e.is_timeout(),
+        let host = reqwest::Url::parse(&req.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let transport = |e: reqwest::Error, reached: bool| {
+            if let Some(reason) = tls_problem(&e) {
+                return WorkivaError::Tls {
+                    host: host.clone(),
+                    reason,
+                };
+            }
+            WorkivaError::Transport {
+                method: req.method.to_string(),
+                path: req.template.to_string(),
+                reason: format!("{} ({host})", describe_reqwest(&e)),
+                reached_server: reached,
+                timed_out: e.is_timeout(),
+            }
         };
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(method = %req.method, path = req.template, attempt, latency_ms = t.elapsed().as_millis() as u64, error = %describe_reqwest(&e), "Workiva request failed.");
-                crate::telemetry::api_request(req.method.as_str(), req.template, None, t.elapsed());
-                let reached = !e.is_connect();
-                return Err(transport(e, reached));
+        let mut url = req.url.clone();
+        let mut redirects = 0;
+        let resp = loop {
+            let mut rb = self
+                .http
+                .request(req.method.clone(), &url)
+                .header("X-Version", req.version)
+                .header(reqwest::header::USER_AGENT, &self.user_agent)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .bearer_auth(token.expose_secret());
+            if !req.query.is_empty() && redirects == 0 {
+                rb = rb.query(&req.query);
+            }
+            if let Some(b) = &req.body {
+                rb = rb
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )
+                    .body(b.clone());
+            }
+            let resp = match rb.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(method = %req.method, path = req.template, attempt, latency_ms = t.elapsed().as_millis() as u64, error = %describe_reqwest(&e), "Workiva request failed.");
+                    crate::telemetry::api_request(
+                        req.method.as_str(),
+                        req.template,
+                        None,
+                        t.elapsed(),
+                    );
+                    let reached = !e.is_connect() && !e.is_builder();
+                    return Err(transport(e, reached));
+                }
+            };
+            if !resp.status().is_redirection() {
+                break resp;
+            }
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| resp.url().join(l).ok());
+            let refused = |location: String| WorkivaError::Redirect {
+                method: req.method.to_string(),
+                path: req.template.to_string(),
+                status: resp.status().as_u16(),
+                location,
+                origin: self.origin(),
+            };
+            match location {
+                Some(next)
+                    if req.method == Method::GET
+                        && next.origin() == self.origin
+                        && redirects < MAX_REDIRECTS =>
+                {
+                    redirects += 1;
+                    url = next.to_string();
+                }
+                Some(next) => return Err(refused(next.to_string())),
+                None => return Err(refused("(no usable Location)".into())),
             }
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await;
+        let body = self.read_body(req, resp).await;
         crate::telemetry::api_request(
             req.method.as_str(),
             req.template,
             body.is_ok().then_some(status),
             t.elapsed(),
         );
-        let body = body.map_err(|e| transport(e, true))?;
+        let body = body.map_err(|e| match e {
+            BodyError::Transport(e) => transport(e, true),
+            BodyError::TooLarge(e) => e,
+        })?;
         tracing::debug!(method = %req.method, path = req.template, status, attempt, latency_ms = t.elapsed().as_millis() as u64, "Workiva answered.");
         self.note_deprecation(req, &headers);
         let r = Response {
@@ -251,6 +350,34 @@ impl Transport {
             req.template,
             retry_after,
         ))))
+    }
+
+    /// Reads an answer's body, at most `max_response_bytes` of it: a larger one (by its
+    /// `Content-Length`, or as it streams in) is refused without reading the rest.
+    async fn read_body(
+        &self,
+        req: &Request,
+        mut resp: reqwest::Response,
+    ) -> std::result::Result<bytes::Bytes, BodyError> {
+        let limit = self.max_response_bytes;
+        let too_large = || {
+            BodyError::TooLarge(WorkivaError::ResponseTooLarge {
+                method: req.method.to_string(),
+                path: req.template.to_string(),
+                limit,
+            })
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 
     fn note_deprecation(&self, req: &Request, headers: &HeaderMap) {
@@ -280,6 +407,50 @@ impl Transport {
             })
             .unwrap_or_else(|| "an unannounced date".into());
         tracing::warn!(endpoint = %key, deprecated_since = %since, sunset = %until, "Workiva marks {key} as deprecated since {since}; it stops working on {until}.");
+    }
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge(WorkivaError),
+}
+
+/// The TLS problem behind a transport error, in words, when there is one.
+pub fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(t));
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// A rustls error as a person would say it.
+fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => {
+                "its certificate is not signed by an authority this machine trusts".into()
+            }
+            C::Expired | C::ExpiredContext { .. } => "its certificate has expired".into(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "its certificate is not valid yet".into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "its certificate is for another host name".into()
+            }
+            C::Revoked => "its certificate was revoked".into(),
+            C::BadSignature => "its certificate's signature is wrong".into(),
+            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                "it presented a certificate authority's certificate as its own".into()
+            }
+            other => format!("its certificate was refused ({other:?})"),
+        },
+        other => format!("the TLS handshake failed ({other})"),
     }
 }
 

@@ -15,6 +15,8 @@ pub enum RetryAction {
     Retry { delay: Duration, counts: bool },
     /// Give up and return the error.
     Stop,
+    /// The server asked for a wait longer than the time left: give up now, saying so.
+    WaitTooLong { wait: Duration, left: Duration },
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// Largest backoff step.
     pub cap: Duration,
+    /// Most further attempts after waits the server asked for (`Retry-After`).
+    pub max_server_waits: u32,
 }
 
 impl RetryPolicy {
@@ -36,6 +40,7 @@ impl RetryPolicy {
             max_elapsed: Duration::from_secs(c.max_retry_secs),
             base: Duration::from_millis(c.backoff_base_ms),
             cap: Duration::from_millis(c.backoff_max_ms.max(c.backoff_base_ms)),
+            max_server_waits: c.max_server_waits,
         }
     }
 
@@ -50,19 +55,28 @@ impl RetryPolicy {
 
     /// Decides after a failure. `counted`: attempts used so far; `elapsed`: time since the
     /// first attempt; `unit`: a random number in [0, 1) for the jitter.
+    /// `counted`: attempts so far that used the budget; `server_waits`: retries so far after
+    /// a wait the server asked for.
     pub fn decide(
         &self,
         err: &WorkivaError,
         counted: u32,
+        server_waits: u32,
         elapsed: Duration,
         unit: f64,
     ) -> RetryAction {
         if !err.is_retriable() {
             return RetryAction::Stop;
         }
-        if let Some(wait) = err.retry_after() {
-            return if elapsed + wait > self.max_elapsed {
-                RetryAction::Stop
+        if let Some(asked) = err.retry_after() {
+            if server_waits >= self.max_server_waits {
+                return RetryAction::Stop;
+            }
+            // `Retry-After: 0` must not turn into a storm of requests.
+            let wait = asked.max(self.base);
+            let left = self.max_elapsed.saturating_sub(elapsed);
+            return if wait > left {
+                RetryAction::WaitTooLong { wait, left }
             } else {
                 RetryAction::Retry {
                     delay: wait,
@@ -107,6 +121,7 @@ mod tests {
             max_elapsed: Duration::from_secs(60),
             base: Duration::from_millis(100),
             cap: Duration::from_secs(2),
+            max_server_waits: 3,
         }
     }
 
@@ -144,42 +159,58 @@ mod tests {
     fn decisions() {
         let p = policy();
         assert_eq!(
-            p.decide(&api(400, None), 1, Duration::ZERO, 0.5),
+            p.decide(&api(400, None), 1, 0, Duration::ZERO, 0.5),
             RetryAction::Stop
         );
         assert_eq!(
-            p.decide(&api(404, None), 1, Duration::ZERO, 0.5),
+            p.decide(&api(404, None), 1, 0, Duration::ZERO, 0.5),
             RetryAction::Stop
         );
         assert_eq!(
-            p.decide(&api(409, None), 1, Duration::ZERO, 0.5),
+            p.decide(&api(409, None), 1, 0, Duration::ZERO, 0.5),
             RetryAction::Stop
         );
         assert!(matches!(
-            p.decide(&api(503, None), 1, Duration::ZERO, 0.5),
+            p.decide(&api(503, None), 1, 0, Duration::ZERO, 0.5),
             RetryAction::Retry { counts: true, .. }
         ));
         assert_eq!(
-            p.decide(&api(503, None), 4, Duration::ZERO, 0.5),
+            p.decide(&api(503, None), 4, 0, Duration::ZERO, 0.5),
             RetryAction::Stop,
             "attempts used up"
         );
         // Retry-After: wait exactly that long, without using the attempt budget.
         assert_eq!(
-            p.decide(&api(429, Some(7)), 4, Duration::ZERO, 0.5),
+            p.decide(&api(429, Some(7)), 4, 0, Duration::ZERO, 0.5),
             RetryAction::Retry {
                 delay: Duration::from_secs(7),
                 counts: false
             }
         );
         assert_eq!(
-            p.decide(&api(429, Some(7)), 1, Duration::from_secs(55), 0.5),
+            p.decide(&api(429, Some(7)), 1, 0, Duration::from_secs(55), 0.5),
+            RetryAction::WaitTooLong {
+                wait: Duration::from_secs(7),
+                left: Duration::from_secs(5)
+            },
+            "a wait beyond the time left ends at once, saying so"
+        );
+        assert_eq!(
+            p.decide(&api(429, Some(7)), 1, 3, Duration::ZERO, 0.5),
             RetryAction::Stop,
-            "total time bound"
+            "the server's waits have a cap of their own"
+        );
+        assert_eq!(
+            p.decide(&api(503, Some(0)), 1, 0, Duration::ZERO, 0.5),
+            RetryAction::Retry {
+                delay: Duration::from_millis(100),
+                counts: false
+            },
+            "Retry-After: 0 is raised to the backoff floor"
         );
         assert!(
             matches!(
-                p.decide(&api(429, None), 1, Duration::ZERO, 0.5),
+                p.decide(&api(429, None), 1, 0, Duration::ZERO, 0.5),
                 RetryAction::Retry { counts: true, .. }
             ),
             "429 without Retry-After backs off"

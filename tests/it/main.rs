@@ -11,6 +11,7 @@ mod daemon;
 mod deploy;
 mod faults;
 mod helpers;
+mod hostile;
 mod layout;
 mod lists;
 mod patch;
