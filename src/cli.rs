@@ -343,6 +343,19 @@ pub async fn run_emulator(
         seed.tasks.extend(extra.tasks);
     }
     let clients: Vec<String> = config.clients.iter().map(|c| c.id.clone()).collect();
+    // The banner's example uses the demo client only when it exists; another client's secret
+    // is never printed.
+    let example_client = config
+        .clients
+        .iter()
+        .find(|c| c.id == "demo" && c.secret == "demo-secret")
+        .map(|_| "client_id=demo -d client_secret=demo-secret".to_string())
+        .or_else(|| {
+            config
+                .clients
+                .first()
+                .map(|c| format!("client_id={} -d client_secret=$CLIENT_SECRET", c.id))
+        });
     let emu = Emulator::start(
         config,
         StartOptions {
@@ -361,9 +374,11 @@ pub async fn run_emulator(
     });
     println!("Workiva API emulator listening on {base}");
     println!("  OAuth clients: {}", clients.join(", "));
-    println!(
-        "  token:  curl -s -X POST {base}/oauth2/token -d grant_type=client_credentials -d client_id=demo -d client_secret=demo-secret"
-    );
+    if let Some(client) = example_client {
+        println!(
+            "  token:  curl -s -X POST {base}/oauth2/token -d grant_type=client_credentials -d {client}"
+        );
+    }
     println!(
         "  then:   curl -s {base}/programs -H \"Authorization: Bearer $TOKEN\" -H 'X-Version: 2026-01-01'"
     );

@@ -35,13 +35,15 @@ pub struct Embedded {
 impl Embedded {
     pub async fn save(self) -> anyhow::Result<()> {
         if let Some(f) = &self.state_file {
-            if let Some(dir) = f.parent()
-                && !dir.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(dir)?;
-            }
             let text = serde_json::to_string_pretty(&self.emu.export())?;
-            std::fs::write(f, text).map_err(|e| {
+            // Written whole to a private temporary file, then renamed over the old one: a
+            // crash never leaves half a tenant, and the file is this user's only (0600).
+            let tmp = f.with_extension("json.tmp");
+            let _ = std::fs::remove_file(&tmp);
+            let saved = crate::outcome::private_file(&tmp)
+                .and_then(|()| std::fs::write(&tmp, text))
+                .and_then(|()| std::fs::rename(&tmp, f));
+            saved.map_err(|e| {
                 anyhow::anyhow!("cannot save the emulated tenant to {}: {e}", f.display())
             })?;
         }
@@ -219,12 +221,16 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             None
         }
     };
+    // One problem for credentials that do not work, not one per pipeline: the pipelines'
+    // Workiva checks are skipped then.
+    let mut client = client;
     if let Some(c) = &client
         && let Err(e) = c
             .programs(&crate::workiva::ListOptions::filter("name eq \"\""))
             .await
     {
         problems.push(format!("workiva credentials: {e}"));
+        client = None;
     }
     for p in &settings.pipelines {
         match crate::source::parquet::expand(&p.source) {

@@ -13,11 +13,12 @@ async fn main() -> std::process::ExitCode {
     // One TLS crypto provider for the whole binary, chosen before anything opens a connection.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
-    esg_sync::telemetry::init_logs(cli.log_format);
+    let format = cli.log_format.resolve();
+    esg_sync::telemetry::init_logs(format);
     match esg_sync::cli::dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            esg_sync::telemetry::fatal(format, &format!("{e:#}"));
             std::process::ExitCode::from(1)
         }
     }

@@ -1,7 +1,32 @@
 //! What a run produces and the sync-state store records: a run's counts and the rows it
-//! rejected. Plain data at the bottom of the house, so the sync engine that makes them and the
+//! rejected; and how the files that keep them are created (private to this user). Plain data at the bottom of the house, so the sync engine that makes them and the
 //! store that keeps them both stand on it (the engine re-exports them as `sync::Counts` and
 //! `sync::Reject`).
+
+/// Creates `path` (empty) readable and writable by this user only (0600), and the folders
+/// leading to it that do not exist yet 0700; an existing file is left as it is. The state
+/// store and the emulated tenant hold the lake's figures and notes.
+pub fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 /// Counts of one run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

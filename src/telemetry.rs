@@ -240,6 +240,15 @@ impl LogFormat {
     }
 }
 
+/// A fatal error, the last thing the process says: a JSON log line when logs are JSON (so a
+/// log collector sees it like any other), else `error: ...` on stderr.
+pub fn fatal(format: LogFormat, message: &str) {
+    match format.resolve() {
+        LogFormat::Json => tracing::error!(error = %message, "esg-sync stopped with an error."),
+        _ => eprintln!("error: {message}"),
+    }
+}
+
 /// Sets up logging to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_logs(format: LogFormat) {
     use tracing_subscriber::EnvFilter;

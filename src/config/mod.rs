@@ -88,6 +88,66 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Whether a line of a config file may hold a secret: a key named like one, or a URL with
+/// credentials in it.
+fn holds_secret(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    ["secret", "password", "passwd", "token", "credential", "key"]
+        .iter()
+        .any(|k| l.contains(k))
+        || (l.contains("://") && l.contains('@'))
+}
+
+/// A message with every `"..."` value on a secret-looking line replaced.
+fn redact_secrets(msg: &str) -> String {
+    msg.lines()
+        .map(|l| {
+            if holds_secret(l) && l.contains('"') {
+                let key = l.split('"').next().unwrap_or("");
+                format!("{key}\"**REDACTED**\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Parses the file as TOML into the settings' types, so a mistake is reported with its line
+/// and key path (`pipeline[1].batch_bytes`) and, for a choice, the values allowed. The line is
+/// quoted unless it may hold a secret.
+fn check_toml(file: &Path, text: &str) -> anyhow::Result<()> {
+    let de = toml::Deserializer::new(text);
+    let Err(e) = serde_path_to_error::deserialize::<_, Settings>(de) else {
+        return Ok(());
+    };
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let at = match inner.span() {
+        Some(span) => {
+            let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            let line = text.lines().nth(line_no - 1).unwrap_or("");
+            let shown = if holds_secret(line) {
+                "(the line sets a secret: its text is not shown)".to_string()
+            } else {
+                format!("`{}`", line.trim())
+            };
+            format!("line {line_no} {shown}")
+        }
+        None => "the file".to_string(),
+    };
+    let key = if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!(", key `{path}`")
+    };
+    anyhow::bail!(
+        "config file {}, {at}{key}: {}",
+        file.display(),
+        inner.message().trim()
+    )
+}
+
 /// Prefix of environment overrides: `ESG_SYNC__WORKIVA__BASE_URL` sets `workiva.base_url`.
 pub const ENV_PREFIX: &str = "ESG_SYNC";
 
@@ -107,6 +167,18 @@ impl Settings {
             if !f.exists() {
                 anyhow::bail!("config file {} does not exist", f.display());
             }
+            if f.is_dir() {
+                anyhow::bail!(
+                    "config file {} is a directory; give the path of a TOML file, such as {}/esg-sync.toml",
+                    f.display(),
+                    f.display()
+                );
+            }
+            let t = std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", f.display()))?;
+            // The file's own syntax and types first, with messages that name the line and
+            // key, list allowed values, and never show a secret.
+            check_toml(f, &t)?;
             b = b.add_source(
                 config::File::from(PathBuf::from(f))
                     .format(config::FileFormat::Toml)
@@ -129,9 +201,12 @@ impl Settings {
         let built = b
             .build()
             .map_err(|e| anyhow::anyhow!("cannot read the configuration from {where_}: {e}"))?;
-        let settings: Self = built
-            .try_deserialize()
-            .map_err(|e| anyhow::anyhow!("configuration in {where_} is not valid: {e} (environment overrides are ESG_SYNC__SECTION__KEY)"))?;
+        let settings: Self = built.try_deserialize().map_err(|e| {
+            anyhow::anyhow!(
+                "configuration in {where_} with its environment overrides (ESG_SYNC__SECTION__KEY) is not valid: {}",
+                redact_secrets(&e.to_string())
+            )
+        })?;
         let problems = settings.problems();
         if !problems.is_empty() {
             anyhow::bail!(
@@ -160,6 +235,17 @@ impl Settings {
                 "daemon.listen `{}` is not an address such as 127.0.0.1:9184",
                 self.daemon.listen
             ));
+        }
+        for (key, v, lo, hi) in [
+            ("daemon.grace_period_secs", self.daemon.grace_period_secs, 0, 86_400),
+            ("daemon.readiness_timeout_secs", self.daemon.readiness_timeout_secs, 1, 300),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                out.push(format!("{key} is {v}; it must be from {lo} to {hi}"));
+            }
+        }
+        if let Err(e) = self.workiva.validate_numbers() {
+            out.push(e);
         }
         out
     }
@@ -316,5 +402,51 @@ mod tests {
             s.contains("jitter_secs 300 is not shorter than the 300 s between two runs"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn mistakes_name_the_line_and_key_list_the_choices_and_hide_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("esg-sync.toml");
+        let load = |text: &str| {
+            std::fs::write(&f, text).unwrap();
+            Settings::load_with_env(Some(&f), Vec::new()).unwrap_err().to_string()
+        };
+        let e = load("[workiva]\nclient_id = \"x\"\nclient_secret = \"LEAKME\n");
+        assert!(!e.contains("LEAKME") && e.contains("line 3") && e.contains("secret"), "{e}");
+        let e = load("[store]\nurl = \"postgres://u:hunter2@db/x\nx\"\n");
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = load("[workiva]\nclient_auth = \"digest\"\n");
+        assert!(e.contains("key `workiva.client_auth`") && e.contains("expected `body` or `basic`"), "{e}");
+        let e = load("[[pipeline]]\nname = \"a\"\nprogram = \"P\"\nsource = [\"x\"]\nmode = \"sideways\"\n[pipeline.columns]\nvalue = \"v\"\n");
+        assert!(e.contains("`pipeline[0].mode`") && e.contains("`upsert`") && e.contains("`mirror`"), "{e}");
+        let e = load("[workiva]\nmax_concurrent_requests = 100000\nrequest_timeout_secs = 0\n[daemon]\nreadiness_timeout_secs = 0\n");
+        assert!(
+            e.contains("workiva.max_concurrent_requests is 100000; it must be from 1 to 1024")
+                && e.contains("workiva.request_timeout_secs is 0")
+                && e.contains("daemon.readiness_timeout_secs is 0"),
+            "{e}"
+        );
+        let e = Settings::load_with_env(Some(dir.path()), Vec::new()).unwrap_err().to_string();
+        assert!(e.contains("is a directory"), "{e}");
+    }
+
+    #[test]
+    fn what_would_only_fail_when_reading_is_found_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("esg-sync.toml");
+        std::fs::write(
+            &f,
+            "[[pipeline]]\nname = \"a\"\nprogram = \"P\"\nsource = [\"x\"]\nschedule = \"0 0 30 2 *\"\n[pipeline.columns]\nfixed_metric = \"M\"\nperiod = \"p\"\n[pipeline.dimension_values_csv]\nFacility = \"/no/such/values.csv\"\n",
+        )
+        .unwrap();
+        let e = Settings::load_with_env(Some(&f), Vec::new()).unwrap_err().to_string();
+        for part in [
+            "columns.value is not set",
+            "dimension_values_csv.Facility: /no/such/values.csv is not a file",
+            "schedule `0 0 30 2 *` never fires",
+        ] {
+            assert!(e.contains(part), "{part} missing from: {e}");
+        }
     }
 }

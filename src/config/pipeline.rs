@@ -200,6 +200,19 @@ impl PipelineConfig {
         if self.source.is_empty() {
             p.push(format!("{at}: source lists no Parquet files"));
         }
+        if c.value.trim().is_empty() {
+            p.push(format!(
+                "{at}: columns.value is not set; name the source column that holds the values"
+            ));
+        }
+        for (dim, file) in &self.dimension_values_csv {
+            if !file.is_file() {
+                p.push(format!(
+                    "{at}: dimension_values_csv.{dim}: {} is not a file (a relative path is read from the working directory)",
+                    file.display()
+                ));
+            }
+        }
         if self.status.new == NewStatus::Column && c.status.is_none() {
             p.push(format!(
                 "{at}: status.new = \"column\" needs columns.status"
@@ -217,12 +230,18 @@ impl PipelineConfig {
         if self.batch_bytes < 1_000 || self.batch_bytes > crate::workiva::models::MAX_BODY_BYTES {
             p.push(format!("{at}: batch_bytes must be from 1000 to 10485760"));
         }
-        if self.concurrency == 0 {
-            p.push(format!("{at}: concurrency must be at least 1"));
+        if !(1..=256).contains(&self.concurrency) {
+            p.push(format!(
+                "{at}: concurrency is {}; it must be from 1 to 256",
+                self.concurrency
+            ));
         }
         if let Some(cron) = &self.schedule {
             match super::schedule::Schedule::parse(cron, "UTC") {
                 Err(e) => p.push(format!("{at}: {e}")),
+                Ok(sched) if sched.next_after(chrono::Utc::now()).is_none() => p.push(format!(
+                    "{at}: schedule `{cron}` never fires (no such date, such as 30 February); fix its day or month"
+                )),
                 Ok(sched) => {
                     let t0 = sched.next_after(chrono::Utc::now());
                     let gap = t0.and_then(|t| sched.next_after(t).map(|t1| t1 - t));

@@ -150,10 +150,9 @@ impl Store {
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or("");
-            if let Some(dir) = std::path::Path::new(path).parent()
-                && !dir.as_os_str().is_empty()
-            {
-                let _ = std::fs::create_dir_all(dir);
+            if path != ":memory:" && !path.is_empty() {
+                // The lake's figures and notes live here: readable by this user only.
+                let _ = crate::outcome::private_file(std::path::Path::new(path));
             }
             if !conn_url.contains('?') && path != ":memory:" {
                 conn_url.push_str("?mode=rwc");

@@ -291,6 +291,17 @@ impl WorkivaConfig {
         }
     }
 
+    /// The numeric settings' problems, checked at load with the rest of the configuration.
+    pub fn validate_numbers(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        self.check_ranges(&mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
     /// Every numeric setting within the range the client can honour, each problem naming the
     /// key, its value and the range.
     fn check_ranges(&self, problems: &mut Vec<String>) {

@@ -43,6 +43,13 @@ async fn the_readme_demo_runs_and_a_second_run_sends_nothing() {
     assert_eq!(code, 0, "{err}");
     // The emulated tenant kept its ids: the cached program id still holds.
     assert!(!err.contains("is gone from Workiva"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let tenant = dir.path().join("tenant.json");
+        let mode = std::fs::metadata(&tenant).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the emulated tenant is private to its user");
+    }
     assert!(
         out.contains("batches sent: 0")
             && !out.contains("batches sent: 1")

@@ -326,3 +326,18 @@ async fn a_bad_url_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_state_database_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("new/dir/state.db");
+    let s = Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    s.run_start("p").await.unwrap();
+    s.close().await;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&dir.path().join("new/dir")), 0o700);
+    assert_eq!(mode(&dir.path().join("new")), 0o700);
+}
