@@ -237,8 +237,18 @@ impl Settings {
             ));
         }
         for (key, v, lo, hi) in [
-            ("daemon.grace_period_secs", self.daemon.grace_period_secs, 0, 86_400),
-            ("daemon.readiness_timeout_secs", self.daemon.readiness_timeout_secs, 1, 300),
+            (
+                "daemon.grace_period_secs",
+                self.daemon.grace_period_secs,
+                0,
+                86_400,
+            ),
+            (
+                "daemon.readiness_timeout_secs",
+                self.daemon.readiness_timeout_secs,
+                1,
+                300,
+            ),
         ] {
             if !(lo..=hi).contains(&v) {
                 out.push(format!("{key} is {v}; it must be from {lo} to {hi}"));
@@ -410,24 +420,41 @@ mod tests {
         let f = dir.path().join("esg-sync.toml");
         let load = |text: &str| {
             std::fs::write(&f, text).unwrap();
-            Settings::load_with_env(Some(&f), Vec::new()).unwrap_err().to_string()
+            Settings::load_with_env(Some(&f), Vec::new())
+                .unwrap_err()
+                .to_string()
         };
         let e = load("[workiva]\nclient_id = \"x\"\nclient_secret = \"LEAKME\n");
-        assert!(!e.contains("LEAKME") && e.contains("line 3") && e.contains("secret"), "{e}");
+        assert!(
+            !e.contains("LEAKME") && e.contains("line 3") && e.contains("secret"),
+            "{e}"
+        );
         let e = load("[store]\nurl = \"postgres://u:hunter2@db/x\nx\"\n");
         assert!(!e.contains("hunter2"), "{e}");
         let e = load("[workiva]\nclient_auth = \"digest\"\n");
-        assert!(e.contains("key `workiva.client_auth`") && e.contains("expected `body` or `basic`"), "{e}");
-        let e = load("[[pipeline]]\nname = \"a\"\nprogram = \"P\"\nsource = [\"x\"]\nmode = \"sideways\"\n[pipeline.columns]\nvalue = \"v\"\n");
-        assert!(e.contains("`pipeline[0].mode`") && e.contains("`upsert`") && e.contains("`mirror`"), "{e}");
-        let e = load("[workiva]\nmax_concurrent_requests = 100000\nrequest_timeout_secs = 0\n[daemon]\nreadiness_timeout_secs = 0\n");
+        assert!(
+            e.contains("key `workiva.client_auth`") && e.contains("expected `body` or `basic`"),
+            "{e}"
+        );
+        let e = load(
+            "[[pipeline]]\nname = \"a\"\nprogram = \"P\"\nsource = [\"x\"]\nmode = \"sideways\"\n[pipeline.columns]\nvalue = \"v\"\n",
+        );
+        assert!(
+            e.contains("`pipeline[0].mode`") && e.contains("`upsert`") && e.contains("`mirror`"),
+            "{e}"
+        );
+        let e = load(
+            "[workiva]\nmax_concurrent_requests = 100000\nrequest_timeout_secs = 0\n[daemon]\nreadiness_timeout_secs = 0\n",
+        );
         assert!(
             e.contains("workiva.max_concurrent_requests is 100000; it must be from 1 to 1024")
                 && e.contains("workiva.request_timeout_secs is 0")
                 && e.contains("daemon.readiness_timeout_secs is 0"),
             "{e}"
         );
-        let e = Settings::load_with_env(Some(dir.path()), Vec::new()).unwrap_err().to_string();
+        let e = Settings::load_with_env(Some(dir.path()), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a directory"), "{e}");
     }
 
@@ -440,7 +467,9 @@ mod tests {
             "[[pipeline]]\nname = \"a\"\nprogram = \"P\"\nsource = [\"x\"]\nschedule = \"0 0 30 2 *\"\n[pipeline.columns]\nfixed_metric = \"M\"\nperiod = \"p\"\n[pipeline.dimension_values_csv]\nFacility = \"/no/such/values.csv\"\n",
         )
         .unwrap();
-        let e = Settings::load_with_env(Some(&f), Vec::new()).unwrap_err().to_string();
+        let e = Settings::load_with_env(Some(&f), Vec::new())
+            .unwrap_err()
+            .to_string();
         for part in [
             "columns.value is not set",
             "dimension_values_csv.Facility: /no/such/values.csv is not a file",

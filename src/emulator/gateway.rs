@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::config::{EmulatorConfig, Faults, MAX_BODY_BYTES, Settings};
 use super::error::ApiError;
+use super::store::Access;
 use super::store::Store;
 
 /// The client a request was authenticated as.
@@ -105,6 +106,7 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Shared {
     pub fn new(config: EmulatorConfig, admin: bool) -> Self {
         let settings = config.settings.clone();
+        let tenant = empty_tenant(&config);
         let rng = match settings.faults.seed {
             Some(s) => fastrand::Rng::with_seed(s),
             None => fastrand::Rng::new(),
@@ -114,7 +116,7 @@ impl Shared {
             admin,
             started: Instant::now(),
             settings: RwLock::new(settings),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(tenant),
             tokens: Mutex::new(HashMap::new()),
             log: Mutex::new(RequestLog::default()),
             rng: Mutex::new(rng),
@@ -140,7 +142,7 @@ impl Shared {
 
     /// Clears the tenant, the log, counters and rate state; clients and tokens stay.
     pub fn reset(&self) {
-        *lock(&self.store) = Store::default();
+        *lock(&self.store) = empty_tenant(&self.config);
         *lock(&self.log) = RequestLog::default();
         lock(&self.buckets).clear();
         lock(&self.poll_gate).clear();
@@ -372,8 +374,60 @@ fn deprecated(r: &mut Response) {
     );
 }
 
+/// Refuses a request on a program whose permissions do not let the caller do it (a workspace
+/// administrator may do anything). A program that does not exist is left to the route (404).
+fn check_access(
+    shared: &Shared,
+    caller: &Caller,
+    method: &axum::http::Method,
+    template: &str,
+    path: &str,
+) -> Result<(), ApiError> {
+    if caller.workspace_admin || !template.starts_with("/programs/{programId}") {
+        return Ok(());
+    }
+    let Some(pid) = path
+        .strip_prefix("/programs/")
+        .and_then(|r| r.split('/').next())
+    else {
+        return Ok(());
+    };
+    let need = Access::needed(method, template);
+    let st = lock(&shared.store);
+    let Ok(program) = st.program(pid) else {
+        return Ok(());
+    };
+    match st.access(program, &caller.principal) {
+        Some(has) if has >= need => Ok(()),
+        has => Err(ApiError::forbidden(format!(
+            "`{}` needs the {} permission on program `{}` for this request ({}); it holds {}. An owner of the program can grant it",
+            caller.principal,
+            need.role(),
+            program.name,
+            if need == Access::Admin {
+                "owner-level access"
+            } else if need == Access::Write {
+                "writing"
+            } else {
+                "reading"
+            },
+            has.map(|a| a.role()).unwrap_or("none")
+        ))),
+    }
+}
+
+/// A tenant with nothing in it but its users: each configured client acts as a user of the
+/// workspace, to whom program permissions can go.
+fn empty_tenant(config: &EmulatorConfig) -> Store {
+    let mut st = Store::default();
+    for c in &config.clients {
+        st.principals.insert(c.principal().to_string(), "user");
+    }
+    st
+}
+
 /// The middleware in front of every API route.
-pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+pub async fn gateway(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req.uri().path().to_string();
     if path.starts_with("/_emulator") {
@@ -424,24 +478,24 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
             _ => {}
         }
 
-        let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
-            Ok(b) => b,
-            Err(_) => break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response(),
-        };
-        request_bytes = bytes.len();
-        if bytes.len() > MAX_BODY_BYTES {
-            break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
-        }
-        if let Err(e) = check_version(&parts.headers, &path) {
+        if let Err(e) = check_version(req.headers(), &path) {
             break 'answer e.into_response();
         }
-        let base = base_url(&shared.config, &parts.headers);
-        let mut req = Request::from_parts(parts, Body::from(bytes));
+        let base = base_url(&shared.config, req.headers());
         req.extensions_mut().insert(Base(base));
         req.extensions_mut().insert(FailOperation(fail_operation));
         if token_path || template.is_none() {
-            break 'answer next.run(req).await;
+            let (parts, body) = req.into_parts();
+            let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
+                Ok(b) => b,
+                Err(_) => {
+                    break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+                }
+            };
+            request_bytes = bytes.len();
+            break 'answer next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
         }
 
         let info = bearer(req.headers()).and_then(|t| {
@@ -505,13 +559,29 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next
             .clients
             .iter()
             .find(|c| c.id == info.client_id);
-        req.extensions_mut().insert(Caller {
+        let caller = Caller {
             client_id: info.client_id.clone(),
             principal: config
                 .map(|c| c.principal().to_string())
                 .unwrap_or_else(|| info.client_id.clone()),
             workspace_admin: config.is_some_and(|c| c.workspace_admin),
-        });
+        };
+        if let Err(e) = check_access(&shared, &caller, &method, tpl, &path) {
+            break 'answer e.into_response();
+        }
+        // The body is read only now, after the caller is known: an unauthenticated client
+        // learns nothing, not even the size limit.
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
+            Ok(b) => b,
+            Err(_) => break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response(),
+        };
+        request_bytes = bytes.len();
+        if bytes.len() > MAX_BODY_BYTES {
+            break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+        }
+        let mut req = Request::from_parts(parts, Body::from(bytes));
+        req.extensions_mut().insert(caller);
         let resp = next.run(req).await;
         if let (Some(k), Some(secs)) = (poll_key, retry_after_of(&resp))
             && resp.status() == StatusCode::OK

@@ -197,6 +197,15 @@ async fn scopes_are_enforced_per_endpoint() {
     let mut reader = env.api.clone();
     reader.login("reader", "reader-secret").await;
     let p = &env.ids.program;
+    // The reader may read the program (permissions are tested in permissions.rs).
+    let grant = env
+        .api
+        .post(
+            &format!("/programs/{p}/permissions/modification"),
+            serde_json::json!({"toAssign": [{"permission": "228d55c7-10d0-4ac3-85a3-1ac30ae97ac1", "principal": "U-reader"}]}),
+        )
+        .await;
+    assert_eq!(grant.status, 204, "{}", grant.body);
     assert_eq!(reader.get("/programs").await.status, 200);
     assert_eq!(
         reader.get(&format!("/programs/{p}/metrics")).await.status,

@@ -55,6 +55,16 @@ pub fn test_config() -> EmulatorConfig {
         workspace_admin: false,
     });
     c.clients.push(ClientConfig {
+        id: "outsider".into(),
+        secret: "outsider-secret".into(),
+        scopes: esg_sync::emulator::config::ALL_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        principal: Some("U-outsider".into()),
+        workspace_admin: false,
+    });
+    c.clients.push(ClientConfig {
         id: "lead".into(),
         secret: "lead-secret".into(),
         scopes: esg_sync::emulator::config::ALL_SCOPES

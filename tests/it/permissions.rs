@@ -123,3 +123,87 @@ async fn only_owners_modify_permissions() {
     assert_eq!(r.status, 403);
     assert!(r.message().contains("owner"));
 }
+
+/// Issue 11: a program's permissions govern reads and writes, not only permission changes.
+#[tokio::test]
+async fn viewers_read_editors_write_owners_administer() {
+    let env = start().await;
+    let (p, m, f) = (&env.ids.program, &env.ids.num, &env.ids.facility);
+    let mut out = env.api.clone();
+    out.login("outsider", "outsider-secret").await;
+    let grant = |perm: &'static str| {
+        let api = env.api.clone();
+        let p = p.clone();
+        async move {
+            let r = api
+                .post(
+                    &format!("/programs/{p}/permissions/modification"),
+                    json!({"toAssign": [{"permission": perm, "principal": "U-outsider"}]}),
+                )
+                .await;
+            assert_eq!(r.status, 204, "{}", r.body);
+        }
+    };
+    let (program_path, upsert_path) = (
+        format!("/programs/{p}"),
+        format!("/programs/{p}/metrics/{m}/values/batchUpsertion"),
+    );
+    let rename = || {
+        out.patch(
+            &program_path,
+            json!([{"op": "replace", "path": "/name", "value": "Renamed"}]),
+        )
+    };
+    let upsert_body = json!({"data": [{"reportingPeriod": {"year": 2025, "start": 1, "end": 12}, "coordinates": {f: "A"}, "value": "1"}]});
+    let upsert = || out.post(&upsert_path, upsert_body.clone());
+    // No permission: the program is not listed, and neither read nor written.
+    assert!(out.list_all("/programs").await.is_empty());
+    let r = out.get(&format!("/programs/{p}/metrics")).await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.message().contains("needs the Viewer permission"),
+        "{}",
+        r.message()
+    );
+    assert_eq!(upsert().await.status, 403);
+    assert_eq!(rename().await.status, 403);
+    // Viewer: reads.
+    grant(VIEWER).await;
+    assert_eq!(out.list_all("/programs").await.len(), 1);
+    assert_eq!(out.get(&format!("/programs/{p}/metrics")).await.status, 200);
+    let r = upsert().await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.message().contains("needs the Editor permission"),
+        "{}",
+        r.message()
+    );
+    // Editor: writes, but does not administer.
+    grant(EDITOR).await;
+    assert_eq!(upsert().await.status, 202);
+    let r = rename().await;
+    assert_eq!(r.status, 403);
+    assert!(r.message().contains("Owner"), "{}", r.message());
+    // Owner: administers.
+    grant(OWNER).await;
+    assert_eq!(rename().await.status, 200);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_only_after_authentication() {
+    let env = start().await;
+    let p = &env.ids.program;
+    let body = vec![b' '; 10_485_761];
+    let path = format!(
+        "/programs/{p}/metrics/{}/values/batchUpsertion",
+        env.ids.num
+    );
+    let mut anon = env.api.clone();
+    anon.token = None;
+    let r = anon
+        .send(reqwest::Method::POST, &path, Some(body.clone()))
+        .await;
+    assert_eq!(r.status, 401, "an unauthenticated client learns nothing");
+    let r = env.api.send(reqwest::Method::POST, &path, Some(body)).await;
+    assert_eq!(r.status, 413);
+}

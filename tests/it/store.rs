@@ -333,7 +333,9 @@ async fn a_new_state_database_is_private_to_its_user() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("new/dir/state.db");
-    let s = Store::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let s = Store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
     s.run_start("p").await.unwrap();
     s.close().await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

@@ -16,9 +16,11 @@ use crate::emulator::paging::parse_query;
 use crate::emulator::patch;
 use crate::emulator::store::limits;
 
+/// The programs the caller may read (all of them for a workspace administrator).
 pub async fn list_programs(
     State(sh): S,
     Extension(base): Extension<Base>,
+    Extension(caller): Extension<Caller>,
     Query(q): Q,
 ) -> ApiResult<Json<Value>> {
     let lq = parse_query(
@@ -29,9 +31,12 @@ pub async fn list_programs(
         "programs",
     )?;
     let st = advanced_store(&sh);
+    let readable = |p: &&crate::emulator::model::Program| {
+        caller.workspace_admin || st.access(p, &caller.principal).is_some()
+    };
     Ok(Json(lq.page(
         &base.0,
-        st.programs.iter().map(|p| (p.seq, p)),
+        st.programs.iter().filter(readable).map(|p| (p.seq, p)),
         |p| p.to_json(),
     )))
 }

@@ -139,3 +139,4 @@ impl Store {
 }
 
 pub use dimensions::check_dim_values;
+pub use permissions::Access;

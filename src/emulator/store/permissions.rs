@@ -6,6 +6,16 @@ use crate::emulator::model::*;
 
 impl Store {
     /// Whether `principal` holds Owner on the program.
+    /// What `principal` may do on `program` by its permissions: `None` holds nothing.
+    pub fn access(&self, program: &Program, principal: &str) -> Option<Access> {
+        program
+            .permissions
+            .iter()
+            .filter(|a| a.principal == principal)
+            .filter_map(|a| Access::of_permission(&a.permission))
+            .max()
+    }
+
     pub fn is_owner(&self, program: &Program, principal: &str) -> bool {
         program
             .permissions
@@ -83,5 +93,48 @@ impl Store {
         }
         self.program_mut(program)?.permissions = next;
         Ok(())
+    }
+}
+
+/// What a permission lets its holder do on a program: Viewer reads, Editor also writes, Owner
+/// also administers (renames the program, changes its permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Access {
+    fn of_permission(id: &str) -> Option<Self> {
+        match PERMISSIONS.iter().find(|(pid, _)| *pid == id)?.1 {
+            "Viewer" => Some(Self::Read),
+            "Editor" => Some(Self::Write),
+            "Owner" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    /// The permission that grants this access.
+    pub fn role(self) -> &'static str {
+        match self {
+            Self::Read => "Viewer",
+            Self::Write => "Editor",
+            Self::Admin => "Owner",
+        }
+    }
+
+    /// What a request needs: reads need Viewer, writes Editor, renaming a program or changing
+    /// its permissions Owner.
+    pub fn needed(method: &axum::http::Method, template: &str) -> Self {
+        if template == "/programs/{programId}/permissions/modification"
+            || (template == "/programs/{programId}" && method == axum::http::Method::PATCH)
+        {
+            Self::Admin
+        } else if method == axum::http::Method::GET {
+            Self::Read
+        } else {
+            Self::Write
+        }
     }
 }
