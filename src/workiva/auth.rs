@@ -156,10 +156,20 @@ impl TokenCache {
             Ok(r) => r,
             Err(e) => {
                 crate::telemetry::api_request("POST", "/oauth2/token", None, t.elapsed());
+                if let Some(reason) = super::error::tls_problem(&e) {
+                    return Err(WorkivaError::Tls {
+                        host: host_of(&self.url),
+                        reason,
+                    });
+                }
                 return Err(WorkivaError::Transport {
                     method: "POST".into(),
                     path: "/oauth2/token".into(),
-                    reason: super::error::describe_reqwest(&e),
+                    reason: format!(
+                        "{} ({})",
+                        super::error::describe_reqwest(&e),
+                        host_of(&self.url)
+                    ),
                     reached_server: !e.is_connect(),
                     timed_out: e.is_timeout(),
                 });
@@ -181,7 +191,11 @@ impl TokenCache {
         let bytes = bytes.map_err(|e| WorkivaError::Transport {
             method: "POST".into(),
             path: "/oauth2/token".into(),
-            reason: super::error::describe_reqwest(&e),
+            reason: format!(
+                "{} ({})",
+                super::error::describe_reqwest(&e),
+                host_of(&self.url)
+            ),
             reached_server: true,
             timed_out: e.is_timeout(),
         })?;
@@ -245,4 +259,12 @@ impl TokenCache {
             refresh_at: Instant::now() + life.mul_f64(0.8),
         })
     }
+}
+
+/// The host of a URL, for messages.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| url.chars().take(100).collect())
 }

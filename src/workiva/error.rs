@@ -354,6 +354,52 @@ pub fn describe_reqwest(e: &reqwest::Error) -> String {
     }
 }
 
+/// The TLS problem behind a transport error, in words, when there is one.
+pub fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(t) = s.downcast_ref::<rustls::Error>() {
+            return Some(describe_tls(t));
+        }
+        // An I/O error's `source` skips the error it wraps: look inside it too.
+        if let Some(t) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(describe_tls(t));
+        }
+        src = s.source();
+    }
+    None
+}
+
+/// A rustls error as a person would say it.
+fn describe_tls(e: &rustls::Error) -> String {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => {
+                "its certificate is not signed by an authority this machine trusts".into()
+            }
+            C::Expired | C::ExpiredContext { .. } => "its certificate has expired".into(),
+            C::NotValidYet | C::NotValidYetContext { .. } => {
+                "its certificate is not valid yet".into()
+            }
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "its certificate is for another host name".into()
+            }
+            C::Revoked => "its certificate was revoked".into(),
+            C::BadSignature => "its certificate's signature is wrong".into(),
+            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
+                "it presented a certificate authority's certificate as its own".into()
+            }
+            other => format!("its certificate was refused ({other:?})"),
+        },
+        other => format!("the TLS handshake failed ({other})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,5 +498,31 @@ mod props {
             let _ = serde_json::from_slice::<crate::workiva::models::Operation>(&body);
             let _ = serde_json::from_slice::<crate::workiva::models::Page<serde_json::Value>>(&body);
         }
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    #[test]
+    fn tls_problems_are_said_in_words() {
+        use rustls::CertificateError as C;
+        for (e, want) in [
+            (
+                C::UnknownIssuer,
+                "not signed by an authority this machine trusts",
+            ),
+            (C::Expired, "has expired"),
+            (C::NotValidForName, "for another host name"),
+        ] {
+            // As reqwest hands it over: wrapped in an I/O error.
+            let wrapped = std::io::Error::other(rustls::Error::InvalidCertificate(e));
+            let said = super::tls_problem(&wrapped).expect("a TLS problem");
+            assert!(said.contains(want), "{said}");
+            assert!(
+                !said.contains("Other(") && !said.contains("Error("),
+                "{said}"
+            );
+        }
+        assert_eq!(super::tls_problem(&std::io::Error::other("refused")), None);
     }
 }

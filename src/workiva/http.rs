@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 
 use super::auth::TokenCache;
 use super::config::WorkivaConfig;
-use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest};
+use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest, tls_problem};
 use super::ratelimit::Limiter;
 use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
 
@@ -414,44 +414,6 @@ impl Transport {
 enum BodyError {
     Transport(reqwest::Error),
     TooLarge(WorkivaError),
-}
-
-/// The TLS problem behind a transport error, in words, when there is one.
-pub fn tls_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = src {
-        if let Some(t) = s.downcast_ref::<rustls::Error>() {
-            return Some(describe_tls(t));
-        }
-        src = s.source();
-    }
-    None
-}
-
-/// A rustls error as a person would say it.
-fn describe_tls(e: &rustls::Error) -> String {
-    use rustls::CertificateError as C;
-    match e {
-        rustls::Error::InvalidCertificate(c) => match c {
-            C::UnknownIssuer => {
-                "its certificate is not signed by an authority this machine trusts".into()
-            }
-            C::Expired | C::ExpiredContext { .. } => "its certificate has expired".into(),
-            C::NotValidYet | C::NotValidYetContext { .. } => {
-                "its certificate is not valid yet".into()
-            }
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                "its certificate is for another host name".into()
-            }
-            C::Revoked => "its certificate was revoked".into(),
-            C::BadSignature => "its certificate's signature is wrong".into(),
-            C::Other(o) if format!("{o:?}").contains("CaUsedAsEndEntity") => {
-                "it presented a certificate authority's certificate as its own".into()
-            }
-            other => format!("its certificate was refused ({other:?})"),
-        },
-        other => format!("the TLS handshake failed ({other})"),
-    }
 }
 
 /// `Deprecation` is an RFC 9745 date (`@1770854400`) or, from older servers, `true` or an

@@ -10,6 +10,8 @@ use crate::helpers::Api;
 struct Running {
     child: Child,
     base: String,
+    /// Everything it printed on stdout so far.
+    stdout: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Running {
@@ -34,11 +36,20 @@ fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Running {
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
         .to_string();
     // Keep draining stdout so the child never blocks on a full pipe.
+    let stdout = std::sync::Arc::new(std::sync::Mutex::new(line));
+    let kept = stdout.clone();
     std::thread::spawn(move || {
-        let mut sink = String::new();
-        let _ = out.read_to_string(&mut sink);
+        let mut l = String::new();
+        while out.read_line(&mut l).unwrap_or(0) > 0 {
+            kept.lock().unwrap().push_str(&l);
+            l.clear();
+        }
     });
-    Running { child, base }
+    Running {
+        child,
+        base,
+        stdout,
+    }
 }
 
 fn sigterm(r: &mut Running) -> (std::process::ExitStatus, String) {
@@ -104,6 +115,13 @@ async fn client_flags_replace_the_default_client_and_secrets_stay_out_of_logs() 
         .unwrap();
     assert_eq!(refused.status(), 401);
     let token = api.token.clone().unwrap();
+    let banner = r.stdout.lock().unwrap().clone();
+    assert!(
+        banner.contains("client_id=ops -d client_secret=$CLIENT_SECRET")
+            && !banner.contains("demo-secret")
+            && !banner.contains("s3cr3t-value-123"),
+        "the banner suggests only the configured client, never a secret: {banner}"
+    );
     let (status, stderr) = sigterm(&mut r);
     assert!(status.success());
     assert!(
@@ -390,5 +408,44 @@ async fn logs_are_text_or_json_and_rust_log_filters_them() {
         !out.stderr.contains("Started the embedded"),
         "{}",
         out.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_fatal_error_is_a_json_line_under_json_logs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        .args([
+            "runs",
+            "--config",
+            "/no/such/esg-sync.toml",
+            "--log-format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line: serde_json::Value = serde_json::from_str(err.trim())
+        .unwrap_or_else(|e| panic!("not one JSON line ({e}): {err}"));
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["fields"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("/no/such/esg-sync.toml")
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        .args([
+            "runs",
+            "--config",
+            "/no/such/esg-sync.toml",
+            "--log-format",
+            "text",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: config file /no/such/esg-sync.toml")
     );
 }

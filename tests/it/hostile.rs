@@ -290,3 +290,18 @@ async fn retry_after_zero_is_no_storm_and_a_wait_beyond_the_budget_ends_at_once(
     assert!(t.elapsed() < Duration::from_secs(5), "ended at once");
     assert!(e.to_string().contains("asked to wait 3600 s"), "{e}");
 }
+
+#[tokio::test]
+async fn a_connection_failure_names_the_host_and_is_not_taken_for_a_lost_answer() {
+    // Nothing listens on port 1.
+    let mut cfg = config("http://127.0.0.1:1");
+    cfg.max_attempts = 1;
+    let c = WorkivaClient::new(cfg).unwrap();
+    let e = c.programs(&ListOptions::default()).await.unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("127.0.0.1"), "{m}");
+    assert!(
+        !e.may_have_reached_server() && !m.contains("may have reached"),
+        "{m}"
+    );
+}
