@@ -233,21 +233,29 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         client = None;
     }
     for p in &settings.pipelines {
-        match crate::source::parquet::expand(&p.source) {
-            Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
-            Ok(files) => {
-                for f in files {
-                    let cols = p.columns.clone();
-                    let res = tokio::task::spawn_blocking(move || {
-                        let mut n = 0u64;
-                        crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1).map(|_| n)
-                    })
-                    .await?;
-                    if let Err(e) = res {
-                        problems.push(format!("pipeline `{}`: {e}", p.name));
-                    }
+        match &p.source {
+            crate::config::Source::Sql(src) => {
+                for e in crate::source::sql::check(src, &p.columns, &p.name).await {
+                    problems.push(format!("pipeline `{}`: {e}", p.name));
                 }
             }
+            crate::config::Source::Parquet { paths } => match crate::source::parquet::expand(paths)
+            {
+                Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
+                Ok(files) => {
+                    for f in files {
+                        let cols = p.columns.clone();
+                        let res = tokio::task::spawn_blocking(move || {
+                            let mut n = 0u64;
+                            crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1).map(|_| n)
+                        })
+                        .await?;
+                        if let Err(e) = res {
+                            problems.push(format!("pipeline `{}`: {e}", p.name));
+                        }
+                    }
+                }
+            },
         }
         if let (Some(c), Some(s)) = (&client, &store) {
             // What `validate` learns is not cached: it writes nothing.

@@ -10,10 +10,12 @@ use crate::workiva::config::WorkivaConfig;
 
 pub mod pipeline;
 pub mod schedule;
+pub mod source;
 
 pub use pipeline::{
     CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
 };
+pub use source::{Source, SqlKind, SqlSource};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]

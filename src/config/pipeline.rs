@@ -80,8 +80,9 @@ pub struct PipelineConfig {
     pub name: String,
     /// The Workiva program: id or exact name.
     pub program: String,
-    /// Parquet files or glob patterns, relative to the working directory.
-    pub source: Vec<String>,
+    /// Parquet files or glob patterns (relative to the working directory), or a
+    /// `[pipeline.source]` table: Parquet, or one SQL query (see `config::source`).
+    pub source: super::source::Source,
     #[serde(default)]
     pub mode: Mode,
     /// Mirror mode refuses to delete more than this share of the values in scope, unless
@@ -197,8 +198,21 @@ impl PipelineConfig {
                 "{at}: columns.start_month and columns.end_month go together"
             ));
         }
-        if self.source.is_empty() {
-            p.push(format!("{at}: source lists no Parquet files"));
+        match &self.source {
+            super::source::Source::Parquet { paths } if paths.is_empty() => {
+                p.push(format!("{at}: source lists no Parquet files"))
+            }
+            super::source::Source::Parquet { paths } => {
+                for path in paths
+                    .iter()
+                    .filter(|x| x.contains("://") && !x.starts_with("file://"))
+                {
+                    p.push(format!(
+                        "{at}: source `{path}` is on object storage, which this version does not read yet; copy the files locally, or query them from a database source"
+                    ));
+                }
+            }
+            super::source::Source::Sql(s) => p.extend(s.problems(&at)),
         }
         if c.value.trim().is_empty() {
             p.push(format!(

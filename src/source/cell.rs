@@ -2,8 +2,9 @@
 //! padding, dates as `YYYY-MM-DD`.
 
 /// One cell, as the source typed it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Cell {
+    #[default]
     Null,
     Text(String),
     Int(i64),

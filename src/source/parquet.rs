@@ -284,7 +284,7 @@ fn arrow_cast_dictionary(a: &ArrayRef) -> Option<ArrayRef> {
 }
 
 /// The mapped columns, by role.
-fn roles(c: &Columns) -> Vec<(String, String)> {
+pub(crate) fn roles(c: &Columns) -> Vec<(String, String)> {
     let mut r = Vec::new();
     if let Some(m) = &c.metric {
         r.push(("metric".into(), m.clone()));

@@ -17,6 +17,8 @@ pub enum PlanError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Source(#[from] SourceError),
+    #[error(transparent)]
+    Sql(#[from] crate::source::sql::SqlError),
     #[error(
         "pipeline `{pipeline}`: no Workiva program is named `{program}`; check `program` (run `esg-sync inspect programs`)"
     )]

@@ -12,10 +12,10 @@ use super::error::{GuardRefused, PlanError};
 use super::ids::{MetricId, ProgramId};
 use super::resolve::{self, MappingChange, Resolved};
 use super::validate::{Row, validate};
-use crate::config::{Columns, Mode, PipelineConfig};
+use crate::config::{Columns, Mode, PipelineConfig, Source};
 use crate::outcome::{Counts, Reject};
-use crate::source::SourceRow;
 use crate::source::parquet::{self, SourceError};
+use crate::source::{SourceRow, sql};
 use crate::store::Store;
 use crate::workiva::WorkivaClient;
 
@@ -77,7 +77,11 @@ impl Plan {
 /// is a reject naming it (the other files' rows still land); in mirror mode it fails the
 /// plan, since what the source holds is then unknown and nothing may be deleted.
 async fn read_source(p: &PipelineConfig) -> Result<(Vec<SourceRow>, Vec<Reject>), PlanError> {
-    let files = parquet::expand(&p.source)?;
+    let paths = match &p.source {
+        Source::Sql(s) => return Ok((sql::read(s, &p.columns, &p.name).await?, Vec::new())),
+        Source::Parquet { paths } => paths,
+    };
+    let files = parquet::expand(paths)?;
     let columns: Columns = p.columns.clone();
     let (rows, errors) = tokio::task::spawn_blocking(move || parquet::read_each(&files, &columns))
         .await

@@ -23,6 +23,7 @@ mod retries;
 mod rows;
 mod schedule;
 mod spec;
+mod sql;
 mod store;
 mod sync;
 mod tasks;

@@ -1,0 +1,277 @@
+//! A pipeline's `source`: Parquet files (a list of paths or globs, or a `[pipeline.source]`
+//! table with `kind = "parquet"`), or one SQL query against PostgreSQL, MySQL/MariaDB or
+//! SQLite. A database URL comes from an environment variable (`url_env`) or a file
+//! (`url_file`); one written in the config file (`url`) is refused if it holds a password.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// Where a pipeline's rows come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// Parquet files or glob patterns, relative to the working directory.
+    Parquet { paths: Vec<String> },
+    /// The rows of one SQL query.
+    Sql(SqlSource),
+}
+
+/// Which database a SQL source queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlKind {
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    Sqlite,
+}
+
+impl SqlKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A SQL source: its database, where its URL comes from, the query and its time limit.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSource {
+    #[serde(skip, default = "default_kind")]
+    pub kind: SqlKind,
+    /// The database URL in the file; refused when it holds a password (use `url_env` or
+    /// `url_file`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// An environment variable that holds the database URL.
+    #[serde(default)]
+    pub url_env: Option<String>,
+    /// A file that holds the database URL (a Kubernetes secret, a systemd credential).
+    #[serde(default)]
+    pub url_file: Option<PathBuf>,
+    /// The query; its result is the pipeline's whole scope. It runs in a read-only transaction.
+    pub query: String,
+    /// The query's time limit, seconds (default 600; 1..86400).
+    #[serde(default = "default_timeout")]
+    pub statement_timeout_secs: u64,
+}
+
+fn default_kind() -> SqlKind {
+    SqlKind::Postgres
+}
+fn default_timeout() -> u64 {
+    600
+}
+
+impl fmt::Debug for SqlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlSource")
+            .field("kind", &self.kind)
+            .field("url", &self.url.as_deref().map(crate::store::redact))
+            .field("url_env", &self.url_env)
+            .field("url_file", &self.url_file)
+            .field("query", &self.query)
+            .field("statement_timeout_secs", &self.statement_timeout_secs)
+            .finish()
+    }
+}
+
+impl SqlSource {
+    /// Reads the database URL: from `url_file`, else the variable `url_env` names, else `url`.
+    pub fn url(&self) -> Result<String, String> {
+        if let Some(f) = &self.url_file {
+            let text = std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read source.url_file {}: {e}", f.display()))?;
+            return Ok(text.trim().to_string());
+        }
+        if let Some(var) = &self.url_env {
+            return std::env::var(var).map_err(|_| {
+                format!("source.url_env names the environment variable {var}, which is not set")
+            });
+        }
+        self.url
+            .clone()
+            .ok_or_else(|| "set source.url_env (or url_file) to where the database URL is".into())
+    }
+
+    /// What is wrong with the source's settings.
+    pub fn problems(&self, at: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        let given = [
+            self.url.is_some(),
+            self.url_env.is_some(),
+            self.url_file.is_some(),
+        ];
+        match given.iter().filter(|g| **g).count() {
+            0 => p.push(format!("{at}: source needs url_env or url_file (or url)")),
+            1 => {}
+            _ => p.push(format!("{at}: set one of source.url, url_env and url_file")),
+        }
+        if let Some(u) = &self.url
+            && has_password(u)
+        {
+            p.push(format!(
+                "{at}: source.url holds a password; move the URL to an environment variable (url_env) or a file (url_file)"
+            ));
+        }
+        if self.query.trim().is_empty() {
+            p.push(format!("{at}: source.query is empty"));
+        }
+        if !(1..=86_400).contains(&self.statement_timeout_secs) {
+            p.push(format!(
+                "{at}: source.statement_timeout_secs is {}; it must be from 1 to 86400",
+                self.statement_timeout_secs
+            ));
+        }
+        p
+    }
+}
+
+/// Whether a URL carries a password (`scheme://user:password@host`).
+fn has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .is_some_and(|(cred, _)| cred.contains(':'))
+}
+
+impl Source {
+    /// The Parquet paths, if the source is Parquet.
+    pub fn paths(&self) -> &[String] {
+        match self {
+            Self::Parquet { paths } => paths,
+            Self::Sql(_) => &[],
+        }
+    }
+
+    /// What a reject calls this source (`postgres query of pipeline emissions`); `None` for
+    /// Parquet, whose rejects name their file.
+    pub fn describe(&self, pipeline: &str) -> Option<String> {
+        match self {
+            Self::Parquet { .. } => None,
+            Self::Sql(s) => Some(format!("{} query of pipeline {pipeline}", s.kind.as_str())),
+        }
+    }
+}
+
+impl From<Vec<String>> for Source {
+    fn from(paths: Vec<String>) -> Self {
+        Self::Parquet { paths }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParquetTable {
+    paths: Vec<String>,
+}
+
+/// `source = ["a.parquet", ...]`, or a table whose `kind` says which.
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Source;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of Parquet paths, or a table with kind = \"parquet\", \"postgres\", \"mysql\" or \"sqlite\"")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Source, A::Error> {
+                let paths = Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(Source::Parquet { paths })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Source, A::Error> {
+                let mut table: toml::Table =
+                    toml::Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let kind = match table.remove("kind") {
+                    Some(toml::Value::String(k)) => k,
+                    _ => {
+                        return Err(de::Error::custom(
+                            "source needs kind = \"parquet\", \"postgres\", \"mysql\" or \"sqlite\"",
+                        ));
+                    }
+                };
+                let rest = toml::Value::Table(table);
+                let sql = |kind: SqlKind| -> Result<Source, A::Error> {
+                    let mut s: SqlSource = rest.clone().try_into().map_err(de::Error::custom)?;
+                    s.kind = kind;
+                    Ok(Source::Sql(s))
+                };
+                match kind.as_str() {
+                    "parquet" => {
+                        let t: ParquetTable = rest.clone().try_into().map_err(de::Error::custom)?;
+                        Ok(Source::Parquet { paths: t.paths })
+                    }
+                    "postgres" => sql(SqlKind::Postgres),
+                    "mysql" | "mariadb" => sql(SqlKind::Mysql),
+                    "sqlite" => sql(SqlKind::Sqlite),
+                    other => Err(de::Error::custom(format!(
+                        "source kind `{other}` is not one of parquet, postgres, mysql (MariaDB too), sqlite"
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct P {
+        source: Source,
+    }
+
+    fn parse(t: &str) -> Result<Source, String> {
+        toml::from_str::<P>(t)
+            .map(|p| p.source)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_form_reads() {
+        assert_eq!(
+            parse("source = [\"a.parquet\"]").unwrap().paths(),
+            ["a.parquet"]
+        );
+        let s = parse("[source]\nkind = \"parquet\"\npaths = [\"x/*.parquet\"]").unwrap();
+        assert_eq!(s.paths(), ["x/*.parquet"]);
+        let Source::Sql(s) =
+            parse("[source]\nkind = \"mariadb\"\nurl_env = \"LAKE\"\nquery = \"SELECT 1\"")
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((s.kind, s.statement_timeout_secs), (SqlKind::Mysql, 600));
+        assert!(
+            parse("[source]\nkind = \"oracle\"\nquery = \"x\"")
+                .unwrap_err()
+                .contains("oracle")
+        );
+        assert!(
+            parse("[source]\nkind = \"postgres\"\nurl_env = \"X\"\nquery = \"q\"\nqeury = \"q\"")
+                .unwrap_err()
+                .contains("qeury")
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_file_is_refused_and_never_shown() {
+        let Source::Sql(s) = parse(
+            "[source]\nkind = \"postgres\"\nurl = \"postgres://app:hunter2@db/lake\"\nquery = \"SELECT 1\"",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let p = s.problems("pipeline `x`").join("; ");
+        assert!(
+            p.contains("holds a password") && !p.contains("hunter2"),
+            "{p}"
+        );
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

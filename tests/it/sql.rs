@@ -1,0 +1,377 @@
+//! Issue 12: SQL sources. The same small lake, as a table in SQLite, PostgreSQL and MariaDB,
+//! syncs into the emulator value for value: exact decimals (`NUMERIC(18,4)` 512.8700 lands as
+//! 512.87), a `REAL` 0.1 as 0.1, dates, nulls; rejects name the query and the row; `validate`
+//! finds a missing column or an unreadable type without running the query; a password never
+//! shows. PostgreSQL and MariaDB tests read their server's URL from
+//! `ESG_SYNC_TEST_POSTGRES_URL` and `ESG_SYNC_TEST_MYSQL_URL` (`.ci/run` sets both) and skip,
+//! saying so, when it is unset.
+
+use esg_sync::config::{PipelineConfig, Source};
+use esg_sync::sync::{RunOptions, Status};
+use serde_json::json;
+use sqlx::Connection;
+
+use crate::sync::{SyncEnv, sync_env};
+
+/// A lake row: metric, period, facility, value (as SQL text), notes.
+type LakeRow = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The lake's rows.
+const ROWS: &[LakeRow] = &[
+    ("ghg", "2025-Q1", Some("A"), "512.8700", Some("audited")),
+    ("ghg", "2025-Q2", Some("B"), "0.1", None),
+    ("ghg", "2024", None, "-12.5000", None),
+    ("share", "2025", None, "45.5", None),
+    ("nox", "2025", Some("A"), "1", None),
+];
+
+fn pipeline(kind: &str, url_env: &str, query: &str) -> PipelineConfig {
+    let text = format!(
+        r#"
+name = "test"
+program = "Test Program"
+[source]
+kind = "{kind}"
+url_env = "{url_env}"
+query = """{query}"""
+statement_timeout_secs = 30
+[columns]
+metric = "metric"
+period = "period"
+value = "value"
+notes = "notes"
+[columns.dimensions]
+facility = "Facility"
+[metrics]
+ghg = "Num"
+share = "Share"
+"#
+    );
+    toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// Syncs the lake and checks Workiva holds it exactly, the bad row rejected by its row number.
+async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
+    let r = e.run(p, RunOptions::default()).await;
+    assert_eq!(
+        (r.status, r.counts.created, r.counts.rejected),
+        (Status::Partial, 4, 1),
+        "{r:?}"
+    );
+    let rj = &r.rejects[0];
+    assert_eq!(
+        (rj.source_file.as_str(), rj.source_row, rj.field.as_str()),
+        (
+            format!("{kind} query of pipeline test").as_str(),
+            5,
+            "metric"
+        ),
+        "{rj:?}"
+    );
+    let f = &e.env.ids.facility;
+    let num: Vec<_> = e
+        .workiva(&e.env.ids.num)
+        .await
+        .into_iter()
+        .map(|v| (v.0, v.1, v.3, v.4, v.6))
+        .collect();
+    assert_eq!(
+        num,
+        vec![
+            (2024, 1, json!({}), "-12.5".to_string(), String::new()),
+            (
+                2025,
+                1,
+                json!({f: "A"}),
+                "512.87".to_string(),
+                "audited".to_string()
+            ),
+            (2025, 4, json!({f: "B"}), "0.1".to_string(), String::new()),
+        ]
+    );
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    // A rerun sends nothing.
+    let before = e.upsertions();
+    let r = e.run(p, RunOptions::default()).await;
+    assert_eq!((r.counts.unchanged, e.upsertions()), (4, before), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_sqlite_query_syncs_value_for_value() {
+    let e = sync_env().await;
+    let db = e.file("lake.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE emissions (metric_code TEXT, period TEXT, site TEXT, value TEXT, notes TEXT)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (m, per, site, v, n) in ROWS {
+        sqlx::query("INSERT INTO emissions VALUES ($1, $2, $3, $4, $5)")
+            .bind(m)
+            .bind(per)
+            .bind(site)
+            .bind(v)
+            .bind(n)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    c.close().await.unwrap();
+    let var = "ESG_SYNC_TEST_SQLITE_LAKE";
+    // SAFETY: the variable is this test's own; nothing else reads or writes it.
+    unsafe { std::env::set_var(var, format!("sqlite://{}", db.display())) };
+    let p = pipeline(
+        "sqlite",
+        var,
+        "SELECT metric_code AS metric, period, site AS facility, value, notes FROM emissions ORDER BY rowid",
+    );
+    sync_and_check(&e, &p, "sqlite").await;
+}
+
+/// A fresh database on a server, dropped at the end.
+struct TestDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+async fn postgres_db() -> Option<TestDb> {
+    let Ok(admin) = std::env::var("ESG_SYNC_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ESG_SYNC_TEST_POSTGRES_URL is not set (CI sets it to its PostgreSQL)");
+        return None;
+    };
+    let name = format!("esg_lake_{}", uuid::Uuid::new_v4().simple());
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(TestDb {
+        admin,
+        name,
+        url: url.to_string(),
+    })
+}
+
+async fn mysql_db() -> Option<TestDb> {
+    let Ok(admin) = std::env::var("ESG_SYNC_TEST_MYSQL_URL") else {
+        eprintln!("skipped: ESG_SYNC_TEST_MYSQL_URL is not set (CI sets it to its MariaDB)");
+        return None;
+    };
+    let name = format!("esg_lake_{}", uuid::Uuid::new_v4().simple());
+    let mut c = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    Some(TestDb {
+        admin,
+        name,
+        url: url.to_string(),
+    })
+}
+
+#[tokio::test]
+async fn a_postgres_query_syncs_exact_decimals_and_floats() {
+    let Some(db) = postgres_db().await else {
+        return;
+    };
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SCHEMA reporting;
+         CREATE TABLE reporting.emissions (id serial, metric_code text, period text, site text,
+             value numeric(18,4), approx real, notes text, day date)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (m, per, site, v, n) in ROWS {
+        sqlx::query(
+            "INSERT INTO reporting.emissions (metric_code, period, site, value, approx, notes, day) \
+             VALUES ($1, $2, $3, $4::numeric, $4::real, $5, DATE '2025-01-31')",
+        )
+        .bind(m)
+        .bind(per)
+        .bind(site)
+        .bind(v)
+        .bind(n)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let var = "ESG_SYNC_TEST_PG_LAKE";
+    // SAFETY: the variable is this test's own.
+    unsafe { std::env::set_var(var, &db.url) };
+    let e = sync_env().await;
+    let p = pipeline(
+        "postgres",
+        var,
+        "SELECT metric_code AS metric, period, site AS facility, \
+         CASE WHEN period = '2025-Q2' THEN NULL ELSE value END AS value_exact, approx, notes \
+         FROM reporting.emissions ORDER BY id",
+    );
+    // The query above names its columns differently: `validate` finds that without running it.
+    let Source::Sql(s) = &p.source else { panic!() };
+    let problems = esg_sync::source::sql::check(s, &p.columns, "test").await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].to_string().contains("no column `value`"),
+        "{}",
+        problems[0]
+    );
+    let p = pipeline(
+        "postgres",
+        var,
+        "SELECT metric_code AS metric, period, site AS facility, value, notes FROM reporting.emissions ORDER BY id",
+    );
+    let Source::Sql(s) = &p.source else { panic!() };
+    assert!(
+        esg_sync::source::sql::check(s, &p.columns, "test")
+            .await
+            .is_empty()
+    );
+    sync_and_check(&e, &p, "postgres").await;
+    // REAL itself, straight: 0.1 lands as 0.1, not 0.10000000149011612.
+    let p = pipeline(
+        "postgres",
+        var,
+        "SELECT 'ghg' AS metric, '2023' AS period, NULL::text AS facility, approx AS value, NULL::text AS notes \
+         FROM reporting.emissions WHERE period = '2025-Q2'",
+    );
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(r.counts.created, 1, "{r:?}");
+    let v = e.workiva(&e.env.ids.num).await;
+    assert!(v.iter().any(|x| x.0 == 2023 && x.4 == "0.1"), "{v:?}");
+    // An unreadable type is found before any row is read.
+    let p = pipeline(
+        "postgres",
+        var,
+        "SELECT metric_code AS metric, period, site AS facility, '{}'::jsonb AS value, notes FROM reporting.emissions",
+    );
+    let Source::Sql(s) = &p.source else { panic!() };
+    let problems = esg_sync::source::sql::check(s, &p.columns, "test").await;
+    assert!(
+        problems
+            .iter()
+            .any(|e| e.to_string().contains("column `value` has type JSONB")),
+        "{problems:?}"
+    );
+    c.close().await.unwrap();
+    drop_db(&db, true).await;
+}
+
+#[tokio::test]
+async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
+    let Some(db) = mysql_db().await else { return };
+    let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE emissions (id INT AUTO_INCREMENT PRIMARY KEY, metric_code VARCHAR(20),
+             period VARCHAR(20), site VARCHAR(20), value DECIMAL(18,4), approx FLOAT, notes TEXT)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    for (m, per, site, v, n) in ROWS {
+        sqlx::query(
+            "INSERT INTO emissions (metric_code, period, site, value, approx, notes) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m)
+        .bind(per)
+        .bind(site)
+        .bind(v)
+        .bind(v.parse::<f32>().unwrap())
+        .bind(n)
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let var = "ESG_SYNC_TEST_MARIADB_LAKE";
+    // SAFETY: the variable is this test's own.
+    unsafe { std::env::set_var(var, &db.url) };
+    let e = sync_env().await;
+    let p = pipeline(
+        "mysql",
+        var,
+        "SELECT metric_code AS metric, period, site AS facility, value, notes FROM emissions ORDER BY id",
+    );
+    let Source::Sql(s) = &p.source else { panic!() };
+    assert!(
+        esg_sync::source::sql::check(s, &p.columns, "test")
+            .await
+            .is_empty()
+    );
+    sync_and_check(&e, &p, "mysql").await;
+    // FLOAT alone: 0.1 lands as 0.1.
+    let p = pipeline(
+        "mysql",
+        var,
+        "SELECT 'ghg' AS metric, '2023' AS period, NULL AS facility, approx AS value, NULL AS notes FROM emissions WHERE period = '2025-Q2'",
+    );
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(r.counts.created, 1, "{r:?}");
+    assert!(
+        e.workiva(&e.env.ids.num)
+            .await
+            .iter()
+            .any(|x| x.0 == 2023 && x.4 == "0.1")
+    );
+    c.close().await.unwrap();
+    drop_db(&db, false).await;
+}
+
+async fn drop_db(db: &TestDb, postgres: bool) {
+    let sql = sqlx::AssertSqlSafe(format!("DROP DATABASE {}", db.name));
+    if postgres {
+        let mut c = sqlx::PgConnection::connect(&db.admin).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(&db.admin).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_database_password_never_shows_and_a_password_in_the_file_is_refused() {
+    let e = sync_env().await;
+    let var = "ESG_SYNC_TEST_SECRET_LAKE";
+    // SAFETY: the variable is this test's own. Nothing listens on port 1.
+    unsafe { std::env::set_var(var, "postgres://app:hunter2-secret@127.0.0.1:1/lake") };
+    let p = pipeline("postgres", var, "SELECT 1");
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(r.status, Status::Failed);
+    let m = r.message().unwrap();
+    assert!(
+        m.contains("cannot connect to postgres://app:***@127.0.0.1:1/lake"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("hunter2") && !format!("{p:?}").contains("hunter2"),
+        "{m}"
+    );
+    let stored = serde_json::to_string(&e.store.runs(10).await.unwrap()).unwrap();
+    assert!(!stored.contains("hunter2"), "{stored}");
+    let mut bad = p.clone();
+    let Source::Sql(s) = &mut bad.source else {
+        panic!()
+    };
+    s.url_env = None;
+    s.url = Some("postgres://app:hunter2-secret@db/lake".into());
+    let problems = bad.problems().join("; ");
+    assert!(
+        problems.contains("holds a password") && !problems.contains("hunter2"),
+        "{problems}"
+    );
+}
