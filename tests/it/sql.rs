@@ -144,17 +144,15 @@ struct TestDb {
     url: String,
 }
 
-async fn postgres_db() -> Option<TestDb> {
-    let Ok(admin) = std::env::var("ESG_SYNC_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: ESG_SYNC_TEST_POSTGRES_URL is not set (CI sets it to its PostgreSQL)");
+/// A fresh database on the server whose URL is in `var` (PostgreSQL or MariaDB), or `None`
+/// (saying so) when the variable is unset.
+async fn fresh_db(var: &str, postgres: bool) -> Option<TestDb> {
+    let Ok(admin) = std::env::var(var) else {
+        eprintln!("skipped: {var} is not set (CI sets it to its own server)");
         return None;
     };
     let name = format!("esg_lake_{}", uuid::Uuid::new_v4().simple());
-    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .unwrap();
+    admin_sql(&admin, postgres, format!("CREATE DATABASE {name}")).await;
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&format!("/{name}"));
     Some(TestDb {
@@ -164,29 +162,25 @@ async fn postgres_db() -> Option<TestDb> {
     })
 }
 
-async fn mysql_db() -> Option<TestDb> {
-    let Ok(admin) = std::env::var("ESG_SYNC_TEST_MYSQL_URL") else {
-        eprintln!("skipped: ESG_SYNC_TEST_MYSQL_URL is not set (CI sets it to its MariaDB)");
-        return None;
-    };
-    let name = format!("esg_lake_{}", uuid::Uuid::new_v4().simple());
-    let mut c = sqlx::MySqlConnection::connect(&admin).await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(TestDb {
-        admin,
-        name,
-        url: url.to_string(),
-    })
+/// Runs one statement on the server's admin URL.
+async fn admin_sql(admin: &str, postgres: bool, sql: String) {
+    let sql = sqlx::AssertSqlSafe(sql);
+    if postgres {
+        let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(admin).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    }
+}
+
+async fn drop_db(db: &TestDb, postgres: bool) {
+    admin_sql(&db.admin, postgres, format!("DROP DATABASE {}", db.name)).await;
 }
 
 #[tokio::test]
 async fn a_postgres_query_syncs_exact_decimals_and_floats() {
-    let Some(db) = postgres_db().await else {
+    let Some(db) = fresh_db("ESG_SYNC_TEST_POSTGRES_URL", true).await else {
         return;
     };
     let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
@@ -275,7 +269,9 @@ async fn a_postgres_query_syncs_exact_decimals_and_floats() {
 
 #[tokio::test]
 async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
-    let Some(db) = mysql_db().await else { return };
+    let Some(db) = fresh_db("ESG_SYNC_TEST_MYSQL_URL", false).await else {
+        return;
+    };
     let mut c = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
     sqlx::raw_sql(
         "CREATE TABLE emissions (id INT AUTO_INCREMENT PRIMARY KEY, metric_code VARCHAR(20),
@@ -330,17 +326,6 @@ async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
     );
     c.close().await.unwrap();
     drop_db(&db, false).await;
-}
-
-async fn drop_db(db: &TestDb, postgres: bool) {
-    let sql = sqlx::AssertSqlSafe(format!("DROP DATABASE {}", db.name));
-    if postgres {
-        let mut c = sqlx::PgConnection::connect(&db.admin).await.unwrap();
-        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::MySqlConnection::connect(&db.admin).await.unwrap();
-        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-    }
 }
 
 #[tokio::test]
