@@ -3,7 +3,8 @@
 //! The same 1,000,000-row lake (metric key, period label, facility, an exact decimal value)
 //! read from each source kind: a Parquet file, a SQLite database, and, when their URLs are
 //! set (`ESG_SYNC_TEST_POSTGRES_URL`, `ESG_SYNC_TEST_MYSQL_URL`), PostgreSQL and MariaDB.
-//! Printed per source: rows per second and the peak memory the read adds. Figures, not a test.
+//! Printed per source: rows per second and the peak memory the read adds, each source read
+//! in a process of its own. Figures, not a test.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,18 +80,69 @@ const GENERATE_SQLITE: &str = "CREATE TABLE lake AS WITH RECURSIVE n(i) AS (SELE
      SELECT printf('m%03d', i % 100) AS metric, CAST(2000 + (i / 100) % 10 AS TEXT) AS period, \
      printf('SITE-%05d', i / 1000) AS facility, printf('%.4f', i / 4.0) AS value FROM n";
 
+/// One source, read in a process of its own so its memory is its own: `sources KIND`, with
+/// the location in `ESG_SYNC_BENCH_SOURCE`.
+async fn child(kind: &str) {
+    let c = columns();
+    let at = std::env::var("ESG_SYNC_BENCH_SOURCE").expect("the parent sets it");
+    match kind {
+        "parquet" => {
+            measure(kind, async {
+                let files = vec![std::path::PathBuf::from(&at)];
+                tokio::task::spawn_blocking(move || {
+                    esg_sync::source::parquet::read_all(&files, &c)
+                        .unwrap()
+                        .len()
+                })
+                .await
+                .unwrap()
+            })
+            .await
+        }
+        _ => {
+            let k = match kind {
+                "sqlite" => SqlKind::Sqlite,
+                "postgres" => SqlKind::Postgres,
+                _ => SqlKind::Mysql,
+            };
+            let s = sql(k, "ESG_SYNC_BENCH_SOURCE");
+            measure(kind, async {
+                esg_sync::source::sql::read(&s, &c, "bench")
+                    .await
+                    .unwrap()
+                    .len()
+            })
+            .await
+        }
+    }
+}
+
+/// Runs this benchmark again as a child reading one source.
+fn spawn_child(kind: &str, at: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg(kind)
+        .env("ESG_SYNC_BENCH_SOURCE", at)
+        .output()
+        .unwrap();
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run());
+    // `cargo bench` passes `--bench`; a child gets the source kind.
+    match std::env::args().skip(1).find(|a| !a.starts_with("--")) {
+        Some(kind) => rt.block_on(child(&kind)),
+        None => rt.block_on(run()),
+    }
 }
 
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
-    let c = columns();
-    println!("reading the same {ROWS}-row lake from each source kind:");
+    println!("reading the same {ROWS}-row lake from each source kind, each in its own process:");
 
     // Parquet.
     let path = dir.path().join("lake.parquet");
@@ -111,18 +163,7 @@ async fn run() {
         w.write(&batch).unwrap();
         w.close().unwrap();
     }
-    measure("parquet", async {
-        let files = vec![path.clone()];
-        let c = c.clone();
-        tokio::task::spawn_blocking(move || {
-            esg_sync::source::parquet::read_all(&files, &c)
-                .unwrap()
-                .len()
-        })
-        .await
-        .unwrap()
-    })
-    .await;
+    spawn_child("parquet", &path.display().to_string());
 
     // SQLite.
     let db = dir.path().join("lake.db");
@@ -136,21 +177,7 @@ async fn run() {
             .await
             .unwrap();
     }
-    // SAFETY: set before any other thread reads the environment for it.
-    unsafe {
-        std::env::set_var(
-            "ESG_SYNC_BENCH_SQLITE",
-            format!("sqlite://{}", db.display()),
-        )
-    };
-    let s = sql(SqlKind::Sqlite, "ESG_SYNC_BENCH_SQLITE");
-    measure("sqlite", async {
-        esg_sync::source::sql::read(&s, &c, "bench")
-            .await
-            .unwrap()
-            .len()
-    })
-    .await;
+    spawn_child("sqlite", &format!("sqlite://{}", db.display()));
 
     // PostgreSQL and MariaDB, in databases of their own.
     for (kind, var, generate) in [
@@ -166,40 +193,25 @@ async fn run() {
         url.set_path(&format!("/{name}"));
         let create = sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"));
         let drop = sqlx::AssertSqlSafe(format!("DROP DATABASE {name}"));
-        match kind {
-            SqlKind::Postgres => {
-                let mut a = sqlx::PgConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(create).execute(&mut a).await.unwrap();
-                let mut c = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
-                sqlx::raw_sql(generate).execute(&mut c).await.unwrap();
-            }
-            _ => {
-                let mut a = sqlx::MySqlConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(create).execute(&mut a).await.unwrap();
-                let mut c = sqlx::MySqlConnection::connect(url.as_str()).await.unwrap();
-                sqlx::raw_sql(generate).execute(&mut c).await.unwrap();
-            }
+        let postgres = kind == SqlKind::Postgres;
+        if postgres {
+            let mut a = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(create).execute(&mut a).await.unwrap();
+            let mut c = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+            sqlx::raw_sql(generate).execute(&mut c).await.unwrap();
+        } else {
+            let mut a = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(create).execute(&mut a).await.unwrap();
+            let mut c = sqlx::MySqlConnection::connect(url.as_str()).await.unwrap();
+            sqlx::raw_sql(generate).execute(&mut c).await.unwrap();
         }
-        let env = format!("ESG_SYNC_BENCH_{}", kind.as_str().to_uppercase());
-        // SAFETY: as above.
-        unsafe { std::env::set_var(&env, url.as_str()) };
-        let s = sql(kind, &env);
-        measure(kind.as_str(), async {
-            esg_sync::source::sql::read(&s, &c, "bench")
-                .await
-                .unwrap()
-                .len()
-        })
-        .await;
-        match kind {
-            SqlKind::Postgres => {
-                let mut a = sqlx::PgConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(drop).execute(&mut a).await.unwrap();
-            }
-            _ => {
-                let mut a = sqlx::MySqlConnection::connect(&admin).await.unwrap();
-                sqlx::raw_sql(drop).execute(&mut a).await.unwrap();
-            }
+        spawn_child(kind.as_str(), url.as_str());
+        if postgres {
+            let mut a = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(drop).execute(&mut a).await.unwrap();
+        } else {
+            let mut a = sqlx::MySqlConnection::connect(&admin).await.unwrap();
+            sqlx::raw_sql(drop).execute(&mut a).await.unwrap();
         }
     }
 }
