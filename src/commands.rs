@@ -239,23 +239,38 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
                     problems.push(format!("pipeline `{}`: {e}", p.name));
                 }
             }
-            crate::config::Source::Parquet { paths } => match crate::source::parquet::expand(paths)
+            crate::config::Source::Parquet { paths, store }
+                if paths.iter().any(|x| crate::source::object::is_remote(x)) =>
             {
-                Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
-                Ok(files) => {
-                    for f in files {
-                        let cols = p.columns.clone();
-                        let res = tokio::task::spawn_blocking(move || {
-                            let mut n = 0u64;
-                            crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1).map(|_| n)
-                        })
-                        .await?;
-                        if let Err(e) = res {
-                            problems.push(format!("pipeline `{}`: {e}", p.name));
+                let (objects, errors) = crate::source::object::expand(paths, store).await;
+                for e in errors {
+                    problems.push(format!("pipeline `{}`: {e}", p.name));
+                }
+                for o in &objects {
+                    if let Err(e) = crate::source::object::check_object(o, &p.columns).await {
+                        problems.push(format!("pipeline `{}`: {e}", p.name));
+                    }
+                }
+            }
+            crate::config::Source::Parquet { paths, .. } => {
+                match crate::source::parquet::expand(paths) {
+                    Err(e) => problems.push(format!("pipeline `{}`: {e}", p.name)),
+                    Ok(files) => {
+                        for f in files {
+                            let cols = p.columns.clone();
+                            let res = tokio::task::spawn_blocking(move || {
+                                let mut n = 0u64;
+                                crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1)
+                                    .map(|_| n)
+                            })
+                            .await?;
+                            if let Err(e) = res {
+                                problems.push(format!("pipeline `{}`: {e}", p.name));
+                            }
                         }
                     }
                 }
-            },
+            }
         }
         if let (Some(c), Some(s)) = (&client, &store) {
             // What `validate` learns is not cached: it writes nothing.

@@ -15,7 +15,7 @@ pub mod source;
 pub use pipeline::{
     CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
 };
-pub use source::{Source, SqlKind, SqlSource};
+pub use source::{Source, SqlKind, SqlSource, StoreOptions};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -198,22 +198,7 @@ impl PipelineConfig {
                 "{at}: columns.start_month and columns.end_month go together"
             ));
         }
-        match &self.source {
-            super::source::Source::Parquet { paths } if paths.is_empty() => {
-                p.push(format!("{at}: source lists no Parquet files"))
-            }
-            super::source::Source::Parquet { paths } => {
-                for path in paths
-                    .iter()
-                    .filter(|x| x.contains("://") && !x.starts_with("file://"))
-                {
-                    p.push(format!(
-                        "{at}: source `{path}` is on object storage, which this version does not read yet; copy the files locally, or query them from a database source"
-                    ));
-                }
-            }
-            super::source::Source::Sql(s) => p.extend(s.problems(&at)),
-        }
+        p.extend(self.source.problems(&at));
         if c.value.trim().is_empty() {
             p.push(format!(
                 "{at}: columns.value is not set; name the source column that holds the values"

@@ -12,10 +12,58 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 /// Where a pipeline's rows come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    /// Parquet files or glob patterns, relative to the working directory.
-    Parquet { paths: Vec<String> },
+    /// Parquet files or glob patterns: local (relative to the working directory, or
+    /// `file://`), or on object storage (`s3://`, `gs://`, `az://`, `abfs://`).
+    Parquet {
+        paths: Vec<String>,
+        store: StoreOptions,
+    },
     /// The rows of one SQL query.
     Sql(SqlSource),
+}
+
+/// How to reach an object store. Credentials come from the provider's usual chain (`AWS_*`
+/// variables, a profile, instance metadata; `GOOGLE_APPLICATION_CREDENTIALS`;
+/// `AZURE_STORAGE_*`), never from this file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreOptions {
+    /// An S3-compatible endpoint (MinIO, R2, Ceph, a local test server), e.g.
+    /// `http://127.0.0.1:9000`.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// The region, e.g. `eu-central-1`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Plain `http://` to the endpoint, allowed only when true and only to a loopback host.
+    #[serde(default)]
+    pub allow_http: bool,
+}
+
+impl StoreOptions {
+    fn problems(&self, at: &str) -> Vec<String> {
+        let mut p = Vec::new();
+        if let Some(e) = &self.endpoint {
+            match url::Url::parse(e) {
+                Err(err) => p.push(format!("{at}: source.endpoint `{e}` is not a URL: {err}")),
+                Ok(u) if u.scheme() == "http" => {
+                    let loopback = match u.host() {
+                        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                        None => false,
+                    };
+                    if !self.allow_http {
+                        p.push(format!("{at}: source.endpoint `{e}` is plain http; set allow_http = true (loopback hosts only) or use https"));
+                    } else if !loopback {
+                        p.push(format!("{at}: source.endpoint `{e}` is plain http to a host that is not loopback; use https"));
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+        p
+    }
 }
 
 /// Which database a SQL source queries.
@@ -142,8 +190,34 @@ impl Source {
     /// The Parquet paths, if the source is Parquet.
     pub fn paths(&self) -> &[String] {
         match self {
-            Self::Parquet { paths } => paths,
+            Self::Parquet { paths, .. } => paths,
             Self::Sql(_) => &[],
+        }
+    }
+
+    /// What is wrong with the source's settings; `at` names the pipeline.
+    pub fn problems(&self, at: &str) -> Vec<String> {
+        match self {
+            Self::Parquet { paths, .. } if paths.is_empty() => {
+                vec![format!("{at}: source lists no Parquet files")]
+            }
+            Self::Parquet { paths, store } => {
+                let mut p = store.problems(at);
+                for path in paths {
+                    if let Some((scheme, _)) = path.split_once("://")
+                        && ![
+                            "file", "s3", "s3a", "gs", "gcs", "az", "azure", "abfs", "abfss",
+                        ]
+                        .contains(&scheme)
+                    {
+                        p.push(format!(
+                            "{at}: source `{path}`: `{scheme}://` is not a store esg-sync reads; use a local path, file://, s3://, gs://, az:// or abfs://"
+                        ));
+                    }
+                }
+                p
+            }
+            Self::Sql(s) => s.problems(at),
         }
     }
 
@@ -159,7 +233,10 @@ impl Source {
 
 impl From<Vec<String>> for Source {
     fn from(paths: Vec<String>) -> Self {
-        Self::Parquet { paths }
+        Self::Parquet {
+            paths,
+            store: StoreOptions::default(),
+        }
     }
 }
 
@@ -167,6 +244,8 @@ impl From<Vec<String>> for Source {
 #[serde(deny_unknown_fields)]
 struct ParquetTable {
     paths: Vec<String>,
+    #[serde(flatten)]
+    store: StoreOptions,
 }
 
 /// `source = ["a.parquet", ...]`, or a table whose `kind` says which.
@@ -180,7 +259,7 @@ impl<'de> Deserialize<'de> for Source {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Source, A::Error> {
                 let paths = Vec::<String>::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-                Ok(Source::Parquet { paths })
+                Ok(paths.into())
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Source, A::Error> {
                 let mut table: toml::Table =
@@ -202,7 +281,10 @@ impl<'de> Deserialize<'de> for Source {
                 match kind.as_str() {
                     "parquet" => {
                         let t: ParquetTable = rest.clone().try_into().map_err(de::Error::custom)?;
-                        Ok(Source::Parquet { paths: t.paths })
+                        Ok(Source::Parquet {
+                            paths: t.paths,
+                            store: t.store,
+                        })
                     }
                     "postgres" => sql(SqlKind::Postgres),
                     "mysql" | "mariadb" => sql(SqlKind::Mysql),

@@ -314,6 +314,85 @@ pub(crate) fn roles(c: &Columns) -> Vec<(String, String)> {
     r
 }
 
+/// The mapped columns a file must have, checked against the columns it has.
+pub(crate) fn wanted_columns(
+    available: &[String],
+    c: &Columns,
+    file: &str,
+) -> Result<Vec<String>, SourceError> {
+    let mut wanted = Vec::new();
+    for (role, col) in roles(c) {
+        if !available.contains(&col) {
+            return Err(SourceError::MissingColumn {
+                file: file.to_string(),
+                column: col,
+                role,
+                available: available.join(", "),
+            });
+        }
+        wanted.push(col);
+    }
+    Ok(wanted)
+}
+
+/// Turns one record batch into rows, numbering them on from `row_no`.
+pub(crate) fn batch_rows(
+    batch: &RecordBatch,
+    c: &Columns,
+    name: &Arc<str>,
+    row_no: &mut u64,
+    each: &mut dyn FnMut(SourceRow),
+) -> Result<(), SourceError> {
+    let err = |reason: String| SourceError::Read {
+        file: name.to_string(),
+        reason,
+    };
+    let col = |wanted_col: &Option<String>| -> Result<Option<Vec<Cell>>, SourceError> {
+        match wanted_col {
+            None => Ok(None),
+            Some(n) => {
+                let a = batch
+                    .column_by_name(n)
+                    .ok_or_else(|| err(format!("column `{n}` vanished from a record batch")))?;
+                cells(name, n, a).map(Some)
+            }
+        }
+    };
+    let n = batch.num_rows();
+    let take = |v: &mut Option<Vec<Cell>>, i: usize| {
+        v.as_mut()
+            .map(|c| std::mem::replace(&mut c[i], Cell::Null))
+            .unwrap_or(Cell::Null)
+    };
+    let mut metric = col(&c.metric)?;
+    let mut period = col(&c.period.clone().or_else(|| c.year.clone()))?;
+    let mut start = col(&c.start_month)?;
+    let mut end = col(&c.end_month)?;
+    let mut value = col(&Some(c.value.clone()))?;
+    let mut notes = col(&c.notes)?;
+    let mut status = col(&c.status)?;
+    let mut dims: Vec<Option<Vec<Cell>>> = Vec::new();
+    for colname in c.dimensions.keys() {
+        dims.push(col(&Some(colname.clone()))?);
+    }
+    for i in 0..n {
+        *row_no += 1;
+        each(SourceRow {
+            file: name.clone(),
+            row: *row_no,
+            metric: take(&mut metric, i),
+            period: take(&mut period, i),
+            start_month: take(&mut start, i),
+            end_month: take(&mut end, i),
+            dims: dims.iter_mut().map(|d| take(d, i)).collect(),
+            value: take(&mut value, i),
+            notes: take(&mut notes, i),
+            status: take(&mut status, i),
+        });
+    }
+    Ok(())
+}
+
 /// Reads one file's rows, calling `each` with every row.
 pub fn read_file(
     path: &Path,
@@ -327,22 +406,14 @@ pub fn read_file(
     };
     let f = File::open(path).map_err(|e| err(e.to_string()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| err(e.to_string()))?;
-    let schema = builder.schema().clone();
-    let available: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let mut wanted = Vec::new();
-    for (role, col) in roles(c) {
-        if !available.contains(&col) {
-            return Err(SourceError::MissingColumn {
-                file: name.to_string(),
-                column: col,
-                role,
-                available: available.join(", "),
-            });
-        }
-        wanted.push(col);
-    }
-    let leaf_names: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    let mask = ProjectionMask::columns(builder.parquet_schema(), leaf_names.iter().copied());
+    let available: Vec<String> = builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let wanted = wanted_columns(&available, c, &name)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().map(String::as_str));
     let reader = builder
         .with_projection(mask)
         .with_batch_size(8192)
@@ -351,49 +422,7 @@ pub fn read_file(
     let mut row_no = 0u64;
     for batch in reader {
         let batch: RecordBatch = batch.map_err(|e| err(e.to_string()))?;
-        let col = |wanted_col: &Option<String>| -> Result<Option<Vec<Cell>>, SourceError> {
-            match wanted_col {
-                None => Ok(None),
-                Some(n) => {
-                    let a = batch
-                        .column_by_name(n)
-                        .ok_or_else(|| err(format!("column `{n}` vanished from a record batch")))?;
-                    cells(&name, n, a).map(Some)
-                }
-            }
-        };
-        let n = batch.num_rows();
-        let take = |v: &mut Option<Vec<Cell>>, i: usize| {
-            v.as_mut()
-                .map(|c| std::mem::replace(&mut c[i], Cell::Null))
-                .unwrap_or(Cell::Null)
-        };
-        let mut metric = col(&c.metric)?;
-        let mut period = col(&c.period.clone().or_else(|| c.year.clone()))?;
-        let mut start = col(&c.start_month)?;
-        let mut end = col(&c.end_month)?;
-        let mut value = col(&Some(c.value.clone()))?;
-        let mut notes = col(&c.notes)?;
-        let mut status = col(&c.status)?;
-        let mut dims: Vec<Option<Vec<Cell>>> = Vec::new();
-        for colname in c.dimensions.keys() {
-            dims.push(col(&Some(colname.clone()))?);
-        }
-        for i in 0..n {
-            row_no += 1;
-            each(SourceRow {
-                file: name.clone(),
-                row: row_no,
-                metric: take(&mut metric, i),
-                period: take(&mut period, i),
-                start_month: take(&mut start, i),
-                end_month: take(&mut end, i),
-                dims: dims.iter_mut().map(|d| take(d, i)).collect(),
-                value: take(&mut value, i),
-                notes: take(&mut notes, i),
-                status: take(&mut status, i),
-            });
-        }
+        batch_rows(&batch, c, &name, &mut row_no, each)?;
     }
     Ok(row_no)
 }

@@ -15,7 +15,7 @@ use super::validate::{Row, validate};
 use crate::config::{Columns, Mode, PipelineConfig, Source};
 use crate::outcome::{Counts, Reject};
 use crate::source::parquet::{self, SourceError};
-use crate::source::{SourceRow, sql};
+use crate::source::{SourceRow, object, sql};
 use crate::store::Store;
 use crate::workiva::WorkivaClient;
 
@@ -77,18 +77,39 @@ impl Plan {
 /// is a reject naming it (the other files' rows still land); in mirror mode it fails the
 /// plan, since what the source holds is then unknown and nothing may be deleted.
 async fn read_source(p: &PipelineConfig) -> Result<(Vec<SourceRow>, Vec<Reject>), PlanError> {
-    let paths = match &p.source {
+    let (paths, store) = match &p.source {
         Source::Sql(s) => return Ok((sql::read(s, &p.columns, &p.name).await?, Vec::new())),
-        Source::Parquet { paths } => paths,
+        Source::Parquet { paths, store } => (paths, store),
     };
-    let files = parquet::expand(paths)?;
-    let columns: Columns = p.columns.clone();
-    let (rows, errors) = tokio::task::spawn_blocking(move || parquet::read_each(&files, &columns))
-        .await
-        .map_err(|e| PlanError::ReaderStopped {
-            pipeline: p.name.clone(),
-            reason: e.to_string(),
-        })?;
+    let (remote, local): (Vec<String>, Vec<String>) =
+        paths.iter().cloned().partition(|x| object::is_remote(x));
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    if !local.is_empty() {
+        let local: Vec<String> = local
+            .into_iter()
+            .map(|x| x.strip_prefix("file://").map(str::to_string).unwrap_or(x))
+            .collect();
+        let files = parquet::expand(&local)?;
+        let columns: Columns = p.columns.clone();
+        let (r, e) = tokio::task::spawn_blocking(move || parquet::read_each(&files, &columns))
+            .await
+            .map_err(|e| PlanError::ReaderStopped {
+                pipeline: p.name.clone(),
+                reason: e.to_string(),
+            })?;
+        rows = r;
+        errors = e;
+    }
+    if !remote.is_empty() {
+        let (objects, unmatched) = object::expand(&remote, store).await;
+        if let Some(e) = SourceError::all(unmatched) {
+            return Err(e.into());
+        }
+        let (r, e) = object::read_each(&objects, &p.columns).await;
+        rows.extend(r);
+        errors.extend(e);
+    }
     if p.mode == Mode::Mirror {
         return match SourceError::all(errors) {
             Some(e) => Err(e.into()),

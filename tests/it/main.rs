@@ -21,6 +21,7 @@ mod resources;
 mod restart;
 mod retries;
 mod rows;
+mod s3;
 mod schedule;
 mod spec;
 mod sql;
