@@ -1,8 +1,9 @@
 //! Source benchmark: `cargo bench --bench sources`.
 //!
 //! The same 1,000,000-row lake (metric key, period label, facility, an exact decimal value)
-//! read from each source kind: a Parquet file, a SQLite database, and, when their URLs are
-//! set (`ESG_SYNC_TEST_POSTGRES_URL`, `ESG_SYNC_TEST_MYSQL_URL`), PostgreSQL and MariaDB.
+//! read from each source kind: a Parquet file, the same file in an S3 bucket (moto, when
+//! `ESG_SYNC_TEST_MOTO` names its server), a SQLite database, and, when their URLs are set
+//! (`ESG_SYNC_TEST_POSTGRES_URL`, `ESG_SYNC_TEST_MYSQL_URL`), PostgreSQL and MariaDB.
 //! Printed per source: rows per second and the peak memory the read adds, each source read
 //! in a process of its own. Figures, not a test.
 
@@ -99,6 +100,22 @@ async fn child(kind: &str) {
             })
             .await
         }
+        "s3" => {
+            let o = esg_sync::config::StoreOptions {
+                endpoint: Some(at.clone()),
+                region: Some("us-east-1".into()),
+                allow_http: true,
+            };
+            measure(kind, async {
+                let paths = vec!["s3://esg-bench/lake/*.parquet".to_string()];
+                let (objects, errors) = esg_sync::source::object::expand(&paths, &o).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                let (rows, errors) = esg_sync::source::object::read_each(&objects, &c).await;
+                assert!(errors.is_empty(), "{errors:?}");
+                rows.len()
+            })
+            .await
+        }
         _ => {
             let k = match kind {
                 "sqlite" => SqlKind::Sqlite,
@@ -164,6 +181,46 @@ async fn run() {
         w.close().unwrap();
     }
     spawn_child("parquet", &path.display().to_string());
+
+    // The same file in a bucket of an S3-compatible server (moto), when one is at hand.
+    match std::env::var("ESG_SYNC_TEST_MOTO") {
+        Err(_) => println!("{:<10} skipped: ESG_SYNC_TEST_MOTO is not set", "s3"),
+        Ok(bin) => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut moto = std::process::Command::new(bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let http = reqwest::Client::new();
+            http.put(format!("{endpoint}/esg-bench"))
+                .send()
+                .await
+                .unwrap();
+            http.put(format!("{endpoint}/esg-bench/lake/part-1.parquet"))
+                .body(std::fs::read(&path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            // SAFETY: set before the child is spawned; nothing else reads them here.
+            unsafe {
+                std::env::set_var("AWS_ACCESS_KEY_ID", "bench");
+                std::env::set_var("AWS_SECRET_ACCESS_KEY", "bench");
+            }
+            spawn_child("s3", &endpoint);
+            let _ = moto.kill();
+            let _ = moto.wait();
+        }
+    }
 
     // SQLite.
     let db = dir.path().join("lake.db");

@@ -360,3 +360,50 @@ async fn a_database_password_never_shows_and_a_password_in_the_file_is_refused()
         "{problems}"
     );
 }
+
+#[tokio::test]
+async fn in_mirror_mode_a_querys_result_is_the_whole_scope() {
+    let e = sync_env().await;
+    let db = e.file("mirror.db");
+    let url = format!("sqlite://{}?mode=rwc", db.display());
+    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE v (metric TEXT, period TEXT, facility TEXT, value TEXT, notes TEXT);
+         INSERT INTO v VALUES ('ghg', '2025-01', 'A', '1', NULL), ('ghg', '2025-02', 'A', '2', NULL),
+                              ('ghg', '2025-03', 'A', '3', NULL), ('ghg', '2025-04', 'A', '4', NULL);",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    let var = "ESG_SYNC_TEST_SQLITE_MIRROR";
+    // SAFETY: the variable is this test's own.
+    unsafe { std::env::set_var(var, format!("sqlite://{}", db.display())) };
+    let mut p = pipeline("sqlite", var, "SELECT * FROM v WHERE value <> 'gone'");
+    p.mode = esg_sync::config::Mode::Mirror;
+    p.max_delete_fraction = 0.5;
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(
+        (r.status, r.counts.created),
+        (Status::Succeeded, 4),
+        "{r:?}"
+    );
+    // The query no longer returns one row: its value is deleted from Workiva.
+    sqlx::query("UPDATE v SET value = 'gone' WHERE period = '2025-02'")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!(
+        (r.status, r.counts.deleted, r.counts.unchanged),
+        (Status::Succeeded, 1, 3),
+        "{r:?}"
+    );
+    let months: Vec<u64> = e
+        .workiva(&e.env.ids.num)
+        .await
+        .iter()
+        .map(|v| v.1)
+        .collect();
+    assert_eq!(months, vec![1, 3, 4]);
+    c.close().await.unwrap();
+}
