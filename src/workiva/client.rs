@@ -1,7 +1,7 @@
 //! [`WorkivaClient`]: a typed method for every endpoint the emulator serves, lists as streams
 //! that follow `@nextLink` to the end, and batch operations polled to their outcome.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use super::config::{
 use super::error::{Result, WorkivaError};
 use super::http::{Probe, Request, Response, Transport};
 use super::models::*;
+use super::pages::Pages;
 
 /// Filter and order for a list request.
 #[derive(Debug, Clone, Default)]
@@ -50,13 +51,13 @@ pub struct OperationRef {
 
 #[derive(Clone)]
 pub struct WorkivaClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    cfg: WorkivaConfig,
-    base: reqwest::Url,
-    transport: Transport,
+pub(super) struct Inner {
+    pub(super) cfg: WorkivaConfig,
+    pub(super) base: reqwest::Url,
+    pub(super) transport: Transport,
 }
 
 impl std::fmt::Debug for WorkivaClient {
@@ -68,7 +69,7 @@ impl std::fmt::Debug for WorkivaClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> Result<T> {
+pub(super) fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> Result<T> {
     serde_json::from_slice(&resp.body).map_err(|e| WorkivaError::Decode {
         method: req.method.to_string(),
         path: req.template.to_string(),
@@ -209,7 +210,12 @@ impl WorkivaClient {
             body: None,
             version: API_VERSION,
         };
-        let pages = Pages::new(self, template, Some(self.inner.cfg.page_size));
+        let pages = Pages::new(
+            &self.inner.transport,
+            &self.inner.cfg,
+            template,
+            Some(self.inner.cfg.page_size),
+        );
         let state = (Some(first), pages, VecDeque::<T>::new());
         futures_util::stream::try_unfold(state, move |(mut next, mut pages, mut buf)| async move {
             loop {
@@ -727,110 +733,6 @@ impl WorkivaClient {
         .await
     }
 
-    // ---- operations ----
-
-    async fn poll(&self, url: &str) -> Result<(Operation, Option<Duration>)> {
-        let req = Request {
-            method: Method::GET,
-            url: url.to_string(),
-            template: "/operations/{operationId}",
-            query: Vec::new(),
-            body: None,
-            version: API_VERSION,
-        };
-        let resp = self.inner.transport.send(&req, None).await?;
-        Ok((decode(&req, &resp)?, resp.retry_after()))
-    }
-
-    /// The operation now.
-    pub async fn operation(&self, url: &str) -> Result<Operation> {
-        Ok(self.poll(url).await?.0)
-    }
-
-    /// Polls until the operation is completed (Ok), failed or cancelled
-    /// ([`WorkivaError::OperationFailed`] with Workiva's details), or the configured time
-    /// runs out ([`WorkivaError::OperationTimeout`], which keeps the URL to resume with). Each
-    /// wait is the server's `Retry-After`, clamped to `poll_min_ms..=poll_max_ms`.
-    pub async fn wait_operation(&self, op: &OperationRef) -> Result<Operation> {
-        let cfg = &self.inner.cfg;
-        let (min, max) = (
-            Duration::from_millis(cfg.poll_min_ms),
-            Duration::from_millis(cfg.poll_max_ms),
-        );
-        let limit = Duration::from_secs(cfg.operation_timeout_secs);
-        let started = Instant::now();
-        let mut wait = op.retry_after.unwrap_or(min).clamp(min, max);
-        let mut status = "accepted".to_string();
-        loop {
-            if started.elapsed() + wait > limit {
-                crate::telemetry::operation_waited("timeout", started.elapsed());
-                return Err(WorkivaError::OperationTimeout {
-                    url: op.url.clone(),
-                    status,
-                    waited: started.elapsed(),
-                });
-            }
-            tokio::time::sleep(wait).await;
-            let (o, retry_after) = self.poll(&op.url).await?;
-            match o.status.as_str() {
-                "completed" => {
-                    crate::telemetry::operation_waited("completed", started.elapsed());
-                    return Ok(o);
-                }
-                "failed" | "cancelled" => {
-                    crate::telemetry::operation_waited("failed", started.elapsed());
-                    return Err(WorkivaError::OperationFailed {
-                        url: op.url.clone(),
-                        details: o.details.unwrap_or_default(),
-                    });
-                }
-                _ => {}
-            }
-            status = o.status;
-            wait = retry_after.unwrap_or(min).clamp(min, max);
-        }
-    }
-
-    /// The values a completed batch upsertion wrote, from its `resourceUrl`, every page.
-    pub async fn operation_results(&self, op: &Operation) -> Result<Vec<MetricValue>> {
-        let Some(url) = &op.resource_url else {
-            return Ok(Vec::new());
-        };
-        let first = Request {
-            method: Method::GET,
-            url: url.clone(),
-            template: "/operations/{operationId}/metricValuesBatchUpsertionResults",
-            query: Vec::new(),
-            body: None,
-            version: API_VERSION,
-        };
-        self.inner.transport.check_origin("resourceUrl", url)?;
-        let mut out = Vec::new();
-        let mut pages = Pages::new(self, first.template, None);
-        let mut next = Some(first);
-        while let Some(req) = next.take() {
-            let resp = self.inner.transport.send(&req, None).await?;
-            let page: Page<MetricValue> = decode(&req, &resp)?;
-            let link = pages.follow(page.data.len(), page.next_link)?;
-            out.extend(page.data);
-            if let Some(link) = link {
-                next = Some(Request { url: link, ..req });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Upserts one batch and waits for it: the usual way to write values.
-    pub async fn upsert_and_wait(
-        &self,
-        program: &str,
-        metric: &str,
-        values: &[MetricValue],
-    ) -> Result<Operation> {
-        let op = self.batch_upsert(program, metric, values).await?;
-        self.wait_operation(&op).await
-    }
-
     // ---- permissions ----
 
     /// The workspace's permission definitions (Editor, Viewer, Owner, ...).
@@ -907,67 +809,4 @@ fn running_operation(e: &WorkivaError) -> Option<String> {
     let id = rest.split('`').next()?;
     (!id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .then(|| id.to_string())
-}
-
-/// Following a list's pages: each `@nextLink` on the configured origin and new, each page no
-/// larger than asked for, and the list within `max_pages` and `max_list_secs`.
-struct Pages<'a> {
-    client: &'a WorkivaClient,
-    template: &'static str,
-    page_size: Option<u32>,
-    seen: HashSet<String>,
-    pages: u32,
-    started: Instant,
-}
-
-impl<'a> Pages<'a> {
-    fn new(client: &'a WorkivaClient, template: &'static str, page_size: Option<u32>) -> Self {
-        Self {
-            client,
-            template,
-            page_size,
-            seen: HashSet::new(),
-            pages: 0,
-            started: Instant::now(),
-        }
-    }
-
-    /// Checks a page of `items` and returns the link to follow next, if any.
-    fn follow(&mut self, items: usize, link: Option<String>) -> Result<Option<String>> {
-        self.pages += 1;
-        if let Some(asked) = self.page_size
-            && items > asked as usize
-        {
-            return Err(WorkivaError::PageTooLarge {
-                path: self.template.to_string(),
-                items,
-                asked,
-            });
-        }
-        let Some(link) = link else {
-            return Ok(None);
-        };
-        self.client
-            .inner
-            .transport
-            .check_origin("@nextLink", &link)?;
-        let cfg = &self.client.inner.cfg;
-        if self.pages >= cfg.max_pages || self.started.elapsed().as_secs() >= cfg.max_list_secs {
-            return Err(WorkivaError::ListTooLong {
-                path: self.template.to_string(),
-                pages: self.pages,
-                elapsed: self.started.elapsed(),
-                max_pages: cfg.max_pages,
-                max_secs: cfg.max_list_secs,
-                link: link.chars().take(300).collect(),
-            });
-        }
-        if !self.seen.insert(link.clone()) {
-            return Err(WorkivaError::PaginationLoop {
-                path: self.template.to_string(),
-                link,
-            });
-        }
-        Ok(Some(link))
-    }
 }

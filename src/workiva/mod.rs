@@ -8,7 +8,8 @@
 //! - `ratelimit`: client-side rate and concurrency limits.
 //! - `http`: sending one request (headers, limits, logs, retries).
 //! - `tally`: retries counted by reason for a run's summary.
-//! - `client`: a method per endpoint, lists as streams, operations polled to the end.
+//! - `client`: a method per endpoint, lists as streams; `pages`: following a list's pages
+//!   safely; `operations`: asynchronous operations polled to their end.
 //! - `models`, `error`: the schemas and the errors.
 
 pub mod auth;
@@ -17,6 +18,8 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod models;
+pub mod operations;
+pub mod pages;
 pub mod ratelimit;
 pub mod retry;
 pub mod tally;
