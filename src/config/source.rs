@@ -47,12 +47,7 @@ impl StoreOptions {
             match url::Url::parse(e) {
                 Err(err) => p.push(format!("{at}: source.endpoint `{e}` is not a URL: {err}")),
                 Ok(u) if u.scheme() == "http" => {
-                    let loopback = match u.host() {
-                        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                        None => false,
-                    };
+                    let loopback = crate::workiva::config::is_loopback(&u);
                     if !self.allow_http {
                         p.push(format!("{at}: source.endpoint `{e}` is plain http; set allow_http = true (loopback hosts only) or use https"));
                     } else if !loopback {
@@ -129,6 +124,11 @@ impl fmt::Debug for SqlSource {
 }
 
 impl SqlSource {
+    /// What rejects and errors call this source: `postgres query of pipeline emissions`.
+    pub fn name(&self, pipeline: &str) -> String {
+        format!("{} query of pipeline {pipeline}", self.kind.as_str())
+    }
+
     /// Reads the database URL: from `url_file`, else the variable `url_env` names, else `url`.
     pub fn url(&self) -> Result<String, String> {
         if let Some(f) = &self.url_file {
@@ -218,15 +218,6 @@ impl Source {
                 p
             }
             Self::Sql(s) => s.problems(at),
-        }
-    }
-
-    /// What a reject calls this source (`postgres query of pipeline emissions`); `None` for
-    /// Parquet, whose rejects name their file.
-    pub fn describe(&self, pipeline: &str) -> Option<String> {
-        match self {
-            Self::Parquet { .. } => None,
-            Self::Sql(s) => Some(format!("{} query of pipeline {pipeline}", s.kind.as_str())),
         }
     }
 }

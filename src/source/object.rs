@@ -213,13 +213,12 @@ impl AsyncFileReader for StoreReader {
     }
 }
 
-/// Reads one object's mapped columns, calling `each` with every row.
-pub async fn read_object(
+/// Opens one object: its footer read, its mapped columns checked; the stream builder and the
+/// columns to project.
+async fn open(
     obj: &Object,
     c: &Columns,
-    each: &mut (dyn FnMut(SourceRow) + Send),
-) -> Result<u64, SourceError> {
-    let name: Arc<str> = Arc::from(obj.url.as_str());
+) -> Result<(ParquetRecordBatchStreamBuilder<StoreReader>, Vec<String>), SourceError> {
     let reader = StoreReader {
         store: obj.store.clone(),
         path: obj.path.clone(),
@@ -235,6 +234,17 @@ pub async fn read_object(
         .map(|f| f.name().clone())
         .collect();
     let wanted = wanted_columns(&available, c, &obj.url)?;
+    Ok((builder, wanted))
+}
+
+/// Reads one object's mapped columns, calling `each` with every row.
+pub async fn read_object(
+    obj: &Object,
+    c: &Columns,
+    each: &mut (dyn FnMut(SourceRow) + Send),
+) -> Result<u64, SourceError> {
+    let name: Arc<str> = Arc::from(obj.url.as_str());
+    let (builder, wanted) = open(obj, c).await?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().map(String::as_str));
     let mut stream = builder
         .with_projection(mask)
@@ -250,21 +260,7 @@ pub async fn read_object(
 
 /// Checks one object without reading its rows: its footer, and its mapped columns.
 pub async fn check_object(obj: &Object, c: &Columns) -> Result<(), SourceError> {
-    let reader = StoreReader {
-        store: obj.store.clone(),
-        path: obj.path.clone(),
-        size: obj.size,
-    };
-    let builder = ParquetRecordBatchStreamBuilder::new(reader)
-        .await
-        .map_err(|e| read_err(&obj.url, e))?;
-    let available: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    wanted_columns(&available, c, &obj.url).map(|_| ())
+    open(obj, c).await.map(|_| ())
 }
 
 /// Reads every object it can: the rows of the readable ones, and why each other one could not

@@ -285,7 +285,7 @@ fn source_row<R>(
 
 /// Reads every row of the query. `pipeline` names the source in rejects and errors.
 pub async fn read(s: &SqlSource, c: &Columns, pipeline: &str) -> Result<Vec<SourceRow>, SqlError> {
-    let name: Arc<str> = Arc::from(format!("{} query of pipeline {pipeline}", s.kind.as_str()));
+    let name: Arc<str> = Arc::from(s.name(pipeline));
     let limit = Duration::from_secs(s.statement_timeout_secs);
     // The database's own limit ends the statement; this one also covers connecting and a
     // database that has none (SQLite).
@@ -298,22 +298,46 @@ pub async fn read(s: &SqlSource, c: &Columns, pipeline: &str) -> Result<Vec<Sour
     }
 }
 
-/// The URL, and how it is shown in messages (never with its password).
-fn url(s: &SqlSource, name: &str) -> Result<(String, String), SqlError> {
-    let url = s.url().map_err(|reason| SqlError::Url {
-        source_name: name.into(),
-        reason,
-    })?;
-    let shown = crate::store::redact(&url);
-    Ok((url, shown))
+/// The database a source reaches: its URL, how it is shown in messages (never with its
+/// password), and the source's name; and the errors that name them.
+struct Target<'a> {
+    url: String,
+    shown: String,
+    name: &'a str,
+}
+
+impl<'a> Target<'a> {
+    fn of(s: &SqlSource, name: &'a str) -> Result<Self, SqlError> {
+        let url = s.url().map_err(|reason| SqlError::Url {
+            source_name: name.into(),
+            reason,
+        })?;
+        Ok(Self {
+            shown: crate::store::redact(&url),
+            url,
+            name,
+        })
+    }
+
+    fn connect(&self, e: sqlx::Error) -> SqlError {
+        SqlError::Connect {
+            source_name: self.name.to_string(),
+            url: self.shown.clone(),
+            reason: crate::store::redact(&e.to_string()),
+        }
+    }
+
+    fn query(&self, e: sqlx::Error) -> SqlError {
+        SqlError::Query {
+            source_name: self.name.to_string(),
+            reason: e.to_string(),
+        }
+    }
 }
 
 macro_rules! stream_rows {
-    ($tx:expr, $s:expr, $c:expr, $name:expr, $cell:expr) => {{
-        let query_err = |e: sqlx::Error| SqlError::Query {
-            source_name: $name.to_string(),
-            reason: e.to_string(),
-        };
+    ($tx:expr, $s:expr, $c:expr, $name:expr, $cell:expr, $query_err:expr) => {{
+        let query_err = $query_err;
         let mut rows = sqlx::query(sqlx::AssertSqlSafe($s.query.clone())).fetch(&mut *$tx);
         let mut out = Vec::new();
         let mut layout_of = None;
@@ -338,20 +362,12 @@ async fn read_inner(
     c: &Columns,
     name: &Arc<str>,
 ) -> Result<Vec<SourceRow>, SqlError> {
-    let (url, shown) = url(s, name)?;
-    let connect_err = |e: sqlx::Error| SqlError::Connect {
-        source_name: name.to_string(),
-        url: shown.clone(),
-        reason: crate::store::redact(&e.to_string()),
-    };
-    let query_err = |e: sqlx::Error| SqlError::Query {
-        source_name: name.to_string(),
-        reason: e.to_string(),
-    };
+    let t = Target::of(s, name)?;
+    let (connect_err, query_err) = (|e| t.connect(e), |e| t.query(e));
     let ms = s.statement_timeout_secs * 1000;
     match s.kind {
         SqlKind::Postgres => {
-            let mut conn = PgConnection::connect(&url).await.map_err(connect_err)?;
+            let mut conn = PgConnection::connect(&t.url).await.map_err(connect_err)?;
             let mut tx = conn
                 .begin_with("BEGIN READ ONLY")
                 .await
@@ -362,12 +378,14 @@ async fn read_inner(
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, pg_cell);
+            let rows = stream_rows!(tx, s, c, name, pg_cell, query_err);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }
         SqlKind::Mysql => {
-            let mut conn = MySqlConnection::connect(&url).await.map_err(connect_err)?;
+            let mut conn = MySqlConnection::connect(&t.url)
+                .await
+                .map_err(connect_err)?;
             // MariaDB counts seconds, MySQL milliseconds; each refuses the other's name.
             let mariadb = format!(
                 "SET SESSION max_statement_time = {}",
@@ -383,19 +401,19 @@ async fn read_inner(
                 .begin_with("START TRANSACTION READ ONLY")
                 .await
                 .map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, mysql_cell);
+            let rows = stream_rows!(tx, s, c, name, mysql_cell, query_err);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }
         SqlKind::Sqlite => {
-            let ro = if url.contains('?') {
-                format!("{url}&mode=ro")
+            let ro = if t.url.contains('?') {
+                format!("{}&mode=ro", t.url)
             } else {
-                format!("{url}?mode=ro")
+                format!("{}?mode=ro", t.url)
             };
             let mut conn = SqliteConnection::connect(&ro).await.map_err(connect_err)?;
             let mut tx = conn.begin().await.map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, sqlite_cell);
+            let rows = stream_rows!(tx, s, c, name, sqlite_cell, query_err);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }
@@ -407,7 +425,7 @@ async fn read_inner(
 /// and each mapped column is in its result with a type esg-sync reads. Every problem is
 /// returned.
 pub async fn check(s: &SqlSource, c: &Columns, pipeline: &str) -> Vec<SqlError> {
-    let name = format!("{} query of pipeline {pipeline}", s.kind.as_str());
+    let name = s.name(pipeline);
     match check_inner(s, c, &name).await {
         Ok(problems) => problems,
         Err(e) => vec![e],
@@ -415,21 +433,13 @@ pub async fn check(s: &SqlSource, c: &Columns, pipeline: &str) -> Vec<SqlError> 
 }
 
 async fn check_inner(s: &SqlSource, c: &Columns, name: &str) -> Result<Vec<SqlError>, SqlError> {
-    let (url, shown) = url(s, name)?;
-    let connect_err = |e: sqlx::Error| SqlError::Connect {
-        source_name: name.to_string(),
-        url: shown.clone(),
-        reason: crate::store::redact(&e.to_string()),
-    };
-    let query_err = |e: sqlx::Error| SqlError::Query {
-        source_name: name.to_string(),
-        reason: e.to_string(),
-    };
+    let t = Target::of(s, name)?;
+    let (connect_err, query_err) = (|e| t.connect(e), |e| t.query(e));
     let q = sqlx::AssertSqlSafe(s.query.clone());
     use sqlx::SqlSafeStr;
     let columns: Vec<(String, String)> = match s.kind {
         SqlKind::Postgres => {
-            let mut conn = PgConnection::connect(&url).await.map_err(connect_err)?;
+            let mut conn = PgConnection::connect(&t.url).await.map_err(connect_err)?;
             let d = Executor::prepare(&mut conn, q.into_sql_str())
                 .await
                 .map_err(query_err)?;
@@ -439,7 +449,9 @@ async fn check_inner(s: &SqlSource, c: &Columns, name: &str) -> Result<Vec<SqlEr
                 .collect()
         }
         SqlKind::Mysql => {
-            let mut conn = MySqlConnection::connect(&url).await.map_err(connect_err)?;
+            let mut conn = MySqlConnection::connect(&t.url)
+                .await
+                .map_err(connect_err)?;
             let d = Executor::prepare(&mut conn, q.into_sql_str())
                 .await
                 .map_err(query_err)?;
@@ -449,7 +461,9 @@ async fn check_inner(s: &SqlSource, c: &Columns, name: &str) -> Result<Vec<SqlEr
                 .collect()
         }
         SqlKind::Sqlite => {
-            let mut conn = SqliteConnection::connect(&url).await.map_err(connect_err)?;
+            let mut conn = SqliteConnection::connect(&t.url)
+                .await
+                .map_err(connect_err)?;
             let d = Executor::prepare(&mut conn, q.into_sql_str())
                 .await
                 .map_err(query_err)?;

@@ -158,7 +158,7 @@ impl TokenCache {
                 crate::telemetry::api_request("POST", "/oauth2/token", None, t.elapsed());
                 if let Some(reason) = super::error::tls_problem(&e) {
                     return Err(WorkivaError::Tls {
-                        host: host_of(&self.url),
+                        host: super::error::host_of(&self.url),
                         reason,
                     });
                 }
@@ -168,7 +168,7 @@ impl TokenCache {
                     reason: format!(
                         "{} ({})",
                         super::error::describe_reqwest(&e),
-                        host_of(&self.url)
+                        super::error::host_of(&self.url)
                     ),
                     reached_server: !e.is_connect(),
                     timed_out: e.is_timeout(),
@@ -194,7 +194,7 @@ impl TokenCache {
             reason: format!(
                 "{} ({})",
                 super::error::describe_reqwest(&e),
-                host_of(&self.url)
+                super::error::host_of(&self.url)
             ),
             reached_server: true,
             timed_out: e.is_timeout(),
@@ -259,12 +259,4 @@ impl TokenCache {
             refresh_at: Instant::now() + life.mul_f64(0.8),
         })
     }
-}
-
-/// The host of a URL, for messages.
-fn host_of(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .unwrap_or_else(|| url.chars().take(100).collect())
 }

@@ -362,15 +362,11 @@ impl WorkivaConfig {
 
     /// The hosts that receive the client secret and the bearer token, when they differ.
     pub fn token_host_differs(&self) -> Option<(String, String)> {
-        let host = |u: &str| {
-            reqwest::Url::parse(u)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-        };
-        match (host(&self.base_url()), host(&self.token_url())) {
-            (Some(b), Some(t)) if !b.eq_ignore_ascii_case(&t) => Some((t, b)),
-            _ => None,
-        }
+        let (base, token) = (
+            super::error::host_of(&self.base_url()),
+            super::error::host_of(&self.token_url()),
+        );
+        (!base.eq_ignore_ascii_case(&token)).then_some((token, base))
     }
 
     /// Reads the client secret: from `client_secret_file`, else the environment variable named

@@ -328,6 +328,14 @@ impl WorkivaError {
 
 pub type Result<T, E = WorkivaError> = std::result::Result<T, E>;
 
+/// The host a URL names, for messages (the URL itself, shortened, when it has none).
+pub fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| url.chars().take(100).collect())
+}
+
 /// A short description of a transport failure that never includes headers or bodies.
 pub fn describe_reqwest(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {

@@ -237,10 +237,7 @@ impl Transport {
     ) -> Result<Response> {
         let _slot = self.limiter.acquire().await;
         let t = Instant::now();
-        let host = reqwest::Url::parse(&req.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
+        let host = super::error::host_of(&req.url);
         let transport = |e: reqwest::Error, reached: bool| {
             if let Some(reason) = tls_problem(&e) {
                 return WorkivaError::Tls {

@@ -43,6 +43,8 @@ struct Hostile {
     /// (method, path, carried a bearer token)
     hits: Arc<Mutex<Vec<(String, String, bool)>>>,
     expires_in: u64,
+    /// The access token the token endpoint hands out.
+    token: Arc<Mutex<String>>,
 }
 
 async fn handle(State(h): State<Hostile>, req: Request) -> Response {
@@ -53,8 +55,9 @@ async fn handle(State(h): State<Hostile>, req: Request) -> Response {
         .unwrap()
         .push((method.clone(), path.clone(), auth));
     if path == "/oauth2/token" {
+        let token = h.token.lock().unwrap().clone();
         return axum::Json(
-            json!({"access_token": "tok", "token_type": "Bearer", "expires_in": h.expires_in}),
+            json!({"access_token": token, "token_type": "Bearer", "expires_in": h.expires_in}),
         )
         .into_response();
     }
@@ -126,6 +129,7 @@ async fn serve(mode: Mode, expires_in: u64) -> (Hostile, String) {
         mode: Arc::new(Mutex::new(mode)),
         hits: Arc::new(Mutex::new(Vec::new())),
         expires_in,
+        token: Arc::new(Mutex::new("tok".into())),
     };
     let app = Router::new().fallback(handle).with_state(h.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -304,4 +308,23 @@ async fn a_connection_failure_names_the_host_and_is_not_taken_for_a_lost_answer(
         !e.may_have_reached_server() && !m.contains("may have reached"),
         "{m}"
     );
+}
+
+#[tokio::test]
+async fn a_token_a_header_cannot_carry_is_refused_not_retried() {
+    let (h, base) = serve(Mode::Items(1), 600).await;
+    *h.token.lock().unwrap() = "tok\r\nX-Injected: 1".into();
+    let c = WorkivaClient::new(config(&base)).unwrap();
+    let e = c.programs(&ListOptions::default()).await.unwrap_err();
+    assert!(e.to_string().contains("a header cannot carry"), "{e}");
+    assert!(!e.is_retriable());
+    let token_requests = h
+        .hits
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x.1 == "/oauth2/token")
+        .count();
+    assert_eq!(token_requests, 1, "asked once, not retried");
+    assert!(api_hits(&h).is_empty(), "no API request carried it");
 }
