@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
-use esg_sync::config::{Columns, SqlKind, SqlSource};
+use esg_sync::config::{Columns, Source, SqlKind, SqlSource};
 use parquet::arrow::ArrowWriter;
 use sqlx::Connection;
 
@@ -86,52 +86,30 @@ const GENERATE_SQLITE: &str = "CREATE TABLE lake AS WITH RECURSIVE n(i) AS (SELE
 async fn child(kind: &str) {
     let c = columns();
     let at = std::env::var("ESG_SYNC_BENCH_SOURCE").expect("the parent sets it");
-    match kind {
-        "parquet" => {
-            measure(kind, async {
-                let files = vec![std::path::PathBuf::from(&at)];
-                tokio::task::spawn_blocking(move || {
-                    esg_sync::source::parquet::read_all(&files, &c)
-                        .unwrap()
-                        .len()
-                })
-                .await
-                .unwrap()
-            })
-            .await
-        }
-        "s3" => {
-            let o = esg_sync::config::StoreOptions {
+    let source = match kind {
+        "parquet" => Source::Parquet {
+            paths: vec![at.clone()],
+            store: Default::default(),
+        },
+        "s3" => Source::Parquet {
+            paths: vec!["s3://esg-bench/lake/*.parquet".to_string()],
+            store: esg_sync::config::StoreOptions {
                 endpoint: Some(at.clone()),
                 region: Some("us-east-1".into()),
                 allow_http: true,
-            };
-            measure(kind, async {
-                let paths = vec!["s3://esg-bench/lake/*.parquet".to_string()];
-                let (objects, errors) = esg_sync::source::object::expand(&paths, &o).await;
-                assert!(errors.is_empty(), "{errors:?}");
-                let (rows, errors) = esg_sync::source::object::read_each(&objects, &c).await;
-                assert!(errors.is_empty(), "{errors:?}");
-                rows.len()
-            })
+            },
+        },
+        "sqlite" => Source::Sql(sql(SqlKind::Sqlite, "ESG_SYNC_BENCH_SOURCE")),
+        "postgres" => Source::Sql(sql(SqlKind::Postgres, "ESG_SYNC_BENCH_SOURCE")),
+        _ => Source::Sql(sql(SqlKind::Mysql, "ESG_SYNC_BENCH_SOURCE")),
+    };
+    // Through the one interface a run reads with, counting rows without holding them.
+    measure(kind, async {
+        esg_sync::source::stream::count(&source, &c, "bench")
             .await
-        }
-        _ => {
-            let k = match kind {
-                "sqlite" => SqlKind::Sqlite,
-                "postgres" => SqlKind::Postgres,
-                _ => SqlKind::Mysql,
-            };
-            let s = sql(k, "ESG_SYNC_BENCH_SOURCE");
-            measure(kind, async {
-                esg_sync::source::sql::read(&s, &c, "bench")
-                    .await
-                    .unwrap()
-                    .len()
-            })
-            .await
-        }
-    }
+            .unwrap() as usize
+    })
+    .await
 }
 
 /// Runs this benchmark again as a child reading one source.

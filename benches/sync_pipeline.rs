@@ -183,8 +183,10 @@ async fn run() {
     let avg = sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64;
     // The same steps one by one, to show where the time goes.
     let t = Instant::now();
-    let files = esg_sync::source::parquet::expand(p.source.paths()).unwrap();
-    let rows = esg_sync::source::parquet::read_all(&files, &p.columns).unwrap();
+    let (rows, errors) = esg_sync::source::stream::read_all(&p.source, &p.columns, &p.name)
+        .await
+        .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
     let t_read = t.elapsed();
     let resolved = esg_sync::sync::resolve::resolve(&client, &store, &p)
         .await

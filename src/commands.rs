@@ -259,9 +259,7 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
                         for f in files {
                             let cols = p.columns.clone();
                             let res = tokio::task::spawn_blocking(move || {
-                                let mut n = 0u64;
-                                crate::source::parquet::read_file(&f, &cols, &mut |_| n += 1)
-                                    .map(|_| n)
+                                crate::source::parquet::check_file(&f, &cols)
                             })
                             .await?;
                             if let Err(e) = res {

@@ -51,3 +51,12 @@ pub struct Reject {
     pub period: Option<String>,
     pub value: Option<String>,
 }
+
+/// What a panic said, from its payload.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

@@ -1,13 +1,15 @@
 //! Sources of rows: `cell` (a typed cell and its plain text), `parquet` (Parquet files, read
 //! record batch by record batch, only the mapped columns), `object` (Parquet on object
 //! storage, fetched with ranged requests) and `sql` (one query against
-//! PostgreSQL, MySQL/MariaDB or SQLite, streamed). Every row remembers its file
-//! and row number, so a rejection can name them.
+//! PostgreSQL, MySQL/MariaDB or SQLite, streamed), and `stream`, the one interface a run reads
+//! any of them through, chunk by chunk. Every row remembers its file and row number, so a
+//! rejection can name them.
 
 pub mod cell;
 pub mod object;
 pub mod parquet;
 pub mod sql;
+pub mod stream;
 
 pub use cell::Cell;
 

@@ -20,7 +20,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::SourceRow;
-use super::parquet::{SourceError, batch_rows, wanted_columns};
+use super::parquet::{BATCH_ROWS, SourceError, batch_rows, wanted_columns};
 use crate::config::{Columns, StoreOptions};
 
 /// Whether `path` names an object store rather than a local file.
@@ -237,23 +237,26 @@ async fn open(
     Ok((builder, wanted))
 }
 
-/// Reads one object's mapped columns, calling `each` with every row.
-pub async fn read_object(
-    obj: &Object,
-    c: &Columns,
-    each: &mut (dyn FnMut(SourceRow) + Send),
-) -> Result<u64, SourceError> {
+/// Reads one object's mapped columns, one record batch at a time, handing each batch's rows
+/// to `each`; `each` returns false to stop early. Returns the number of rows read.
+pub async fn read_object<F, Fut>(obj: &Object, c: &Columns, mut each: F) -> Result<u64, SourceError>
+where
+    F: FnMut(Vec<SourceRow>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let name: Arc<str> = Arc::from(obj.url.as_str());
     let (builder, wanted) = open(obj, c).await?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().map(String::as_str));
     let mut stream = builder
         .with_projection(mask)
-        .with_batch_size(8192)
+        .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| read_err(&obj.url, e))?;
     let mut row_no = 0u64;
     while let Some(batch) = stream.try_next().await.map_err(|e| read_err(&obj.url, e))? {
-        batch_rows(&batch, c, &name, &mut row_no, &mut |r| each(r))?;
+        if !each(batch_rows(&batch, c, &name, &mut row_no)?).await {
+            break;
+        }
     }
     Ok(row_no)
 }
@@ -261,21 +264,6 @@ pub async fn read_object(
 /// Checks one object without reading its rows: its footer, and its mapped columns.
 pub async fn check_object(obj: &Object, c: &Columns) -> Result<(), SourceError> {
     open(obj, c).await.map(|_| ())
-}
-
-/// Reads every object it can: the rows of the readable ones, and why each other one could not
-/// be read. An object that fails part way gives none of its rows.
-pub async fn read_each(objects: &[Object], c: &Columns) -> (Vec<SourceRow>, Vec<SourceError>) {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for obj in objects {
-        let mut these = Vec::new();
-        match read_object(obj, c, &mut |r| these.push(r)).await {
-            Ok(_) => rows.append(&mut these),
-            Err(e) => errors.push(e),
-        }
-    }
-    (rows, errors)
 }
 
 #[cfg(test)]

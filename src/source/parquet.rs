@@ -15,6 +15,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::{Cell, SourceRow};
 use crate::config::Columns;
 
+/// Rows per record batch read from a file (and per chunk handed on by every source).
+pub const BATCH_ROWS: usize = 8192;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("source pattern `{pattern}` is not a valid glob: {reason}")]
@@ -341,8 +344,7 @@ pub(crate) fn batch_rows(
     c: &Columns,
     name: &Arc<str>,
     row_no: &mut u64,
-    each: &mut dyn FnMut(SourceRow),
-) -> Result<(), SourceError> {
+) -> Result<Vec<SourceRow>, SourceError> {
     let err = |reason: String| SourceError::Read {
         file: name.to_string(),
         reason,
@@ -375,9 +377,10 @@ pub(crate) fn batch_rows(
     for colname in c.dimensions.keys() {
         dims.push(col(&Some(colname.clone()))?);
     }
+    let mut rows = Vec::with_capacity(n);
     for i in 0..n {
         *row_no += 1;
-        each(SourceRow {
+        rows.push(SourceRow {
             file: name.clone(),
             row: *row_no,
             metric: take(&mut metric, i),
@@ -390,18 +393,17 @@ pub(crate) fn batch_rows(
             status: take(&mut status, i),
         });
     }
-    Ok(())
+    Ok(rows)
 }
 
-/// Reads one file's rows, calling `each` with every row.
-pub fn read_file(
+/// Opens one file: its footer read and its mapped columns checked, ready to read them.
+fn open_file(
     path: &Path,
     c: &Columns,
-    each: &mut dyn FnMut(SourceRow),
-) -> Result<u64, SourceError> {
-    let name: Arc<str> = Arc::from(path.display().to_string());
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, SourceError> {
+    let name = path.display().to_string();
     let err = |reason: String| SourceError::Read {
-        file: name.to_string(),
+        file: name.clone(),
         reason,
     };
     let f = File::open(path).map_err(|e| err(e.to_string()))?;
@@ -414,42 +416,38 @@ pub fn read_file(
         .collect();
     let wanted = wanted_columns(&available, c, &name)?;
     let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.iter().map(String::as_str));
-    let reader = builder
+    builder
         .with_projection(mask)
-        .with_batch_size(8192)
+        .with_batch_size(BATCH_ROWS)
         .build()
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(e.to_string()))
+}
+
+/// Checks one file without reading its rows: its footer, and its mapped columns.
+pub fn check_file(path: &Path, c: &Columns) -> Result<(), SourceError> {
+    open_file(path, c).map(|_| ())
+}
+
+/// Reads one file's rows, one record batch at a time, handing each batch's rows to `each`;
+/// `each` returns false to stop early. Returns the number of rows read.
+pub fn read_file(
+    path: &Path,
+    c: &Columns,
+    each: &mut dyn FnMut(Vec<SourceRow>) -> bool,
+) -> Result<u64, SourceError> {
+    let name: Arc<str> = Arc::from(path.display().to_string());
+    let reader = open_file(path, c)?;
     let mut row_no = 0u64;
     for batch in reader {
-        let batch: RecordBatch = batch.map_err(|e| err(e.to_string()))?;
-        batch_rows(&batch, c, &name, &mut row_no, each)?;
-    }
-    Ok(row_no)
-}
-
-/// Reads every file of a pipeline. A file that cannot be read does not stop the others from
-/// being tried: the error names every unreadable file at once.
-pub fn read_all(files: &[PathBuf], c: &Columns) -> Result<Vec<SourceRow>, SourceError> {
-    let (rows, errors) = read_each(files, c);
-    match SourceError::all(errors) {
-        Some(e) => Err(e),
-        None => Ok(rows),
-    }
-}
-
-/// Reads every file it can: the rows of the readable files, and why each other one could not
-/// be read. A file that fails part way gives none of its rows.
-pub fn read_each(files: &[PathBuf], c: &Columns) -> (Vec<SourceRow>, Vec<SourceError>) {
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        let mut these = Vec::new();
-        match read_file(f, c, &mut |r| these.push(r)) {
-            Ok(_) => rows.append(&mut these),
-            Err(e) => errors.push(e),
+        let batch: RecordBatch = batch.map_err(|e| SourceError::Read {
+            file: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        if !each(batch_rows(&batch, c, &name, &mut row_no)?) {
+            break;
         }
     }
-    (rows, errors)
+    Ok(row_no)
 }
 
 /// Property tests: every Arrow type we accept converts any array without a panic, nulls stay

@@ -14,7 +14,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Column, Connection, Executor, Row, Statement, TypeInfo, ValueRef};
 
-use super::parquet::roles;
+use super::parquet::{BATCH_ROWS, roles};
 use super::{Cell, SourceRow};
 use crate::config::{Columns, SqlKind, SqlSource};
 
@@ -283,13 +283,29 @@ fn source_row<R>(
     })
 }
 
-/// Reads every row of the query. `pipeline` names the source in rejects and errors.
-pub async fn read(s: &SqlSource, c: &Columns, pipeline: &str) -> Result<Vec<SourceRow>, SqlError> {
+/// Reads the query's rows, handing them to `each` in chunks of at most [`BATCH_ROWS`] as they
+/// arrive; `each` returns false to stop early. Returns the number of rows read. `pipeline`
+/// names the source in rejects and errors.
+pub async fn read<F, Fut>(
+    s: &SqlSource,
+    c: &Columns,
+    pipeline: &str,
+    each: F,
+) -> Result<u64, SqlError>
+where
+    F: FnMut(Vec<SourceRow>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let name: Arc<str> = Arc::from(s.name(pipeline));
     let limit = Duration::from_secs(s.statement_timeout_secs);
     // The database's own limit ends the statement; this one also covers connecting and a
     // database that has none (SQLite).
-    match tokio::time::timeout(limit + Duration::from_secs(5), read_inner(s, c, &name)).await {
+    match tokio::time::timeout(
+        limit + Duration::from_secs(5),
+        read_inner(s, c, &name, each),
+    )
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(SqlError::Timeout {
             source_name: name.to_string(),
@@ -336,12 +352,13 @@ impl<'a> Target<'a> {
 }
 
 macro_rules! stream_rows {
-    ($tx:expr, $s:expr, $c:expr, $name:expr, $cell:expr, $query_err:expr) => {{
+    ($tx:expr, $s:expr, $c:expr, $name:expr, $cell:expr, $query_err:expr, $each:expr) => {{
         let query_err = $query_err;
         let mut rows = sqlx::query(sqlx::AssertSqlSafe($s.query.clone())).fetch(&mut *$tx);
-        let mut out = Vec::new();
+        let mut chunk = Vec::with_capacity(BATCH_ROWS);
         let mut layout_of = None;
         let mut n = 0u64;
+        let mut going = true;
         while let Some(row) = rows.try_next().await.map_err(query_err)? {
             n += 1;
             if layout_of.is_none() {
@@ -350,18 +367,36 @@ macro_rules! stream_rows {
                 layout_of = Some(layout(&names, $c, $name)?);
             }
             let l = layout_of.as_ref().expect("set above");
-            out.push(source_row(&row, n, l, $name, $cell).map_err(query_err)?);
+            chunk.push(source_row(&row, n, l, $name, $cell).map_err(query_err)?);
+            if chunk.len() == BATCH_ROWS {
+                going = $each(std::mem::replace(
+                    &mut chunk,
+                    Vec::with_capacity(BATCH_ROWS),
+                ))
+                .await;
+                if !going {
+                    break;
+                }
+            }
         }
         drop(rows);
-        out
+        if going && !chunk.is_empty() {
+            $each(chunk).await;
+        }
+        n
     }};
 }
 
-async fn read_inner(
+async fn read_inner<F, Fut>(
     s: &SqlSource,
     c: &Columns,
     name: &Arc<str>,
-) -> Result<Vec<SourceRow>, SqlError> {
+    mut each: F,
+) -> Result<u64, SqlError>
+where
+    F: FnMut(Vec<SourceRow>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let t = Target::of(s, name)?;
     let (connect_err, query_err) = (|e| t.connect(e), |e| t.query(e));
     let ms = s.statement_timeout_secs * 1000;
@@ -378,7 +413,7 @@ async fn read_inner(
             .execute(&mut *tx)
             .await
             .map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, pg_cell, query_err);
+            let rows = stream_rows!(tx, s, c, name, pg_cell, query_err, each);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }
@@ -401,7 +436,7 @@ async fn read_inner(
                 .begin_with("START TRANSACTION READ ONLY")
                 .await
                 .map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, mysql_cell, query_err);
+            let rows = stream_rows!(tx, s, c, name, mysql_cell, query_err, each);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }
@@ -413,7 +448,7 @@ async fn read_inner(
             };
             let mut conn = SqliteConnection::connect(&ro).await.map_err(connect_err)?;
             let mut tx = conn.begin().await.map_err(query_err)?;
-            let rows = stream_rows!(tx, s, c, name, sqlite_cell, query_err);
+            let rows = stream_rows!(tx, s, c, name, sqlite_cell, query_err, each);
             tx.rollback().await.map_err(query_err)?;
             Ok(rows)
         }

@@ -47,6 +47,19 @@ pub enum PlanError {
 }
 
 impl PlanError {
+    /// A source that could not be read, for pipeline `pipeline`.
+    pub fn read(pipeline: &str, e: crate::source::stream::ReadError) -> Self {
+        use crate::source::stream::ReadError;
+        match e {
+            ReadError::File(e) => PlanError::Source(e),
+            ReadError::Sql(e) => PlanError::Sql(e),
+            ReadError::Stopped(reason) => PlanError::ReaderStopped {
+                pipeline: pipeline.to_string(),
+                reason,
+            },
+        }
+    }
+
     pub fn is_retriable(&self) -> bool {
         match self {
             Self::Workiva(e) => e.is_retriable(),

@@ -11,11 +11,11 @@ use super::diff::diff_metric;
 use super::error::{GuardRefused, PlanError};
 use super::ids::{MetricId, ProgramId};
 use super::resolve::{self, MappingChange, Resolved};
-use super::validate::{Row, validate};
-use crate::config::{Columns, Mode, PipelineConfig, Source};
+use super::validate::{Checker, Row, Validated};
+use crate::config::{Mode, PipelineConfig};
 use crate::outcome::{Counts, Reject};
-use crate::source::parquet::{self, SourceError};
-use crate::source::{SourceRow, object, sql};
+use crate::source::parquet::SourceError;
+use crate::source::stream::{self, Piece, ReadError};
 use crate::store::Store;
 use crate::workiva::WorkivaClient;
 
@@ -73,62 +73,63 @@ impl Plan {
     }
 }
 
-/// Reads every source file of the pipeline, off the async threads. A file that cannot be read
-/// is a reject naming it (the other files' rows still land); in mirror mode it fails the
-/// plan, since what the source holds is then unknown and nothing may be deleted.
-async fn read_source(p: &PipelineConfig) -> Result<(Vec<SourceRow>, Vec<Reject>), PlanError> {
-    let (paths, store) = match &p.source {
-        Source::Sql(s) => return Ok((sql::read(s, &p.columns, &p.name).await?, Vec::new())),
-        Source::Parquet { paths, store } => (paths, store),
-    };
-    let (remote, local): (Vec<String>, Vec<String>) =
-        paths.iter().cloned().partition(|x| object::is_remote(x));
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    if !local.is_empty() {
-        let local: Vec<String> = local
-            .into_iter()
-            .map(|x| x.strip_prefix("file://").map(str::to_string).unwrap_or(x))
-            .collect();
-        let files = parquet::expand(&local)?;
-        let columns: Columns = p.columns.clone();
-        let (r, e) = tokio::task::spawn_blocking(move || parquet::read_each(&files, &columns))
-            .await
-            .map_err(|e| PlanError::ReaderStopped {
-                pipeline: p.name.clone(),
-                reason: e.to_string(),
-            })?;
-        rows = r;
-        errors = e;
-    }
-    if !remote.is_empty() {
-        let (objects, unmatched) = object::expand(&remote, store).await;
-        if let Some(e) = SourceError::all(unmatched) {
-            return Err(e.into());
+/// Reads the pipeline's source and validates it chunk by chunk as it arrives, so only a few
+/// chunks of raw rows are held at once; the compact valid rows are kept. An origin (a file, an
+/// object) that fails part way gives none of its rows: it becomes a reject naming it, and the
+/// other origins' rows still land. In mirror mode it fails the plan, since what the source
+/// holds is then unknown and nothing may be deleted; a failed query always does.
+/// Returns the validated rows and the number of rows read.
+async fn read_and_validate(
+    p: &PipelineConfig,
+    resolved: &Resolved,
+) -> Result<(Validated, usize), PlanError> {
+    let mut stream = stream::open(&p.source, &p.columns, &p.name)
+        .await
+        .map_err(|e| PlanError::read(&p.name, e))?;
+    let mut checker = Checker::new(p, &resolved.meta, &resolved.mapper);
+    let mut out = Validated::default();
+    let mut pending = Validated::default();
+    let (mut read, mut pending_read) = (0usize, 0usize);
+    let mut unreadable = Vec::new();
+    while let Some(piece) = stream.next().await {
+        match piece {
+            Piece::Rows(rows) => {
+                pending_read += rows.len();
+                checker.check(rows, &mut pending);
+            }
+            Piece::Done(_) => {
+                out.append(std::mem::take(&mut pending));
+                read += std::mem::take(&mut pending_read);
+            }
+            Piece::Stopped(reason) => {
+                return Err(PlanError::read(&p.name, ReadError::Stopped(reason)));
+            }
+            Piece::Failed(_, e @ (ReadError::Sql(_) | ReadError::Stopped(_))) => {
+                return Err(PlanError::read(&p.name, e));
+            }
+            Piece::Failed(_, ReadError::File(e)) => {
+                pending = Validated::default();
+                pending_read = 0;
+                unreadable.push(e);
+            }
         }
-        let (r, e) = object::read_each(&objects, &p.columns).await;
-        rows.extend(r);
-        errors.extend(e);
     }
-    if p.mode == Mode::Mirror {
-        return match SourceError::all(errors) {
-            Some(e) => Err(e.into()),
-            None => Ok((rows, Vec::new())),
-        };
+    if p.mode == Mode::Mirror
+        && let Some(e) = SourceError::all(std::mem::take(&mut unreadable))
+    {
+        return Err(e.into());
     }
-    let rejects = errors
-        .into_iter()
-        .map(|e| Reject {
-            source_file: e.file().unwrap_or_default().to_string(),
-            source_row: 0,
-            field: e.field().to_string(),
-            reason: format!("the whole file was skipped: {e}"),
-            metric_key: None,
-            period: None,
-            value: None,
-        })
-        .collect();
-    Ok((rows, rejects))
+    out.rejects.extend(unreadable.into_iter().map(|e| Reject {
+        source_file: e.file().unwrap_or_default().to_string(),
+        source_row: 0,
+        field: e.field().to_string(),
+        reason: format!("the whole file was skipped: {e}"),
+        metric_key: None,
+        period: None,
+        value: None,
+    }));
+    Checker::finish(&mut out);
+    Ok((out, read))
 }
 
 /// One metric to diff: its rows and the years whose values Workiva must list.
@@ -187,11 +188,8 @@ pub async fn build_plan(
     years: Option<(u16, u16)>,
 ) -> Result<Plan, PlanError> {
     let resolved = resolve::resolve(client, store, p).await?;
-    let (source, unreadable) = read_source(p).await?;
-    let read = source.len();
-    let validated = validate(p, &resolved.meta, &resolved.mapper, source);
-    let mut rejects = unreadable;
-    rejects.extend(validated.rejects);
+    let (validated, read) = read_and_validate(p, &resolved).await?;
+    let mut rejects = validated.rejects;
     let jobs = jobs(p, &resolved, validated.rows, years);
     // Several metrics at once; each is diffed as soon as its values arrive, so only a few
     // metrics' values are held at a time.

@@ -99,12 +99,7 @@ async fn caught(
         Ok(r) => return r,
         Err(payload) => payload,
     };
-    let what = payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
-    let error = RunError::Panicked(what);
+    let error = RunError::Panicked(crate::outcome::panic_message(payload));
     tracing::error!(pipeline = %p.name, error = %error, "A run panicked; recorded as failed.");
     if !record {
         return Report::from_error(&p.name, None, error);

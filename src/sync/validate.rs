@@ -85,8 +85,10 @@ struct Refusal {
     key: Option<ValueKey>,
 }
 
-/// What validating rows needs, and the caches that spare repeated work.
-struct Checker<'a> {
+/// What validating rows needs, and the caches that spare repeated work. A source is
+/// validated chunk by chunk as it is read ([`Checker::check`]); [`Checker::finish`] then
+/// rejects the keys that two rows share.
+pub struct Checker<'a> {
     p: &'a PipelineConfig,
     meta: &'a ProgramMeta,
     mapper: &'a Mapper,
@@ -97,36 +99,61 @@ struct Checker<'a> {
     keys: HashMap<String, Arc<str>>,
 }
 
-/// Validates source rows against the program.
+/// Validates source rows against the program, all at once.
 pub fn validate(
     p: &PipelineConfig,
     meta: &ProgramMeta,
     mapper: &Mapper,
     source: Vec<SourceRow>,
 ) -> Validated {
-    let mut c = Checker {
-        p,
-        meta,
-        mapper,
-        has_months: p.columns.year.is_some() && p.columns.start_month.is_some(),
-        periods: HashMap::new(),
-        keys: HashMap::new(),
-    };
+    let mut c = Checker::new(p, meta, mapper);
     let mut out = Validated {
         rows: Vec::with_capacity(source.len()),
         ..Validated::default()
     };
-    for s in source {
-        match c.row(&s) {
-            Ok(r) => out.rows.push(r),
-            Err(refusal) => {
-                out.claimed.extend(refusal.key);
-                out.rejects.push(refusal.reject);
+    c.check(source, &mut out);
+    Checker::finish(&mut out);
+    out
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(p: &'a PipelineConfig, meta: &'a ProgramMeta, mapper: &'a Mapper) -> Self {
+        Checker {
+            p,
+            meta,
+            mapper,
+            has_months: p.columns.year.is_some() && p.columns.start_month.is_some(),
+            periods: HashMap::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// Validates a chunk of rows into `out`; the raw rows are dropped as they go.
+    pub fn check(&mut self, rows: Vec<SourceRow>, out: &mut Validated) {
+        for s in rows {
+            match self.row(&s) {
+                Ok(r) => out.rows.push(r),
+                Err(refusal) => {
+                    out.claimed.extend(refusal.key);
+                    out.rejects.push(refusal.reject);
+                }
             }
         }
     }
-    reject_duplicates(&mut out);
-    out
+
+    /// Once every chunk is checked: two rows with one key are both rejected.
+    pub fn finish(out: &mut Validated) {
+        reject_duplicates(out);
+    }
+}
+
+impl Validated {
+    /// Adds another origin's results.
+    pub fn append(&mut self, mut other: Validated) {
+        self.rows.append(&mut other.rows);
+        self.rejects.append(&mut other.rejects);
+        self.claimed.extend(other.claimed);
+    }
 }
 
 impl Checker<'_> {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod auth;
+mod azure;
 mod cli;
 mod client;
 mod commands;
@@ -26,6 +27,7 @@ mod schedule;
 mod spec;
 mod sql;
 mod store;
+mod stream;
 mod sync;
 mod tasks;
 mod values;
