@@ -1,5 +1,5 @@
 //! The command line: `daemon` (the default), `run-now`, `plan`, `validate`, `runs`, `rejects`,
-//! `inspect`, `emulator`, `healthcheck`.
+//! `inspect`, `emulator`, `healthcheck`, `catalog`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -110,6 +110,44 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// List what a Workiva tenant holds (following every page), to find the ids mappings need.
     Inspect(InspectArgs),
+    /// The program's structure as code: plan, apply or export a catalog file (topics,
+    /// dimensions and their values, metrics).
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Show what apply would create, update (field by field, old → new) and leave alone; send
+    /// nothing.
+    Plan {
+        /// The catalog file (default: [catalog] file).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// With `prune = true` in the catalog: also plan deleting the topics and metrics it
+        /// does not declare.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Create and update the program, topics, dimensions and metrics the catalog declares.
+    Apply {
+        /// The catalog file (default: [catalog] file).
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        /// With `prune = true` in the catalog: delete the topics and metrics it does not
+        /// declare (never a dimension, which the API cannot delete).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write an existing Workiva program as a catalog file.
+    Export {
+        /// The program's name.
+        #[arg(long)]
+        program: String,
+        /// Write here instead of to stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -272,6 +310,20 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             .await
         }
         Some(Command::Healthcheck { url }) => healthcheck(config.as_deref(), url).await,
+        Some(Command::Catalog(c)) => {
+            use commands::catalog as cat;
+            match c {
+                CatalogCommand::Plan { catalog, force } => {
+                    cat::plan_or_apply(config.as_deref(), catalog, force, false).await
+                }
+                CatalogCommand::Apply { catalog, force } => {
+                    cat::plan_or_apply(config.as_deref(), catalog, force, true).await
+                }
+                CatalogCommand::Export { program, out } => {
+                    cat::export(config.as_deref(), &program, out).await
+                }
+            }
+        }
         Some(Command::Daemon) | None => crate::daemon::run(config.as_deref()).await,
     }
 }

@@ -1,4 +1,7 @@
-//! The sync commands: `run-now` (also `--run-now`), `plan`, `validate`, `runs`, `rejects`.
+//! The sync commands: `run-now` (also `--run-now`), `plan`, `validate`, `runs`, `rejects`;
+//! `catalog` in `commands/catalog.rs`.
+
+pub mod catalog;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! esg-sync keeps a Workiva sustainability program in step with a data lake. This crate holds
 //! everything; the binary in `main.rs` only parses the command line and dispatches.
 
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -32,6 +32,27 @@ pub struct Settings {
     /// The pipelines.
     #[serde(rename = "pipeline")]
     pub pipelines: Vec<PipelineConfig>,
+    /// The catalog of the program's structure (topics, dimensions, metrics).
+    pub catalog: CatalogConfig,
+}
+
+/// `[catalog]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// The catalog file (TOML), relative to the working directory.
+    pub file: Option<PathBuf>,
+    /// `never` (default): only `esg-sync catalog apply` applies it; `before_runs`: the daemon
+    /// applies it before each scheduled run.
+    pub apply: CatalogApply,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogApply {
+    #[default]
+    Never,
+    BeforeRuns,
 }
 
 /// `[store]`.

@@ -101,6 +101,11 @@ pub struct PipelineConfig {
     /// is allowed).
     #[serde(default)]
     pub dimension_values_csv: BTreeMap<String, PathBuf>,
+    /// Add the lake's dimension values that Workiva does not have yet (after the value map)
+    /// to their dimensions before the run's values, instead of rejecting their rows; within
+    /// Workiva's limits (ids of at most 20 characters, at most 1,500 values a dimension).
+    #[serde(default)]
+    pub create_dimension_values: bool,
     #[serde(default)]
     pub status: StatusPolicy,
     /// Largest request body, in bytes (default 9,500,000; Workiva's limit is 10,485,760).

@@ -109,6 +109,14 @@ pub struct SeedMetric {
     pub allowed_dimensions: Vec<String>,
     #[serde(default)]
     pub require_notes: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_supporting_attachments: bool,
+    /// As the API takes them: `{name, value}` objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<serde_json::Value>,
+    /// As the API takes them: `{framework, referenceName, publishedVersion?}` objects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub framework_references: Vec<serde_json::Value>,
     #[serde(default)]
     pub values: Vec<SeedValue>,
 }
@@ -383,6 +391,9 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
                         code: m.code,
                         allowed_dimensions: allowed,
                         require_notes: m.require_notes,
+                        require_supporting_attachments: m.require_supporting_attachments,
+                        tags: m.tags.clone(),
+                        framework_references: m.framework_references.clone(),
                         ..NewMetric::default()
                     },
                 )
@@ -676,6 +687,9 @@ pub fn export(store: &Store) -> Seed {
                             .map(|d| dim_name(*d))
                             .collect(),
                         require_notes: m.require_notes,
+                        require_supporting_attachments: m.require_supporting_attachments,
+                        tags: m.tags.clone(),
+                        framework_references: m.framework_references.clone(),
                         values: store
                             .values
                             .get(&m.id)

@@ -12,6 +12,10 @@ pub enum MappingKind {
     Program,
     /// A metric by name; the scope is its program's id.
     Metric,
+    /// A catalog's topic, dimension or metric by its key; the scope is the program's id.
+    CatalogTopic,
+    CatalogDimension,
+    CatalogMetric,
 }
 
 impl MappingKind {
@@ -19,6 +23,9 @@ impl MappingKind {
         match self {
             Self::Program => "program",
             Self::Metric => "metric",
+            Self::CatalogTopic => "catalog_topic",
+            Self::CatalogDimension => "catalog_dimension",
+            Self::CatalogMetric => "catalog_metric",
         }
     }
 }

@@ -139,6 +139,16 @@ pub enum RunError {
         "stopped by a shutdown after planning, before sending anything; the next run plans again"
     )]
     StoppedBeforeSending,
+    /// `create_dimension_values`: adding the lake's new values to a dimension failed; no
+    /// value was sent.
+    #[error(
+        "adding values {values} to dimension `{dimension}` failed, so no value was sent: {error}"
+    )]
+    DimensionValues {
+        dimension: String,
+        values: String,
+        error: crate::workiva::WorkivaError,
+    },
     /// A bug: the run panicked. It was caught at the run's boundary and recorded.
     #[error(
         "esg-sync hit an internal error and stopped this run: {0}. This is a bug, please report it with the log; the run was recorded as failed, batches already sent are polled by the next run"
@@ -190,6 +200,7 @@ impl RunError {
             Self::Plan(e) => e.is_retriable(),
             Self::Store(e) => e.is_retriable(),
             Self::Guard(_) | Self::Panicked(_) => false,
+            Self::DimensionValues { error, .. } => error.is_retriable(),
             Self::Incomplete {
                 failures,
                 unsent,

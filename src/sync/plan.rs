@@ -9,7 +9,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::diff::diff_metric;
 use super::error::{GuardRefused, PlanError};
-use super::ids::{MetricId, ProgramId};
+use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
 use super::resolve::{self, MappingChange, Resolved};
 use super::validate::{Checker, Row, Validated};
 use crate::config::{Mode, PipelineConfig};
@@ -36,6 +36,19 @@ pub struct Plan {
     pub in_scope: usize,
     /// What the mapping store should learn; a run records it, a dry run does not.
     pub mapping_changes: Vec<MappingChange>,
+    /// With `create_dimension_values`: the values the rows use that Workiva lacks, per
+    /// dimension; a run adds them before sending values, a dry run lists them.
+    pub new_dimension_values: Vec<NewValues>,
+}
+
+/// Values to add to one dimension.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct NewValues {
+    #[serde(skip)]
+    pub dimension: DimensionId,
+    /// The dimension's name.
+    pub name: String,
+    pub values: Vec<DimensionValueId>,
 }
 
 impl Plan {
@@ -189,6 +202,7 @@ pub async fn build_plan(
 ) -> Result<Plan, PlanError> {
     let resolved = resolve::resolve(client, store, p).await?;
     let (validated, read) = read_and_validate(p, &resolved).await?;
+    let new_dimension_values = new_values(p, &resolved, &validated.rows);
     let mut rejects = validated.rejects;
     let jobs = jobs(p, &resolved, validated.rows, years);
     // Several metrics at once; each is diffed as soon as its values arrive, so only a few
@@ -222,5 +236,37 @@ pub async fn build_plan(
         read,
         in_scope,
         mapping_changes: resolved.mapping_changes,
+        new_dimension_values,
     })
+}
+
+/// The dimension values the valid rows use that Workiva does not have (only with
+/// `create_dimension_values`: otherwise such rows were rejected).
+fn new_values(p: &PipelineConfig, r: &Resolved, rows: &[Row]) -> Vec<NewValues> {
+    let mut out: BTreeMap<DimensionId, BTreeSet<DimensionValueId>> = BTreeMap::new();
+    if !p.create_dimension_values {
+        return Vec::new();
+    }
+    for (dim, value) in rows.iter().flat_map(|row| row.coords.iter()) {
+        let known = r
+            .meta
+            .dimensions
+            .get(dim)
+            .is_some_and(|d| d.values.contains_key(value.as_str()));
+        if !known {
+            out.entry(dim.clone()).or_default().insert(value.clone());
+        }
+    }
+    out.into_iter()
+        .map(|(dimension, values)| NewValues {
+            name: r
+                .meta
+                .dimensions
+                .get(&dimension)
+                .map(|d| d.name.clone())
+                .unwrap_or_else(|| dimension.to_string()),
+            dimension,
+            values: values.into_iter().collect(),
+        })
+        .collect()
 }

@@ -58,6 +58,10 @@ pub struct Report {
     pub error: Option<Arc<RunError>>,
     #[serde(skip)]
     pub rejects: Vec<Reject>,
+    /// `create_dimension_values`: the values added to (a run) or to add to (a plan) each
+    /// dimension.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub new_dimension_values: Vec<super::plan::NewValues>,
 }
 
 fn as_message<S: serde::Serializer>(e: &Option<Arc<RunError>>, s: S) -> Result<S::Ok, S::Error> {
@@ -80,6 +84,7 @@ impl Report {
             resumed_batches: 0,
             error: Some(Arc::new(error)),
             rejects: Vec::new(),
+            new_dimension_values: Vec::new(),
         }
     }
 
@@ -192,6 +197,19 @@ pub fn render(r: &Report) -> String {
             String::new()
         }
     ));
+    for nv in &r.new_dimension_values {
+        let verb = if r.run_id.is_some() {
+            "added"
+        } else {
+            "to add"
+        };
+        let ids: Vec<&str> = nv.values.iter().map(|v| v.as_str()).collect();
+        out.push(format!(
+            "new values of dimension {} ({verb}): {}",
+            nv.name,
+            ids.join(", ")
+        ));
+    }
     if r.status == Status::Planned || (r.run_id.is_none() && r.status == Status::Partial) {
         out.push("dry run: nothing was written to Workiva".into());
     }

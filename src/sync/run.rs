@@ -151,6 +151,7 @@ async fn dry_run(
         resumed_batches: 0,
         error: guard.map(|g| Arc::new(g.into())),
         rejects: plan.rejects,
+        new_dimension_values: plan.new_dimension_values,
     }
 }
 
@@ -257,6 +258,9 @@ async fn run_leased(
         r.rejects = plan.rejects;
         return r;
     }
+    if let Err(e) = execute::add_dimension_values(client, &plan).await {
+        return end(store, p, run_id, e, planned).await;
+    }
     let outcomes = execute_plan(client, store, p, held, run_id, &plan).await;
     let mut r = tally(store, p, run_id, plan, outcomes, held.lease.is_lost()).await;
     r.resumed_batches = resumed;
@@ -320,6 +324,7 @@ async fn tally(
         ..Counts::default()
     };
     let mut rejects = plan.rejects;
+    let new_dimension_values = plan.new_dimension_values;
     let (mut failures, mut batches, mut unsent) = (Vec::new(), 0, 0);
     let mut late_rejects: Vec<Reject> = Vec::new();
     for (i, out) in outcomes {
@@ -371,5 +376,6 @@ async fn tally(
         resumed_batches: 0,
         error: error.map(Arc::new),
         rejects,
+        new_dimension_values,
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::canon::canonical;
-use super::ids::{Coordinates, DimensionValueId, MetricId, ValueKey};
+use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
 use super::period;
 use super::program::{Mapper, ProgramMeta};
 use crate::config::{EmptyValues, NewStatus, PipelineConfig};
@@ -19,6 +19,9 @@ use crate::workiva::models::{Metric, ReportingPeriod, ValueStatus};
 
 /// Workiva's limit on a value's and on notes' length, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_767;
+/// Workiva's limits on a dimension value's id and on a dimension's number of values.
+pub const MAX_VALUE_ID_CHARS: usize = 20;
+pub const MAX_DIMENSION_VALUES: usize = 1_500;
 
 /// Where a row came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,6 +100,9 @@ pub struct Checker<'a> {
     periods: HashMap<String, Result<ReportingPeriod, String>>,
     /// Metric keys repeat across rows: each is allocated once.
     keys: HashMap<String, Arc<str>>,
+    /// With `create_dimension_values`: the values Workiva lacks that rows use so far, per
+    /// dimension, to keep each dimension within Workiva's limit.
+    new_values: HashMap<DimensionId, HashSet<String>>,
 }
 
 /// Validates source rows against the program, all at once.
@@ -125,6 +131,7 @@ impl<'a> Checker<'a> {
             has_months: p.columns.year.is_some() && p.columns.start_month.is_some(),
             periods: HashMap::new(),
             keys: HashMap::new(),
+            new_values: HashMap::new(),
         }
     }
 
@@ -171,7 +178,8 @@ impl Checker<'_> {
         let metric_id = self
             .metric(key_text.as_deref())
             .map_err(|why| refuse("metric", why, None, None))?;
-        let metric = &self.meta.metrics[&metric_id];
+        let meta = self.meta;
+        let metric = &meta.metrics[&metric_id];
         let per = self.period(s).map_err(|why| {
             let c = &self.p.columns;
             let field = c.period.clone().or(c.year.clone()).unwrap_or_default();
@@ -277,9 +285,14 @@ impl Checker<'_> {
     }
 
     /// The row's coordinates, sorted; or the column at fault and why.
-    fn coordinates(&self, metric: &Metric, s: &SourceRow) -> Result<Coordinates, (String, String)> {
+    fn coordinates(
+        &mut self,
+        metric: &Metric,
+        s: &SourceRow,
+    ) -> Result<Coordinates, (String, String)> {
+        let (meta, mapper) = (self.meta, self.mapper);
         let mut coords = Vec::new();
-        for (dc, cell) in self.mapper.dims.iter().zip(&s.dims) {
+        for (dc, cell) in mapper.dims.iter().zip(&s.dims) {
             // Only a true null means "no coordinate": a blank cell is a broken value, and
             // dropping the coordinate would overwrite the total with a part.
             let Some(lake) = cell_str(cell) else {
@@ -297,7 +310,7 @@ impl Checker<'_> {
                 .get(lake.as_ref())
                 .cloned()
                 .unwrap_or_else(|| lake.to_string());
-            let dim = &self.meta.dimensions[&dc.dimension];
+            let dim = &meta.dimensions[&dc.dimension];
             if !metric
                 .allowed_dimensions
                 .iter()
@@ -311,7 +324,31 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            if !dim.values.contains_key(value_id.as_str()) {
+            if !dim.values.contains_key(value_id.as_str()) && self.p.create_dimension_values {
+                let (n, max) = (value_id.chars().count(), MAX_VALUE_ID_CHARS);
+                if n > max {
+                    return Err((
+                        dc.column.clone(),
+                        format!(
+                            "`{value_id}` has {n} characters; a dimension value id has at most {max} in Workiva: map it to a shorter id in [pipeline.dimension_values]"
+                        ),
+                    ));
+                }
+                let added = self.new_values.entry(dc.dimension.clone()).or_default();
+                if !added.contains(value_id.as_str()) {
+                    if dim.values.len() + added.len() >= MAX_DIMENSION_VALUES {
+                        return Err((
+                            dc.column.clone(),
+                            format!(
+                                "`{value_id}` would be value {} of dimension `{}`; Workiva allows {MAX_DIMENSION_VALUES}",
+                                dim.values.len() + added.len() + 1,
+                                dim.name
+                            ),
+                        ));
+                    }
+                    added.insert(value_id.clone());
+                }
+            } else if !dim.values.contains_key(value_id.as_str()) {
                 let via = if value_id == lake {
                     String::new()
                 } else {
