@@ -209,6 +209,12 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     };
     let mut problems: Vec<String> = Vec::new();
+    // The catalog file, its references and Workiva's limits; nothing is sent.
+    if let Some(f) = &settings.catalog.file
+        && let Err(found) = crate::catalog::load(f)
+    {
+        problems.extend(found.into_iter().map(|p| format!("catalog: {p}")));
+    }
     let embedded = embedded_emulator(&mut settings).await?;
     let client = match WorkivaClient::new(settings.workiva.clone()) {
         Ok(c) => Some(c),

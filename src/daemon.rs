@@ -94,7 +94,10 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             .map(|p| (p.name.clone(), p.clone()))
             .collect(),
     );
-    let runner = runner(client.clone(), store.clone(), by_name);
+    let catalog = (settings.catalog.apply == crate::config::CatalogApply::BeforeRuns)
+        .then(|| settings.catalog.file.clone())
+        .flatten();
+    let runner = runner(client.clone(), store.clone(), by_name, catalog);
     let ticks = Arc::new(store.clone());
     let mut jobs = Vec::new();
     for p in &scheduled {
@@ -176,18 +179,44 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `[catalog] apply = "before_runs"`: applies the catalog file (read again each time, so an
+/// edit takes effect at the next run) before a scheduled run. A failure is logged and counted;
+/// the run still goes, against the program as it is.
+async fn apply_catalog(client: &WorkivaClient, store: &Store, file: &std::path::Path, name: &str) {
+    let applied = match crate::catalog::load_or_explain(file) {
+        Ok(c) => crate::catalog::apply_catalog(client, store, &c, false).await,
+        Err(e) => Err(e),
+    };
+    match applied {
+        Ok((_, done)) if done.requests == 0 => crate::telemetry::catalog_applied("unchanged"),
+        Ok((_, done)) => {
+            crate::telemetry::catalog_applied("applied");
+            tracing::info!(pipeline = %name, catalog = %file.display(), created = done.created, updated = done.updated, requests = done.requests, "Applied the catalog before the run.");
+        }
+        Err(e) => {
+            crate::telemetry::catalog_applied("failed");
+            tracing::error!(pipeline = %name, catalog = %file.display(), error = %format!("{e:#}"), "Cannot apply the catalog; the run goes on against the program as it is.");
+        }
+    }
+}
+
 /// Runs one pipeline, with metrics and a log line of its outcome.
 fn runner(
     client: WorkivaClient,
     store: Store,
     pipelines: Arc<HashMap<String, PipelineConfig>>,
+    catalog: Option<std::path::PathBuf>,
 ) -> Runner {
     Arc::new(move |name: String, stop: CancellationToken| {
         let (client, store, pipelines) = (client.clone(), store.clone(), pipelines.clone());
+        let catalog = catalog.clone();
         Box::pin(async move {
             let Some(p) = pipelines.get(&name) else {
                 return;
             };
+            if let Some(file) = &catalog {
+                apply_catalog(&client, &store, file, &name).await;
+            }
             crate::telemetry::running(&name, true);
             let t = Instant::now();
             let opts = RunOptions {

@@ -24,6 +24,7 @@ pub const OPERATION_WAIT: &str = "esg_sync_operation_wait_seconds";
 pub const LAST_SUCCESS: &str = "esg_sync_last_success_timestamp_seconds";
 pub const TICKS_SKIPPED: &str = "esg_sync_schedule_ticks_skipped_total";
 pub const NEXT_RUN: &str = "esg_sync_next_run_timestamp_seconds";
+pub const CATALOG_APPLIES: &str = "esg_sync_catalog_applies_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -88,6 +89,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         NEXT_RUN,
         "gauge",
         "Unix time of the pipeline's next scheduled run.",
+    ),
+    (
+        CATALOG_APPLIES,
+        "counter",
+        "Catalog applies before scheduled runs (catalog.apply = \"before_runs\"), by outcome (applied, unchanged, failed).",
     ),
 ];
 
@@ -204,6 +210,11 @@ pub fn running(pipeline: &str, on: bool) {
 /// A schedule tick not run: `overlap` or `missed`.
 pub fn tick_skipped(pipeline: &str, reason: &'static str, n: u64) {
     counter!(TICKS_SKIPPED, "pipeline" => pipeline.to_string(), "reason" => reason).increment(n);
+}
+
+/// A catalog apply before a scheduled run: `applied`, `unchanged` or `failed`.
+pub fn catalog_applied(outcome: &'static str) {
+    counter!(CATALOG_APPLIES, "outcome" => outcome).increment(1);
 }
 
 /// The pipeline's next scheduled run.

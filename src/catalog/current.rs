@@ -5,23 +5,11 @@
 use std::collections::HashMap;
 
 use super::file::CatalogFile;
+pub use super::plan::Current;
 use super::plan::Kind;
 use crate::store::{MappingKind, Store};
-use crate::workiva::models::{Dimension, Metric, Program, Topic};
+use crate::workiva::models::Program;
 use crate::workiva::{ListOptions, WorkivaClient, WorkivaError};
-
-/// What Workiva holds.
-#[derive(Debug, Clone, Default)]
-pub struct Current {
-    /// The program, when it exists.
-    pub program: Option<Program>,
-    pub topics: Vec<Topic>,
-    /// Each with its values.
-    pub dimensions: Vec<Dimension>,
-    pub metrics: Vec<Metric>,
-    /// Ids recorded under the catalog's keys when it was last applied.
-    pub recorded: HashMap<(Kind, String), String>,
-}
 
 /// The mapping store's kind for a catalog resource.
 pub fn mapping_kind(k: Kind) -> MappingKind {

@@ -6,11 +6,11 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use super::current::Current;
 use super::file::{
     CatalogFile, DimensionDecl, MetricDecl, ProgramDecl, ReferenceDecl, TagDecl, TopicDecl,
     ValueDecl,
 };
+use super::plan::Current;
 
 /// A span for values made here (spans only matter for files read from disk).
 fn spanned(s: String) -> Spanned<String> {

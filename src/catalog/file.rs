@@ -558,12 +558,12 @@ framework_references = [ { framework = "GRI", reference_name = "305-1" } ]
         let p = check(&c);
         assert!(
             p.iter().any(|e| e
-                .starts_with("catalog.toml:21: metric `Scope 1 GHG Emissions`: topic `Emisions`")),
+                .starts_with("catalog.toml:19: metric `Scope 1 GHG Emissions`: topic `Emisions`")),
             "{p:?}"
         );
         assert!(
             p.iter()
-                .any(|e| e.starts_with("catalog.toml:22:") && e.contains("`Site`")),
+                .any(|e| e.starts_with("catalog.toml:20:") && e.contains("`Site`")),
             "{p:?}"
         );
     }

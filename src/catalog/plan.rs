@@ -10,9 +10,21 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use super::current::Current;
 use super::file::{CatalogFile, DimensionDecl, MetricDecl, ValueDecl};
-use crate::workiva::models::{DimensionValue, Metric, Topic};
+use crate::workiva::models::{Dimension, DimensionValue, Metric, Program, Topic};
+
+/// What Workiva holds.
+#[derive(Debug, Clone, Default)]
+pub struct Current {
+    /// The program, when it exists.
+    pub program: Option<Program>,
+    pub topics: Vec<Topic>,
+    /// Each with its values.
+    pub dimensions: Vec<Dimension>,
+    pub metrics: Vec<Metric>,
+    /// Ids recorded under the catalog's keys when it was last applied.
+    pub recorded: HashMap<(Kind, String), String>,
+}
 
 /// What a step is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -94,7 +94,11 @@ pub fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_writer(c.clone())
         .finish();
-    (c, tracing::subscriber::set_default(sub))
+    let guard = tracing::subscriber::set_default(sub);
+    // Another test's thread may have cached a call site's interest while no subscriber
+    // wanted it: ask every call site again, now that this one does.
+    tracing::callsite::rebuild_interest_cache();
+    (c, guard)
 }
 
 #[tokio::test]

@@ -227,6 +227,7 @@ fn every_configuration_key_is_documented_in_the_example() {
         ("store", "[store]\nzz_probe = 1\n".into()),
         ("emulator", "[emulator]\nzz_probe = 1\n".into()),
         ("daemon", "[daemon]\nzz_probe = 1\n".into()),
+        ("catalog", "[catalog]\nzz_probe = 1\n".into()),
         ("pipeline", format!("{pipeline}zz_probe = 1\n")),
         (
             "pipeline.columns",

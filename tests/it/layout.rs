@@ -18,7 +18,15 @@ const LOWER: &[&str] = &[
     "telemetry",
     "signals",
 ];
-const UPPER: &[&str] = &["sync", "commands", "daemon", "cli", "scheduler", "server"];
+const UPPER: &[&str] = &[
+    "sync",
+    "catalog",
+    "commands",
+    "daemon",
+    "cli",
+    "scheduler",
+    "server",
+];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -533,6 +541,9 @@ fn the_pure_steps_reach_neither_the_client_nor_the_store() {
         "sync/diff.rs",
         "sync/chunk.rs",
         "sync/program.rs",
+        "catalog/file.rs",
+        "catalog/plan.rs",
+        "catalog/export.rs",
     ] {
         let bad: Vec<String> = reach(&g, &src().join(step))
             .into_iter()

@@ -4,6 +4,7 @@
 mod admin;
 mod auth;
 mod azure;
+mod catalog;
 mod cli;
 mod client;
 mod commands;
