@@ -424,3 +424,91 @@ async fn a_new_facility_in_the_lake_lands_in_the_same_run_with_create_dimension_
     assert!(r.new_dimension_values.is_empty());
     assert_eq!(r.counts.unchanged, 2);
 }
+
+#[tokio::test]
+async fn the_catalog_commands_plan_apply_export_and_validate() {
+    let e = sync_env().await;
+    let path = write_catalog(&e, CATALOG);
+    let cfg = crate::restart::config_with(&e, "", "");
+    let cfg = cfg.display().to_string();
+    let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let c = path.display().to_string();
+    let r = crate::helpers::run_esg(
+        args(&["catalog", "plan", "--config", &cfg, "--catalog", &c]),
+        env(),
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("5 to create, 0 to update, 0 to delete, 0 unchanged: 5 write requests"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("nothing was sent"), "{}", r.stdout);
+    let r = crate::helpers::run_esg(
+        args(&["catalog", "apply", "--config", &cfg, "--catalog", &c]),
+        env(),
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("5 created, 0 updated, 0 deleted in 5 requests"),
+        "{}",
+        r.stdout
+    );
+    let out = e.file("exported.toml").display().to_string();
+    let r = crate::helpers::run_esg(
+        args(&[
+            "catalog",
+            "export",
+            "--config",
+            &cfg,
+            "--program",
+            "ESG Reporting 2025",
+            "--out",
+            &out,
+        ]),
+        env(),
+    )
+    .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let r = crate::helpers::run_esg(
+        args(&["catalog", "plan", "--config", &cfg, "--catalog", &out]),
+        env(),
+    )
+    .await;
+    assert!(r.stdout.contains("0 write requests"), "{}", r.stdout);
+    // validate checks the catalog named by [catalog] file.
+    std::fs::write(
+        &path,
+        CATALOG.replace("parent = \"Climate\"", "parent = \"Climat\""),
+    )
+    .unwrap();
+    let cfg2 = crate::restart::config_with(&e, &format!("[catalog]\nfile = \"{c}\""), "");
+    let r = crate::helpers::run_esg(
+        args(&["validate", "--config", &cfg2.display().to_string()]),
+        env(),
+    )
+    .await;
+    assert_eq!(r.code, Some(1), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "catalog: {c}:9: topic `Emissions`: parent `Climat` is not a topic of this catalog"
+        )),
+        "{}",
+        r.stdout
+    );
+    // A command without a catalog file says how to give one.
+    crate::restart::config_with(&e, "", "");
+    let r = crate::helpers::run_esg(args(&["catalog", "plan", "--config", &cfg]), env()).await;
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stderr
+            .contains("give --catalog FILE, or set [catalog] file"),
+        "{}",
+        r.stderr
+    );
+}

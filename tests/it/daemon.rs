@@ -735,3 +735,53 @@ async fn readyz_fails_when_the_store_is_unreachable_and_while_stopping() {
         "the other checks still answer: {body}"
     );
 }
+
+#[tokio::test]
+async fn the_daemon_applies_the_catalog_before_each_run() {
+    let e = sync_env().await;
+    write_rows(&e.file("data.parquet"), ROWS);
+    let catalog = e.file("catalog.toml");
+    std::fs::write(
+        &catalog,
+        "[program]\nname = \"Test Program\"\n\n[[topic]]\nname = \"Water\"\n",
+    )
+    .unwrap();
+    let cfg = config_with(
+        &e,
+        &format!(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\n\n[catalog]\nfile = \"{}\"\napply = \"before_runs\"",
+            catalog.display()
+        ),
+        "schedule = \"0 3 * * *\"\ncatch_up = \"once\"",
+    );
+    let store = esg_sync::store::Store::connect(&state_url(&e))
+        .await
+        .unwrap();
+    let three_days_ago = chrono::Utc::now() - chrono::Duration::days(3);
+    store.set_last_tick("crash", three_days_ago).await.unwrap();
+    store.close().await;
+    let mut d = Daemon::start(&cfg);
+    let addr = d.addr().await;
+    until(&e, "the catch-up run", &d, |runs, _| {
+        runs.iter().any(|r| r.status == "succeeded")
+    })
+    .await;
+    let topics = e.client.topics(&e.env.ids.program).await.unwrap();
+    assert!(topics.iter().any(|t| t.name == "Water"), "{}", d.log());
+    let text = get(&addr, "/metrics").await.text().await.unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            r#"esg_sync_catalog_applies_total{outcome="applied"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        d.log().contains("Applied the catalog before the run."),
+        "{}",
+        d.log()
+    );
+    d.signal("-TERM");
+    assert_eq!(d.exit(Duration::from_secs(20)).await, Some(0));
+}
