@@ -114,6 +114,23 @@ pub enum Command {
     /// dimensions and their values, metrics).
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Review automation: the values a run's threshold review flagged.
+    #[command(subcommand)]
+    Review(ReviewCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Every value a run's threshold review ([pipeline.review]) flagged for a person: metric,
+    /// period, coordinates, value, prior value, change and reason.
+    Report {
+        /// The run (see `esg-sync runs`; default: the latest).
+        #[arg(long)]
+        run: Option<i64>,
+        /// csv (default) or json.
+        #[arg(long, value_enum, default_value_t = RejectFormat::Csv)]
+        output: RejectFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -310,6 +327,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             .await
         }
         Some(Command::Healthcheck { url }) => healthcheck(config.as_deref(), url).await,
+        Some(Command::Review(ReviewCommand::Report { run, output })) => {
+            commands::review::report(config.as_deref(), run, output == RejectFormat::Json).await
+        }
         Some(Command::Catalog(c)) => {
             use commands::catalog as cat;
             match c {

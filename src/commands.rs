@@ -2,6 +2,7 @@
 //! `catalog` in `commands/catalog.rs`.
 
 pub mod catalog;
+pub mod review;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -365,6 +366,12 @@ pub async fn runs(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Resu
                 c.deleted,
                 c.locked
             );
+            if r.auto_completed + r.flagged > 0 {
+                println!(
+                    "       review: {} auto-completed, {} flagged (esg-sync review report --run {})",
+                    r.auto_completed, r.flagged, r.id
+                );
+            }
             if let Some(m) = &r.message {
                 println!("       {m}");
             }
@@ -389,18 +396,7 @@ pub async fn rejects(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
     let store = Store::connect(&settings.store.url).await?;
-    let run_id = match run {
-        Some(id) => {
-            if store.run(id).await?.is_none() {
-                anyhow::bail!("no run {id}; `esg-sync runs` lists them");
-            }
-            id
-        }
-        None => match store.runs(1).await?.first() {
-            Some(r) => r.id,
-            None => anyhow::bail!("no run has been recorded yet"),
-        },
-    };
+    let run_id = pick_run(&store, run).await?;
     let list = store.rejects(run_id).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -420,6 +416,22 @@ pub async fn rejects(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run `run` names, checked to exist, or the latest run.
+pub(crate) async fn pick_run(store: &Store, run: Option<i64>) -> anyhow::Result<i64> {
+    Ok(match run {
+        Some(id) => {
+            if store.run(id).await?.is_none() {
+                anyhow::bail!("no run {id}; `esg-sync runs` lists them");
+            }
+            id
+        }
+        None => match store.runs(1).await?.first() {
+            Some(r) => r.id,
+            None => anyhow::bail!("no run has been recorded yet"),
+        },
+    })
 }
 
 #[cfg(test)]

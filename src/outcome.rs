@@ -52,6 +52,24 @@ pub struct Reject {
     pub value: Option<String>,
 }
 
+/// A value a run wrote that the threshold review judged: auto-completed, or flagged for a
+/// person, with the numbers behind the decision.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Reviewed {
+    pub metric: String,
+    /// The period's label (`2025`, `2025-Q1`).
+    pub period: String,
+    /// `Dimension=value` pairs, `; `-separated.
+    pub coordinates: String,
+    pub value: String,
+    pub prior: Option<String>,
+    pub delta: Option<String>,
+    pub delta_percent: Option<String>,
+    pub flagged: bool,
+    /// The review's note.
+    pub reason: String,
+}
+
 /// What a panic said, from its payload.
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::workiva::config::WorkivaConfig;
 
 pub mod pipeline;
+pub mod review;
 pub mod schedule;
 pub mod source;
 

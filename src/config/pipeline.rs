@@ -108,6 +108,9 @@ pub struct PipelineConfig {
     pub create_dimension_values: bool,
     #[serde(default)]
     pub status: StatusPolicy,
+    /// Threshold review of the values a run writes against the prior year's.
+    #[serde(default)]
+    pub review: Option<super::review::ReviewConfig>,
     /// Largest request body, in bytes (default 9,500,000; Workiva's limit is 10,485,760).
     #[serde(default = "default_batch_bytes")]
     pub batch_bytes: usize,
@@ -182,6 +185,12 @@ impl PipelineConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         let at = format!("pipeline `{}`", self.name);
+        if let Some(r) = &self.review {
+            p.extend(r.problems(&at));
+            if self.status.new == NewStatus::Column {
+                p.push(format!("{at}: review and status.new = \"column\" both decide a value's status; choose one"));
+            }
+        }
         match (&self.columns.metric, &self.columns.fixed_metric) {
             (None, None) => p.push(format!("{at}: set columns.metric (a column of metric keys) or columns.fixed_metric")),
             (Some(_), Some(_)) => p.push(format!("{at}: set columns.metric or columns.fixed_metric, not both")),

@@ -9,6 +9,7 @@ mod lease;
 mod mapping;
 mod migrate;
 mod rejects;
+mod reviews;
 mod runs;
 mod schedule;
 
@@ -33,6 +34,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_batch_counts.sql"),
     ),
+    (5, include_str!("../../migrations/sqlite/0005_reviews.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -44,6 +46,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_batch_counts.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_reviews.sql"),
     ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
@@ -111,6 +117,9 @@ pub struct RunRecord {
     pub status: String,
     pub counts: Counts,
     pub message: Option<String>,
+    /// `[pipeline.review]`: values the run auto-completed and flagged for review.
+    pub auto_completed: i64,
+    pub flagged: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -10,7 +10,9 @@ macro_rules! select_runs {
     ($tail:literal) => {
         concat!(
             "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, \
-             created, updated, deleted, locked, message FROM runs ",
+             created, updated, deleted, locked, message, \
+             (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 0) AS auto_completed, \
+             (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 1) AS flagged FROM runs ",
             $tail
         )
     };
@@ -144,6 +146,8 @@ impl Store {
                 locked: r.get("locked"),
             },
             message: r.get("message"),
+            auto_completed: r.get("auto_completed"),
+            flagged: r.get("flagged"),
         }
     }
 

@@ -8,9 +8,11 @@ use super::canon::canonical_stored;
 use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
 use super::period;
 use super::program::ProgramMeta;
+use super::review;
 use super::validate::{Row, SrcRef};
+use crate::config::review::{ReviewConfig, ReviewNotes};
 use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
-use crate::outcome::Reject;
+use crate::outcome::{Reject, Reviewed};
 use crate::workiva::models::{DataType, Metric, MetricValue, ReportingPeriod, ValueStatus};
 
 /// One value to write, with the row it came from.
@@ -44,21 +46,70 @@ pub struct MetricPlan {
     pub writes: Vec<Write>,
     #[serde(skip)]
     pub delete_ids: Vec<String>,
+    /// `[pipeline.review]`: writes auto-completed and flagged for a person.
+    pub auto_completed: usize,
+    pub flagged: usize,
+    #[serde(skip)]
+    pub reviewed: Vec<Reviewed>,
 }
 
 /// Within one metric a value is identified by its period and coordinates.
-type LocalKey = (ReportingPeriod, Coordinates);
+pub type LocalKey = (ReportingPeriod, Coordinates);
+
+/// Workiva's values (of any year listed) by key, as text: what the review compares with.
+pub type Prior = HashMap<LocalKey, String>;
+
+/// What the diff knows besides the rows and the values: the keys rejected rows claim, and
+/// (with `[pipeline.review]`) the values the review compares with.
+pub struct Known<'a> {
+    pub claimed: &'a HashSet<ValueKey>,
+    pub prior: Option<&'a Prior>,
+}
+
+/// The values a review compares with, by key.
+pub fn prior_values(values: &[MetricValue]) -> Prior {
+    values
+        .iter()
+        .filter_map(|v| {
+            let period = v.reporting_period?;
+            let coords: Coordinates = v
+                .coordinates
+                .as_ref()?
+                .iter()
+                .map(|(d, x)| {
+                    (
+                        DimensionId::new(d.clone()),
+                        DimensionValueId::new(x.clone()),
+                    )
+                })
+                .collect();
+            Some(((period, coords), v.value.clone()?))
+        })
+        .collect()
+}
 
 /// Whether the row's value and notes equal what Workiva holds (notes unmapped count as equal).
-fn same_value_and_notes(cur: &MetricValue, r: &Row, dt: DataType) -> (bool, bool) {
+/// With a review, the note it added is not the lake's: it is left out of the comparison (and
+/// with `notes = "replace"` the lake's notes are not sent at all).
+fn same_value_and_notes(
+    cur: &MetricValue,
+    r: &Row,
+    dt: DataType,
+    review: Option<&ReviewConfig>,
+) -> (bool, bool) {
     let stored = cur.value.as_deref().unwrap_or("");
     let wanted = r.value.as_deref().unwrap_or("");
     // String equality first: unchanged rows, the common case, cost no allocation.
     let same_value = stored == wanted || canonical_stored(stored, dt) == wanted;
-    let same_notes = r
-        .notes
-        .as_ref()
-        .is_none_or(|n| n == cur.notes.as_deref().unwrap_or(""));
+    let held = cur.notes.as_deref().unwrap_or("");
+    let same_notes = match review.map(|c| c.notes) {
+        Some(ReviewNotes::Replace) => true,
+        Some(ReviewNotes::Append) => r
+            .notes
+            .as_ref()
+            .is_none_or(|n| n == review::without_review_note(held)),
+        _ => r.notes.as_ref().is_none_or(|n| n == held),
+    };
     (same_value, same_notes)
 }
 
@@ -89,7 +140,7 @@ pub fn diff_metric(
     metric: &Metric,
     rows: Vec<Row>,
     existing: Vec<MetricValue>,
-    claimed: &HashSet<ValueKey>,
+    known: &Known,
 ) -> (MetricPlan, Vec<Reject>) {
     let mut plan = MetricPlan {
         metric_id: metric_id.clone(),
@@ -100,10 +151,11 @@ pub fn diff_metric(
     let by_key = index(existing);
     let mirror = p.mode == Mode::Mirror;
     let mut seen: HashSet<LocalKey> = HashSet::new();
+    let review_cfg = p.review.as_ref().filter(|_| known.prior.is_some());
     for mut r in rows {
         let key: LocalKey = (r.period, std::mem::take(&mut r.coords));
         let current = by_key.get(&key);
-        let same = current.map(|cur| same_value_and_notes(cur, &r, metric.data_type));
+        let same = current.map(|cur| same_value_and_notes(cur, &r, metric.data_type, review_cfg));
         if let (Some(cur), Some((true, true))) = (current, same)
             && r.status.is_none_or(|s| s == cur.status.unwrap_or_default())
         {
@@ -137,6 +189,12 @@ pub fn diff_metric(
             (Some(cur), Some(same)) => update(p, cur, &r, item, same),
             _ => create(p, meta, &key.1, &r, item),
         };
+        let decided = match (decided, review_cfg, known.prior) {
+            (Decision::Write(w), Some(cfg), Some(prior)) => {
+                Decision::Write(reviewed(&mut plan, meta, metric, cfg, prior, &key, &r, w))
+            }
+            (d, _, _) => d,
+        };
         if mirror {
             seen.insert(key);
         }
@@ -158,9 +216,79 @@ pub fn diff_metric(
         }
     }
     if mirror {
-        deletes(&mut plan, metric_id, by_key, &seen, claimed);
+        deletes(&mut plan, metric_id, by_key, &seen, known.claimed);
     }
     (plan, rejects)
+}
+
+/// `[pipeline.review]`: a write of a number judged against the prior year's value, its
+/// status and notes set by the verdict, and the verdict kept for `review report`. A clear, or
+/// a value of a text or date metric, is written as the status policy says.
+#[allow(clippy::too_many_arguments)]
+fn reviewed(
+    plan: &mut MetricPlan,
+    meta: &ProgramMeta,
+    metric: &Metric,
+    cfg: &ReviewConfig,
+    prior: &Prior,
+    key: &LocalKey,
+    r: &Row,
+    mut w: Write,
+) -> Write {
+    let numeric = matches!(
+        metric.data_type,
+        DataType::Number | DataType::Currency | DataType::Percent
+    );
+    let Some(value) = w.item.value.clone().filter(|_| numeric) else {
+        return w;
+    };
+    let earlier = ReportingPeriod {
+        year: key.0.year.saturating_sub(1),
+        ..key.0
+    };
+    let held = prior.get(&(earlier, key.1.clone())).map(String::as_str);
+    let verdict = review::judge(cfg, &value, held);
+    w.item.status = Some(verdict.status);
+    if let Some(n) = review::notes(cfg, r.notes.as_deref(), &verdict) {
+        w.item.fields_to_clear.retain(|f| f != "notes");
+        if n.is_empty() {
+            if !w.create {
+                w.item.fields_to_clear.push("notes".into());
+            }
+            w.item.notes = None;
+        } else {
+            w.item.notes = Some(n);
+        }
+    }
+    if verdict.flagged {
+        plan.flagged += 1;
+    } else {
+        plan.auto_completed += 1;
+    }
+    let coordinates = key
+        .1
+        .iter()
+        .map(|(d, v)| {
+            let name = meta
+                .dimensions
+                .get(d)
+                .map_or(d.as_str(), |m| m.name.as_str());
+            format!("{name}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    plan.reviewed.push(Reviewed {
+        metric: metric.name.clone(),
+        period: period::label(&key.0),
+        coordinates,
+        value,
+        prior: verdict.prior,
+        delta: verdict.delta,
+        delta_percent: verdict.delta_percent,
+        flagged: verdict.flagged,
+        reason: verdict.note,
+    });
+    w
 }
 
 enum Decision {

@@ -35,6 +35,7 @@ pub mod program;
 pub mod progress;
 pub mod report;
 pub mod resolve;
+pub mod review;
 pub mod run;
 pub mod validate;
 

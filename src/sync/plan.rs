@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::diff::diff_metric;
+use super::diff::{Known, diff_metric, prior_values};
 use super::error::{GuardRefused, PlanError};
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
 use super::resolve::{self, MappingChange, Resolved};
@@ -210,11 +210,26 @@ pub async fn build_plan(
     let (meta, claimed) = (&resolved.meta, &validated.claimed);
     let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(jobs)
         .map(|job| async move {
-            let existing =
-                resolve::current_values(client, &meta.id, &job.metric, &job.years).await?;
+            // A review also lists the year before each year in scope, in the same listing;
+            // those values are only compared with, never diffed or deleted.
+            let mut listed = job.years.clone();
+            if p.review.is_some() {
+                listed.extend(job.years.iter().filter_map(|y| y.checked_sub(1)));
+            }
+            let mut existing =
+                resolve::current_values(client, &meta.id, &job.metric, &listed).await?;
+            let prior = p.review.as_ref().map(|_| prior_values(&existing));
+            existing.retain(|v| {
+                v.reporting_period
+                    .is_some_and(|rp| job.years.contains(&rp.year))
+            });
             let n = existing.len();
             let metric = &meta.metrics[&job.metric];
-            let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, claimed);
+            let known = Known {
+                claimed,
+                prior: prior.as_ref(),
+            };
+            let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
             Ok::<_, PlanError>((mp, more, n))
         })
         .buffer_unordered(LISTING_CONCURRENCY)

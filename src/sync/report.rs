@@ -43,6 +43,23 @@ impl Status {
     }
 }
 
+/// The threshold review's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReviewTotals {
+    pub auto_completed: usize,
+    pub flagged: usize,
+}
+
+impl ReviewTotals {
+    /// The totals of a plan's metrics, when the pipeline has a review.
+    pub fn of(reviewing: bool, metrics: &[MetricPlan]) -> Option<Self> {
+        reviewing.then(|| Self {
+            auto_completed: metrics.iter().map(|m| m.auto_completed).sum(),
+            flagged: metrics.iter().map(|m| m.flagged).sum(),
+        })
+    }
+}
+
 /// What a run did, for the summary and `--output json`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
@@ -58,6 +75,9 @@ pub struct Report {
     pub error: Option<Arc<RunError>>,
     #[serde(skip)]
     pub rejects: Vec<Reject>,
+    /// `[pipeline.review]`: values auto-completed and flagged for a person, over all metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewTotals>,
     /// `create_dimension_values`: the values added to (a run) or to add to (a plan) each
     /// dimension.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -85,6 +105,7 @@ impl Report {
             error: Some(Arc::new(error)),
             rejects: Vec::new(),
             new_dimension_values: Vec::new(),
+            review: None,
         }
     }
 
@@ -197,6 +218,18 @@ pub fn render(r: &Report) -> String {
             String::new()
         }
     ));
+    if let Some(t) = &r.review {
+        let verb = if r.run_id.is_some() { "" } else { "would be " };
+        out.push(format!(
+            "review: {} values {verb}auto-completed, {} {verb}flagged for review{}",
+            t.auto_completed,
+            t.flagged,
+            match r.run_id {
+                Some(id) if t.flagged > 0 => format!(" (esg-sync review report --run {id})"),
+                _ => String::new(),
+            }
+        ));
+    }
     for nv in &r.new_dimension_values {
         let verb = if r.run_id.is_some() {
             "added"

@@ -14,7 +14,7 @@ use super::failpoint;
 use super::lease;
 use super::plan::{MetricPlan, Plan, build_plan};
 use super::progress::Progress;
-use super::report::{Report, Status, status_of};
+use super::report::{Report, ReviewTotals, Status, status_of};
 use super::resolve::apply_mapping_changes;
 use crate::config::PipelineConfig;
 use crate::outcome::{Counts, Reject};
@@ -133,6 +133,7 @@ async fn dry_run(
         Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
     let counts = plan.counts();
+    let review = ReviewTotals::of(p.review.is_some(), &plan.metrics);
     let guard = plan.guard(p, opts.force).err();
     let status = if guard.is_some() {
         Status::Failed
@@ -152,6 +153,7 @@ async fn dry_run(
         error: guard.map(|g| Arc::new(g.into())),
         rejects: plan.rejects,
         new_dimension_values: plan.new_dimension_values,
+        review,
     }
 }
 
@@ -239,8 +241,16 @@ async fn run_leased(
         return end(store, p, run_id, RunError::StoppedBeforeSending, planned).await;
     }
     failpoint::hit("run_started");
+    let reviewed: Vec<crate::outcome::Reviewed> = plan
+        .metrics
+        .iter()
+        .flat_map(|m| m.reviewed.iter().cloned())
+        .collect();
     let recorded = match apply_mapping_changes(store, &plan.mapping_changes).await {
-        Ok(()) => store.rejects_insert(run_id, &p.name, &plan.rejects).await,
+        Ok(()) => match store.rejects_insert(run_id, &p.name, &plan.rejects).await {
+            Ok(()) => store.reviews_insert(run_id, &p.name, &reviewed).await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     if let Err(e) = recorded {
@@ -316,6 +326,7 @@ async fn tally(
     lease_lost: bool,
 ) -> Report {
     let planned = plan.counts();
+    let review = ReviewTotals::of(p.review.is_some(), &plan.metrics);
     let mut metrics = plan.metrics;
     let mut counts = Counts {
         read: planned.read,
@@ -377,5 +388,6 @@ async fn tally(
         error: error.map(Arc::new),
         rejects,
         new_dimension_values,
+        review,
     }
 }

@@ -22,6 +22,7 @@ mod pq;
 mod resources;
 mod restart;
 mod retries;
+mod review;
 mod rows;
 mod s3;
 mod schedule;
