@@ -114,7 +114,7 @@ pub enum Command {
     /// dimensions and their values, metrics).
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Review automation: the values a run's threshold review flagged.
+    /// Review automation: the values a run's threshold review flagged; the final reviewer.
     #[command(subcommand)]
     Review(ReviewCommand),
 }
@@ -130,6 +130,32 @@ pub enum ReviewCommand {
         /// csv (default) or json.
         #[arg(long, value_enum, default_value_t = RejectFormat::Csv)]
         output: RejectFormat,
+    },
+    /// One pass of the final reviewers ([[reviewer]]): approve or reject each task awaiting
+    /// their approval, printing every decision and its reasons. Exit 1 when a decision could
+    /// not be submitted.
+    Tasks {
+        /// Only this reviewer.
+        #[arg(long)]
+        reviewer: Option<String>,
+        /// Decide and print, but submit and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// table (default) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
+    },
+    /// The final reviewers' past decisions, newest first: the audit trail.
+    History {
+        /// Only this reviewer.
+        #[arg(long)]
+        reviewer: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// table (default) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
     },
 }
 
@@ -329,6 +355,22 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Some(Command::Healthcheck { url }) => healthcheck(config.as_deref(), url).await,
         Some(Command::Review(ReviewCommand::Report { run, output })) => {
             commands::review::report(config.as_deref(), run, output == RejectFormat::Json).await
+        }
+        Some(Command::Review(ReviewCommand::Tasks {
+            reviewer,
+            dry_run,
+            output,
+        })) => {
+            let json = output == ReportFormat::Json;
+            commands::review::tasks(config.as_deref(), reviewer.as_deref(), dry_run, json).await
+        }
+        Some(Command::Review(ReviewCommand::History {
+            reviewer,
+            limit,
+            output,
+        })) => {
+            let json = output == ReportFormat::Json;
+            commands::review::history(config.as_deref(), reviewer.as_deref(), limit, json).await
         }
         Some(Command::Catalog(c)) => {
             use commands::catalog as cat;

@@ -33,9 +33,15 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         .filter(|p| p.schedule.is_some())
         .cloned()
         .collect();
-    if scheduled.is_empty() {
+    let reviewers: Vec<crate::config::review::ReviewerConfig> = settings
+        .reviewers
+        .iter()
+        .filter(|r| r.schedule.is_some())
+        .cloned()
+        .collect();
+    if scheduled.is_empty() && reviewers.is_empty() {
         anyhow::bail!(
-            "no [[pipeline]] has a schedule, so the daemon would have nothing to do; add one, e.g. schedule = \"0 3 * * *\", or use `esg-sync run-now` for a one-off run"
+            "no [[pipeline]] (or [[reviewer]]) has a schedule, so the daemon would have nothing to do; add one, e.g. schedule = \"0 3 * * *\", or use `esg-sync run-now` for a one-off run"
         );
     }
     let metrics = crate::telemetry::install_recorder()?;
@@ -98,6 +104,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         .then(|| settings.catalog.file.clone())
         .flatten();
     let runner = runner(client.clone(), store.clone(), by_name, catalog);
+    let review_runner = reviewer_runner(client.clone(), store.clone(), &reviewers);
     let ticks = Arc::new(store.clone());
     let mut jobs = Vec::new();
     for p in &scheduled {
@@ -127,6 +134,27 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             Clock::System,
             ticks.clone(),
             runner.clone(),
+            stop.clone(),
+            None,
+        )));
+    }
+
+    for r in &reviewers {
+        let schedule = Schedule::parse(r.schedule.as_deref().unwrap_or_default(), &r.timezone)
+            .map_err(|e| anyhow::anyhow!("reviewer `{}`: {e}", r.name))?;
+        tracing::info!(reviewer = %r.name, schedule = schedule.pattern(), "Scheduled the reviewer.");
+        let job = Job {
+            pipeline: format!("{REVIEWER_JOB}{}", r.name),
+            schedule,
+            jitter: Duration::ZERO,
+            catch_up: crate::config::CatchUp::Skip,
+            resume_first: false,
+        };
+        jobs.push(tokio::spawn(scheduler::run_job(
+            job,
+            Clock::System,
+            ticks.clone(),
+            review_runner.clone(),
             stop.clone(),
             None,
         )));
@@ -198,6 +226,41 @@ async fn apply_catalog(client: &WorkivaClient, store: &Store, file: &std::path::
             tracing::error!(pipeline = %name, catalog = %file.display(), error = %format!("{e:#}"), "Cannot apply the catalog; the run goes on against the program as it is.");
         }
     }
+}
+
+/// A reviewer's job name in the scheduler (and its tick record in the store).
+const REVIEWER_JOB: &str = "reviewer:";
+
+/// Runs one pass of a reviewer, logging each decision.
+fn reviewer_runner(
+    client: WorkivaClient,
+    store: Store,
+    reviewers: &[crate::config::review::ReviewerConfig],
+) -> Runner {
+    let by_name: Arc<HashMap<String, crate::config::review::ReviewerConfig>> = Arc::new(
+        reviewers
+            .iter()
+            .map(|r| (format!("{REVIEWER_JOB}{}", r.name), r.clone()))
+            .collect(),
+    );
+    Arc::new(move |name: String, _stop: CancellationToken| {
+        let (client, store, by_name) = (client.clone(), store.clone(), by_name.clone());
+        Box::pin(async move {
+            let Some(r) = by_name.get(&name) else {
+                return;
+            };
+            match crate::reviewer::run_once(&client, &store, r, false).await {
+                Ok(outcomes) => {
+                    for o in outcomes.iter().filter(|o| o.state != "skipped") {
+                        tracing::info!(reviewer = %r.name, task = %o.task_id, title = %o.title, action = o.action.as_deref().unwrap_or("-"), state = %o.state, note = o.note.as_deref().unwrap_or(""), "Reviewed a task.");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(reviewer = %r.name, error = %e, "The reviewer's pass failed; the next tick tries again.")
+                }
+            }
+        })
+    })
 }
 
 /// Runs one pipeline, with metrics and a log line of its outcome.

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod emulator;
 pub mod inspect;
 pub mod outcome;
+pub mod reviewer;
 pub mod scheduler;
 pub mod server;
 pub mod signals;

@@ -25,6 +25,7 @@ pub const LAST_SUCCESS: &str = "esg_sync_last_success_timestamp_seconds";
 pub const TICKS_SKIPPED: &str = "esg_sync_schedule_ticks_skipped_total";
 pub const NEXT_RUN: &str = "esg_sync_next_run_timestamp_seconds";
 pub const CATALOG_APPLIES: &str = "esg_sync_catalog_applies_total";
+pub const REVIEWER_DECISIONS: &str = "esg_sync_reviewer_decisions_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -94,6 +95,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         CATALOG_APPLIES,
         "counter",
         "Catalog applies before scheduled runs (catalog.apply = \"before_runs\"), by outcome (applied, unchanged, failed).",
+    ),
+    (
+        REVIEWER_DECISIONS,
+        "counter",
+        "Task decisions the final reviewer submitted, by reviewer and action (APPROVE, REJECT).",
     ),
 ];
 
@@ -215,6 +221,12 @@ pub fn tick_skipped(pipeline: &str, reason: &'static str, n: u64) {
 /// A catalog apply before a scheduled run: `applied`, `unchanged` or `failed`.
 pub fn catalog_applied(outcome: &'static str) {
     counter!(CATALOG_APPLIES, "outcome" => outcome).increment(1);
+}
+
+/// A final reviewer's decision, submitted.
+pub fn reviewer_decided(reviewer: &str, action: &'static str) {
+    counter!(REVIEWER_DECISIONS, "reviewer" => reviewer.to_string(), "action" => action)
+        .increment(1);
 }
 
 /// The pipeline's next scheduled run.

@@ -38,3 +38,109 @@ pub async fn report(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `review tasks`: one pass of the selected reviewers (every one by default); exit 1 when a
+/// decision could not be submitted.
+pub async fn tasks(
+    config: Option<&Path>,
+    reviewer: Option<&str>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config)?;
+    let chosen: Vec<_> = settings
+        .reviewers
+        .iter()
+        .filter(|r| reviewer.is_none_or(|n| n == r.name))
+        .cloned()
+        .collect();
+    if chosen.is_empty() {
+        match reviewer {
+            Some(n) => anyhow::bail!("no [[reviewer]] is named `{n}`"),
+            None => anyhow::bail!("the configuration has no [[reviewer]]"),
+        }
+    }
+    let embedded = super::embedded_emulator(&mut settings).await?;
+    let client = crate::workiva::WorkivaClient::new(settings.workiva.clone())?;
+    let store = Store::connect(&settings.store.url).await?;
+    let mut all = Vec::new();
+    let mut failed = false;
+    for r in &chosen {
+        let outcomes = crate::reviewer::run_once(&client, &store, r, dry_run).await;
+        let outcomes = match outcomes {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("{e}");
+                failed = true;
+                continue;
+            }
+        };
+        failed |= outcomes.iter().any(|o| o.state == "failed");
+        if !json {
+            println!("reviewer {}: {} task(s)", r.name, outcomes.len());
+            for o in &outcomes {
+                println!(
+                    "  {} `{}` step {}: {} {}",
+                    o.task_id,
+                    o.title,
+                    o.step + 1,
+                    o.action.as_deref().unwrap_or("-"),
+                    o.state
+                );
+                if let Some(c) = &o.comment {
+                    println!("    comment: {c}");
+                }
+                if let Some(n) = &o.note {
+                    println!("    note: {n}");
+                }
+            }
+            if dry_run || r.dry_run {
+                println!("  dry run: nothing was submitted or recorded");
+            }
+        }
+        all.push(serde_json::json!({"reviewer": r.name, "tasks": outcomes}));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    }
+    store.close().await;
+    if let Some(e) = embedded {
+        e.save().await?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `review history`: the reviewers' past decisions, newest first (the audit trail).
+pub async fn history(
+    config: Option<&Path>,
+    reviewer: Option<&str>,
+    limit: i64,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(config)?;
+    let store = Store::connect(&settings.store.url).await?;
+    let list = store.decisions(reviewer, limit).await?;
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &list {
+        println!(
+            "{}  {}  task {} `{}` step {}: {} ({})\n    {}",
+            d.created_at,
+            d.reviewer,
+            d.task_id,
+            d.task_title,
+            d.step + 1,
+            d.action,
+            d.state,
+            d.comment
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -35,6 +35,9 @@ pub struct Settings {
     pub pipelines: Vec<PipelineConfig>,
     /// The catalog of the program's structure (topics, dimensions, metrics).
     pub catalog: CatalogConfig,
+    /// Automated final reviewers of tasks.
+    #[serde(rename = "reviewer")]
+    pub reviewers: Vec<review::ReviewerConfig>,
 }
 
 /// `[catalog]`.
@@ -253,6 +256,16 @@ impl Settings {
                 ));
             }
             out.extend(p.problems());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for r in &self.reviewers {
+            if !names.insert(r.name.as_str()) {
+                out.push(format!(
+                    "two reviewers are named `{}`; names must be unique",
+                    r.name
+                ));
+            }
+            out.extend(r.problems());
         }
         if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
             out.push(format!(

@@ -86,3 +86,67 @@ impl ReviewConfig {
         out
     }
 }
+
+/// `[[reviewer]]`: an automated final reviewer of a program's tasks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewerConfig {
+    /// A unique name (`--reviewer` selects it; the audit trail keys on it).
+    pub name: String,
+    /// The Workiva program: id or exact name.
+    pub program: String,
+    /// The reviewer's own principal (the Workiva user its client acts as): it acts only on
+    /// tasks whose current approval step lists this principal. The API has no "who am I".
+    pub principal: String,
+    /// When the daemon runs it (cron, like a pipeline's); `esg-sync review tasks` runs it once.
+    #[serde(default)]
+    pub schedule: Option<String>,
+    /// IANA time zone of `schedule` (default `UTC`).
+    #[serde(default = "utc")]
+    pub timezone: String,
+    /// Every value linked to the task has non-empty notes (default true).
+    #[serde(default = "yes")]
+    pub require_notes: bool,
+    /// ... and at least one supporting attachment (default true).
+    #[serde(default = "yes")]
+    pub require_attachments: bool,
+    /// Optional: numeric values must also be within this percentage of the prior year's.
+    #[serde(default)]
+    pub max_change_percent: Option<f64>,
+    /// Decide and report, but submit nothing and record nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ReviewerConfig {
+    pub fn problems(&self) -> Vec<String> {
+        let at = format!("reviewer `{}`", self.name);
+        let mut out = Vec::new();
+        if let Some(v) = self.max_change_percent
+            && !(v.is_finite() && v >= 0.0)
+        {
+            out.push(format!(
+                "{at}: max_change_percent is {v}; it must be a number of 0 or more"
+            ));
+        }
+        if let Some(s) = &self.schedule
+            && let Err(e) = super::schedule::Schedule::parse(s, &self.timezone)
+        {
+            out.push(format!("{at}: {e}"));
+        }
+        if self.principal.trim().is_empty() {
+            out.push(format!(
+                "{at}: principal is empty; give the Workiva user id the reviewer's client acts as"
+            ));
+        }
+        out
+    }
+}

@@ -144,6 +144,10 @@ pub struct SeedValue {
     /// Any status, including the ones only the task workflow sets.
     pub status: Option<String>,
     pub notes: Option<String>,
+    /// Supporting attachments (the API cannot add them; the Workiva UI does), as GET shows
+    /// them, e.g. `[{"id": "A1", "fileName": "invoice.pdf"}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supporting_attachments: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -507,6 +511,9 @@ fn load_values(
         if let (Some(s), Some(v)) = (status, mv.get_mut(slot)) {
             v.status = s;
         }
+        if let Some(v) = mv.get_mut(slot) {
+            v.attachments = sv.supporting_attachments.clone();
+        }
         // An exported tenant keeps its value ids.
         if let Some(want) = sv.id.filter(|w| *w != id) {
             if mv.by_id.contains_key(&want) {
@@ -713,6 +720,7 @@ pub fn export(store: &Store) -> Seed {
                                         value: v.value.clone(),
                                         status: Some(v.status.as_str().to_string()),
                                         notes: v.notes.clone(),
+                                        supporting_attachments: v.attachments.clone(),
                                     })
                                     .collect()
                             })

@@ -5,6 +5,7 @@
 //! `mapping`, `runs`, `batches`, `rejects`, `lease`, `schedule`.
 
 mod batches;
+mod decisions;
 mod lease;
 mod mapping;
 mod migrate;
@@ -17,6 +18,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
+pub use decisions::Decision;
 pub use mapping::MappingKind;
 
 /// Which database is behind the store.
@@ -35,6 +37,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0004_batch_counts.sql"),
     ),
     (5, include_str!("../../migrations/sqlite/0005_reviews.sql")),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_decisions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),

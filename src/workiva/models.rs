@@ -267,6 +267,8 @@ pub struct Task {
     pub location: Option<TaskLocation>,
     pub assignees: Vec<Value>,
     pub approval_steps: Vec<Value>,
+    /// When the task last changed (`{"dateTime": ...}`).
+    pub modified: Option<Action>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

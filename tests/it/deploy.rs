@@ -228,6 +228,10 @@ fn every_configuration_key_is_documented_in_the_example() {
         ("emulator", "[emulator]\nzz_probe = 1\n".into()),
         ("daemon", "[daemon]\nzz_probe = 1\n".into()),
         ("catalog", "[catalog]\nzz_probe = 1\n".into()),
+        (
+            "reviewer",
+            "[[reviewer]]\nname = \"r\"\nprogram = \"P\"\nprincipal = \"U\"\nzz_probe = 1\n".into(),
+        ),
         ("pipeline", format!("{pipeline}zz_probe = 1\n")),
         (
             "pipeline.columns",
@@ -236,6 +240,10 @@ fn every_configuration_key_is_documented_in_the_example() {
         (
             "pipeline.status",
             format!("{pipeline}[pipeline.status]\nzz_probe = 1\n"),
+        ),
+        (
+            "pipeline.review",
+            format!("{pipeline}[pipeline.review]\nzz_probe = 1\n"),
         ),
     ];
     let mut missing = Vec::new();

@@ -23,6 +23,7 @@ mod resources;
 mod restart;
 mod retries;
 mod review;
+mod reviewer;
 mod rows;
 mod s3;
 mod schedule;

@@ -1,0 +1,350 @@
+//! The automated final reviewer (`[[reviewer]]`), the guide's second auto-review use case: it
+//! lists the program's tasks awaiting approval, reads each task's linked values, and approves
+//! the ones whose values are supported or rejects them naming each failing value
+//! (`check.rs`, pure). It acts only on a step that lists its principal, and once per round:
+//! each decision is recorded in the state store before it is submitted and confirmed after;
+//! a decision left unconfirmed (a crash, a lost answer) is resolved at the next pass by
+//! looking at the task: unchanged since, it is submitted then; changed, it went through (or a
+//! person acted), and it is not sent again.
+
+pub mod check;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::config::review::ReviewerConfig;
+use crate::store::{Decision, Store, StoreError};
+use crate::sync::failpoint;
+use crate::sync::period;
+use crate::workiva::models::{DataType, MetricValue, ReportingPeriod, Task, TaskAction};
+use crate::workiva::{ListOptions, WorkivaClient, WorkivaError, quote};
+use check::{Linked, decide};
+
+/// What a pass did with one task.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outcome {
+    pub task_id: String,
+    pub title: String,
+    /// The approval step (from 0).
+    pub step: usize,
+    /// `APPROVE`, `REJECT`, or none (skipped).
+    pub action: Option<String>,
+    pub comment: Option<String>,
+    pub problems: Vec<String>,
+    /// `submitted`, `planned` (a dry run), `resumed` (an earlier pass's decision submitted
+    /// now), `superseded`, `skipped` or `failed`.
+    pub state: String,
+    /// Why it was skipped or failed.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewerError {
+    #[error("reviewer `{reviewer}`: {source}")]
+    Workiva {
+        reviewer: String,
+        source: WorkivaError,
+    },
+    #[error("reviewer `{reviewer}`: {source}")]
+    Store {
+        reviewer: String,
+        source: StoreError,
+    },
+    #[error("reviewer `{0}`: Workiva has no program `{1}`")]
+    NoProgram(String, String),
+}
+
+/// The step a task awaits: the first whose responses are empty.
+fn current_step(t: &Task) -> usize {
+    t.approval_steps
+        .iter()
+        .position(|s| {
+            s.get("responses")
+                .and_then(Value::as_array)
+                .is_none_or(|r| r.is_empty())
+        })
+        .unwrap_or(t.approval_steps.len().saturating_sub(1))
+}
+
+/// Whether `principal` takes part in step `step` of `t`.
+fn is_approver(t: &Task, step: usize, principal: &str) -> bool {
+    t.approval_steps
+        .get(step)
+        .and_then(|s| s.get("participants"))
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter().any(|p| {
+                p.get("id").and_then(Value::as_str) == Some(principal)
+                    || p.as_str() == Some(principal)
+            })
+        })
+}
+
+fn modified(t: &Task) -> String {
+    t.modified
+        .as_ref()
+        .and_then(|m| m.date_time.clone())
+        .unwrap_or_default()
+}
+
+fn action_of(name: &str) -> TaskAction {
+    if name == "APPROVE" {
+        TaskAction::Approve
+    } else {
+        TaskAction::Reject
+    }
+}
+
+/// The program's values, grouped by the task they are linked to, with each value's prior-year
+/// value: what the checks read.
+struct Values {
+    by_task: HashMap<String, Vec<Linked>>,
+}
+
+async fn load_values(client: &WorkivaClient, pid: &str) -> Result<Values, WorkivaError> {
+    let dims: HashMap<String, String> = client
+        .dimensions(pid, &ListOptions::default())
+        .await?
+        .into_iter()
+        .map(|d| (d.id.clone(), d.name.unwrap_or(d.id)))
+        .collect();
+    let mut by_task: HashMap<String, Vec<Linked>> = HashMap::new();
+    for m in client.metrics(pid, &ListOptions::default()).await? {
+        let values = client.values(pid, &m.id, &ListOptions::default()).await?;
+        let key = |v: &MetricValue, year: u16| {
+            let p = v.reporting_period?;
+            Some((
+                ReportingPeriod { year, ..p },
+                v.coordinates.clone().unwrap_or_default(),
+            ))
+        };
+        let prior: HashMap<_, String> = values
+            .iter()
+            .filter_map(|v| Some((key(v, v.reporting_period?.year)?, v.value.clone()?)))
+            .collect();
+        for v in values.iter().filter(|v| v.task.is_some()) {
+            let Some(p) = v.reporting_period else {
+                continue;
+            };
+            let coordinates = v
+                .coordinates
+                .iter()
+                .flatten()
+                .map(|(d, x)| format!("{}={x}", dims.get(d).map_or(d.as_str(), String::as_str)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let earlier = key(v, p.year.saturating_sub(1)).and_then(|k| prior.get(&k).cloned());
+            by_task
+                .entry(v.task.clone().unwrap_or_default())
+                .or_default()
+                .push(Linked {
+                    metric: m.name.clone(),
+                    period: period::label(&p),
+                    coordinates,
+                    value: v.value.clone(),
+                    notes: v.notes.clone(),
+                    attachments: v.supporting_attachments.as_ref().map_or(0, Vec::len),
+                    numeric: matches!(
+                        m.data_type,
+                        DataType::Number | DataType::Currency | DataType::Percent
+                    ),
+                    prior: earlier,
+                });
+        }
+    }
+    Ok(Values { by_task })
+}
+
+/// One pass of the reviewer over its program's tasks. `dry_run` (or the reviewer's own
+/// `dry_run`): decide and report, submit and record nothing.
+pub async fn run_once(
+    client: &WorkivaClient,
+    store: &Store,
+    cfg: &ReviewerConfig,
+    dry_run: bool,
+) -> Result<Vec<Outcome>, ReviewerError> {
+    let dry_run = dry_run || cfg.dry_run;
+    let w = |source| ReviewerError::Workiva {
+        reviewer: cfg.name.clone(),
+        source,
+    };
+    let s = |source| ReviewerError::Store {
+        reviewer: cfg.name.clone(),
+        source,
+    };
+    let mut out = Vec::new();
+    if !dry_run {
+        // First, what an earlier pass recorded and could not confirm.
+        for d in store.decisions_unconfirmed(&cfg.name).await.map_err(s)? {
+            out.push(resume(client, store, &d).await.map_err(s)?);
+        }
+    }
+    let program = match client.find_program(&cfg.program).await.map_err(w)? {
+        Some(p) => p,
+        None => match client.program(&cfg.program).await {
+            Ok(p) => p,
+            Err(e) if e.status() == Some(404) => {
+                return Err(ReviewerError::NoProgram(
+                    cfg.name.clone(),
+                    cfg.program.clone(),
+                ));
+            }
+            Err(e) => return Err(w(e)),
+        },
+    };
+    let filter = format!(
+        "location.resource eq {} and status eq {}",
+        quote(&program.id),
+        quote("Awaiting Approval")
+    );
+    let tasks = client
+        .tasks(&ListOptions::filter(filter))
+        .await
+        .map_err(w)?;
+    if tasks.is_empty() {
+        return Ok(out);
+    }
+    let values = load_values(client, &program.id).await.map_err(w)?;
+    for t in &tasks {
+        let step = current_step(t);
+        let mut o = Outcome {
+            task_id: t.id.clone(),
+            title: t.title.clone(),
+            step,
+            action: None,
+            comment: None,
+            problems: Vec::new(),
+            state: "skipped".into(),
+            note: None,
+        };
+        if !is_approver(t, step, &cfg.principal) {
+            o.note = Some(format!(
+                "`{}` is not an approver of step {}",
+                cfg.principal,
+                step + 1
+            ));
+            out.push(o);
+            continue;
+        }
+        let seen = modified(t);
+        if let Some(d) = store
+            .decision_of_round(&cfg.name, &t.id, step as i64, &seen)
+            .await
+            .map_err(s)?
+        {
+            o.note = Some(format!("already decided: {} ({})", d.action, d.state));
+            out.push(o);
+            continue;
+        }
+        let linked = values.by_task.get(&t.id).cloned().unwrap_or_default();
+        let Some(verdict) = decide(cfg, &linked) else {
+            o.note = Some("no values are linked to it".into());
+            out.push(o);
+            continue;
+        };
+        o.action = Some(verdict.action.to_string());
+        o.comment = Some(verdict.comment.clone());
+        o.problems = verdict.problems.clone();
+        if dry_run {
+            o.state = "planned".into();
+            out.push(o);
+            continue;
+        }
+        let d = store
+            .decision_record(&Decision {
+                id: 0,
+                reviewer: cfg.name.clone(),
+                program_id: program.id.clone(),
+                task_id: t.id.clone(),
+                task_title: t.title.clone(),
+                step: step as i64,
+                seen_modified: seen,
+                action: verdict.action.to_string(),
+                comment: verdict.comment.clone(),
+                state: "recorded".into(),
+                created_at: String::new(),
+                updated_at: String::new(),
+            })
+            .await
+            .map_err(s)?;
+        failpoint::hit("decision_recorded");
+        let (state, note) = submit(client, store, &d).await.map_err(s)?;
+        o.state = state;
+        o.note = note;
+        crate::telemetry::reviewer_decided(&cfg.name, verdict.action);
+        out.push(o);
+    }
+    Ok(out)
+}
+
+/// Submits a recorded decision and records how it went: `submitted`; `superseded` when the
+/// task moved on meanwhile (409); `failed` (left `recorded`, for the next pass) otherwise.
+async fn submit(
+    client: &WorkivaClient,
+    store: &Store,
+    d: &Decision,
+) -> Result<(String, Option<String>), StoreError> {
+    match client
+        .task_action(&d.task_id, action_of(&d.action), Some(&d.comment))
+        .await
+    {
+        Ok(_) => {
+            store.decision_set_state(d.id, "submitted").await?;
+            Ok(("submitted".into(), None))
+        }
+        Err(e) if e.status() == Some(409) => {
+            store.decision_set_state(d.id, "superseded").await?;
+            Ok(("superseded".into(), Some(e.to_string())))
+        }
+        Err(e) => Ok(("failed".into(), Some(e.to_string()))),
+    }
+}
+
+/// An earlier pass's unconfirmed decision: submitted now when the task is as it was then,
+/// else marked superseded (it went through, or someone acted).
+async fn resume(
+    client: &WorkivaClient,
+    store: &Store,
+    d: &Decision,
+) -> Result<Outcome, StoreError> {
+    let mut o = Outcome {
+        task_id: d.task_id.clone(),
+        title: d.task_title.clone(),
+        step: d.step as usize,
+        action: Some(d.action.clone()),
+        comment: Some(d.comment.clone()),
+        problems: Vec::new(),
+        state: "superseded".into(),
+        note: None,
+    };
+    let task = match client.task(&d.task_id).await {
+        Ok(t) => t,
+        Err(e) if e.status() == Some(404) => {
+            store.decision_set_state(d.id, "superseded").await?;
+            o.note = Some("the task is gone".into());
+            return Ok(o);
+        }
+        Err(e) => {
+            o.state = "failed".into();
+            o.note = Some(e.to_string());
+            return Ok(o);
+        }
+    };
+    let unchanged = modified(&task) == d.seen_modified
+        && task.status == "Awaiting Approval"
+        && current_step(&task) as i64 == d.step;
+    if !unchanged {
+        store.decision_set_state(d.id, "superseded").await?;
+        o.note = Some("the task changed since the decision was recorded: not sent again".into());
+        return Ok(o);
+    }
+    let (state, note) = submit(client, store, d).await?;
+    o.state = if state == "submitted" {
+        "resumed".into()
+    } else {
+        state
+    };
+    o.note = note;
+    Ok(o)
+}
