@@ -785,3 +785,34 @@ async fn the_daemon_applies_the_catalog_before_each_run() {
     d.signal("-TERM");
     assert_eq!(d.exit(Duration::from_secs(20)).await, Some(0));
 }
+
+#[tokio::test]
+async fn the_daemon_runs_a_scheduled_reviewer() {
+    let e = sync_env().await;
+    let (good, bad, _) = crate::reviewer::setup(&e).await;
+    let cfg = config_with(
+        &e,
+        "[daemon]\nlisten = \"127.0.0.1:0\"\n\n[[reviewer]]\nname = \"final-review\"\nprogram = \"Review Program\"\nprincipal = \"U-bot\"\nschedule = \"* * * * * *\"\n",
+        "",
+    );
+    let mut d = Daemon::start(&cfg);
+    let addr = d.addr().await;
+    let status = |id: String| {
+        let e = &e;
+        async move { e.env.api.get(&format!("/tasks/{id}")).await.body["status"].clone() }
+    };
+    let done = eventually(|| async {
+        status(good.clone()).await == "Approved" && status(bad.clone()).await == "Returned"
+    })
+    .await;
+    assert!(done, "{}", d.log());
+    let text = get(&addr, "/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"esg_sync_reviewer_decisions_total{reviewer="final-review",action="APPROVE"} 1"#
+        ),
+        "{text}"
+    );
+    d.signal("-TERM");
+    assert_eq!(d.exit(Duration::from_secs(20)).await, Some(0));
+}

@@ -28,7 +28,7 @@ fn reviewer(dry_run: bool) -> ReviewerConfig {
 /// A program whose 2025 values differ in support, and three tasks awaiting approval: `good`
 /// (supported, within 10%), `bad` (a value without notes, one beyond 10%) and `other` (its
 /// step is someone else's).
-async fn setup(e: &SyncEnv) -> (String, String, String) {
+pub(crate) async fn setup(e: &SyncEnv) -> (String, String, String) {
     let seed: esg_sync::emulator::Seed = serde_json::from_value(json!({
         "programs": [{
             "name": "Review Program",
