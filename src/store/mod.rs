@@ -57,6 +57,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_reviews.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_decisions.sql"),
+    ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;

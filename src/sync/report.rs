@@ -132,7 +132,7 @@ pub fn render(r: &Report) -> String {
         r.status.as_str(),
         r.run_id.map(|i| format!(" (run {i})")).unwrap_or_default()
     )];
-    let header = [
+    let mut header = vec![
         "metric",
         "create",
         "update",
@@ -141,6 +141,11 @@ pub fn render(r: &Report) -> String {
         "delete",
         "reject",
     ];
+    // With a threshold review: per metric, the writes auto-completed and flagged.
+    let reviewing = r.review.is_some();
+    if reviewing {
+        header.extend(["auto-complete", "flag"]);
+    }
     let mut rows: Vec<Vec<String>> = r
         .metrics
         .iter()
@@ -154,6 +159,14 @@ pub fn render(r: &Report) -> String {
                 m.deletes.to_string(),
                 m.rejects.to_string(),
             ]
+            .into_iter()
+            .chain(
+                reviewing
+                    .then(|| [m.auto_completed.to_string(), m.flagged.to_string()])
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect()
         })
         .collect();
     let c = &r.counts;
@@ -171,6 +184,9 @@ pub fn render(r: &Report) -> String {
             dash(),
             before_diff.to_string(),
         ]);
+        if reviewing {
+            rows.last_mut().expect("pushed").extend([dash(), dash()]);
+        }
     }
     rows.push(vec![
         "total".into(),
@@ -181,6 +197,11 @@ pub fn render(r: &Report) -> String {
         c.deleted.to_string(),
         c.rejected.to_string(),
     ]);
+    if let Some(t) = &r.review {
+        rows.last_mut()
+            .expect("pushed")
+            .extend([t.auto_completed.to_string(), t.flagged.to_string()]);
+    }
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {

@@ -260,4 +260,34 @@ mod tests {
         );
         assert_eq!(notes(&c, None, &v).as_deref(), Some(v.note.as_str()));
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a lake or Workiva holds, judging never panics and always says something.
+        #[test]
+        fn judging_never_panics(value in any::<String>(), prior in proptest::option::of(any::<String>())) {
+            let v = judge(&cfg(Some(10.0), Some(100.0)), &value, prior.as_deref());
+            prop_assert!(!v.note.is_empty());
+        }
+
+        /// On integers (cents), the decision equals the exact rational comparison:
+        /// |v - p| * 100 <= pct * |p| and |v - p| <= abs.
+        #[test]
+        fn decisions_match_exact_integer_arithmetic(
+            v in -1_000_000_000i64..1_000_000_000,
+            p in -1_000_000_000i64..1_000_000_000,
+            pct in 0u32..200,
+            abs in 0i64..100_000_000,
+        ) {
+            prop_assume!(p != 0);
+            let c = cfg(Some(pct as f64), Some(abs as f64 / 100.0));
+            let text = |x: i64| format!("{}{}.{:02}", if x < 0 { "-" } else { "" }, x.unsigned_abs() / 100, x.unsigned_abs() % 100);
+            let got = judge(&c, &text(v), Some(&text(p)));
+            let d = (v - p).unsigned_abs() as u128;
+            let within = d * 100 <= pct as u128 * p.unsigned_abs() as u128 && d <= abs as u128;
+            prop_assert_eq!(got.flagged, !within, "{} vs {}", text(v), text(p));
+            prop_assert_eq!(got.status == ValueStatus::Complete, within);
+        }
+    }
 }

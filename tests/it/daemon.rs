@@ -473,7 +473,8 @@ async fn the_daemon_refuses_a_configuration_without_schedules_or_with_a_bad_one(
     .await;
     assert_eq!(out.code, Some(1));
     assert!(
-        out.stderr.contains("no [[pipeline]] (or [[reviewer]]) has a schedule"),
+        out.stderr
+            .contains("no [[pipeline]] (or [[reviewer]]) has a schedule"),
         "{}",
         out.stderr
     );

@@ -265,6 +265,61 @@ async fn exercise(s: &Store) {
         Ok(()),
         "an expired lease is free"
     );
+    reviews_and_decisions(s).await;
+}
+
+/// The threshold review's records and the final reviewer's decisions.
+async fn reviews_and_decisions(s: &Store) {
+    let run = s.run_start("reviewed").await.unwrap();
+    let item = |flagged: bool| esg_sync::outcome::Reviewed {
+        metric: "Scope 1".into(),
+        period: "2025-Q1".into(),
+        coordinates: "Facility=A".into(),
+        value: "512.87".into(),
+        prior: Some("502.35".into()),
+        delta: Some("10.52".into()),
+        delta_percent: Some("2.1".into()),
+        flagged,
+        reason: "why".into(),
+    };
+    s.reviews_insert(run, "reviewed", &[item(false), item(true), item(true)])
+        .await
+        .unwrap();
+    assert_eq!(s.review_counts(run).await.unwrap(), (1, 2));
+    assert_eq!(
+        s.reviews(run, true).await.unwrap(),
+        vec![item(true), item(true)]
+    );
+    assert_eq!(s.reviews(run, false).await.unwrap().len(), 3);
+    let listed = s.runs(10).await.unwrap();
+    let r = listed.iter().find(|r| r.id == run).unwrap();
+    assert_eq!((r.auto_completed, r.flagged), (1, 2));
+    let d = esg_sync::store::Decision {
+        id: 0,
+        reviewer: "final".into(),
+        program_id: "P".into(),
+        task_id: "T1".into(),
+        task_title: "Review".into(),
+        step: 1,
+        seen_modified: "2026-01-01T00:00:00Z".into(),
+        action: "APPROVE".into(),
+        comment: "ok".into(),
+        state: "recorded".into(),
+        created_at: String::new(),
+        updated_at: String::new(),
+    };
+    let first = s.decision_record(&d).await.unwrap();
+    let again = s.decision_record(&d).await.unwrap();
+    assert_eq!(first.id, again.id, "one decision per round");
+    assert_eq!(s.decisions_unconfirmed("final").await.unwrap().len(), 1);
+    s.decision_set_state(first.id, "submitted").await.unwrap();
+    assert!(s.decisions_unconfirmed("final").await.unwrap().is_empty());
+    assert_eq!(
+        s.decisions(Some("final"), 10).await.unwrap()[0].state,
+        "submitted"
+    );
+    assert_eq!(s.decisions(None, 10).await.unwrap().len(), 1);
+    assert!(s.decisions(Some("other"), 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -276,7 +331,7 @@ async fn every_query_on_sqlite() {
     s.close().await;
     // Reopening migrates nothing twice and keeps the data.
     let s = Store::connect(&url).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 4);
+    assert_eq!(s.runs(10).await.unwrap().len(), 5);
 }
 
 #[tokio::test]
@@ -303,7 +358,7 @@ async fn every_query_on_postgres() {
     exercise(&s).await;
     s.close().await;
     let s = Store::connect(url.as_str()).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 4);
+    assert_eq!(s.runs(10).await.unwrap().len(), 5);
     s.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&mut admin)
