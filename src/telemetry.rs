@@ -26,6 +26,8 @@ pub const TICKS_SKIPPED: &str = "esg_sync_schedule_ticks_skipped_total";
 pub const NEXT_RUN: &str = "esg_sync_next_run_timestamp_seconds";
 pub const CATALOG_APPLIES: &str = "esg_sync_catalog_applies_total";
 pub const REVIEWER_DECISIONS: &str = "esg_sync_reviewer_decisions_total";
+pub const CONCURRENCY_LIMIT: &str = "esg_sync_api_concurrency_limit";
+pub const CONCURRENCY_CHANGES: &str = "esg_sync_api_concurrency_changes_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -95,6 +97,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         CATALOG_APPLIES,
         "counter",
         "Catalog applies before scheduled runs (catalog.apply = \"before_runs\"), by outcome (applied, unchanged, failed).",
+    ),
+    (
+        CONCURRENCY_LIMIT,
+        "gauge",
+        "Workiva requests the client lets be in flight at once now (adaptive: raised while answers are clean and fast, cut on 429, 503, 504, timeouts and rising latency).",
+    ),
+    (
+        CONCURRENCY_CHANGES,
+        "counter",
+        "Changes of the adaptive concurrency limit, by direction (up, down).",
     ),
     (
         REVIEWER_DECISIONS,
@@ -221,6 +233,17 @@ pub fn tick_skipped(pipeline: &str, reason: &'static str, n: u64) {
 /// A catalog apply before a scheduled run: `applied`, `unchanged` or `failed`.
 pub fn catalog_applied(outcome: &'static str) {
     counter!(CATALOG_APPLIES, "outcome" => outcome).increment(1);
+}
+
+/// The adaptive concurrency limit after an answer, and whether it moved.
+pub fn concurrency_limit(limit: usize, raised: bool, cut: bool) {
+    gauge!(CONCURRENCY_LIMIT).set(limit as f64);
+    if raised {
+        counter!(CONCURRENCY_CHANGES, "direction" => "up").increment(1);
+    }
+    if cut {
+        counter!(CONCURRENCY_CHANGES, "direction" => "down").increment(1);
+    }
 }
 
 /// A final reviewer's decision, submitted.

@@ -114,7 +114,9 @@ pub struct PipelineConfig {
     /// Largest request body, in bytes (default 9,500,000; Workiva's limit is 10,485,760).
     #[serde(default = "default_batch_bytes")]
     pub batch_bytes: usize,
-    /// Metrics written at once (one batch in flight per metric; default 4).
+    /// Most metrics written at once (one batch in flight per metric, as Workiva serialises
+    /// batches per metric; default 128, so a 100-metric program has every metric in flight;
+    /// the client's adaptive limit governs the requests).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
     /// When the daemon runs the pipeline: a cron expression of 5 fields (minute hour
@@ -177,7 +179,7 @@ fn default_batch_bytes() -> usize {
     9_500_000
 }
 fn default_concurrency() -> usize {
-    4
+    128
 }
 
 impl PipelineConfig {

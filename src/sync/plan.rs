@@ -21,8 +21,9 @@ use crate::workiva::WorkivaClient;
 
 pub use super::diff::{MetricPlan, Write};
 
-/// How many metrics' values are listed and diffed at once.
-const LISTING_CONCURRENCY: usize = 4;
+/// How many metrics' values are listed and diffed at once (the client's adaptive limit
+/// governs the requests; this bounds how many metrics' values are held).
+const LISTING_CONCURRENCY: usize = 16;
 
 /// What a run would do, metric by metric.
 #[derive(Debug, Clone, Default)]

@@ -343,23 +343,41 @@ pub fn years_filter(years: &BTreeSet<u16>) -> Option<String> {
     }
 }
 
-/// The values Workiva holds for one metric in the years in scope (all pages).
+/// Years listed as streams of their own at once, at most.
+const YEAR_STREAMS: usize = 8;
+
+/// The values Workiva holds for one metric in the years in scope (all pages). Several years
+/// are listed as filtered streams of their own, at once (within the client's adaptive limit),
+/// so a long backfill's listing is not one long chain of pages.
 pub async fn current_values(
     client: &WorkivaClient,
     program: &ProgramId,
     metric: &MetricId,
     years: &BTreeSet<u16>,
 ) -> Result<Vec<MetricValue>, WorkivaError> {
-    let Some(filter) = years_filter(years) else {
-        return Ok(Vec::new());
+    use futures_util::{StreamExt, TryStreamExt};
+    let list = |filter: String| async move {
+        client
+            .values(
+                program.as_str(),
+                metric.as_str(),
+                &ListOptions::filter(filter),
+            )
+            .await
     };
-    let all = client
-        .values(
-            program.as_str(),
-            metric.as_str(),
-            &ListOptions::filter(filter),
-        )
-        .await?;
+    let all: Vec<MetricValue> = if years.len() > 1 && years.len() <= 20 {
+        let parts: Vec<Vec<MetricValue>> = futures_util::stream::iter(years.iter().copied())
+            .map(|y| list(format!("reportingPeriod.year eq {y}")))
+            .buffered(YEAR_STREAMS)
+            .try_collect()
+            .await?;
+        parts.into_iter().flatten().collect()
+    } else {
+        let Some(filter) = years_filter(years) else {
+            return Ok(Vec::new());
+        };
+        list(filter).await?
+    };
     Ok(all
         .into_iter()
         .filter(|v| {

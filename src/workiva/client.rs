@@ -120,6 +120,11 @@ impl WorkivaClient {
         self.inner.transport.tokens.fetches()
     }
 
+    /// The adaptive concurrency limit now: requests the client lets be in flight at once.
+    pub fn concurrency_limit(&self) -> usize {
+        self.inner.transport.limiter.limit()
+    }
+
     /// An absolute URL from path segments (each percent-encoded).
     fn url(&self, segments: &[&str]) -> String {
         let mut u = self.inner.base.clone();

@@ -85,9 +85,12 @@ pub struct WorkivaConfig {
     /// `2026-01-01` (default), or `2022-01-01` to send batch upsertions to the deprecated
     /// `/prototype/platform` path (sunset 2027-01-31). Every other request uses 2026-01-01.
     pub api_version: String,
-    /// Client-side request rate limit, requests per second (default 20; 0 turns it off).
+    /// A fixed client-side request rate, requests per second, for tenants that need one
+    /// (default 0: off; the adaptive concurrency limit governs).
     pub requests_per_second: f64,
-    /// Most requests in flight at once (default 8).
+    /// The ceiling of the adaptive concurrency limit: most requests in flight at once
+    /// (default 64). The limit starts at 4, rises while answers are clean and fast, and is cut
+    /// on 429, 503, 504, timeouts and rising latency.
     pub max_concurrent_requests: usize,
     /// Timeout of one request, seconds (default 30; Workiva allows 29 s per request).
     pub request_timeout_secs: u64,
@@ -143,8 +146,8 @@ impl Default for WorkivaConfig {
             client_auth: ClientAuth::Body,
             scope: None,
             api_version: API_VERSION.into(),
-            requests_per_second: 20.0,
-            max_concurrent_requests: 8,
+            requests_per_second: 0.0,
+            max_concurrent_requests: 64,
             request_timeout_secs: 30,
             connect_timeout_secs: 10,
             max_attempts: 8,

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use super::auth::TokenCache;
 use super::config::WorkivaConfig;
 use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest, tls_problem};
-use super::ratelimit::Limiter;
+use super::ratelimit::{Limiter, Signal};
 use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
 
 pub use super::models::MAX_BODY_BYTES;
@@ -61,7 +61,7 @@ pub struct Transport {
     pub http: reqwest::Client,
     pub tokens: TokenCache,
     pub policy: RetryPolicy,
-    limiter: Limiter,
+    pub(super) limiter: std::sync::Arc<Limiter>,
     user_agent: String,
     warned: Mutex<HashSet<String>>,
     /// The configured API origin: the only one any request (and so the token) goes to.
@@ -229,13 +229,52 @@ impl Transport {
         }
     }
 
+    /// One attempt, within the client's limits, its answer fed back into them.
     async fn attempt(
         &self,
         req: &Request,
         attempt: u32,
         token: &secrecy::SecretString,
     ) -> Result<Response> {
-        let _slot = self.limiter.acquire().await;
+        let slot = self.limiter.acquire().await;
+        let t = Instant::now();
+        let r = self.exchange(req, attempt, token).await;
+        let signal = match &r {
+            Ok(_) => Signal::Answered(t.elapsed()),
+            Err(e) => match e.status() {
+                Some(429 | 503 | 504) => Signal::Overloaded,
+                Some(500..) => Signal::Neutral,
+                Some(_) => Signal::Answered(t.elapsed()),
+                None if matches!(
+                    e,
+                    WorkivaError::Transport {
+                        timed_out: true,
+                        ..
+                    }
+                ) =>
+                {
+                    Signal::Overloaded
+                }
+                None => Signal::Neutral,
+            },
+        };
+        slot.feedback(signal);
+        if let Err(e) = &r
+            && matches!(e.status(), Some(429 | 503))
+            && let Some(wait) = e.retry_after()
+        {
+            // The server asked every request to wait, not just this one.
+            self.limiter.pause(wait.min(Duration::from_secs(300)));
+        }
+        r
+    }
+
+    async fn exchange(
+        &self,
+        req: &Request,
+        attempt: u32,
+        token: &secrecy::SecretString,
+    ) -> Result<Response> {
         let t = Instant::now();
         let host = super::error::host_of(&req.url);
         let transport = |e: reqwest::Error, reached: bool| {

@@ -1,6 +1,7 @@
 //! All integration tests, in one binary to keep link time down. Each test starts its own
 //! emulator on port 0; every API response is checked against Workiva's OpenAPI spec.
 
+mod adaptive;
 mod admin;
 mod auth;
 mod azure;
