@@ -1,0 +1,336 @@
+//! Fast by default: `cargo bench --bench defaults`. Everything a new user would run, measured
+//! from outside: the release binary, the emulator in a process of its own, default settings
+//! but the base URL. Prints each figure (wall time with `/usr/bin/time`, peak RSS) for:
+//!
+//! 1. `esg-sync plan` of 1,000,000 Parquet rows over 100 metrics against 1,000,000 values
+//!    already in Workiva (target: at most 3 s and 512 MiB);
+//! 2. `esg-sync run-now` of 100,000 rows over 10 metrics, 10% of them changed, the emulator
+//!    adding 50 ms to every request and taking about 1 s per batch operation (target: 4 s),
+//!    and its unchanged rerun (target: 1.5 s);
+//! 3. the same run against an emulator allowing 10 requests per second (429 beyond): it
+//!    completes with no request failing for good.
+//!
+//! `ESG_SYNC_BENCH_RUNS` (default 3) runs of each; minimum, median and maximum are printed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_esg-sync");
+const SECRET: &str = "bench-secret";
+
+struct Emulator {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_emulator() -> Emulator {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .args([
+            "emulator",
+            "--admin",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--client-id", "bench", "--client-secret", SECRET])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the emulator starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Emulator {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+async fn admin(e: &Emulator, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .request(method, format!("{}{path}", e.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+/// Emulator settings: operation timing, added latency, a rate limit.
+async fn settings(e: &Emulator, op_ms: u64, latency_ms: u64, rps: Option<f64>) {
+    let faults = if latency_ms > 0 {
+        json!({"latency": 1.0, "latency_ms": latency_ms})
+    } else {
+        json!({})
+    };
+    let body = json!({
+        "operations": {"queued_ms": 0, "base_ms": op_ms, "per_value_us": 0, "retry_after_secs": if op_ms >= 1000 { 1 } else { 0 }},
+        "rate_limit": {"requests_per_second": rps, "burst": rps.map(|r| r as u32)},
+        "faults": faults,
+    });
+    admin(e, reqwest::Method::PUT, "/_emulator/faults", body).await;
+}
+
+/// A program of `metrics` number metrics over `sites` facilities, each metric holding one
+/// value per site and year (loaded through the API, as a first sync would).
+async fn program(e: &Emulator, name: &str, metrics: usize, sites: usize, years: usize) {
+    let values: Vec<Value> = (0..sites)
+        .map(|i| json!({"id": format!("S{i:05}")}))
+        .collect();
+    let ms: Vec<Value> = (0..metrics)
+        .map(|m| json!({"name": format!("Metric {m:03}"), "dataType": "number", "allowedDimensions": ["Facility"]}))
+        .collect();
+    let seed = json!({"programs": [{"name": name, "dimensions": [{"name": "Facility", "values": values}], "metrics": ms}]});
+    let summary = admin(e, reqwest::Method::POST, "/_emulator/seed", seed).await;
+    let p = &summary["programs"][0];
+    let pid = p["id"].as_str().unwrap().to_string();
+    let fid = p["dimensions"]["Facility"].as_str().unwrap().to_string();
+    let client = esg_sync::workiva::WorkivaClient::new(esg_sync::workiva::WorkivaConfig {
+        base_url: Some(e.url.clone()),
+        client_id: "bench".into(),
+        provided_secret: Some(secrecy::SecretString::from(SECRET)),
+        poll_min_ms: 5,
+        ..Default::default()
+    })
+    .unwrap();
+    let client = Arc::new(client);
+    let mut jobs = Vec::new();
+    for m in 0..metrics {
+        let mid = p["metrics"][format!("Metric {m:03}")]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let (client, pid, fid) = (client.clone(), pid.clone(), fid.clone());
+        jobs.push(tokio::spawn(async move {
+            let items: Vec<esg_sync::workiva::models::MetricValue> = (0..years * sites)
+                .map(|i| esg_sync::workiva::models::MetricValue {
+                    value: Some(format!("{i}.25")),
+                    reporting_period: Some(esg_sync::workiva::models::ReportingPeriod {
+                        year: 2000 + (i / sites) as u16,
+                        start: 1,
+                        end: 12,
+                    }),
+                    coordinates: Some([(fid.clone(), format!("S{:05}", i % sites))].into()),
+                    ..Default::default()
+                })
+                .collect();
+            let op = client.batch_upsert(&pid, &mid, &items).await.unwrap();
+            client.wait_operation(&op).await.unwrap();
+        }));
+    }
+    for j in jobs {
+        j.await.unwrap();
+    }
+}
+
+/// The lake: one row per metric, year and site; every `changed`-th value differs.
+fn lake(path: &Path, metrics: usize, sites: usize, years: usize, changed: usize, salt: f64) {
+    let n = metrics * years * sites;
+    let (mut metric, mut period, mut site, mut value) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for m in 0..metrics {
+        for i in 0..years * sites {
+            metric.push(format!("m{m:03}"));
+            period.push(format!("{}", 2000 + i / sites));
+            site.push(format!("S{:05}", i % sites));
+            value.push(if i % changed == 0 {
+                i as f64 + salt
+            } else {
+                i as f64 + 0.25
+            });
+        }
+    }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("metric", Arc::new(StringArray::from(metric))),
+        ("period", Arc::new(StringArray::from(period))),
+        ("facility", Arc::new(StringArray::from(site))),
+        ("value", Arc::new(Float64Array::from(value))),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// A configuration with default settings but the base URL, the client and the store.
+fn config(dir: &Path, e: &Emulator, program: &str, lake: &Path, metrics: usize) -> PathBuf {
+    let mut t = format!(
+        "[workiva]\nbase_url = \"{}\"\nclient_id = \"bench\"\n\n[store]\nurl = \"sqlite://{}/state.db\"\n\n\
+         [[pipeline]]\nname = \"bench\"\nprogram = \"{program}\"\nsource = [\"{}\"]\n\
+         [pipeline.columns]\nmetric = \"metric\"\nperiod = \"period\"\nvalue = \"value\"\n\
+         [pipeline.columns.dimensions]\nfacility = \"Facility\"\n[pipeline.metrics]\n",
+        e.url,
+        dir.display(),
+        lake.display()
+    );
+    for m in 0..metrics {
+        t.push_str(&format!("m{m:03} = \"Metric {m:03}\"\n"));
+    }
+    let path = dir.join("esg-sync.toml");
+    std::fs::write(&path, t).unwrap();
+    path
+}
+
+/// Runs the binary under `/usr/bin/time`: (exit code, seconds, peak RSS in MiB).
+fn timed(args: &[&str], cfg: &Path) -> (i32, f64, f64) {
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "TIME %e %M"])
+        .arg(BIN)
+        .args(args)
+        .args(["--config", cfg.to_str().unwrap()])
+        .env("WORKIVA_CLIENT_SECRET", SECRET)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .output()
+        .expect("/usr/bin/time runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("TIME "))
+        .unwrap_or("TIME 0 0");
+    let mut f = line.split_whitespace().skip(1);
+    let secs: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
+    let kib: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
+    // `time` reports the child's own status as 0 on success; a failure shows in stderr.
+    let code = out.status.code().unwrap_or(-1);
+    (code, secs, kib / 1024.0)
+}
+
+fn summary(label: &str, runs: &[(i32, f64, f64)], target: &str) {
+    let mut secs: Vec<f64> = runs.iter().map(|r| r.1).collect();
+    let mut mib: Vec<f64> = runs.iter().map(|r| r.2).collect();
+    secs.sort_by(f64::total_cmp);
+    mib.sort_by(f64::total_cmp);
+    let mid = |v: &[f64]| v[v.len() / 2];
+    let codes: Vec<i32> = runs.iter().map(|r| r.0).collect();
+    println!(
+        "{label:<44} wall {:.2}/{:.2}/{:.2} s (min/median/max), peak {:.0}/{:.0}/{:.0} MiB, exit {codes:?}; target {target}",
+        secs[0],
+        mid(&secs),
+        secs[secs.len() - 1],
+        mib[0],
+        mid(&mib),
+        mib[mib.len() - 1]
+    );
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runs: usize = std::env::var("ESG_SYNC_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let dir = tempfile::tempdir().unwrap();
+
+    // 1. plan: 1,000,000 rows vs 1,000,000 values.
+    let e = start_emulator();
+    settings(&e, 0, 0, None).await;
+    let t = Instant::now();
+    program(&e, "Scale", 100, 1_000, 10).await;
+    println!(
+        "loaded 1,000,000 values into the emulator in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let d1 = dir.path().join("plan");
+    std::fs::create_dir_all(&d1).unwrap();
+    let lake1 = d1.join("lake.parquet");
+    lake(&lake1, 100, 1_000, 10, 10, 0.5);
+    let cfg = config(&d1, &e, "Scale", &lake1, 100);
+    let r: Vec<_> = (0..runs).map(|_| timed(&["plan"], &cfg)).collect();
+    summary(
+        "plan, 1,000,000 rows vs 1,000,000 values",
+        &r,
+        "3 s, 512 MiB",
+    );
+    drop(e);
+
+    // 2. run-now: 100,000 rows over 10 metrics, 10% changed, 50 ms a request, ~1 s a batch.
+    let mut full = Vec::new();
+    let mut rerun = Vec::new();
+    for i in 0..runs {
+        let e = start_emulator();
+        settings(&e, 0, 0, None).await;
+        program(&e, "E2E", 10, 1_000, 10).await;
+        settings(&e, 1_000, 50, None).await;
+        let d = dir.path().join(format!("e2e-{i}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let l = d.join("lake.parquet");
+        lake(&l, 10, 1_000, 10, 10, 0.5);
+        let cfg = config(&d, &e, "E2E", &l, 10);
+        full.push(timed(&["run-now"], &cfg));
+        rerun.push(timed(&["run-now"], &cfg));
+    }
+    summary("run-now, 100,000 rows, 10% changed", &full, "4 s");
+    summary("run-now again, unchanged", &rerun, "1.5 s");
+
+    // 3. The same run against an emulator allowing 10 requests per second.
+    let e = start_emulator();
+    settings(&e, 0, 0, None).await;
+    program(&e, "E2E", 10, 1_000, 10).await;
+    settings(&e, 1_000, 50, Some(10.0)).await;
+    let d = dir.path().join("limited");
+    std::fs::create_dir_all(&d).unwrap();
+    let l = d.join("lake.parquet");
+    lake(&l, 10, 1_000, 10, 10, 0.75);
+    let cfg = config(&d, &e, "E2E", &l, 10);
+    let r = timed(&["run-now"], &cfg);
+    let counters = admin(&e, reqwest::Method::GET, "/_emulator/counters", Value::Null).await;
+    let throttled: u64 = counters
+        .as_object()
+        .map(|o| o.values().filter_map(|v| v["429"].as_u64()).sum())
+        .unwrap_or(0);
+    let total: u64 = counters
+        .as_object()
+        .map(|o| {
+            o.values()
+                .filter_map(Value::as_object)
+                .flat_map(|s| s.values().filter_map(Value::as_u64))
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "run-now at 10 requests/s: exit {} in {:.2} s; {throttled} of {total} requests answered 429 (retried); target: exit 0",
+        r.0, r.1
+    );
+}
