@@ -11,6 +11,7 @@
 //!    completes with no request failing for good.
 //!
 //! `ESG_SYNC_BENCH_RUNS` (default 3) runs of each; minimum, median and maximum are printed.
+//! `ESG_SYNC_BENCH_ONLY=plan|run|limited` runs one of the three.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -262,8 +263,22 @@ async fn run() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let dir = tempfile::tempdir().unwrap();
+    let only = std::env::var("ESG_SYNC_BENCH_ONLY").ok();
+    let wanted = |what: &str| only.as_deref().is_none_or(|o| o == what);
 
     // 1. plan: 1,000,000 rows vs 1,000,000 values.
+    if wanted("plan") {
+        plan_scenario(dir.path(), runs).await;
+    }
+    if wanted("run") {
+        run_scenario(dir.path(), runs).await;
+    }
+    if wanted("limited") {
+        limited_scenario(dir.path()).await;
+    }
+}
+
+async fn plan_scenario(dir: &Path, runs: usize) {
     let e = start_emulator();
     settings(&e, 0, 0, None).await;
     let t = Instant::now();
@@ -272,7 +287,7 @@ async fn run() {
         "loaded 1,000,000 values into the emulator in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let d1 = dir.path().join("plan");
+    let d1 = dir.join("plan");
     std::fs::create_dir_all(&d1).unwrap();
     let lake1 = d1.join("lake.parquet");
     lake(&lake1, 100, 1_000, 10, 10, 0.5);
@@ -283,8 +298,9 @@ async fn run() {
         &r,
         "3 s, 512 MiB",
     );
-    drop(e);
+}
 
+async fn run_scenario(dir: &Path, runs: usize) {
     // 2. run-now: 100,000 rows over 10 metrics, 10% changed, 50 ms a request, ~1 s a batch.
     let mut full = Vec::new();
     let mut rerun = Vec::new();
@@ -293,7 +309,7 @@ async fn run() {
         settings(&e, 0, 0, None).await;
         program(&e, "E2E", 10, 1_000, 10).await;
         settings(&e, 1_000, 50, None).await;
-        let d = dir.path().join(format!("e2e-{i}"));
+        let d = dir.join(format!("e2e-{i}"));
         std::fs::create_dir_all(&d).unwrap();
         let l = d.join("lake.parquet");
         lake(&l, 10, 1_000, 10, 10, 0.5);
@@ -303,13 +319,15 @@ async fn run() {
     }
     summary("run-now, 100,000 rows, 10% changed", &full, "4 s");
     summary("run-now again, unchanged", &rerun, "1.5 s");
+}
 
+async fn limited_scenario(dir: &Path) {
     // 3. The same run against an emulator allowing 10 requests per second.
     let e = start_emulator();
     settings(&e, 0, 0, None).await;
     program(&e, "E2E", 10, 1_000, 10).await;
     settings(&e, 1_000, 50, Some(10.0)).await;
-    let d = dir.path().join("limited");
+    let d = dir.join("limited");
     std::fs::create_dir_all(&d).unwrap();
     let l = d.join("lake.parquet");
     lake(&l, 10, 1_000, 10, 10, 0.75);

@@ -138,7 +138,7 @@ pub fn diff_metric(
     meta: &ProgramMeta,
     metric_id: &MetricId,
     metric: &Metric,
-    rows: Vec<Row>,
+    rows: &mut [Row],
     existing: Vec<MetricValue>,
     known: &Known,
 ) -> (MetricPlan, Vec<Reject>) {
@@ -152,10 +152,10 @@ pub fn diff_metric(
     let mirror = p.mode == Mode::Mirror;
     let mut seen: HashSet<LocalKey> = HashSet::new();
     let review_cfg = p.review.as_ref().filter(|_| known.prior.is_some());
-    for mut r in rows {
+    for r in rows.iter_mut() {
         let key: LocalKey = (r.period, std::mem::take(&mut r.coords));
         let current = by_key.get(&key);
-        let same = current.map(|cur| same_value_and_notes(cur, &r, metric.data_type, review_cfg));
+        let same = current.map(|cur| same_value_and_notes(cur, r, metric.data_type, review_cfg));
         if let (Some(cur), Some((true, true))) = (current, same)
             && r.status.is_none_or(|s| s == cur.status.unwrap_or_default())
         {
@@ -186,12 +186,12 @@ pub fn diff_metric(
             item.fields_to_clear.push("value".into());
         }
         let decided = match (current, same) {
-            (Some(cur), Some(same)) => update(p, cur, &r, item, same),
-            _ => create(p, meta, &key.1, &r, item),
+            (Some(cur), Some(same)) => update(p, cur, r, item, same),
+            _ => create(p, meta, &key.1, r, item),
         };
         let decided = match (decided, review_cfg, known.prior) {
             (Decision::Write(w), Some(cfg), Some(prior)) => {
-                Decision::Write(reviewed(&mut plan, meta, metric, cfg, prior, &key, &r, w))
+                Decision::Write(reviewed(&mut plan, meta, metric, cfg, prior, &key, r, w))
             }
             (d, _, _) => d,
         };

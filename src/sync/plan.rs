@@ -147,22 +147,35 @@ async fn read_and_validate(
 }
 
 /// One metric to diff: its rows and the years whose values Workiva must list.
-struct Job {
+struct Job<'r> {
     metric: MetricId,
-    rows: Vec<Row>,
+    rows: &'r mut [Row],
     years: BTreeSet<u16>,
 }
 
 /// The valid rows grouped by metric (within `years`), plus in mirror mode every metric the
-/// pipeline maps, so a metric whose rows all went away still has its values deleted.
-fn jobs(p: &PipelineConfig, r: &Resolved, rows: Vec<Row>, years: Option<(u16, u16)>) -> Vec<Job> {
+/// pipeline maps, so a metric whose rows all went away still has its values deleted. The rows
+/// are grouped in place (sorted by metric, then by file and row, their reading order), and
+/// each job borrows its metric's part: no row is copied.
+fn jobs<'r>(
+    p: &PipelineConfig,
+    r: &Resolved,
+    rows: &'r mut Vec<Row>,
+    years: Option<(u16, u16)>,
+) -> Vec<Job<'r>> {
     let in_years = |y: u16| years.is_none_or(|(a, b)| (a..=b).contains(&y));
-    let mut by_metric: BTreeMap<MetricId, Vec<Row>> = BTreeMap::new();
-    for row in rows.into_iter().filter(|r| in_years(r.period.year)) {
-        by_metric
-            .entry(row.metric_id.clone())
-            .or_default()
-            .push(row);
+    rows.retain(|r| in_years(r.period.year));
+    rows.sort_unstable_by(|a, b| {
+        (&a.metric_id, &a.src.file, a.src.row).cmp(&(&b.metric_id, &b.src.file, b.src.row))
+    });
+    let mut by_metric: BTreeMap<MetricId, &'r mut [Row]> = BTreeMap::new();
+    let mut rest: &'r mut [Row] = rows.as_mut_slice();
+    while let Some(first) = rest.first() {
+        let metric = first.metric_id.clone();
+        let n = rest.iter().take_while(|r| r.metric_id == metric).count();
+        let (these, more) = std::mem::take(&mut rest).split_at_mut(n);
+        by_metric.insert(metric, these);
+        rest = more;
     }
     let mut ids: BTreeSet<MetricId> = by_metric.keys().cloned().collect();
     if p.mode == Mode::Mirror {
@@ -193,6 +206,37 @@ fn jobs(p: &PipelineConfig, r: &Resolved, rows: Vec<Row>, years: Option<(u16, u1
         .collect()
 }
 
+/// Lists one metric's values and diffs its rows against them: the plan of the metric, the
+/// rows it rejects, and how many values of the scope Workiva holds.
+async fn diff_job(
+    client: &WorkivaClient,
+    p: &PipelineConfig,
+    meta: &super::program::ProgramMeta,
+    claimed: &std::collections::HashSet<super::ids::ValueKey>,
+    job: Job<'_>,
+) -> Result<(MetricPlan, Vec<Reject>, usize), PlanError> {
+    // A review also lists the year before each year in scope, in the same listing; those
+    // values are only compared with, never diffed or deleted.
+    let mut listed = job.years.clone();
+    if p.review.is_some() {
+        listed.extend(job.years.iter().filter_map(|y| y.checked_sub(1)));
+    }
+    let mut existing = resolve::current_values(client, &meta.id, &job.metric, &listed).await?;
+    let prior = p.review.as_ref().map(|_| prior_values(&existing));
+    existing.retain(|v| {
+        v.reporting_period
+            .is_some_and(|rp| job.years.contains(&rp.year))
+    });
+    let n = existing.len();
+    let metric = &meta.metrics[&job.metric];
+    let known = Known {
+        claimed,
+        prior: prior.as_ref(),
+    };
+    let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
+    Ok((mp, more, n))
+}
+
 /// Builds the plan: resolve, read, validate, diff. Writes nothing, to Workiva or the store.
 /// `years`: only these years (inclusive).
 pub async fn build_plan(
@@ -205,34 +249,16 @@ pub async fn build_plan(
     let (validated, read) = read_and_validate(p, &resolved).await?;
     let new_dimension_values = new_values(p, &resolved, &validated.rows);
     let mut rejects = validated.rejects;
-    let jobs = jobs(p, &resolved, validated.rows, years);
+    let mut rows = validated.rows;
+    let jobs = jobs(p, &resolved, &mut rows, years);
     // Several metrics at once; each is diffed as soon as its values arrive, so only a few
     // metrics' values are held at a time.
     let (meta, claimed) = (&resolved.meta, &validated.claimed);
-    let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(jobs)
-        .map(|job| async move {
-            // A review also lists the year before each year in scope, in the same listing;
-            // those values are only compared with, never diffed or deleted.
-            let mut listed = job.years.clone();
-            if p.review.is_some() {
-                listed.extend(job.years.iter().filter_map(|y| y.checked_sub(1)));
-            }
-            let mut existing =
-                resolve::current_values(client, &meta.id, &job.metric, &listed).await?;
-            let prior = p.review.as_ref().map(|_| prior_values(&existing));
-            existing.retain(|v| {
-                v.reporting_period
-                    .is_some_and(|rp| job.years.contains(&rp.year))
-            });
-            let n = existing.len();
-            let metric = &meta.metrics[&job.metric];
-            let known = Known {
-                claimed,
-                prior: prior.as_ref(),
-            };
-            let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
-            Ok::<_, PlanError>((mp, more, n))
-        })
+    let diffs: Vec<_> = jobs
+        .into_iter()
+        .map(|job| diff_job(client, p, meta, claimed, job))
+        .collect();
+    let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(diffs)
         .buffer_unordered(LISTING_CONCURRENCY)
         .try_collect()
         .await?;

@@ -103,6 +103,8 @@ pub struct Checker<'a> {
     /// With `create_dimension_values`: the values Workiva lacks that rows use so far, per
     /// dimension, to keep each dimension within Workiva's limit.
     new_values: HashMap<DimensionId, HashSet<String>>,
+    /// Dimension value ids repeat across rows: each is held once.
+    value_ids: HashMap<String, DimensionValueId>,
 }
 
 /// Validates source rows against the program, all at once.
@@ -132,6 +134,7 @@ impl<'a> Checker<'a> {
             periods: HashMap::new(),
             keys: HashMap::new(),
             new_values: HashMap::new(),
+            value_ids: HashMap::new(),
         }
     }
 
@@ -362,7 +365,15 @@ impl Checker<'_> {
                     ),
                 ));
             }
-            coords.push((dc.dimension.clone(), DimensionValueId::new(value_id)));
+            let id = match self.value_ids.get(value_id.as_str()) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = DimensionValueId::new(value_id.clone());
+                    self.value_ids.insert(value_id, id.clone());
+                    id
+                }
+            };
+            coords.push((dc.dimension.clone(), id));
         }
         coords.sort();
         Ok(coords)
