@@ -13,7 +13,7 @@ use super::diff::Write;
 use super::error::{ExecError, RunError};
 use super::failpoint;
 use super::period;
-use super::progress::Progress;
+use super::progress::Phase;
 use crate::outcome::Reject;
 use crate::store::Store;
 use crate::workiva::{ErrorDetail, WorkivaClient, WorkivaError};
@@ -39,7 +39,7 @@ pub struct Ctx<'a> {
     pub pipeline: &'a str,
     pub program: &'a str,
     pub budget: usize,
-    pub progress: &'a Progress,
+    pub progress: &'a Phase,
     /// Cancelled when a shutdown begins or the lease is lost: batches in flight are polled to
     /// their end, no new batch is sent.
     pub stop: &'a tokio_util::sync::CancellationToken,
@@ -159,7 +159,7 @@ fn send<'a>(
                                 out.updated += 1;
                             }
                         }
-                        ctx.progress.add(writes.len());
+                        ctx.progress.add(writes.len() as u64);
                         failpoint::hit("batch_completed");
                         return Ok(());
                     }

@@ -10,6 +10,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::diff::{Known, diff_metric, prior_values};
 use super::error::{GuardRefused, PlanError};
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
+use super::progress::Phase;
 use super::resolve::{self, MappingChange, Resolved};
 use super::validate::{Checker, Row, Validated};
 use crate::config::{Mode, PipelineConfig};
@@ -100,6 +101,7 @@ async fn read_and_validate(
     let mut stream = stream::open(&p.source, &p.columns, &p.name)
         .await
         .map_err(|e| PlanError::read(&p.name, e))?;
+    let reading = Phase::start(&p.name, "reading the source", "rows", None);
     let mut checker = Checker::new(p, &resolved.meta, &resolved.mapper);
     let mut out = Validated::default();
     let mut pending = Validated::default();
@@ -108,6 +110,7 @@ async fn read_and_validate(
     while let Some(piece) = stream.next().await {
         match piece {
             Piece::Rows(rows) => {
+                reading.add(rows.len() as u64);
                 pending_read += rows.len();
                 checker.check(rows, &mut pending);
             }
@@ -128,6 +131,7 @@ async fn read_and_validate(
             }
         }
     }
+    reading.finish();
     if p.mode == Mode::Mirror
         && let Some(e) = SourceError::all(std::mem::take(&mut unreadable))
     {
@@ -214,6 +218,7 @@ async fn diff_job(
     meta: &super::program::ProgramMeta,
     claimed: &std::collections::HashSet<super::ids::ValueKey>,
     job: Job<'_>,
+    listing: &Phase,
 ) -> Result<(MetricPlan, Vec<Reject>, usize), PlanError> {
     // A review also lists the year before each year in scope, in the same listing; those
     // values are only compared with, never diffed or deleted.
@@ -234,6 +239,7 @@ async fn diff_job(
         prior: prior.as_ref(),
     };
     let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
+    listing.add(1);
     Ok((mp, more, n))
 }
 
@@ -254,14 +260,21 @@ pub async fn build_plan(
     // Several metrics at once; each is diffed as soon as its values arrive, so only a few
     // metrics' values are held at a time.
     let (meta, claimed) = (&resolved.meta, &validated.claimed);
+    let listing = Phase::start(
+        &p.name,
+        "listing Workiva's values",
+        "metrics",
+        Some(jobs.len() as u64),
+    );
     let diffs: Vec<_> = jobs
         .into_iter()
-        .map(|job| diff_job(client, p, meta, claimed, job))
+        .map(|job| diff_job(client, p, meta, claimed, job, &listing))
         .collect();
     let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(diffs)
         .buffer_unordered(LISTING_CONCURRENCY)
         .try_collect()
         .await?;
+    listing.finish();
     let mut metrics = Vec::with_capacity(diffed.len());
     let mut in_scope = 0;
     for (mp, more, n) in diffed {

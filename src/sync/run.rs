@@ -13,7 +13,7 @@ use super::execute::{self, Ctx, Outcome};
 use super::failpoint;
 use super::lease;
 use super::plan::{MetricPlan, Plan, build_plan};
-use super::progress::Progress;
+use super::progress::Phase;
 use super::report::{Report, ReviewTotals, Status, status_of};
 use super::resolve::apply_mapping_changes;
 use crate::config::PipelineConfig;
@@ -286,7 +286,13 @@ async fn execute_plan(
     run_id: i64,
     plan: &Plan,
 ) -> Vec<(usize, Outcome)> {
-    let progress = Progress::new(&p.name, plan.metrics.iter().map(|m| m.writes.len()).sum());
+    let total: usize = plan.metrics.iter().map(|m| m.writes.len()).sum();
+    let progress = Phase::start(
+        &p.name,
+        "sending, waiting on operations",
+        "values",
+        Some(total as u64),
+    );
     let ctx = Ctx {
         client,
         store,
@@ -299,7 +305,7 @@ async fn execute_plan(
         lease: Some(held.lease),
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
-    futures_util::stream::iter(jobs)
+    let outcomes = futures_util::stream::iter(jobs)
         .map(|(i, mp)| {
             let ctx = &ctx;
             async move {
@@ -312,8 +318,10 @@ async fn execute_plan(
             }
         })
         .buffer_unordered(p.concurrency.max(1))
-        .collect()
-        .await
+        .collect::<Vec<_>>()
+        .await;
+    progress.finish();
+    outcomes
 }
 
 /// Adds up what each metric achieved, records the rejects Workiva named and the run's end.
