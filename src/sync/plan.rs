@@ -169,14 +169,10 @@ fn jobs<'r>(
 ) -> Vec<Job<'r>> {
     let in_years = |y: u16| years.is_none_or(|(a, b)| (a..=b).contains(&y));
     rows.retain(|r| in_years(r.period.year));
-    rows.sort_unstable_by(|a, b| {
-        (&a.metric_id, &a.src.file, a.src.row).cmp(&(&b.metric_id, &b.src.file, b.src.row))
-    });
+    let groups = group_by_metric(rows);
     let mut by_metric: BTreeMap<MetricId, &'r mut [Row]> = BTreeMap::new();
     let mut rest: &'r mut [Row] = rows.as_mut_slice();
-    while let Some(first) = rest.first() {
-        let metric = first.metric_id.clone();
-        let n = rest.iter().take_while(|r| r.metric_id == metric).count();
+    for (metric, n) in groups {
         let (these, more) = std::mem::take(&mut rest).split_at_mut(n);
         by_metric.insert(metric, these);
         rest = more;
@@ -208,6 +204,48 @@ fn jobs<'r>(
             }
         })
         .collect()
+}
+
+/// Groups the rows by metric in place, keeping their order within each metric (a counting
+/// sort: one pass to count, one permutation applied by swaps; no row is copied). Returns each
+/// metric with its number of rows, in the order the groups now lie.
+fn group_by_metric(rows: &mut [Row]) -> Vec<(MetricId, usize)> {
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<(MetricId, usize)> = Vec::new();
+    let mut of: Vec<u32> = Vec::with_capacity(rows.len());
+    for r in rows.iter() {
+        let g = *index.entry(r.metric_id.as_str()).or_insert_with(|| {
+            groups.push((r.metric_id.clone(), 0));
+            groups.len() - 1
+        });
+        groups[g].1 += 1;
+        of.push(g as u32);
+    }
+    drop(index);
+    let mut next: Vec<usize> = Vec::with_capacity(groups.len());
+    let mut at = 0;
+    for (_, n) in &groups {
+        next.push(at);
+        at += n;
+    }
+    // Where each row goes, in its group's order of reading.
+    let mut dest: Vec<u32> = of
+        .iter()
+        .map(|&g| {
+            let d = next[g as usize];
+            next[g as usize] += 1;
+            d as u32
+        })
+        .collect();
+    drop(of);
+    for i in 0..rows.len() {
+        while dest[i] as usize != i {
+            let j = dest[i] as usize;
+            rows.swap(i, j);
+            dest.swap(i, j);
+        }
+    }
+    groups
 }
 
 /// Lists one metric's values and diffs its rows against them: the plan of the metric, the
@@ -324,4 +362,49 @@ fn new_values(p: &PipelineConfig, r: &Resolved, rows: &[Row]) -> Vec<NewValues> 
             values: values.into_iter().collect(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workiva::models::ReportingPeriod;
+
+    fn row(metric: &str, n: u64) -> Row {
+        Row {
+            src: super::super::validate::SrcRef {
+                file: "f".into(),
+                row: n,
+            },
+            metric_key: metric.into(),
+            metric_id: MetricId::new(metric),
+            period: ReportingPeriod {
+                year: 2025,
+                start: 1,
+                end: 12,
+            },
+            coords: Vec::new(),
+            value: Some(n.to_string()),
+            notes: None,
+            status: None,
+        }
+    }
+
+    #[test]
+    fn rows_are_grouped_by_metric_in_place_keeping_their_order() {
+        let mut rows: Vec<Row> = [("b", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5), ("b", 6)]
+            .iter()
+            .map(|(m, n)| row(m, *n))
+            .collect();
+        let groups = group_by_metric(&mut rows);
+        let got: Vec<(&str, u64)> = rows
+            .iter()
+            .map(|r| (r.metric_id.as_str(), r.src.row))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("b", 1), ("b", 3), ("b", 6), ("a", 2), ("a", 5), ("c", 4)]
+        );
+        let sizes: Vec<(&str, usize)> = groups.iter().map(|(m, n)| (m.as_str(), *n)).collect();
+        assert_eq!(sizes, vec![("b", 3), ("a", 2), ("c", 1)]);
+    }
 }
