@@ -2,7 +2,9 @@
 //! time zone); this loop adds what a scheduler of sync jobs needs on top: never two runs of one
 //! pipeline at once (a tick that finds the last run going is skipped, logged and counted),
 //! random jitter, a catch-up policy for ticks missed while the daemon was down (the last
-//! handled tick is kept in the sync-state store), and a clean stop.
+//! handled tick is kept in the sync-state store), each tick claimed once across the replicas
+//! that share the store (the first to claim it runs it; the others skip it quietly), and a
+//! clean stop.
 //!
 //! Time comes from a [`Clock`]: the system's, or a virtual one driven by tokio's paused clock,
 //! so tests can live through a DST day in milliseconds.
@@ -71,6 +73,9 @@ pub trait TickStore: Send + Sync + 'static {
     fn last_tick(&self, pipeline: &str) -> impl Future<Output = Option<DateTime<Utc>>> + Send;
     fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>)
     -> impl Future<Output = ()> + Send;
+    /// Claims `tick` of `pipeline` for this process: true for exactly one of the replicas that
+    /// share the store, so each tick runs once however many daemons there are.
+    fn claim(&self, pipeline: &str, tick: DateTime<Utc>) -> impl Future<Output = bool> + Send;
 }
 
 impl TickStore for crate::store::Store {
@@ -89,11 +94,29 @@ impl TickStore for crate::store::Store {
             tracing::error!(pipeline, error = %e, "Cannot record the schedule tick; after a restart it may count as missed.");
         }
     }
+
+    async fn claim(&self, pipeline: &str, tick: DateTime<Utc>) -> bool {
+        let key = tick.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match self
+            .claim_tick(pipeline, &key, crate::sync::lease::holder_id())
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // Unclaimed, a tick could run on two replicas; the run needs the store anyway.
+                tracing::error!(pipeline, error = %e, "Cannot claim the schedule tick in the state store; it is skipped.");
+                false
+            }
+        }
+    }
 }
 
-/// Ticks in memory, for tests of the schedule on a virtual clock.
+/// Ticks (and their claims) in memory, for tests of the schedule on a virtual clock.
 #[derive(Debug, Default)]
-pub struct MemoryTicks(Mutex<std::collections::HashMap<String, DateTime<Utc>>>);
+pub struct MemoryTicks(
+    Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
+    Mutex<std::collections::HashSet<(String, DateTime<Utc>)>>,
+);
 
 impl MemoryTicks {
     pub fn with(pipeline: &str, tick: DateTime<Utc>) -> Self {
@@ -109,6 +132,9 @@ impl TickStore for MemoryTicks {
     }
     async fn set_last_tick(&self, pipeline: &str, tick: DateTime<Utc>) {
         self.0.lock().unwrap().insert(pipeline.to_string(), tick);
+    }
+    async fn claim(&self, pipeline: &str, tick: DateTime<Utc>) -> bool {
+        self.1.lock().unwrap().insert((pipeline.to_string(), tick))
     }
 }
 
@@ -234,8 +260,14 @@ pub async fn run_job<T: TickStore>(
         if missed > 0 {
             match job.catch_up {
                 CatchUp::Once => {
-                    tracing::info!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; running once to catch up.");
-                    start(now, Reason::CatchUp, &mut current);
+                    // Claimed as the first missed tick, which every replica computes alike.
+                    let first = job.schedule.next_after(last).unwrap_or(now);
+                    if ticks.claim(&name, first).await {
+                        tracing::info!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; running once to catch up.");
+                        start(now, Reason::CatchUp, &mut current);
+                    } else {
+                        tracing::debug!(pipeline = %name, "Another replica catches up on the missed ticks.");
+                    }
                 }
                 CatchUp::Skip => {
                     tracing::warn!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; skipped (catch_up = \"skip\").");
@@ -275,6 +307,10 @@ pub async fn run_job<T: TickStore>(
             continue;
         }
         ticks.set_last_tick(&name, tick).await;
+        if !ticks.claim(&name, tick).await {
+            tracing::debug!(pipeline = %name, tick = %tick, "Another replica claimed this tick.");
+            continue;
+        }
         start(tick, Reason::Tick, &mut current);
     }
     if let Some(mut r) = current.take()

@@ -19,6 +19,7 @@ impl Store {
         body: &[u8],
     ) -> Result<i64> {
         let t = now();
+        let mut tx = self.write("record a batch").await?;
         let row = sqlx::query(
             "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
@@ -33,48 +34,47 @@ impl Store {
         .bind(body.to_vec())
         .bind(t.clone())
         .bind(t)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(q("record a batch"))?;
+        tx.commit().await.map_err(q("record a batch"))?;
         Ok(row.get::<i64, _>(0))
     }
 
     /// Records the operation URL as soon as Workiva gives it.
     pub async fn batch_sent(&self, id: i64, operation_url: &str) -> Result<()> {
+        let mut tx = self.write("record an operation URL").await?;
         sqlx::query(
             "UPDATE batches SET status = 'sent', operation_url = $1, updated_at = $2 WHERE id = $3",
         )
         .bind(operation_url)
         .bind(now())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(q("record an operation URL"))?;
-        Ok(())
+        tx.commit().await.map_err(q("record an operation URL"))
     }
 
     /// `completed`, `failed` or `split` (a failed batch divided into smaller ones).
     pub async fn batch_done(&self, id: i64, status: &str, detail: Option<&str>) -> Result<()> {
+        let mut tx = self.write("record a batch outcome").await?;
         sqlx::query("UPDATE batches SET status = $1, detail = $2, updated_at = $3 WHERE id = $4")
             .bind(status)
             .bind(detail.map(str::to_string))
             .bind(now())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("record a batch outcome"))?;
-        Ok(())
+        tx.commit().await.map_err(q("record a batch outcome"))
     }
 
     /// Records that a batch's operation completed, and counts its values in `run_id` (the run
     /// that saw it complete), in one transaction: every value a completed batch wrote is
     /// counted in exactly one run.
     pub async fn batch_completed(&self, id: i64, run_id: i64, detail: Option<&str>) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("begin recording a batch"))?;
+        let mut tx = self.write("begin recording a batch").await?;
         let done = sqlx::query(
             "UPDATE batches SET status = 'completed', detail = $1, updated_at = $2 WHERE id = $3 AND status <> 'completed'",
         )

@@ -1,32 +1,53 @@
-//! Pipeline leases: one run of a pipeline at a time, across processes.
+//! Pipeline leases: one run of a pipeline at a time, across processes. Each acquisition
+//! raises the lease's fencing token, which the run's writes are checked against
+//! ([`Store::fenced`]); a released lease keeps its row (expired), so the token never goes back.
 
 use chrono::Utc;
 use sqlx::Row;
 
-use super::{Result, Store, q, stamp};
+use super::{Result, Store, parse_time, q, stamp};
+
+/// A pipeline's lease as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRow {
+    pub pipeline: String,
+    pub holder: String,
+    pub token: i64,
+    pub expires_at: String,
+}
+
+impl LeaseRow {
+    /// Whether it is held now (released and lapsed leases are not).
+    pub fn is_held(&self) -> bool {
+        parse_time(&self.expires_at).is_some_and(|t| t > Utc::now())
+    }
+}
+
+/// What a released lease's expiry is set to: long past.
+const RELEASED: &str = "1970-01-01T00:00:00.000Z";
 
 impl Store {
     /// Takes the lease of `pipeline` for `holder` until `ttl` from now, if it is free, expired,
-    /// already `holder`'s, or held by a holder `is_dead` says is gone. Returns the holder that
-    /// keeps it otherwise, with when its lease ends.
+    /// already `holder`'s, or held by a holder `is_dead` says is gone, and returns its new
+    /// fencing token. Returns the holder that keeps it otherwise, with when its lease ends.
     pub async fn lease_acquire(
         &self,
         pipeline: &str,
         holder: &str,
         ttl: std::time::Duration,
         is_dead: impl Fn(&str) -> bool,
-    ) -> Result<std::result::Result<(), (String, String)>> {
+    ) -> Result<std::result::Result<i64, (String, String)>> {
         let now_t = Utc::now();
         let until = stamp(now_t + chrono::Duration::from_std(ttl).unwrap_or_default());
         // Taken when free, expired, ours already, or held by `dead` (replaced by name, so a
         // live holder that took it meanwhile keeps it). One statement in the usual case.
         let take = |dead: &str| {
             sqlx::query(
-                "INSERT INTO pipeline_leases (pipeline, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO pipeline_leases (pipeline, holder, acquired_at, expires_at, token) VALUES ($1, $2, $3, $4, 1) \
                  ON CONFLICT (pipeline) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, \
-                 expires_at = excluded.expires_at \
+                 expires_at = excluded.expires_at, token = pipeline_leases.token + 1 \
                  WHERE pipeline_leases.holder = $2 OR pipeline_leases.expires_at < $3 OR pipeline_leases.holder = $5 \
-                 RETURNING holder",
+                 RETURNING token",
             )
             .bind(pipeline.to_string())
             .bind(holder.to_string())
@@ -35,12 +56,8 @@ impl Store {
             .bind(dead.to_string())
             .fetch_optional(&self.pool)
         };
-        if take("")
-            .await
-            .map_err(q("take a pipeline lease"))?
-            .is_some()
-        {
-            return Ok(Ok(()));
+        if let Some(row) = take("").await.map_err(q("take a pipeline lease"))? {
+            return Ok(Ok(row.get::<i64, _>(0)));
         }
         let row = sqlx::query("SELECT holder, expires_at FROM pipeline_leases WHERE pipeline = $1")
             .bind(pipeline)
@@ -49,12 +66,9 @@ impl Store {
             .map_err(q("read a pipeline lease"))?;
         let (other, other_until): (String, String) = (row.get(0), row.get(1));
         if is_dead(&other)
-            && take(&other)
-                .await
-                .map_err(q("take a pipeline lease"))?
-                .is_some()
+            && let Some(row) = take(&other).await.map_err(q("take a pipeline lease"))?
         {
-            return Ok(Ok(()));
+            return Ok(Ok(row.get::<i64, _>(0)));
         }
         Ok(Err((other, other_until)))
     }
@@ -79,14 +93,36 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Gives the lease back.
+    /// Gives the lease back: it expires now, and keeps its token for the next holder to raise.
     pub async fn lease_release(&self, pipeline: &str, holder: &str) -> Result<()> {
-        sqlx::query("DELETE FROM pipeline_leases WHERE pipeline = $1 AND holder = $2")
-            .bind(pipeline)
-            .bind(holder)
-            .execute(&self.pool)
-            .await
-            .map_err(q("release a pipeline lease"))?;
+        sqlx::query(
+            "UPDATE pipeline_leases SET expires_at = $1 WHERE pipeline = $2 AND holder = $3",
+        )
+        .bind(RELEASED)
+        .bind(pipeline)
+        .bind(holder)
+        .execute(&self.pool)
+        .await
+        .map_err(q("release a pipeline lease"))?;
         Ok(())
+    }
+
+    /// Every pipeline's lease row (held or not), by pipeline.
+    pub async fn leases(&self) -> Result<Vec<LeaseRow>> {
+        let rows = sqlx::query(
+            "SELECT pipeline, holder, token, expires_at FROM pipeline_leases ORDER BY pipeline",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list pipeline leases"))?;
+        Ok(rows
+            .iter()
+            .map(|r| LeaseRow {
+                pipeline: r.get(0),
+                holder: r.get(1),
+                token: r.get(2),
+                expires_at: r.get(3),
+            })
+            .collect())
     }
 }

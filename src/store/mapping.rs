@@ -56,6 +56,7 @@ impl Store {
         name: &str,
         id: &str,
     ) -> Result<()> {
+        let mut tx = self.write("write a mapping").await?;
         sqlx::query(
             "INSERT INTO mappings (kind, scope, name, workiva_id, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (kind, scope, name) DO UPDATE SET workiva_id = excluded.workiva_id, updated_at = excluded.updated_at",
@@ -65,20 +66,21 @@ impl Store {
         .bind(name)
         .bind(id)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(q("write a mapping"))?;
-        Ok(())
+        tx.commit().await.map_err(q("write a mapping"))
     }
 
     pub async fn mapping_drop(&self, kind: MappingKind, scope: &str, name: &str) -> Result<()> {
+        let mut tx = self.write("drop a mapping").await?;
         sqlx::query("DELETE FROM mappings WHERE kind = $1 AND scope = $2 AND name = $3")
             .bind(kind.as_str())
             .bind(scope)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("drop a mapping"))?;
-        Ok(())
+        tx.commit().await.map_err(q("drop a mapping"))
     }
 }

@@ -4,6 +4,7 @@
 //! the binary and applied at connect, each once, in order. One file per table group: `migrate`,
 //! `mapping`, `runs`, `batches`, `rejects`, `lease`, `schedule`.
 
+mod alerts;
 mod batches;
 mod decisions;
 mod lease;
@@ -18,7 +19,9 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
+pub use alerts::Delivery;
 pub use decisions::Decision;
+pub use lease::LeaseRow;
 pub use mapping::MappingKind;
 
 /// Which database is behind the store.
@@ -41,6 +44,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/sqlite/0006_decisions.sql"),
     ),
+    (7, include_str!("../../migrations/sqlite/0007_replicas.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -61,6 +65,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_decisions.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_replicas.sql"),
+    ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;
@@ -80,18 +88,30 @@ pub enum StoreError {
     },
     #[error("[store] url `{0}` is neither sqlite:// nor postgres://")]
     Scheme(String),
+    /// A write of a run whose lease another process has taken since (its fencing token is
+    /// no longer the lease's): refused, so two holders never both write a pipeline's state.
+    #[error(
+        "the lease of pipeline `{pipeline}` was taken over by another process (this run's fencing token {token} is stale); the write was refused and the holder of the lease resumes the run"
+    )]
+    Fenced { pipeline: String, token: i64 },
 }
 
 impl StoreError {
     /// A database that went away may come back; a bad URL or schema will not.
+    /// A fenced write is retriable too: the lease's holder goes on with the pipeline.
     pub fn is_retriable(&self) -> bool {
         matches!(
             self,
             Self::Query {
                 source: sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed,
                 ..
-            }
+            } | Self::Fenced { .. }
         )
+    }
+
+    /// Whether the write was refused because another process took the run's lease.
+    pub fn is_fenced(&self) -> bool {
+        matches!(self, Self::Fenced { .. })
     }
 }
 
@@ -127,6 +147,8 @@ pub struct RunRecord {
     pub status: String,
     pub counts: Counts,
     pub message: Option<String>,
+    /// The replica that ran it (`host/pid/tag`); none for runs recorded before replicas.
+    pub holder: Option<String>,
     /// `[pipeline.review]`: values the run auto-completed and flagged for review.
     pub auto_completed: i64,
     pub flagged: i64,
@@ -150,6 +172,18 @@ pub use crate::outcome::Reject;
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
+    /// Set on the store a run writes through ([`Store::fenced`]): its pipeline's lease and the
+    /// fencing token it was acquired with.
+    fence: Option<std::sync::Arc<Fence>>,
+}
+
+/// A run's claim on its pipeline's state: the lease's fencing token when it was acquired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub pipeline: String,
+    pub token: i64,
+    /// The process holding the lease (`host/pid/tag`), recorded with the run.
+    pub holder: String,
 }
 
 impl Store {
@@ -186,9 +220,52 @@ impl Store {
                 url: redact(url),
                 source,
             })?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            fence: None,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// This store, with every write checked against `fence`: a write made after another
+    /// process took the pipeline's lease fails with [`StoreError::Fenced`] and changes nothing.
+    pub fn fenced(&self, fence: Fence) -> Self {
+        Self {
+            fence: Some(std::sync::Arc::new(fence)),
+            ..self.clone()
+        }
+    }
+
+    /// The fence this store's writes are checked against, if any.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_deref()
+    }
+
+    /// Begins a write transaction; on a fenced store its first statement checks the fencing
+    /// token. That statement writes the lease row, so it holds the row's lock (Postgres) or
+    /// the database's write lock (SQLite) until the commit: a takeover waits for the
+    /// transaction, and a transaction that comes after a takeover is refused.
+    async fn write(&self, what: &'static str) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await.map_err(q(what))?;
+        if let Some(f) = &self.fence {
+            let held = sqlx::query(
+                "UPDATE pipeline_leases SET token = token WHERE pipeline = $1 AND token = $2",
+            )
+            .bind(f.pipeline.clone())
+            .bind(f.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(q(what))?;
+            if held.rows_affected() != 1 {
+                return Err(StoreError::Fenced {
+                    pipeline: f.pipeline.clone(),
+                    token: f.token,
+                });
+            }
+        }
+        Ok(tx)
     }
 
     pub async fn close(&self) {

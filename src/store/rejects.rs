@@ -11,11 +11,7 @@ impl Store {
         pipeline: &str,
         rejects: &[Reject],
     ) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("begin recording rejects"))?;
+        let mut tx = self.write("begin recording rejects").await?;
         for r in rejects {
             sqlx::query(
                 "INSERT INTO rejects (run_id, pipeline, source_file, source_row, field, reason, metric_key, period, value) \
@@ -46,17 +42,37 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(q("list rejects"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Reject {
-                source_file: r.get(0),
-                source_row: r.get(1),
-                field: r.get(2),
-                reason: r.get(3),
-                metric_key: r.get(4),
-                period: r.get(5),
-                value: r.get(6),
-            })
-            .collect())
+        Ok(rows.iter().map(reject_from_row).collect())
+    }
+
+    /// The first `limit` rejects of run `run_id`, and how many it has in all.
+    pub async fn rejects_first(&self, run_id: i64, limit: i64) -> Result<(Vec<Reject>, i64)> {
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM rejects WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("count rejects"))?
+            .get(0);
+        let rows = sqlx::query(
+            "SELECT source_file, source_row, field, reason, metric_key, period, value FROM rejects WHERE run_id = $1 ORDER BY id LIMIT $2",
+        )
+        .bind(run_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list rejects"))?;
+        Ok((rows.iter().map(reject_from_row).collect(), total))
+    }
+}
+
+fn reject_from_row(r: &sqlx::any::AnyRow) -> Reject {
+    Reject {
+        source_file: r.get(0),
+        source_row: r.get(1),
+        field: r.get(2),
+        reason: r.get(3),
+        metric_key: r.get(4),
+        period: r.get(5),
+        value: r.get(6),
     }
 }

@@ -16,11 +16,7 @@ impl Store {
         if items.is_empty() {
             return Ok(());
         }
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(q("begin recording reviews"))?;
+        let mut tx = self.write("begin recording reviews").await?;
         for r in items {
             sqlx::query(
                 "INSERT INTO reviews (run_id, pipeline, metric, period, coordinates, value, prior, delta, delta_percent, flagged, reason) \

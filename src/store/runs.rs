@@ -10,7 +10,7 @@ macro_rules! select_runs {
     ($tail:literal) => {
         concat!(
             "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, \
-             created, updated, deleted, locked, message, \
+             created, updated, deleted, locked, message, holder, \
              (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 0) AS auto_completed, \
              (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 1) AS flagged FROM runs ",
             $tail
@@ -19,13 +19,18 @@ macro_rules! select_runs {
 }
 
 impl Store {
+    /// Records a new run of `pipeline`, `running`, with the replica that runs it (the fence's
+    /// holder, on a run's fenced store).
     pub async fn run_start(&self, pipeline: &str) -> Result<i64> {
-        let row = sqlx::query("INSERT INTO runs (pipeline, started_at, status) VALUES ($1, $2, 'running') RETURNING id")
+        let mut tx = self.write("start a run").await?;
+        let row = sqlx::query("INSERT INTO runs (pipeline, started_at, status, holder) VALUES ($1, $2, 'running', $3) RETURNING id")
             .bind(pipeline)
             .bind(now())
-            .fetch_one(&self.pool)
+            .bind(self.fence().map(|f| f.holder.clone()))
+            .fetch_one(&mut *tx)
             .await
             .map_err(q("start a run"))?;
+        tx.commit().await.map_err(q("start a run"))?;
         Ok(row.get::<i64, _>(0))
     }
 
@@ -40,6 +45,7 @@ impl Store {
         c: &Counts,
         message: Option<&str>,
     ) -> Result<Counts> {
+        let mut tx = self.write("finish a run").await?;
         sqlx::query(
             "UPDATE runs SET finished_at = $1, status = $2, rows_read = $3, rejected = $4, unchanged = $5, \
              locked = $6, message = $7 WHERE id = $8",
@@ -52,26 +58,29 @@ impl Store {
         .bind(c.locked)
         .bind(message.map(str::to_string))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(q("finish a run"))?;
+        tx.commit().await.map_err(q("finish a run"))?;
         Ok(self.run(id).await?.map(|r| r.counts).unwrap_or(*c))
     }
 
     /// Counts `n` values deleted by run `id`, as soon as Workiva confirmed them.
     pub async fn run_add_deleted(&self, id: i64, n: usize) -> Result<()> {
+        let mut tx = self.write("count deleted values").await?;
         sqlx::query("UPDATE runs SET deleted = deleted + $1 WHERE id = $2")
             .bind(n as i64)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("count deleted values"))?;
-        Ok(())
+        tx.commit().await.map_err(q("count deleted values"))
     }
 
     /// Marks runs of `pipeline` still `running` as `failed` with `message`; returns their ids.
     pub async fn fail_running(&self, pipeline: &str, message: &str) -> Result<Vec<i64>> {
-        self.mark_running(pipeline, None, "failed", message).await
+        self.mark_running(pipeline, None, None, "failed", message)
+            .await
     }
 
     /// Marks runs of `pipeline` still `running`, other than `current`, as `interrupted`;
@@ -80,35 +89,41 @@ impl Store {
         let message = format!(
             "stopped before it finished; its recorded batches were resumed by run {current}"
         );
-        self.mark_running(pipeline, Some(current), "interrupted", &message)
+        self.mark_running(pipeline, Some(current), None, "interrupted", &message)
             .await
     }
 
-    /// Marks runs of `pipeline` still `running` as `interrupted` with `message`; returns their
-    /// ids.
+    /// Marks runs of `pipeline` that replica `holder` left `running` as `interrupted` with
+    /// `message` (another replica's runs go on); returns their ids.
     pub async fn mark_interrupted_because(
         &self,
         pipeline: &str,
+        holder: &str,
         message: &str,
     ) -> Result<Vec<i64>> {
-        self.mark_running(pipeline, None, "interrupted", message)
+        self.mark_running(pipeline, None, Some(holder), "interrupted", message)
             .await
     }
 
-    /// Marks runs of `pipeline` still `running` (but `except`) as `status`; returns their ids.
+    /// Marks runs of `pipeline` still `running` (but `except`; only `holder`'s when given) as
+    /// `status`; returns their ids.
     async fn mark_running(
         &self,
         pipeline: &str,
         except: Option<i64>,
+        holder: Option<&str>,
         status: &str,
         message: &str,
     ) -> Result<Vec<i64>> {
+        let mut tx = self.write("mark a run ended").await?;
         let ids: Vec<i64> = sqlx::query(
-            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' AND id <> $2 ORDER BY id",
+            "SELECT id FROM runs WHERE pipeline = $1 AND status = 'running' AND id <> $2 \
+             AND ($3 = '' OR holder = $3) ORDER BY id",
         )
         .bind(pipeline)
         .bind(except.unwrap_or(-1))
-        .fetch_all(&self.pool)
+        .bind(holder.unwrap_or("").to_string())
+        .fetch_all(&mut *tx)
         .await
         .map_err(q("find running runs"))?
         .into_iter()
@@ -122,10 +137,11 @@ impl Store {
             .bind(now())
             .bind(message)
             .bind(*id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("mark a run ended"))?;
         }
+        tx.commit().await.map_err(q("mark a run ended"))?;
         Ok(ids)
     }
 
@@ -146,6 +162,7 @@ impl Store {
                 locked: r.get("locked"),
             },
             message: r.get("message"),
+            holder: r.get("holder"),
             auto_completed: r.get("auto_completed"),
             flagged: r.get("flagged"),
         }
@@ -158,6 +175,19 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(q("list runs"))?;
+        Ok(rows.iter().map(Self::run_from_row).collect())
+    }
+
+    /// The newest `limit` runs of `pipeline`, newest first.
+    pub async fn runs_of(&self, pipeline: &str, limit: i64) -> Result<Vec<RunRecord>> {
+        let rows = sqlx::query(select_runs!(
+            "WHERE pipeline = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(pipeline)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list a pipeline's runs"))?;
         Ok(rows.iter().map(Self::run_from_row).collect())
     }
 

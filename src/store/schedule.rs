@@ -32,4 +32,39 @@ impl Store {
         .map_err(q("record a schedule tick"))?;
         Ok(())
     }
+
+    /// Claims `tick` of the schedule of `pipeline` for `holder`: true for the one replica
+    /// that claims it first, false for every other. Claims older than a week are dropped.
+    pub async fn claim_tick(&self, pipeline: &str, tick: &str, holder: &str) -> Result<bool> {
+        let claimed = sqlx::query(
+            "INSERT INTO schedule_claims (pipeline, tick, holder, claimed_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (pipeline, tick) DO NOTHING",
+        )
+        .bind(pipeline)
+        .bind(tick)
+        .bind(holder)
+        .bind(now())
+        .execute(&self.pool)
+        .await
+        .map_err(q("claim a schedule tick"))?;
+        sqlx::query("DELETE FROM schedule_claims WHERE pipeline = $1 AND claimed_at < $2")
+            .bind(pipeline)
+            .bind(stamp(Utc::now() - chrono::Duration::days(7)))
+            .execute(&self.pool)
+            .await
+            .map_err(q("drop old schedule claims"))?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Who claimed each tick of `pipeline` (tick, holder), oldest first.
+    pub async fn tick_claims(&self, pipeline: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT tick, holder FROM schedule_claims WHERE pipeline = $1 ORDER BY tick",
+        )
+        .bind(pipeline)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("list schedule claims"))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }

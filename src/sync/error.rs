@@ -86,6 +86,16 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    /// Whether it means the run's lease was lost: taken over before a batch, or a write
+    /// refused by the store's fence.
+    pub fn is_lease_loss(&self) -> bool {
+        match self {
+            Self::LeaseLost => true,
+            Self::Store(e) => e.is_fenced(),
+            _ => false,
+        }
+    }
+
     pub fn is_retriable(&self) -> bool {
         match self {
             Self::Workiva(e) => e.is_retriable(),
@@ -215,17 +225,31 @@ impl RunError {
         }
     }
 
-    /// Whether a shutdown, not a fault, ended the run.
+    /// Whether a shutdown or the loss of the lease, not a fault, ended the run.
     pub fn is_interruption(&self) -> bool {
-        matches!(
-            self,
-            Self::StoppedBeforeSending
-                | Self::Incomplete { unsent: 1.., .. }
-                | Self::Incomplete {
-                    lease_lost: true,
-                    ..
-                }
-        )
+        match self {
+            Self::Store(e) => e.is_fenced(),
+            Self::Resume(e) => e.is_lease_loss(),
+            _ => matches!(
+                self,
+                Self::StoppedBeforeSending
+                    | Self::Incomplete { unsent: 1.., .. }
+                    | Self::Incomplete {
+                        lease_lost: true,
+                        ..
+                    }
+            ),
+        }
+    }
+
+    /// Whether the run ended because its lease was lost.
+    pub fn is_lease_loss(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_fenced(),
+            Self::Resume(e) => e.is_lease_loss(),
+            Self::Incomplete { lease_lost, .. } => *lease_lost,
+            _ => false,
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub fn is_dead(holder: &str) -> bool {
 pub struct Lease {
     store: Store,
     pipeline: String,
+    /// The fencing token this acquisition raised the lease to.
+    token: i64,
     ttl: Duration,
     lost: Lost,
     renew: tokio::task::JoinHandle<()>,
@@ -101,7 +103,7 @@ pub async fn acquire(
     let me = holder_id();
     match store.lease_acquire(pipeline, me, ttl, is_dead).await? {
         Err((holder, until)) => Ok(Err(HeldBy { holder, until })),
-        Ok(()) => {
+        Ok(token) => {
             let (s, p, gone) = (store.clone(), pipeline.to_string(), lost.clone());
             let renew = tokio::spawn(async move {
                 let mut renewed = tokio::time::Instant::now();
@@ -128,6 +130,7 @@ pub async fn acquire(
             Ok(Ok(Lease {
                 store: store.clone(),
                 pipeline: pipeline.to_string(),
+                token,
                 ttl,
                 lost,
                 renew,
@@ -137,6 +140,22 @@ pub async fn acquire(
 }
 
 impl Lease {
+    /// The store as the run holding this lease writes to it: every write checked against the
+    /// lease's fencing token, so once another process has taken the lease, nothing this run
+    /// still tries to record lands.
+    pub fn fenced_store(&self) -> Store {
+        self.store.fenced(crate::store::Fence {
+            pipeline: self.pipeline.clone(),
+            token: self.token,
+            holder: holder_id().to_string(),
+        })
+    }
+
+    /// The fencing token of this acquisition.
+    pub fn token(&self) -> i64 {
+        self.token
+    }
+
     /// Renews the lease now and says whether it is still this process's; called before each
     /// batch is sent, so a batch never goes out under a lease another process holds. A store
     /// that cannot answer is not taken as a loss here: recording the batch fails first.

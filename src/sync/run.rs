@@ -18,7 +18,7 @@ use super::report::{Report, ReviewTotals, Status, status_of};
 use super::resolve::apply_mapping_changes;
 use crate::config::PipelineConfig;
 use crate::outcome::{Counts, Reject};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::workiva::WorkivaClient;
 use crate::workiva::tally::{self, RetryTally};
 
@@ -81,6 +81,8 @@ async fn run_or_plan(
         stop: &stop,
         lease: &lease,
     };
+    // Every write of the run carries the lease's fencing token from here on.
+    let store = &lease.fenced_store();
     let r = caught(store, p, true, run_leased(client, store, p, opts, held)).await;
     lease.release().await;
     r
@@ -369,6 +371,9 @@ async fn tally(
         .rejects_insert(run_id, &p.name, &late_rejects)
         .await
         .err();
+    let lease_lost = lease_lost
+        || failures.iter().any(|f| f.error.is_lease_loss())
+        || recording.as_ref().is_some_and(StoreError::is_fenced);
     rejects.extend(late_rejects);
     counts.rejected = rejects.len() as i64;
     let error = (!failures.is_empty() || unsent > 0 || recording.is_some() || lease_lost)

@@ -466,13 +466,47 @@ async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
     );
     let landed = e.workiva(&e.env.ids.num).await.len();
     assert!(landed > 0 && landed < 120, "{landed}");
-    assert_eq!(
-        r.counts.created as usize, landed,
-        "the batch in flight was polled to its end"
+    // The batch in flight at the steal was polled to its end and landed, but the stale run
+    // could not record it: its writes carry a fencing token the store now refuses. It stays
+    // open, with its operation URL, for the lease's holder to resume and count.
+    assert!(
+        (r.counts.created as usize) < landed,
+        "{} recorded, {landed} landed",
+        r.counts.created
     );
+    let open = e.store.open_batches("test").await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].status, "sent");
     let recorded = e.store.run(r.run_id.unwrap()).await.unwrap().unwrap();
-    assert_eq!(recorded.status, "interrupted");
+    assert_eq!(
+        recorded.status, "running",
+        "the stale run cannot even record its end"
+    );
     // The lease stays with the process that took it.
     let again = e.run(&e.pipeline(""), RunOptions::default()).await;
     assert_eq!(again.status, Status::Busy, "{again:?}");
+    // The holder (here: a run once the thief gives the lease back) resumes the run: the open
+    // batch is polled, not resent, the rest is sent, and every value is counted once.
+    e.store
+        .lease_release("test", "elsewhere/1/thief")
+        .await
+        .unwrap();
+    let sent_before = upserts(&e);
+    let next = e
+        .run(
+            &e.pipeline("batch_bytes = 1000\nconcurrency = 1"),
+            RunOptions::default(),
+        )
+        .await;
+    assert_eq!(next.status, Status::Succeeded, "{next:?}");
+    assert_eq!(next.resumed_batches, 1);
+    let stale = e.store.run(r.run_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!(stale.status, "interrupted", "{stale:?}");
+    assert_eq!(e.workiva(&e.env.ids.num).await.len(), 120);
+    assert_eq!(
+        stale.counts.created + next.counts.created,
+        120,
+        "each value counted in exactly one run"
+    );
+    assert!(upserts(&e) > sent_before, "the unsent values were sent");
 }

@@ -190,22 +190,6 @@ async fn exercise(s: &Store) {
     let landed = s.last_success("pipe").await.unwrap().unwrap();
     assert!((chrono::Utc::now() - landed).num_seconds().abs() < 60);
     assert!(s.last_success("other").await.unwrap().is_none());
-    let r3 = s.run_start("pipe").await.unwrap();
-    assert_eq!(
-        s.mark_interrupted_because("pipe", "by a shutdown")
-            .await
-            .unwrap(),
-        vec![r3]
-    );
-    assert_eq!(
-        s.run(r3).await.unwrap().unwrap().message.as_deref(),
-        Some("by a shutdown")
-    );
-    assert_eq!(
-        s.last_success("pipe").await.unwrap(),
-        Some(landed),
-        "an interrupted run is not a success"
-    );
     assert_eq!(s.last_tick("pipe").await.unwrap(), None);
     let t1 = chrono::DateTime::parse_from_rfc3339("2026-03-29T01:00:00Z")
         .unwrap()
@@ -216,23 +200,51 @@ async fn exercise(s: &Store) {
     s.set_last_tick("pipe", t2).await.unwrap();
     assert_eq!(s.last_tick("pipe").await.unwrap(), Some(t2));
     assert_eq!(s.last_tick("other").await.unwrap(), None);
-    // leases
+    // schedule claims: each tick once, whoever claims it first
+    assert!(
+        s.claim_tick("pipe", "2026-03-29T01:00:00.000Z", "a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.claim_tick("pipe", "2026-03-29T01:00:00.000Z", "b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_tick("pipe", "2026-03-29T02:00:00.000Z", "b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.claim_tick("other", "2026-03-29T01:00:00.000Z", "b")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.tick_claims("pipe").await.unwrap(),
+        vec![
+            ("2026-03-29T01:00:00.000Z".to_string(), "a".to_string()),
+            ("2026-03-29T02:00:00.000Z".to_string(), "b".to_string())
+        ]
+    );
+    // leases: each acquisition raises the fencing token, which never goes back
     let ttl = std::time::Duration::from_secs(60);
     let alive = |_: &str| false;
     assert_eq!(
         s.lease_acquire("pipe", "a", ttl, alive).await.unwrap(),
-        Ok(())
+        Ok(1)
     );
     assert_eq!(
         s.lease_acquire("pipe", "a", ttl, alive).await.unwrap(),
-        Ok(()),
+        Ok(2),
         "the holder may take it again"
     );
     let held = s.lease_acquire("pipe", "b", ttl, alive).await.unwrap();
     assert_eq!(held.as_ref().unwrap_err().0, "a", "{held:?}");
     assert_eq!(
         s.lease_acquire("other", "b", ttl, alive).await.unwrap(),
-        Ok(()),
+        Ok(1),
         "leases are per pipeline"
     );
     assert!(s.lease_renew("pipe", "a", ttl).await.unwrap());
@@ -241,7 +253,7 @@ async fn exercise(s: &Store) {
         s.lease_acquire("pipe", "b", ttl, |h| h == "a")
             .await
             .unwrap(),
-        Ok(()),
+        Ok(3),
         "a dead holder's lease is taken over"
     );
     s.lease_release("pipe", "a").await.unwrap();
@@ -253,19 +265,168 @@ async fn exercise(s: &Store) {
         "only the holder gives it back"
     );
     s.lease_release("pipe", "b").await.unwrap();
+    let row = |rows: Vec<esg_sync::store::LeaseRow>| {
+        rows.into_iter().find(|l| l.pipeline == "pipe").unwrap()
+    };
+    let released = row(s.leases().await.unwrap());
+    assert!(!released.is_held(), "{released:?}");
+    assert_eq!(released.token, 3, "a released lease keeps its token");
     assert_eq!(
         s.lease_acquire("pipe", "c", std::time::Duration::ZERO, alive)
             .await
             .unwrap(),
-        Ok(())
+        Ok(4)
     );
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     assert_eq!(
         s.lease_acquire("pipe", "d", ttl, alive).await.unwrap(),
-        Ok(()),
+        Ok(5),
         "an expired lease is free"
     );
+    assert!(row(s.leases().await.unwrap()).is_held());
+    fencing(s).await;
     reviews_and_decisions(s).await;
+}
+
+fn reject() -> Reject {
+    Reject {
+        source_file: "data/x.parquet".into(),
+        source_row: 1,
+        field: "value".into(),
+        reason: "not a number".into(),
+        metric_key: None,
+        period: None,
+        value: None,
+    }
+}
+
+/// A run's writes carry its lease's fencing token: once another process has taken the lease,
+/// every write of the old holder is refused and changes nothing; the new holder's land.
+async fn fencing(s: &Store) {
+    use esg_sync::store::Fence;
+    let ttl = std::time::Duration::from_secs(60);
+    let t1 = s
+        .lease_acquire("fenced", "h1", ttl, |_| false)
+        .await
+        .unwrap()
+        .unwrap();
+    let old = s.fenced(Fence {
+        pipeline: "fenced".into(),
+        token: t1,
+        holder: "h1".into(),
+    });
+    let run = old.run_start("fenced").await.unwrap();
+    assert_eq!(
+        s.run(run).await.unwrap().unwrap().holder.as_deref(),
+        Some("h1"),
+        "a run records the replica that runs it"
+    );
+    let batch = old
+        .batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
+        .await
+        .unwrap();
+    // h1 stalls; its lease is taken over.
+    let t2 = s
+        .lease_acquire("fenced", "h2", ttl, |h| h == "h1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t2 > t1);
+    let refused = [
+        old.batch_sent(batch, "http://127.0.0.1:1/operations/1")
+            .await
+            .unwrap_err(),
+        old.batch_done(batch, "failed", None).await.unwrap_err(),
+        old.batch_completed(batch, run, None).await.unwrap_err(),
+        old.batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
+            .await
+            .unwrap_err(),
+        old.run_finish(run, "succeeded", &Counts::default(), None)
+            .await
+            .unwrap_err(),
+        old.run_add_deleted(run, 3).await.unwrap_err(),
+        old.run_start("fenced").await.unwrap_err(),
+        old.fail_running("fenced", "x").await.unwrap_err(),
+        old.mark_interrupted("fenced", run).await.unwrap_err(),
+        old.rejects_insert(run, "fenced", &[reject()])
+            .await
+            .unwrap_err(),
+        old.mapping_put(MappingKind::Metric, "prog", "m", "id")
+            .await
+            .unwrap_err(),
+    ];
+    for e in &refused {
+        assert!(e.is_fenced(), "{e}");
+        assert!(e.to_string().contains("taken over"), "{e}");
+    }
+    let r = s.run(run).await.unwrap().unwrap();
+    assert_eq!(r.status, "running", "nothing of the stale holder's landed");
+    assert_eq!(r.counts.deleted, 0);
+    let open = s.open_batches("fenced").await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].status, "pending");
+    assert!(s.rejects(run).await.unwrap().is_empty());
+    assert!(
+        s.mapping_get(MappingKind::Metric, "prog", "m")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The new holder resumes: its writes land.
+    let new = s.fenced(Fence {
+        pipeline: "fenced".into(),
+        token: t2,
+        holder: "h2".into(),
+    });
+    let run2 = new.run_start("fenced").await.unwrap();
+    assert_eq!(
+        new.mark_interrupted("fenced", run2).await.unwrap(),
+        vec![run]
+    );
+    new.batch_sent(batch, "http://127.0.0.1:1/operations/1")
+        .await
+        .unwrap();
+    // A replica's shutdown marks only its own runs interrupted.
+    assert!(
+        s.mark_interrupted_because("fenced", "h1", "by a shutdown")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.mark_interrupted_because("fenced", "h2", "by a shutdown")
+            .await
+            .unwrap(),
+        vec![run2]
+    );
+    assert_eq!(
+        s.run(run2).await.unwrap().unwrap().message.as_deref(),
+        Some("by a shutdown")
+    );
+    // Alerts: each delivery recorded; a condition opened once until it clears.
+    let d = s
+        .delivery_start("team", "run_failed", Some("fenced"), Some(run))
+        .await
+        .unwrap();
+    s.delivery_update(d, "delivered", 2, Some(200), None)
+        .await
+        .unwrap();
+    let list = s.deliveries(10).await.unwrap();
+    assert_eq!(list[0].id, d);
+    assert_eq!(
+        (
+            list[0].status.as_str(),
+            list[0].attempts,
+            list[0].http_status
+        ),
+        ("delivered", 2, Some(200))
+    );
+    assert_eq!(list[0].run_id, Some(run));
+    assert!(s.condition_open("fenced", "stale").await.unwrap());
+    assert!(!s.condition_open("fenced", "stale").await.unwrap());
+    assert!(s.condition_clear("fenced", "stale").await.unwrap());
+    assert!(!s.condition_clear("fenced", "stale").await.unwrap());
+    assert!(s.condition_open("fenced", "stale").await.unwrap());
 }
 
 /// The threshold review's records and the final reviewer's decisions.
@@ -331,7 +492,7 @@ async fn every_query_on_sqlite() {
     s.close().await;
     // Reopening migrates nothing twice and keeps the data.
     let s = Store::connect(&url).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 5);
+    assert_eq!(s.runs(10).await.unwrap().len(), 6);
 }
 
 #[tokio::test]
@@ -358,7 +519,7 @@ async fn every_query_on_postgres() {
     exercise(&s).await;
     s.close().await;
     let s = Store::connect(url.as_str()).await.unwrap();
-    assert_eq!(s.runs(10).await.unwrap().len(), 5);
+    assert_eq!(s.runs(10).await.unwrap().len(), 6);
     s.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&mut admin)
