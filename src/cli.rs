@@ -117,6 +117,29 @@ pub enum Command {
     /// Review automation: the values a run's threshold review flagged; the final reviewer.
     #[command(subcommand)]
     Review(ReviewCommand),
+    /// Alerts ([[alert]]): send a test event, list recent deliveries.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Sends a test event to one alert now, signed like any other, and says how it went
+    /// (exit 0 when delivered, 1 when not).
+    Test {
+        /// The alert's name.
+        #[arg(long)]
+        name: String,
+    },
+    /// The newest alert deliveries and their outcomes, newest first.
+    History {
+        /// How many (default 50).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// table (default) or json.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        output: ReportFormat,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,6 +394,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         })) => {
             let json = output == ReportFormat::Json;
             commands::review::history(config.as_deref(), reviewer.as_deref(), limit, json).await
+        }
+        Some(Command::Alerts(AlertsCommand::Test { name })) => {
+            commands::alerts::test(config.as_deref(), &name).await
+        }
+        Some(Command::Alerts(AlertsCommand::History { limit, output })) => {
+            commands::alerts::history(config.as_deref(), limit, output == ReportFormat::Json).await
         }
         Some(Command::Catalog(c)) => {
             use commands::catalog as cat;

@@ -1,6 +1,7 @@
 //! The sync commands: `run-now` (also `--run-now`), `plan`, `validate`, `runs`, `rejects`;
 //! `catalog` in `commands/catalog.rs`.
 
+pub mod alerts;
 pub mod catalog;
 pub mod review;
 
@@ -380,13 +381,7 @@ pub async fn runs(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+pub(crate) use crate::outcome::csv_cell;
 
 /// `rejects`: a run's rejected rows (the latest run by default).
 pub async fn rejects(
@@ -401,19 +396,7 @@ pub async fn rejects(
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else {
-        println!("run,source_file,source_row,field,reason,metric_key,period,value");
-        for r in &list {
-            println!(
-                "{run_id},{},{},{},{},{},{},{}",
-                csv_cell(&r.source_file),
-                r.source_row,
-                csv_cell(&r.field),
-                csv_cell(&r.reason),
-                csv_cell(r.metric_key.as_deref().unwrap_or("")),
-                csv_cell(r.period.as_deref().unwrap_or("")),
-                csv_cell(r.value.as_deref().unwrap_or(""))
-            );
-        }
+        print!("{}", crate::outcome::rejects_csv(run_id, &list));
     }
     Ok(ExitCode::SUCCESS)
 }

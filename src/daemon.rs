@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::{Alerter, Event};
+use crate::config::alert::AlertEvent;
 use crate::config::{PipelineConfig, Settings};
 use crate::scheduler::{self, Clock, Job, Runner, Schedule};
 use crate::server::{self, Health};
@@ -64,6 +66,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         "Stopping: no new runs or batches; batches in flight are polled to their end. Send the signal again to exit at once.",
     );
     let upkeep = crate::telemetry::spawn_upkeep(metrics.clone());
+    let alerter = Alerter::start(&settings.alerts, store.clone())?;
 
     let started = chrono::Utc::now();
     let mut limits = Vec::new();
@@ -82,7 +85,21 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         stopping: stop.clone(),
         timeout: Duration::from_secs(settings.daemon.readiness_timeout_secs.max(1)),
         metrics,
+        schedules: scheduled
+            .iter()
+            .filter_map(|p| {
+                Schedule::parse(p.schedule.as_deref()?, &p.timezone)
+                    .ok()
+                    .map(|s| (p.name.clone(), s))
+            })
+            .collect(),
     };
+    let watch = spawn_watch(
+        store.clone(),
+        health.limits.clone(),
+        alerter.clone(),
+        Duration::from_secs(settings.daemon.watch_interval_secs.max(1)),
+    );
     let server_stop = CancellationToken::new();
     let server = {
         let s = server_stop.clone();
@@ -103,8 +120,16 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let catalog = (settings.catalog.apply == crate::config::CatalogApply::BeforeRuns)
         .then(|| settings.catalog.file.clone())
         .flatten();
-    let runner = runner(client.clone(), store.clone(), by_name, catalog);
-    let review_runner = reviewer_runner(client.clone(), store.clone(), &reviewers);
+    let lease_ttl = Duration::from_secs(settings.daemon.lease_ttl_secs);
+    let runner = runner(
+        client.clone(),
+        store.clone(),
+        by_name,
+        catalog,
+        alerter.clone(),
+        lease_ttl,
+    );
+    let review_runner = reviewer_runner(client.clone(), store.clone(), &reviewers, alerter.clone());
     let ticks = Arc::new(store.clone());
     let mut jobs = Vec::new();
     for p in &scheduled {
@@ -174,18 +199,19 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         for j in jobs {
             let _ = j.await;
         }
+        let me = crate::sync::lease::holder_id();
         for p in &scheduled {
-            // The cut-off runs' leases, given back so the next start need not wait them out.
-            let _ = store
-                .lease_release(&p.name, crate::sync::lease::holder_id())
-                .await;
-            match store
+            // Only this replica's runs: another replica's run of the pipeline goes on.
+            let marked = store
                 .mark_interrupted_because(
                     &p.name,
+                    me,
                     "stopped by a shutdown when the grace period ended; the next start polls its recorded operations and sends the rest",
                 )
-                .await
-            {
+                .await;
+            // The cut-off runs' leases, given back so the next start need not wait them out.
+            let _ = store.lease_release(&p.name, me).await;
+            match marked {
                 Ok(ids) if !ids.is_empty() => {
                     tracing::warn!(pipeline = %p.name, runs = ?ids, "Recorded as interrupted.")
                 }
@@ -197,6 +223,12 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         }
     }
     upkeep.abort();
+    watch.abort();
+    for p in &scheduled {
+        crate::telemetry::leader(&p.name, false);
+    }
+    // Alerts of the last runs still on their way get a little time.
+    alerter.flush(Duration::from_secs(5)).await;
     server_stop.cancel();
     let _ = server.await;
     store.close().await;
@@ -236,6 +268,7 @@ fn reviewer_runner(
     client: WorkivaClient,
     store: Store,
     reviewers: &[crate::config::review::ReviewerConfig],
+    alerter: Alerter,
 ) -> Runner {
     let by_name: Arc<HashMap<String, crate::config::review::ReviewerConfig>> = Arc::new(
         reviewers
@@ -245,6 +278,7 @@ fn reviewer_runner(
     );
     Arc::new(move |name: String, _stop: CancellationToken| {
         let (client, store, by_name) = (client.clone(), store.clone(), by_name.clone());
+        let alerter = alerter.clone();
         Box::pin(async move {
             let Some(r) = by_name.get(&name) else {
                 return;
@@ -253,6 +287,22 @@ fn reviewer_runner(
                 Ok(outcomes) => {
                     for o in outcomes.iter().filter(|o| o.state != "skipped") {
                         tracing::info!(reviewer = %r.name, task = %o.task_id, title = %o.title, action = o.action.as_deref().unwrap_or("-"), state = %o.state, note = o.note.as_deref().unwrap_or(""), "Reviewed a task.");
+                        if o.action.as_deref() == Some("REJECT")
+                            && matches!(o.state.as_str(), "submitted" | "resumed")
+                        {
+                            let mut ev = Event::new(
+                                AlertEvent::ReviewerRejected,
+                                None,
+                                format!(
+                                    "reviewer `{}` rejected task `{}`: {}",
+                                    r.name,
+                                    o.title,
+                                    o.problems.join("; ")
+                                ),
+                            );
+                            ev.message = o.comment.clone();
+                            alerter.emit(ev);
+                        }
                     }
                 }
                 Err(e) => {
@@ -269,10 +319,12 @@ fn runner(
     store: Store,
     pipelines: Arc<HashMap<String, PipelineConfig>>,
     catalog: Option<std::path::PathBuf>,
+    alerter: Alerter,
+    lease_ttl: Duration,
 ) -> Runner {
     Arc::new(move |name: String, stop: CancellationToken| {
         let (client, store, pipelines) = (client.clone(), store.clone(), pipelines.clone());
-        let catalog = catalog.clone();
+        let (catalog, alerter) = (catalog.clone(), alerter.clone());
         Box::pin(async move {
             let Some(p) = pipelines.get(&name) else {
                 return;
@@ -284,9 +336,13 @@ fn runner(
             let t = Instant::now();
             let opts = RunOptions {
                 stop,
+                lease_ttl: Some(lease_ttl),
                 ..RunOptions::default()
             };
             let r = sync::run_pipeline(&client, &store, p, &opts).await;
+            if let Some(ev) = run_event(&r) {
+                alerter.emit(ev);
+            }
             crate::telemetry::run_finished(
                 &name,
                 r.status.as_str(),
@@ -312,5 +368,99 @@ fn runner(
                 }
             }
         })
+    })
+}
+
+/// The alert a run's report calls for, if any: a failed or partial run, or a lost lease.
+fn run_event(r: &sync::Report) -> Option<Event> {
+    let lost = r.error.as_ref().is_some_and(|e| e.is_lease_loss());
+    let (kind, what) = match r.status {
+        Status::Failed => (AlertEvent::RunFailed, "failed"),
+        Status::Partial => (AlertEvent::RunPartial, "landed only in part"),
+        Status::Interrupted if lost => (AlertEvent::LeaseLost, "lost its lease to another process"),
+        _ => return None,
+    };
+    let c = &r.counts;
+    let mut ev = Event::new(
+        kind,
+        Some(&r.pipeline),
+        format!(
+            "pipeline `{}` run {} {what}: {} read, {} created, {} updated, {} deleted, {} rejected, {} locked{}",
+            r.pipeline,
+            r.run_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "-".into()),
+            c.read,
+            c.created,
+            c.updated,
+            c.deleted,
+            c.rejected,
+            c.locked,
+            r.message().map(|m| format!(". {m}")).unwrap_or_default()
+        ),
+    );
+    ev.run_id = r.run_id;
+    ev.status = Some(r.status.as_str().to_string());
+    ev.counts = Some(r.counts);
+    ev.rejects = r
+        .rejects
+        .iter()
+        .take(crate::alerts::FIRST_REJECTS)
+        .cloned()
+        .collect();
+    ev.message = r.message();
+    Some(ev)
+}
+
+/// Every `interval`: which pipelines this replica leads (`esg_sync_pipeline_leader`), and
+/// which are stale: a `stale` alert the first time a pipeline is past its
+/// `stale_after_secs`, none again until it has recovered (the condition is kept in the store,
+/// so replicas share it).
+fn spawn_watch(
+    store: Store,
+    limits: Vec<(String, Option<Duration>)>,
+    alerter: Alerter,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let started = chrono::Utc::now();
+    tokio::spawn(async move {
+        let me = crate::sync::lease::holder_id();
+        loop {
+            if let Ok(rows) = store.leases().await {
+                for (name, _) in &limits {
+                    let lead = rows
+                        .iter()
+                        .any(|l| &l.pipeline == name && l.holder == me && l.is_held());
+                    crate::telemetry::leader(name, lead);
+                }
+            }
+            for (name, limit) in &limits {
+                let Some(limit) = limit else { continue };
+                let Ok(last) = store.last_success(name).await else {
+                    continue;
+                };
+                let since = last.unwrap_or(started);
+                let age = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                if age > *limit {
+                    if alerter.enabled()
+                        && store.condition_open(name, "stale").await.unwrap_or(false)
+                    {
+                        alerter.emit(Event::new(
+                            AlertEvent::Stale,
+                            Some(name),
+                            format!(
+                                "pipeline `{name}` has not landed a run for {} min (stale_after_secs is {}); last success: {}",
+                                age.as_secs() / 60,
+                                limit.as_secs(),
+                                last.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into())
+                            ),
+                        ));
+                    }
+                } else if store.condition_clear(name, "stale").await.unwrap_or(false) {
+                    tracing::info!(pipeline = %name, "The pipeline is no longer stale.");
+                }
+            }
+            tokio::time::sleep(interval).await;
+        }
     })
 }

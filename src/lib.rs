@@ -1,6 +1,7 @@
 //! esg-sync keeps a Workiva sustainability program in step with a data lake. This crate holds
 //! everything; the binary in `main.rs` only parses the command line and dispatches.
 
+pub mod alerts;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod scheduler;
 pub mod server;
 pub mod signals;
 pub mod source;
+pub mod status_page;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -70,6 +70,43 @@ pub struct Reviewed {
     pub reason: String,
 }
 
+/// A CSV cell: quoted when it holds a comma, a quote or a line break. A cell that a
+/// spreadsheet would take for a formula (`=`, `+`, `@`, a tab, or `-` not starting a number)
+/// gets a leading `'`, since the lake's text reaches people through these files.
+pub fn csv_cell(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '@', '\t', '\r'])
+        || (s.starts_with('-') && s.parse::<f64>().is_err());
+    let s = if formula {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.into_owned()
+    }
+}
+
+/// A run's rejects as CSV, a header line first (`esg-sync rejects` and the status page's
+/// download).
+pub fn rejects_csv(run_id: i64, list: &[Reject]) -> String {
+    let mut out = String::from("run,source_file,source_row,field,reason,metric_key,period,value\n");
+    for r in list {
+        out.push_str(&format!(
+            "{run_id},{},{},{},{},{},{},{}\n",
+            csv_cell(&r.source_file),
+            r.source_row,
+            csv_cell(&r.field),
+            csv_cell(&r.reason),
+            csv_cell(r.metric_key.as_deref().unwrap_or("")),
+            csv_cell(r.period.as_deref().unwrap_or("")),
+            csv_cell(r.value.as_deref().unwrap_or(""))
+        ));
+    }
+    out
+}
+
 /// What a panic said, from its payload.
 pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload
@@ -77,4 +114,21 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), r#""say ""hi""""#);
+        assert_eq!(csv_cell("-12.5"), "-12.5");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-cmd"), "'-cmd");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("plain"), "plain");
+    }
 }

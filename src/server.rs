@@ -1,11 +1,12 @@
 //! The daemon's HTTP endpoints: `/healthz` (the process is alive), `/readyz` (the store
-//! answers, a token is obtainable, no pipeline is past its staleness limit) and `/metrics`
-//! (Prometheus text format).
+//! answers, a token is obtainable, no pipeline is past its staleness limit; which replica
+//! holds each pipeline), `/metrics` (Prometheus text format), and for people `/` (the status
+//! page, see [`crate::status_page`]) and `/runs/{id}/rejects.csv` (a run's rejects).
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,14 +30,128 @@ pub struct Health {
     pub stopping: CancellationToken,
     pub timeout: Duration,
     pub metrics: PrometheusHandle,
+    /// Each scheduled pipeline's schedule, for the status page's next run.
+    pub schedules: Vec<(String, crate::scheduler::Schedule)>,
 }
 
 pub fn router(h: Health) -> Router {
     Router::new()
+        .route("/", get(status_page))
+        .route("/runs/{id}/rejects.csv", get(rejects_csv))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(h)
+}
+
+/// The replica holding each pipeline's lease now (`None`: nobody runs it).
+async fn holders(h: &Health) -> std::collections::HashMap<String, String> {
+    match tokio::time::timeout(h.timeout, h.store.leases()).await {
+        Ok(Ok(rows)) => rows
+            .into_iter()
+            .filter(|l| l.is_held())
+            .map(|l| (l.pipeline, l.holder))
+            .collect(),
+        _ => Default::default(),
+    }
+}
+
+/// One pipeline's part of the status page.
+async fn pipeline_view(
+    h: &Health,
+    name: &str,
+    holder: Option<String>,
+) -> Result<crate::status_page::PipelineView, crate::store::StoreError> {
+    use crate::status_page::{PipelineView, REJECTS_SHOWN, RUNS_SHOWN};
+    let runs = h.store.runs_of(name, RUNS_SHOWN).await?;
+    let (rejects, rejects_total) = match runs.first() {
+        Some(r) => h.store.rejects_first(r.id, REJECTS_SHOWN).await?,
+        None => (Vec::new(), 0),
+    };
+    let next_run = h
+        .schedules
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, s)| s.next_after(Utc::now()));
+    Ok(PipelineView {
+        name: name.to_string(),
+        runs,
+        next_run,
+        holder,
+        rejects,
+        rejects_total,
+    })
+}
+
+async fn status_page(State(h): State<Health>) -> Response {
+    let holders = holders(&h).await;
+    let views = h.limits.iter().map(|(name, _)| {
+        let holder = holders.get(name).cloned();
+        let h = &h;
+        async move { tokio::time::timeout(h.timeout, pipeline_view(h, name, holder)).await }
+    });
+    let mut pipelines = Vec::new();
+    for v in futures_util::future::join_all(views).await {
+        match v {
+            Ok(Ok(v)) => pipelines.push(v),
+            Ok(Err(e)) => return page_error(&e.to_string()),
+            Err(_) => return page_error("the state store did not answer in time"),
+        }
+    }
+    let page = crate::status_page::Page {
+        replica: crate::sync::lease::holder_id().to_string(),
+        now: Utc::now(),
+        stopping: h.stopping.is_cancelled(),
+        pipelines,
+    };
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        crate::status_page::render(&page),
+    )
+        .into_response()
+}
+
+fn page_error(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>esg-sync status</title></head><body><h1>esg-sync status</h1><p>The status cannot be read now: {}. Try again shortly.</p></body></html>",
+            crate::status_page::escape(why)
+        ),
+    )
+        .into_response()
+}
+
+async fn rejects_csv(State(h): State<Health>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    };
+    let found = match h.store.run(id).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    };
+    // Only the pipelines this daemon serves: a shared store may hold others' runs.
+    let Some(run) = found.filter(|r| h.limits.iter().any(|(n, _)| *n == r.pipeline)) else {
+        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    };
+    match h.store.rejects(run.id).await {
+        Ok(list) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"esg-sync-run-{}-rejects.csv\"",
+                        run.id
+                    ),
+                ),
+            ],
+            crate::outcome::rejects_csv(run.id, &list),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
 }
 
 async fn healthz(State(h): State<Health>) -> Response {
@@ -72,11 +187,13 @@ pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
         });
         futures_util::future::join_all(each).await
     };
-    let (store, token, lasts) = tokio::join!(
+    let (store, token, lasts, holders) = tokio::join!(
         timed(h.timeout, h.store.ping()),
         timed(h.timeout, h.client.check_token()),
         lasts,
+        holders(h),
     );
+    let me = crate::sync::lease::holder_id();
     let now = Utc::now();
     let mut pipelines = serde_json::Map::new();
     let mut fresh = true;
@@ -92,6 +209,8 @@ pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
                 "last_success": last.map(|t| t.to_rfc3339()),
                 "stale_after_secs": limit.map(|l| l.as_secs()),
                 "age_secs": age.as_secs(),
+                "held_by": holders.get(name),
+                "leader": holders.get(name).is_some_and(|h| h == me),
             }),
         );
     }
@@ -101,6 +220,7 @@ pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
         ok,
         json!({
             "ready": ok,
+            "replica": me,
             "stopping": stopping,
             "store": store,
             "token": token,

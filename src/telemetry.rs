@@ -28,6 +28,8 @@ pub const CATALOG_APPLIES: &str = "esg_sync_catalog_applies_total";
 pub const REVIEWER_DECISIONS: &str = "esg_sync_reviewer_decisions_total";
 pub const CONCURRENCY_LIMIT: &str = "esg_sync_api_concurrency_limit";
 pub const CONCURRENCY_CHANGES: &str = "esg_sync_api_concurrency_changes_total";
+pub const LEADER: &str = "esg_sync_pipeline_leader";
+pub const ALERTS: &str = "esg_sync_alerts_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -112,6 +114,16 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         REVIEWER_DECISIONS,
         "counter",
         "Task decisions the final reviewer submitted, by reviewer and action (APPROVE, REJECT).",
+    ),
+    (
+        LEADER,
+        "gauge",
+        "1 while this replica holds the pipeline's lease (runs it), else 0.",
+    ),
+    (
+        ALERTS,
+        "counter",
+        "Alert deliveries that ended, by alert and outcome (delivered, failed).",
     ),
 ];
 
@@ -250,6 +262,16 @@ pub fn concurrency_limit(limit: usize, raised: bool, cut: bool) {
 pub fn reviewer_decided(reviewer: &str, action: &'static str) {
     counter!(REVIEWER_DECISIONS, "reviewer" => reviewer.to_string(), "action" => action)
         .increment(1);
+}
+
+/// Whether this replica holds the pipeline's lease.
+pub fn leader(pipeline: &str, on: bool) {
+    gauge!(LEADER, "pipeline" => pipeline.to_string()).set(if on { 1.0 } else { 0.0 });
+}
+
+/// An alert delivery that ended: `delivered` or `failed`.
+pub fn alert_sent(alert: &str, outcome: &'static str) {
+    counter!(ALERTS, "alert" => alert.to_string(), "outcome" => outcome).increment(1);
 }
 
 /// The pipeline's next scheduled run.

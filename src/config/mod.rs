@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::workiva::config::WorkivaConfig;
 
+pub mod alert;
 pub mod pipeline;
 pub mod review;
 pub mod schedule;
@@ -38,6 +39,9 @@ pub struct Settings {
     /// Automated final reviewers of tasks.
     #[serde(rename = "reviewer")]
     pub reviewers: Vec<review::ReviewerConfig>,
+    /// Webhooks that events needing a person are sent to.
+    #[serde(rename = "alert")]
+    pub alerts: Vec<alert::AlertConfig>,
 }
 
 /// `[catalog]`.
@@ -103,6 +107,13 @@ pub struct DaemonConfig {
     pub grace_period_secs: u64,
     /// How long `/readyz` waits for the store and the token endpoint (default 5).
     pub readiness_timeout_secs: u64,
+    /// How long a pipeline's lease lasts unrenewed (default 120; renewed every quarter of
+    /// it). A replica that dies mid-run has its pipelines taken over by another replica
+    /// within this time.
+    pub lease_ttl_secs: u64,
+    /// How often the daemon checks each pipeline's staleness for `stale` alerts and which
+    /// replica leads each pipeline (default 15).
+    pub watch_interval_secs: u64,
 }
 
 impl Default for DaemonConfig {
@@ -111,6 +122,8 @@ impl Default for DaemonConfig {
             listen: "127.0.0.1:9184".into(),
             grace_period_secs: 60,
             readiness_timeout_secs: 5,
+            lease_ttl_secs: 120,
+            watch_interval_secs: 15,
         }
     }
 }
@@ -267,6 +280,16 @@ impl Settings {
             }
             out.extend(r.problems());
         }
+        let mut alerts = std::collections::BTreeSet::new();
+        for a in &self.alerts {
+            if !alerts.insert(a.name.as_str()) {
+                out.push(format!(
+                    "two alerts are named `{}`; names must be unique",
+                    a.name
+                ));
+            }
+            out.extend(a.problems());
+        }
         if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
             out.push(format!(
                 "daemon.listen `{}` is not an address such as 127.0.0.1:9184",
@@ -285,6 +308,18 @@ impl Settings {
                 self.daemon.readiness_timeout_secs,
                 1,
                 300,
+            ),
+            (
+                "daemon.lease_ttl_secs",
+                self.daemon.lease_ttl_secs,
+                4,
+                3_600,
+            ),
+            (
+                "daemon.watch_interval_secs",
+                self.daemon.watch_interval_secs,
+                1,
+                3_600,
             ),
         ] {
             if !(lo..=hi).contains(&v) {

@@ -232,6 +232,10 @@ fn every_configuration_key_is_documented_in_the_example() {
             "reviewer",
             "[[reviewer]]\nname = \"r\"\nprogram = \"P\"\nprincipal = \"U\"\nzz_probe = 1\n".into(),
         ),
+        (
+            "alert",
+            "[[alert]]\nname = \"a\"\nurl = \"https://x\"\nzz_probe = 1\n".into(),
+        ),
         ("pipeline", format!("{pipeline}zz_probe = 1\n")),
         (
             "pipeline.columns",

@@ -1,0 +1,168 @@
+//! `[[alert]]`: where events that need a person go (a webhook), which events, and the secret
+//! each delivery is signed with.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// An event an alert may subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertEvent {
+    /// A run ended `failed`.
+    RunFailed,
+    /// A run ended `partial`: some rows rejected or values locked.
+    RunPartial,
+    /// A pipeline passed its `stale_after_secs` without a run that landed (once until it
+    /// recovers).
+    Stale,
+    /// A run lost its pipeline's lease to another process and stopped sending.
+    LeaseLost,
+    /// The final reviewer rejected a task.
+    ReviewerRejected,
+    /// `esg-sync alerts test`.
+    Test,
+}
+
+impl AlertEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RunFailed => "run_failed",
+            Self::RunPartial => "run_partial",
+            Self::Stale => "stale",
+            Self::LeaseLost => "lease_lost",
+            Self::ReviewerRejected => "reviewer_rejected",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// How the body is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFormat {
+    /// esg-sync's own JSON document (default).
+    #[default]
+    Json,
+    /// A Slack incoming webhook's `{"text": ...}`.
+    Slack,
+}
+
+/// One `[[alert]]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertConfig {
+    /// A name of its own (`esg-sync alerts test --name NAME`, the delivery records).
+    pub name: String,
+    /// The receiver: an `https://` URL (plain `http://` only to a loopback address). Its path
+    /// may itself be a secret (Slack's is), so messages name only its host.
+    pub url: String,
+    /// An environment variable holding the signing secret ...
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// ... or a file holding it. Required for `format = "json"`.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Which events are sent (default: run_failed, run_partial, stale, lease_lost,
+    /// reviewer_rejected).
+    #[serde(default = "all_events")]
+    pub events: Vec<AlertEvent>,
+    #[serde(default)]
+    pub format: AlertFormat,
+}
+
+fn all_events() -> Vec<AlertEvent> {
+    vec![
+        AlertEvent::RunFailed,
+        AlertEvent::RunPartial,
+        AlertEvent::Stale,
+        AlertEvent::LeaseLost,
+        AlertEvent::ReviewerRejected,
+    ]
+}
+
+impl std::fmt::Debug for AlertConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertConfig")
+            .field("name", &self.name)
+            .field("url", &self.shown_url())
+            .field("secret_env", &self.secret_env)
+            .field("secret_file", &self.secret_file)
+            .field("events", &self.events)
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl AlertConfig {
+    /// The URL as messages show it: scheme and host only.
+    pub fn shown_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+            Err(_) => "(not a URL)".into(),
+        }
+    }
+
+    /// Every problem of this alert's settings, each naming the key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let at = format!("alert `{}`", self.name);
+        if self.name.trim().is_empty() {
+            out.push("an [[alert]] has an empty name; give each a name of its own".into());
+        }
+        match url::Url::parse(&self.url) {
+            Err(_) => out.push(format!(
+                "{at}: url is not a URL; give the receiver's https:// address"
+            )),
+            Ok(u) => match u.scheme() {
+                "https" => {}
+                "http" if crate::workiva::config::is_loopback(&u) => {}
+                "http" => out.push(format!(
+                    "{at}: url {} is plain http to another host; alerts carry your pipelines' figures and go over https only (plain http to a loopback address is allowed for tests)",
+                    self.shown_url()
+                )),
+                s => out.push(format!("{at}: url scheme `{s}` is not https")),
+            },
+        }
+        if self.secret_env.is_some() && self.secret_file.is_some() {
+            out.push(format!("{at}: set secret_env or secret_file, not both"));
+        }
+        if self.format == AlertFormat::Json
+            && self.secret_env.is_none()
+            && self.secret_file.is_none()
+        {
+            out.push(format!(
+                "{at}: a json alert is signed, so it needs secret_env or secret_file naming where the signing secret is"
+            ));
+        }
+        if self.events.is_empty() {
+            out.push(format!("{at}: events is empty; list the events to send"));
+        }
+        out
+    }
+
+    /// Reads the signing secret, if one is configured.
+    pub fn secret(&self) -> anyhow::Result<Option<SecretString>> {
+        let at = format!("alert `{}`", self.name);
+        if let Some(var) = &self.secret_env {
+            let v = std::env::var(var).map_err(|_| {
+                anyhow::anyhow!("{at}: environment variable {var} (secret_env) is not set")
+            })?;
+            if v.trim().is_empty() {
+                anyhow::bail!("{at}: environment variable {var} (secret_env) is empty");
+            }
+            return Ok(Some(SecretString::from(v.trim().to_string())));
+        }
+        if let Some(f) = &self.secret_file {
+            let v = std::fs::read_to_string(f).map_err(|e| {
+                anyhow::anyhow!("{at}: cannot read secret_file {}: {e}", f.display())
+            })?;
+            if v.trim().is_empty() {
+                anyhow::bail!("{at}: secret_file {} is empty", f.display());
+            }
+            return Ok(Some(SecretString::from(v.trim().to_string())));
+        }
+        Ok(None)
+    }
+}
