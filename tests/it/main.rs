@@ -20,6 +20,7 @@ mod lists;
 mod patch;
 mod permissions;
 mod pq;
+mod replicas;
 mod resources;
 mod restart;
 mod retries;

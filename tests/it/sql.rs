@@ -138,15 +138,15 @@ async fn a_sqlite_query_syncs_value_for_value() {
 }
 
 /// A fresh database on a server, dropped at the end.
-struct TestDb {
+pub(crate) struct TestDb {
     admin: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 /// A fresh database on the server whose URL is in `var` (PostgreSQL or MariaDB), or `None`
 /// (saying so) when the variable is unset.
-async fn fresh_db(var: &str, postgres: bool) -> Option<TestDb> {
+pub(crate) async fn fresh_db(var: &str, postgres: bool) -> Option<TestDb> {
     let Ok(admin) = std::env::var(var) else {
         eprintln!("skipped: {var} is not set (CI sets it to its own server)");
         return None;
@@ -174,7 +174,7 @@ async fn admin_sql(admin: &str, postgres: bool, sql: String) {
     }
 }
 
-async fn drop_db(db: &TestDb, postgres: bool) {
+pub(crate) async fn drop_db(db: &TestDb, postgres: bool) {
     admin_sql(&db.admin, postgres, format!("DROP DATABASE {}", db.name)).await;
 }
 
