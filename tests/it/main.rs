@@ -3,6 +3,7 @@
 
 mod adaptive;
 mod admin;
+mod alerts;
 mod auth;
 mod azure;
 mod catalog;

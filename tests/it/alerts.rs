@@ -1,0 +1,369 @@
+//! Issue 16: alerts reach a receiver. A local receiver (axum on port 0) checks each delivery's
+//! signature (HMAC-SHA256 of `timestamp.body` under the shared secret) the way the README
+//! shows, answers the first delivery 500 (it is retried, and the retry lands), and counts the
+//! `stale` alerts of a pipeline that never lands a run: one, however many checks see it
+//! stale. `esg-sync alerts test` sends a signed test event, and says when it was refused.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{KeyInit, Mac};
+
+use crate::helpers::eventually;
+use crate::sync::{sync_env, write_rows};
+
+const SECRET: &str = "whsec_test-alert-secret";
+
+#[derive(Clone, Debug)]
+struct Received {
+    delivery: String,
+    event: String,
+    body: serde_json::Value,
+    signed: bool,
+    fresh: bool,
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    /// Answers these first deliveries' attempts with 500.
+    fail_first: Arc<Mutex<usize>>,
+    /// Answers every request with this status instead (a receiver that refuses).
+    refuse: Option<u16>,
+}
+
+/// What a receiver does: recompute the signature over `timestamp.body`, compare, and refuse
+/// old timestamps.
+fn verify(headers: &HeaderMap, body: &[u8]) -> (bool, bool) {
+    let ts = headers
+        .get("X-Esg-Sync-Timestamp")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let sig = headers
+        .get("X-Esg-Sync-Signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let want: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let signed = sig == format!("sha256={want}");
+    let fresh = ts
+        .parse::<i64>()
+        .is_ok_and(|t| (chrono::Utc::now().timestamp() - t).abs() < 300);
+    (signed, fresh)
+}
+
+async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let (signed, fresh) = verify(&headers, &body);
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    r.got.lock().unwrap().push(Received {
+        delivery: header("X-Esg-Sync-Delivery"),
+        event: header("X-Esg-Sync-Event"),
+        body: serde_json::from_slice(&body).unwrap_or_default(),
+        signed,
+        fresh,
+    });
+    if let Some(code) = r.refuse {
+        return StatusCode::from_u16(code).unwrap();
+    }
+    let mut left = r.fail_first.lock().unwrap();
+    if *left > 0 {
+        *left -= 1;
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    StatusCode::OK
+}
+
+async fn serve(r: Receiver) -> String {
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(receive))
+        .with_state(r);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/hook")
+}
+
+fn config(e: &crate::sync::SyncEnv, hook: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[workiva]
+base_url = "{base}"
+client_id = "demo"
+client_secret_env = "ESG_SYNC_TEST_SECRET"
+poll_min_ms = 5
+poll_max_ms = 100
+backoff_base_ms = 5
+
+[store]
+url = "sqlite://{dir}/alerts-state.db"
+
+[daemon]
+listen = "127.0.0.1:0"
+watch_interval_secs = 1
+
+[[alert]]
+name = "team"
+url = "{hook}"
+secret_env = "ESG_SYNC_TEST_ALERT_SECRET"
+events = ["run_partial", "stale", "run_failed"]
+
+[[pipeline]]
+name = "partial"
+program = "Test Program"
+source = ["{data}"]
+schedule = "*/2 * * * * *"
+
+[pipeline.columns]
+metric = "metric"
+period = "period"
+value = "value"
+
+[pipeline.columns.dimensions]
+facility = "Facility"
+
+[pipeline.metrics]
+ghg = "Num"
+
+[[pipeline]]
+name = "never-lands"
+program = "No Such Program"
+source = ["{data}"]
+schedule = "0 0 1 1 *"
+stale_after_secs = 1
+
+[pipeline.columns]
+metric = "metric"
+period = "period"
+value = "value"
+
+[pipeline.metrics]
+ghg = "Num"
+"#,
+        base = e.env.emu.base_url(),
+        dir = e.dir.path().display(),
+        data = e.file("data.parquet").display(),
+    );
+    let path = e.file("alerts.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
+    let e = sync_env().await;
+    // One good row, one that is rejected: each run is partial.
+    write_rows(
+        &e.file("data.parquet"),
+        &[
+            ("ghg", "2025-01", "A", "", "10", ""),
+            ("ghg", "2025-02", "A", "", "not a number", ""),
+        ],
+    );
+    let receiver = Receiver {
+        fail_first: Arc::new(Mutex::new(1)),
+        ..Receiver::default()
+    };
+    let hook = serve(receiver.clone()).await;
+    let cfg = config(&e, &hook);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        .args(["daemon", "--config", cfg.to_str().unwrap()])
+        .env("ESG_SYNC_TEST_SECRET", "demo-secret")
+        .env("ESG_SYNC_TEST_ALERT_SECRET", SECRET)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let got = || receiver.got.lock().unwrap().clone();
+    let enough = eventually(|| async {
+        let g = got();
+        g.iter().filter(|r| r.event == "run_partial").count() >= 3
+            && g.iter().any(|r| r.event == "stale")
+    })
+    .await;
+    assert!(enough, "{:#?}", got());
+    // A few more seconds of checks (one a second) that still find the pipeline stale.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let log = log.join().unwrap();
+
+    let g = got();
+    assert!(
+        g.iter().all(|r| r.signed),
+        "every delivery is signed: {g:#?}"
+    );
+    assert!(g.iter().all(|r| r.fresh), "with a current timestamp");
+    // The first delivery was refused with a 500 and came again, under the same delivery id.
+    let attempts = |id: &str| g.iter().filter(|r| r.delivery == id).count();
+    assert_eq!(attempts(&g[0].delivery), 2, "{g:#?}");
+    assert!(
+        g.iter()
+            .all(|r| r.delivery == g[0].delivery || attempts(&r.delivery) == 1),
+        "the others landed at once: {g:#?}"
+    );
+    let stale: Vec<_> = g.iter().filter(|r| r.event == "stale").collect();
+    let stale_ids: std::collections::BTreeSet<_> = stale.iter().map(|r| &r.delivery).collect();
+    assert_eq!(
+        stale_ids.len(),
+        1,
+        "one stale alert until it recovers: {g:#?}"
+    );
+    assert_eq!(stale[0].body["pipeline"], "never-lands");
+    let partial = g.iter().find(|r| r.event == "run_partial").unwrap();
+    let b = &partial.body;
+    assert_eq!(b["pipeline"], "partial");
+    assert_eq!(b["status"], "partial");
+    assert!(b["run_id"].as_i64().is_some(), "{b}");
+    assert_eq!(b["counts"]["rejected"], 1, "{b}");
+    assert_eq!(
+        b["rejects"][0]["row"], 2,
+        "the second row, counted from 1: {b}"
+    );
+    assert_eq!(b["rejects"][0]["field"], "value", "{b}");
+    assert!(b["summary"].as_str().unwrap().contains("1 rejected"), "{b}");
+    assert!(b["replica"].as_str().is_some());
+    assert!(
+        !g.iter().any(|r| r.event == "run_failed"),
+        "the pipeline that never lands has no run in this window"
+    );
+    // Every delivery is recorded with its outcome.
+    let store = esg_sync::store::Store::connect(&format!(
+        "sqlite://{}/alerts-state.db",
+        e.dir.path().display()
+    ))
+    .await
+    .unwrap();
+    let recorded = store.deliveries(100).await.unwrap();
+    let first = recorded
+        .iter()
+        .find(|d| d.id.to_string() == g[0].delivery)
+        .unwrap();
+    assert_eq!(
+        (first.status.as_str(), first.attempts, first.http_status),
+        ("delivered", 2, Some(200)),
+        "{recorded:#?}"
+    );
+    assert!(
+        recorded.iter().all(|d| d.status == "delivered"),
+        "{recorded:#?}"
+    );
+    store.close().await;
+    // The secret never reaches a log line, even at trace.
+    assert!(!log.contains(SECRET), "the alert secret is in the log");
+    assert!(log.contains("Alert delivered."), "{log}");
+}
+
+#[tokio::test]
+async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[("ghg", "2025-01", "A", "", "1", "")],
+    );
+    let receiver = Receiver::default();
+    let hook = serve(receiver.clone()).await;
+    let cfg = config(&e, &hook);
+    let run = |name: &str| {
+        crate::helpers::run_esg(
+            vec![
+                "alerts".into(),
+                "test".into(),
+                "--config".into(),
+                cfg.display().to_string(),
+                "--name".into(),
+                name.into(),
+            ],
+            vec![("ESG_SYNC_TEST_ALERT_SECRET", SECRET.into())],
+        )
+    };
+    let out = run("team").await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("delivered"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("/hook"),
+        "the URL's path is never shown"
+    );
+    let g = receiver.got.lock().unwrap().clone();
+    assert_eq!(g.len(), 1);
+    assert_eq!(g[0].event, "test");
+    assert!(g[0].signed && g[0].fresh);
+    assert_eq!(g[0].body["event"], "test");
+
+    let out = run("nobody").await;
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("no [[alert]] is named `nobody`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("team"), "{}", out.stderr);
+
+    // A receiver that refuses (404) is not retried: one attempt, exit 1, the status named.
+    let refusing = Receiver {
+        refuse: Some(404),
+        ..Receiver::default()
+    };
+    let hook = serve(refusing.clone()).await;
+    let cfg = config(&e, &hook);
+    let out = crate::helpers::run_esg(
+        vec![
+            "alerts".into(),
+            "test".into(),
+            "--config".into(),
+            cfg.display().to_string(),
+            "--name".into(),
+            "team".into(),
+        ],
+        vec![("ESG_SYNC_TEST_ALERT_SECRET", SECRET.into())],
+    )
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("404"), "{}", out.stdout);
+    assert_eq!(
+        refusing.got.lock().unwrap().len(),
+        1,
+        "a 404 is not retried"
+    );
+}
+
+#[test]
+fn an_alert_refuses_plain_http_to_another_host_and_a_json_alert_needs_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(
+        &f,
+        "[[alert]]\nname = \"a\"\nurl = \"http://hooks.example.com/x/secret-path\"\n",
+    )
+    .unwrap();
+    let err = esg_sync::config::Settings::load_with_env(Some(&f), vec![])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plain http to another host"), "{err}");
+    assert!(err.contains("needs secret_env or secret_file"), "{err}");
+    assert!(
+        !err.contains("secret-path"),
+        "the URL's path is never shown: {err}"
+    );
+}
