@@ -6,6 +6,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod azure;
+mod browser;
 mod catalog;
 mod cli;
 mod client;
