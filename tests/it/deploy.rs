@@ -160,6 +160,119 @@ fn the_kubernetes_manifests_agree_with_the_daemon() {
 }
 
 #[test]
+fn the_replicas_variant_runs_several_daemons_on_postgres_with_a_budget_and_a_backfill_job() {
+    let kustomization = &docs("replicas/kustomization.yaml")[0];
+    let mut kinds: HashMap<String, Vec<serde_yaml::Value>> = HashMap::new();
+    for f in kustomization["resources"].as_sequence().unwrap() {
+        for d in docs(&format!("replicas/{}", f.as_str().unwrap())) {
+            kinds
+                .entry(d["kind"].as_str().unwrap().to_string())
+                .or_default()
+                .push(d);
+        }
+    }
+    for k in [
+        "Deployment",
+        "ConfigMap",
+        "Secret",
+        "PodDisruptionBudget",
+        "CronJob",
+    ] {
+        assert!(kinds.contains_key(k), "no {k}");
+    }
+    assert!(
+        !kinds.contains_key("PersistentVolumeClaim"),
+        "the state is in Postgres, not on a volume"
+    );
+    let dep = &kinds["Deployment"][0];
+    assert!(dep["spec"]["replicas"].as_u64().unwrap() >= 2);
+    assert_eq!(dep["spec"]["strategy"]["type"], "RollingUpdate");
+    let labels = &dep["spec"]["template"]["metadata"]["labels"];
+    let pdb = &kinds["PodDisruptionBudget"][0];
+    assert_eq!(pdb["spec"]["selector"]["matchLabels"], *labels);
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    // The store's URL (with its password) comes from a Secret that exists, never the file.
+    let secrets: HashMap<String, serde_yaml::Value> = kinds["Secret"]
+        .iter()
+        .map(|d| {
+            (
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+                d["stringData"].clone(),
+            )
+        })
+        .collect();
+    let env_of = |c: &serde_yaml::Value| -> HashMap<String, serde_yaml::Value> {
+        c["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_string(), e.clone()))
+            .collect()
+    };
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let cron = &kinds["CronJob"][0];
+    let job = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let jc = &job["containers"][0];
+    for (what, container) in [("daemon", c), ("backfill", jc)] {
+        let env = env_of(container);
+        let store = &env["ESG_SYNC__STORE__URL"]["valueFrom"]["secretKeyRef"];
+        let secret = &secrets[store["name"].as_str().unwrap()];
+        let url = secret[store["key"].as_str().unwrap()].as_str().unwrap();
+        assert!(url.starts_with("postgres://"), "{what}: {url}");
+        // Each secret file named is inside a mounted secret volume.
+        let mounts: HashMap<String, String> = container["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    m["mountPath"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let file = env["ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE"]["value"]
+            .as_str()
+            .unwrap();
+        assert!(file.starts_with(&mounts["workiva-secret"]), "{what}: {file}");
+        assert!(mounts.contains_key("alerts-secret"), "{what}");
+    }
+    assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    assert_eq!(job["restartPolicy"], "Never");
+    assert_eq!(jc["args"][0], "run-now");
+    assert_eq!(c["args"][0], "daemon");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // The configuration loads with the Deployment's environment, the store a Postgres URL.
+    let toml = kinds["ConfigMap"][0]["data"]["esg-sync.toml"]
+        .as_str()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("esg-sync.toml");
+    std::fs::write(&f, toml).unwrap();
+    let env = vec![
+        (
+            "ESG_SYNC__DAEMON__LISTEN".to_string(),
+            "0.0.0.0:9184".to_string(),
+        ),
+        (
+            "ESG_SYNC__STORE__URL".to_string(),
+            "postgres://esg_sync:x@postgres:5432/esg_sync".to_string(),
+        ),
+    ];
+    let s = esg_sync::config::Settings::load_with_env(Some(&f), env).unwrap();
+    assert!(s.store.url.starts_with("postgres://"));
+    assert_eq!(
+        s.alerts[0].secret_file.as_deref(),
+        Some(std::path::Path::new("/run/secrets/alerts/signing-secret"))
+    );
+    assert!(
+        pod["terminationGracePeriodSeconds"].as_u64().unwrap() > s.daemon.grace_period_secs
+    );
+}
+
+#[test]
 fn the_dockerfile_is_multi_stage_non_root_with_a_healthcheck() {
     let d = std::fs::read_to_string(repo("Dockerfile")).unwrap();
     assert_eq!(
