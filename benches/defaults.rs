@@ -204,15 +204,30 @@ fn config(dir: &Path, e: &Emulator, program: &str, lake: &Path, metrics: usize) 
     path
 }
 
-/// Runs the binary under `/usr/bin/time`: (exit code, seconds, peak RSS in MiB).
-fn timed(args: &[&str], cfg: &Path) -> (i32, f64, f64) {
+/// One timed run: exit code, seconds, peak RSS in MiB, and the time of each phase the run
+/// logged (`Phase done.`), in order.
+struct Timed {
+    code: i32,
+    secs: f64,
+    mib: f64,
+    phases: Vec<(String, f64)>,
+    /// The client's adaptive concurrency limit at the run's end.
+    limit: Option<u64>,
+}
+
+/// Runs the binary under `/usr/bin/time`, its phases logged as JSON lines.
+fn timed(args: &[&str], cfg: &Path) -> Timed {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "TIME %e %M"])
         .arg(BIN)
         .args(args)
         .args(["--config", cfg.to_str().unwrap()])
         .env("WORKIVA_CLIENT_SECRET", SECRET)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            "warn,esg_sync::sync::progress=info,esg_sync::sync::run=info",
+        )
+        .env("ESG_SYNC_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .output()
         .expect("/usr/bin/time runs");
@@ -225,18 +240,40 @@ fn timed(args: &[&str], cfg: &Path) -> (i32, f64, f64) {
     let mut f = line.split_whitespace().skip(1);
     let secs: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
     let kib: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
+    let phases = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "Phase done.")
+        .map(|v| {
+            (
+                v["fields"]["phase"].as_str().unwrap_or("?").to_string(),
+                v["fields"]["secs"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let limit = err
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find_map(|v| v["fields"]["concurrency_limit"].as_u64());
     // `time` reports the child's own status as 0 on success; a failure shows in stderr.
     let code = out.status.code().unwrap_or(-1);
-    (code, secs, kib / 1024.0)
+    Timed {
+        code,
+        secs,
+        mib: kib / 1024.0,
+        phases,
+        limit,
+    }
 }
 
-fn summary(label: &str, runs: &[(i32, f64, f64)], target: &str) {
-    let mut secs: Vec<f64> = runs.iter().map(|r| r.1).collect();
-    let mut mib: Vec<f64> = runs.iter().map(|r| r.2).collect();
+fn summary(label: &str, runs: &[Timed], target: &str) {
+    let mut secs: Vec<f64> = runs.iter().map(|r| r.secs).collect();
+    let mut mib: Vec<f64> = runs.iter().map(|r| r.mib).collect();
     secs.sort_by(f64::total_cmp);
     mib.sort_by(f64::total_cmp);
     let mid = |v: &[f64]| v[v.len() / 2];
-    let codes: Vec<i32> = runs.iter().map(|r| r.0).collect();
+    let codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
     println!(
         "{label:<44} wall {:.2}/{:.2}/{:.2} s (min/median/max), peak {:.0}/{:.0}/{:.0} MiB, exit {codes:?}; target {target}",
         secs[0],
@@ -246,6 +283,27 @@ fn summary(label: &str, runs: &[(i32, f64, f64)], target: &str) {
         mid(&mib),
         mib[mib.len() - 1]
     );
+    // Each step of the median run, so the next slow step is visible; what the phases leave
+    // out is start-up, resolving and the summary.
+    let median = runs
+        .iter()
+        .min_by(|a, b| {
+            (a.secs - mid(&secs))
+                .abs()
+                .total_cmp(&(b.secs - mid(&secs)).abs())
+        })
+        .unwrap();
+    let phased: f64 = median.phases.iter().map(|p| p.1).sum();
+    let steps: Vec<String> = median
+        .phases
+        .iter()
+        .map(|(name, s)| format!("{name} {s:.2} s"))
+        .chain(std::iter::once(format!(
+            "the rest {:.2} s",
+            (median.secs - phased).max(0.0)
+        )))
+        .collect();
+    println!("{:<44}   steps of the median run: {}", "", steps.join(", "));
 }
 
 fn main() {
@@ -348,7 +406,9 @@ async fn limited_scenario(dir: &Path) {
         })
         .unwrap_or(0);
     println!(
-        "run-now at 10 requests/s: exit {} in {:.2} s; {throttled} of {total} requests answered 429 (retried); target: exit 0",
-        r.0, r.1
+        "run-now at 10 requests/s: exit {} in {:.2} s; {throttled} of {total} requests answered 429 (retried); the client's limit ended at {} requests in flight; target: exit 0, the limit near the server's",
+        r.code,
+        r.secs,
+        r.limit.map(|l| l.to_string()).unwrap_or_else(|| "?".into())
     );
 }

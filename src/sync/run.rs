@@ -50,6 +50,7 @@ pub async fn run_pipeline(
     if let Some(why) = tally.summary() {
         tracing::info!(pipeline = %p.name, run = r.run_id, retried = tally.total(), reasons = %why, "Requests were retried during the run.");
     }
+    tracing::info!(pipeline = %p.name, run = r.run_id, concurrency_limit = client.concurrency_limit(), "Requests in flight at once at the run's end (the adaptive limit).");
     r
 }
 

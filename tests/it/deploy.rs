@@ -235,7 +235,10 @@ fn the_replicas_variant_runs_several_daemons_on_postgres_with_a_budget_and_a_bac
         let file = env["ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE"]["value"]
             .as_str()
             .unwrap();
-        assert!(file.starts_with(&mounts["workiva-secret"]), "{what}: {file}");
+        assert!(
+            file.starts_with(&mounts["workiva-secret"]),
+            "{what}: {file}"
+        );
         assert!(mounts.contains_key("alerts-secret"), "{what}");
     }
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
@@ -267,9 +270,7 @@ fn the_replicas_variant_runs_several_daemons_on_postgres_with_a_budget_and_a_bac
         s.alerts[0].secret_file.as_deref(),
         Some(std::path::Path::new("/run/secrets/alerts/signing-secret"))
     );
-    assert!(
-        pod["terminationGracePeriodSeconds"].as_u64().unwrap() > s.daemon.grace_period_secs
-    );
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() > s.daemon.grace_period_secs);
 }
 
 #[test]
