@@ -434,7 +434,8 @@ fn spawn_watch(
                     crate::telemetry::leader(name, lead);
                 }
             }
-            for (name, limit) in &limits {
+            // Staleness is what `/readyz` reports; it is watched here for alerts only.
+            for (name, limit) in limits.iter().filter(|_| alerter.enabled()) {
                 let Some(limit) = limit else { continue };
                 let Ok(last) = store.last_success(name).await else {
                     continue;
@@ -442,9 +443,7 @@ fn spawn_watch(
                 let since = last.unwrap_or(started);
                 let age = (chrono::Utc::now() - since).to_std().unwrap_or_default();
                 if age > *limit {
-                    if alerter.enabled()
-                        && store.condition_open(name, "stale").await.unwrap_or(false)
-                    {
+                    if store.condition_open(name, "stale").await.unwrap_or(false) {
                         alerter.emit(Event::new(
                             AlertEvent::Stale,
                             Some(name),

@@ -177,7 +177,9 @@ async fn mid_run(grace_secs: Option<u64>, op_ms: u64) -> (SyncEnv, std::path::Pa
             "daemon",
             config_with(
                 &e,
-                &format!("[daemon]\nlisten = \"127.0.0.1:0\"\ngrace_period_secs = {g}"),
+                &format!(
+                    "[daemon]\nlisten = \"127.0.0.1:0\"\ngrace_period_secs = {g}\nwatch_interval_secs = 1"
+                ),
                 EVERY_SECOND,
             ),
         ),
@@ -412,6 +414,29 @@ async fn a_grace_period_that_runs_out_records_the_run_interrupted_and_the_next_s
     );
     assert!(d.log().contains("this tick is skipped"), "{}", d.log());
     assert_eq!(runs(&e).await.len(), 1, "one run, however many ticks");
+    // This replica holds the pipeline while its run goes: the gauge, /readyz and the run's
+    // record say so.
+    let leader = r#"esg_sync_pipeline_leader{pipeline="crash"}"#;
+    let leads = eventually(|| async {
+        let t = get(&addr, "/metrics").await.text().await.unwrap();
+        metric(&t, leader) == Some(1.0)
+    })
+    .await;
+    assert!(
+        leads,
+        "{}",
+        get(&addr, "/metrics").await.text().await.unwrap()
+    );
+    let ready: serde_json::Value = get(&addr, "/readyz").await.json().await.unwrap();
+    let me = ready["replica"].as_str().unwrap().to_string();
+    assert!(me.contains(&format!("/{}/", d.child.id())), "{ready}");
+    assert_eq!(
+        ready["pipelines"]["crash"]["held_by"],
+        me.as_str(),
+        "{ready}"
+    );
+    assert_eq!(ready["pipelines"]["crash"]["leader"], true, "{ready}");
+    assert_eq!(runs(&e).await[0].holder.as_deref(), Some(me.as_str()));
     d.signal("-TERM");
     assert_eq!(
         d.exit(Duration::from_secs(10)).await,
