@@ -209,6 +209,9 @@ fn config(dir: &Path, e: &Emulator, program: &str, lake: &Path, metrics: usize) 
 struct Timed {
     code: i32,
     secs: f64,
+    /// CPU seconds of the process (user + system): against `secs`, how much of the wall
+    /// time it waited on the emulator.
+    cpu: f64,
     mib: f64,
     phases: Vec<(String, f64)>,
     /// The client's adaptive concurrency limit at the run's end.
@@ -218,7 +221,7 @@ struct Timed {
 /// Runs the binary under `/usr/bin/time`, its phases logged as JSON lines.
 fn timed(args: &[&str], cfg: &Path) -> Timed {
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "TIME %e %M"])
+        .args(["-f", "TIME %e %M %U %S"])
         .arg(BIN)
         .args(args)
         .args(["--config", cfg.to_str().unwrap()])
@@ -236,10 +239,10 @@ fn timed(args: &[&str], cfg: &Path) -> Timed {
         .lines()
         .rev()
         .find(|l| l.starts_with("TIME "))
-        .unwrap_or("TIME 0 0");
+        .unwrap_or("TIME 0 0 0 0");
     let mut f = line.split_whitespace().skip(1);
-    let secs: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
-    let kib: f64 = f.next().unwrap_or("0").parse().unwrap_or(0.0);
+    let mut num = || -> f64 { f.next().unwrap_or("0").parse().unwrap_or(0.0) };
+    let (secs, kib, user, system) = (num(), num(), num(), num());
     let phases = err
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -261,6 +264,7 @@ fn timed(args: &[&str], cfg: &Path) -> Timed {
     Timed {
         code,
         secs,
+        cpu: user + system,
         mib: kib / 1024.0,
         phases,
         limit,
@@ -303,7 +307,12 @@ fn summary(label: &str, runs: &[Timed], target: &str) {
             (median.secs - phased).max(0.0)
         )))
         .collect();
-    println!("{:<44}   steps of the median run: {}", "", steps.join(", "));
+    println!(
+        "{:<44}   steps of the median run: {}; its CPU {:.2} s",
+        "",
+        steps.join(", "),
+        median.cpu
+    );
 }
 
 fn main() {
