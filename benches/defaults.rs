@@ -11,7 +11,8 @@
 //!    completes with no request failing for good.
 //!
 //! `ESG_SYNC_BENCH_RUNS` (default 3) runs of each; minimum, median and maximum are printed.
-//! `ESG_SYNC_BENCH_ONLY=plan|run|limited` runs one of the three.
+//! `ESG_SYNC_BENCH_ONLY=plan|run|limited` runs one of the three;
+//! `ESG_SYNC_BENCH_WRAP` is put before the binary (a profiler: `perf record -g --`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -220,8 +221,11 @@ struct Timed {
 
 /// Runs the binary under `/usr/bin/time`, its phases logged as JSON lines.
 fn timed(args: &[&str], cfg: &Path) -> Timed {
+    // `ESG_SYNC_BENCH_WRAP="perf record -g -o /tmp/plan.perf --"` profiles each run.
+    let wrap = std::env::var("ESG_SYNC_BENCH_WRAP").unwrap_or_default();
     let out = Command::new("/usr/bin/time")
         .args(["-f", "TIME %e %M %U %S"])
+        .args(wrap.split_whitespace())
         .arg(BIN)
         .args(args)
         .args(["--config", cfg.to_str().unwrap()])
