@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::canon::canonical_stored;
-use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
+use super::ids::{
+    Coordinates, DimensionId, DimensionValueId, FastMap, FastSet, MetricId, ValueKey,
+};
 use super::period;
 use super::program::ProgramMeta;
 use super::review;
@@ -114,8 +116,8 @@ fn same_value_and_notes(
 }
 
 /// Workiva's values by key; the coordinates are moved, not copied, into the keys.
-fn index(existing: Vec<MetricValue>) -> HashMap<LocalKey, MetricValue> {
-    let mut by_key = HashMap::with_capacity(existing.len());
+fn index(existing: Vec<MetricValue>) -> FastMap<LocalKey, MetricValue> {
+    let mut by_key = FastMap::with_capacity_and_hasher(existing.len(), Default::default());
     for mut v in existing {
         let Some(period) = v.reporting_period else {
             continue;
@@ -150,7 +152,7 @@ pub fn diff_metric(
     let mut rejects = Vec::new();
     let by_key = index(existing);
     let mirror = p.mode == Mode::Mirror;
-    let mut seen: HashSet<LocalKey> = HashSet::new();
+    let mut seen: FastSet<LocalKey> = FastSet::default();
     let review_cfg = p.review.as_ref().filter(|_| known.prior.is_some());
     for r in rows.iter_mut() {
         let key: LocalKey = (r.period, std::mem::take(&mut r.coords));
@@ -390,8 +392,8 @@ fn update(
 fn deletes(
     plan: &mut MetricPlan,
     metric_id: &MetricId,
-    by_key: HashMap<LocalKey, MetricValue>,
-    seen: &HashSet<LocalKey>,
+    by_key: FastMap<LocalKey, MetricValue>,
+    seen: &FastSet<LocalKey>,
     claimed: &HashSet<ValueKey>,
 ) {
     for (k, v) in by_key {

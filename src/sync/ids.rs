@@ -78,3 +78,8 @@ pub struct ValueKey {
     pub period: ReportingPeriod,
     pub coords: Coordinates,
 }
+
+/// The hash maps and sets of the plan's hot paths (a row's or a value's key, by the million):
+/// foldhash, randomly seeded, instead of SipHash.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

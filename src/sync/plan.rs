@@ -104,17 +104,28 @@ async fn read_and_validate(
     let reading = Phase::start(&p.name, "reading the source", "rows", None);
     let mut checker = Checker::new(p, &resolved.meta, &resolved.mapper);
     let mut out = Validated::default();
+    // The origin being read checks into `pending`, whose rows are the valid rows so far (the
+    // one big vector, moved, never copied) and whose rejects and claimed keys are its own:
+    // rows past `mark` are the origin's, dropped if it fails part way.
     let mut pending = Validated::default();
+    let (mut mark, mut started) = (0usize, false);
     let (mut read, mut pending_read) = (0usize, 0usize);
     let mut unreadable = Vec::new();
     while let Some(piece) = stream.next().await {
         match piece {
             Piece::Rows(rows) => {
+                if !started {
+                    pending.rows = std::mem::take(&mut out.rows);
+                    (mark, started) = (pending.rows.len(), true);
+                }
                 reading.add(rows.len() as u64);
                 pending_read += rows.len();
                 checker.check(rows, &mut pending);
             }
             Piece::Done(_) => {
+                if std::mem::take(&mut started) {
+                    out.rows = std::mem::take(&mut pending.rows);
+                }
                 out.append(std::mem::take(&mut pending));
                 read += std::mem::take(&mut pending_read);
             }
@@ -125,6 +136,10 @@ async fn read_and_validate(
                 return Err(PlanError::read(&p.name, e));
             }
             Piece::Failed(_, ReadError::File(e)) => {
+                if std::mem::take(&mut started) {
+                    pending.rows.truncate(mark);
+                    out.rows = std::mem::take(&mut pending.rows);
+                }
                 pending = Validated::default();
                 pending_read = 0;
                 unreadable.push(e);
@@ -210,7 +225,7 @@ fn jobs<'r>(
 /// sort: one pass to count, one permutation applied by swaps; no row is copied). Returns each
 /// metric with its number of rows, in the order the groups now lie.
 fn group_by_metric(rows: &mut [Row]) -> Vec<(MetricId, usize)> {
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut index: super::ids::FastMap<&str, usize> = Default::default();
     let mut groups: Vec<(MetricId, usize)> = Vec::new();
     let mut of: Vec<u32> = Vec::with_capacity(rows.len());
     for r in rows.iter() {
