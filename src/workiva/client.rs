@@ -69,6 +69,36 @@ impl std::fmt::Debug for WorkivaClient {
     }
 }
 
+/// A page larger than this is decoded on a blocking thread, so a listing of many pages decodes
+/// them in parallel with one another and with what the caller does with the last one.
+const DECODE_APART_BYTES: usize = 64 * 1024;
+
+/// Decodes a page of a list.
+async fn decode_page<T: DeserializeOwned + Send + 'static>(
+    req: &Request,
+    resp: Response,
+) -> Result<Page<T>> {
+    if resp.body.len() < DECODE_APART_BYTES {
+        return decode(req, &resp);
+    }
+    let (method, path) = (req.method.to_string(), req.template);
+    let status = resp.status;
+    let decoded =
+        match tokio::task::spawn_blocking(move || serde_json::from_slice::<Page<T>>(&resp.body))
+            .await
+        {
+            Ok(d) => d.map_err(|e| e.to_string()),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err("the decoding was cancelled by a shutdown".to_string()),
+        };
+    decoded.map_err(|reason| WorkivaError::Decode {
+        method,
+        path: path.to_string(),
+        status,
+        reason,
+    })
+}
+
 pub(super) fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> Result<T> {
     serde_json::from_slice(&resp.body).map_err(|e| WorkivaError::Decode {
         method: req.method.to_string(),
@@ -194,7 +224,7 @@ impl WorkivaClient {
 
     /// Every item of a list, following `@nextLink` exactly, to the end. A `@nextLink` seen
     /// twice is an error, never a loop.
-    pub fn stream<'a, T: DeserializeOwned + Send + 'a>(
+    pub fn stream<'a, T: DeserializeOwned + Send + 'static>(
         &'a self,
         template: &'static str,
         url: String,
@@ -231,7 +261,7 @@ impl WorkivaClient {
                     return Ok(None);
                 };
                 let resp = self.inner.transport.send(&req, None).await?;
-                let page: Page<T> = decode(&req, &resp)?;
+                let page: Page<T> = decode_page(&req, resp).await?;
                 let link = pages.follow(page.data.len(), page.next_link)?;
                 buf.extend(page.data);
                 if let Some(link) = link {
@@ -246,7 +276,7 @@ impl WorkivaClient {
     }
 
     /// Collects a whole list.
-    pub async fn list<T: DeserializeOwned + Send>(
+    pub async fn list<T: DeserializeOwned + Send + 'static>(
         &self,
         template: &'static str,
         segments: &[&str],
