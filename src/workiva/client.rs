@@ -81,6 +81,13 @@ async fn decode_page<T: DeserializeOwned + Send + 'static>(
     if resp.body.len() < DECODE_APART_BYTES {
         return decode(req, &resp);
     }
+    // As many at once as there are cores: more only adds threads, each with its own heap.
+    static DECODERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = DECODERS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    });
+    let _permit = permits.acquire().await;
     let (method, path) = (req.method.to_string(), req.template);
     let status = resp.status;
     let decoded =
