@@ -69,8 +69,10 @@ impl std::fmt::Debug for WorkivaClient {
     }
 }
 
-/// A page larger than this is decoded on a blocking thread, so a listing of many pages decodes
-/// them in parallel with one another and with what the caller does with the last one.
+/// A page larger than this is decoded in a task of its own, on the runtime's worker threads
+/// (a page of 1,000 values takes about a millisecond), so a listing's pages decode in
+/// parallel with one another and with what the caller does with the last one, which may all
+/// run on one thread (the main one, under `block_on`).
 const DECODE_APART_BYTES: usize = 64 * 1024;
 
 /// Decodes a page of a list.
@@ -81,19 +83,10 @@ async fn decode_page<T: DeserializeOwned + Send + 'static>(
     if resp.body.len() < DECODE_APART_BYTES {
         return decode(req, &resp);
     }
-    // As many at once as there are cores: more only adds threads, each with its own heap.
-    static DECODERS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    let permits = DECODERS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores.clamp(1, 8))
-    });
-    let _permit = permits.acquire().await;
     let (method, path) = (req.method.to_string(), req.template);
     let status = resp.status;
     let decoded =
-        match tokio::task::spawn_blocking(move || serde_json::from_slice::<Page<T>>(&resp.body))
-            .await
-        {
+        match tokio::spawn(async move { serde_json::from_slice::<Page<T>>(&resp.body) }).await {
             Ok(d) => d.map_err(|e| e.to_string()),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => Err("the decoding was cancelled by a shutdown".to_string()),
