@@ -406,7 +406,11 @@ impl Transport {
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        let mut body = bytes::BytesMut::new();
+        // Sized once from Content-Length (a page of values is a few hundred KiB, read in small
+        // chunks: growing by doubling copied it several times); at most 8 MiB is taken on a
+        // server's word, the rest grows as it arrives.
+        let expected = resp.content_length().unwrap_or(0).min(8 << 20) as usize;
+        let mut body = bytes::BytesMut::with_capacity(expected);
         while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
             if body.len() + chunk.len() > limit {
                 return Err(too_large());
