@@ -69,36 +69,6 @@ impl std::fmt::Debug for WorkivaClient {
     }
 }
 
-/// A page larger than this is decoded in a task of its own, on the runtime's worker threads
-/// (a page of 1,000 values takes about a millisecond), so a listing's pages decode in
-/// parallel with one another and with what the caller does with the last one, which may all
-/// run on one thread (the main one, under `block_on`).
-const DECODE_APART_BYTES: usize = 64 * 1024;
-
-/// Decodes a page of a list.
-async fn decode_page<T: DeserializeOwned + Send + 'static>(
-    req: &Request,
-    resp: Response,
-) -> Result<Page<T>> {
-    if resp.body.len() < DECODE_APART_BYTES {
-        return decode(req, &resp);
-    }
-    let (method, path) = (req.method.to_string(), req.template);
-    let status = resp.status;
-    let decoded =
-        match tokio::spawn(async move { serde_json::from_slice::<Page<T>>(&resp.body) }).await {
-            Ok(d) => d.map_err(|e| e.to_string()),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err("the decoding was cancelled by a shutdown".to_string()),
-        };
-    decoded.map_err(|reason| WorkivaError::Decode {
-        method,
-        path: path.to_string(),
-        status,
-        reason,
-    })
-}
-
 pub(super) fn decode<T: DeserializeOwned>(req: &Request, resp: &Response) -> Result<T> {
     serde_json::from_slice(&resp.body).map_err(|e| WorkivaError::Decode {
         method: req.method.to_string(),
@@ -261,7 +231,7 @@ impl WorkivaClient {
                     return Ok(None);
                 };
                 let resp = self.inner.transport.send(&req, None).await?;
-                let page: Page<T> = decode_page(&req, resp).await?;
+                let page: Page<T> = decode(&req, &resp)?;
                 let link = pages.follow(page.data.len(), page.next_link)?;
                 buf.extend(page.data);
                 if let Some(link) = link {
