@@ -194,7 +194,7 @@ impl WorkivaClient {
 
     /// Every item of a list, following `@nextLink` exactly, to the end. A `@nextLink` seen
     /// twice is an error, never a loop.
-    pub fn stream<'a, T: DeserializeOwned + Send + 'static>(
+    pub fn stream<'a, T: DeserializeOwned + Send + 'a>(
         &'a self,
         template: &'static str,
         url: String,
@@ -246,7 +246,7 @@ impl WorkivaClient {
     }
 
     /// Collects a whole list.
-    pub async fn list<T: DeserializeOwned + Send + 'static>(
+    pub async fn list<T: DeserializeOwned + Send>(
         &self,
         template: &'static str,
         segments: &[&str],
