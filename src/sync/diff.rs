@@ -15,7 +15,9 @@ use super::validate::{Row, SrcRef};
 use crate::config::review::{ReviewConfig, ReviewNotes};
 use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
 use crate::outcome::{Reject, Reviewed};
-use crate::workiva::models::{DataType, Metric, MetricValue, ReportingPeriod, ValueStatus};
+use crate::workiva::models::{
+    DataType, ListedValue, Metric, MetricValue, ReportingPeriod, ValueStatus,
+};
 
 /// One value to write, with the row it came from.
 #[derive(Debug, Clone)]
@@ -69,7 +71,7 @@ pub struct Known<'a> {
 }
 
 /// The values a review compares with, by key.
-pub fn prior_values(values: &[MetricValue]) -> Prior {
+pub fn prior_values(values: &[ListedValue]) -> Prior {
     values
         .iter()
         .filter_map(|v| {
@@ -77,6 +79,7 @@ pub fn prior_values(values: &[MetricValue]) -> Prior {
             let coords: Coordinates = v
                 .coordinates
                 .as_ref()?
+                .0
                 .iter()
                 .map(|(d, x)| {
                     (
@@ -94,7 +97,7 @@ pub fn prior_values(values: &[MetricValue]) -> Prior {
 /// With a review, the note it added is not the lake's: it is left out of the comparison (and
 /// with `notes = "replace"` the lake's notes are not sent at all).
 fn same_value_and_notes(
-    cur: &MetricValue,
+    cur: &ListedValue,
     r: &Row,
     dt: DataType,
     review: Option<&ReviewConfig>,
@@ -116,7 +119,7 @@ fn same_value_and_notes(
 }
 
 /// Workiva's values by key; the coordinates are moved, not copied, into the keys.
-fn index(existing: Vec<MetricValue>) -> FastMap<LocalKey, MetricValue> {
+fn index(existing: Vec<ListedValue>) -> FastMap<LocalKey, ListedValue> {
     let mut by_key = FastMap::with_capacity_and_hasher(existing.len(), Default::default());
     for mut v in existing {
         let Some(period) = v.reporting_period else {
@@ -126,6 +129,7 @@ fn index(existing: Vec<MetricValue>) -> FastMap<LocalKey, MetricValue> {
             .coordinates
             .take()
             .unwrap_or_default()
+            .0
             .into_iter()
             .map(|(d, x)| (DimensionId::new(d), DimensionValueId::new(x)))
             .collect();
@@ -141,7 +145,7 @@ pub fn diff_metric(
     metric_id: &MetricId,
     metric: &Metric,
     rows: &mut [Row],
-    existing: Vec<MetricValue>,
+    existing: Vec<ListedValue>,
     known: &Known,
 ) -> (MetricPlan, Vec<Reject>) {
     let mut plan = MetricPlan {
@@ -349,7 +353,7 @@ fn create(
 /// left alone when its status locks it.
 fn update(
     p: &PipelineConfig,
-    cur: &MetricValue,
+    cur: &ListedValue,
     r: &Row,
     mut item: MetricValue,
     (same_value, same_notes): (bool, bool),
@@ -392,7 +396,7 @@ fn update(
 fn deletes(
     plan: &mut MetricPlan,
     metric_id: &MetricId,
-    by_key: FastMap<LocalKey, MetricValue>,
+    by_key: FastMap<LocalKey, ListedValue>,
     seen: &FastSet<LocalKey>,
     claimed: &HashSet<ValueKey>,
 ) {

@@ -13,7 +13,7 @@ use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
 pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta};
 use crate::config::PipelineConfig;
 use crate::store::{MappingKind, Store, StoreError};
-use crate::workiva::models::MetricValue;
+use crate::workiva::models::ListedValue;
 use crate::workiva::{ListOptions, WorkivaClient, WorkivaError};
 
 /// Something the mapping store should learn from this resolution.
@@ -354,19 +354,19 @@ pub async fn current_values(
     program: &ProgramId,
     metric: &MetricId,
     years: &BTreeSet<u16>,
-) -> Result<Vec<MetricValue>, WorkivaError> {
+) -> Result<Vec<ListedValue>, WorkivaError> {
     use futures_util::{StreamExt, TryStreamExt};
     let list = |filter: String| async move {
         client
-            .values(
+            .listed_values(
                 program.as_str(),
                 metric.as_str(),
                 &ListOptions::filter(filter),
             )
             .await
     };
-    let all: Vec<MetricValue> = if years.len() > 1 && years.len() <= 20 {
-        let parts: Vec<Vec<MetricValue>> = futures_util::stream::iter(years.iter().copied())
+    let all: Vec<ListedValue> = if years.len() > 1 && years.len() <= 20 {
+        let parts: Vec<Vec<ListedValue>> = futures_util::stream::iter(years.iter().copied())
             .map(|y| list(format!("reportingPeriod.year eq {y}")))
             .buffered(YEAR_STREAMS)
             .try_collect()

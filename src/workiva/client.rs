@@ -531,6 +531,21 @@ impl WorkivaClient {
             .await
     }
 
+    /// A metric's values in the compact form the sync's diff reads ([`ListedValue`]).
+    pub async fn listed_values(
+        &self,
+        program: &str,
+        metric: &str,
+        opts: &ListOptions,
+    ) -> Result<Vec<ListedValue>> {
+        self.list(
+            "/programs/{programId}/metrics/{metricId}/values",
+            &["programs", program, "metrics", metric, "values"],
+            opts,
+        )
+        .await
+    }
+
     pub async fn value(&self, program: &str, metric: &str, id: &str) -> Result<MetricValue> {
         self.call(self.req(
             Method::GET,

@@ -210,6 +210,50 @@ pub struct MetricValue {
     pub fields_to_clear: Vec<String>,
 }
 
+/// A metric value as a listing gives it to the sync's diff: only what the diff compares and
+/// needs, decoded straight from the page. A value's task, data source and attachments are
+/// skipped unread, and its coordinates are pairs sorted by dimension id, not a map.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ListedValue {
+    pub id: Option<String>,
+    pub value: Option<String>,
+    pub reporting_period: Option<ReportingPeriod>,
+    pub coordinates: Option<Pairs>,
+    pub status: Option<ValueStatus>,
+    pub notes: Option<String>,
+}
+
+/// A JSON object of strings as (key, value) pairs sorted by key (a duplicate key: the last
+/// value, as a map would keep).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of dimension ids to dimension value ids")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Pairs, A::Error> {
+                let mut v: Vec<(String, String)> =
+                    Vec::with_capacity(m.size_hint().unwrap_or(0).min(8));
+                while let Some((k, x)) = m.next_entry::<String, String>()? {
+                    match v.iter_mut().find(|(d, _)| *d == k) {
+                        Some(e) => e.1 = x,
+                        None => v.push((k, x)),
+                    }
+                }
+                v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                Ok(Pairs(v))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
 /// Identifies a value for batch deletion: an id, or a period and coordinates.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -348,5 +392,58 @@ mod tests {
         };
         let s = serde_json::to_string(&m).unwrap();
         assert!(!s.contains("strCode") && !s.contains("\"id\""), "{s}");
+    }
+
+    #[test]
+    fn a_listed_value_reads_what_the_diff_needs_and_skips_the_rest() {
+        let v: ListedValue = serde_json::from_str(
+            r#"{"id":"V1","value":"12.5","reportingPeriod":{"year":2025,"start":1,"end":3},
+                "coordinates":{"D2":"b","D1":"a"},"status":"complete","notes":"n",
+                "task":"T9","dataSource":{"any":["json",1]},"supportingAttachments":[{"id":"A"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(v.id.as_deref(), Some("V1"));
+        assert_eq!(
+            v.coordinates,
+            Some(Pairs(vec![
+                ("D1".into(), "a".into()),
+                ("D2".into(), "b".into())
+            ])),
+            "sorted by dimension id, as a map iterates"
+        );
+        assert_eq!(v.status, Some(ValueStatus::Complete));
+        let v: ListedValue = serde_json::from_str(r#"{"coordinates":null}"#).unwrap();
+        assert_eq!(v.coordinates, None);
+        let v: ListedValue = serde_json::from_str(r#"{"coordinates":{"D":"x","D":"y"}}"#).unwrap();
+        assert_eq!(v.coordinates, Some(Pairs(vec![("D".into(), "y".into())])));
+        assert!(serde_json::from_str::<ListedValue>(r#"{"coordinates":["D","x"]}"#).is_err());
+        assert!(serde_json::from_str::<ListedValue>(r#"{"coordinates":{"D":1}}"#).is_err());
+    }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Coordinates read as pairs are what a map reads, in its order.
+            #[test]
+            fn pairs_are_the_map_in_order(m in proptest::collection::btree_map("[a-zA-Z0-9é_-]{0,12}", "[ -~]{0,24}", 0..8)) {
+                let json = serde_json::json!({ "coordinates": m.clone() }).to_string();
+                let listed: ListedValue = serde_json::from_str(&json).unwrap();
+                let full: MetricValue = serde_json::from_str(&json).unwrap();
+                let pairs: Vec<(String, String)> = m.into_iter().collect();
+                prop_assert_eq!(&listed.coordinates.unwrap().0, &pairs);
+                prop_assert_eq!(full.coordinates.unwrap().into_iter().collect::<Vec<_>>(), pairs);
+            }
+
+            /// Whatever a server sends, reading it never panics.
+            #[test]
+            fn reading_never_panics(body in "\\PC{0,200}") {
+                let _ = serde_json::from_str::<ListedValue>(&body);
+                let _ = serde_json::from_str::<Page<ListedValue>>(&body);
+            }
+        }
     }
 }
