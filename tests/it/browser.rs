@@ -20,6 +20,18 @@ impl Drop for Killed {
     }
 }
 
+/// The browser's own profile folder; when dropped (the test ended, passed or not), every
+/// process started with it ends too, so no Chromium outlives a failed test.
+struct Profile(tempfile::TempDir);
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-f", &self.0.path().display().to_string()])
+            .status();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -166,6 +178,8 @@ ghg = "Num"
         "chromedriver did not start"
     );
     let downloads = tempfile::tempdir().unwrap();
+    let profile = Profile(tempfile::tempdir().unwrap());
+    let profile_arg = format!("--user-data-dir={}", profile.0.path().display());
     let chromium = std::env::var("ESG_SYNC_TEST_CHROMIUM").unwrap_or("/usr/bin/chromium".into());
     let session: Value = http
         .post(format!("{base}/session"))
@@ -173,7 +187,7 @@ ghg = "Num"
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", profile_arg],
                 "prefs": {
                     "download.default_directory": downloads.path().display().to_string(),
                     "download.prompt_for_download": false

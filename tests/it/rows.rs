@@ -303,6 +303,80 @@ async fn plan_writes_nothing_to_the_mapping_store() {
 }
 
 #[tokio::test]
+async fn a_file_that_fails_part_way_gives_none_of_its_rows_and_the_others_land() {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let e = sync_env().await;
+    write_rows(
+        &e.file("good.parquet"),
+        &[("ghg", "2025-Q1", "B", "", "1", "")],
+    );
+    // 30,000 rows in three row groups; the third's `value` data is then overwritten, so the
+    // reader hands over the first two groups' rows (several chunks) before it fails.
+    let n = 30_000;
+    let period: Vec<String> = (0..n)
+        .map(|i| format!("{}-{:02}", 2000 + i / 12, 1 + i % 12))
+        .collect();
+    let rows: Vec<crate::sync::R> = period
+        .iter()
+        .map(|p| ("ghg", p.as_str(), "A", "", "7", ""))
+        .collect();
+    let half = e.file("half.parquet");
+    {
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        // Empty cells are nulls, as `write_rows` writes them.
+        let col = |f: for<'a> fn(&'a crate::sync::R<'a>) -> &'a str| -> ArrayRef {
+            std::sync::Arc::new(StringArray::from(
+                rows.iter()
+                    .map(|r| Some(f(r)).filter(|c| !c.is_empty()))
+                    .collect::<Vec<_>>(),
+            ))
+        };
+        let batch = RecordBatch::try_from_iter([
+            ("metric", col(|r| r.0)),
+            ("period", col(|r| r.1)),
+            ("facility", col(|r| r.2)),
+            ("bu", col(|r| r.3)),
+            ("value", col(|r| r.4)),
+            ("notes", col(|r| r.5)),
+        ])
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(10_000))
+            .build();
+        let f = std::fs::File::create(&half).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    let reader = SerializedFileReader::new(std::fs::File::open(&half).unwrap()).unwrap();
+    assert_eq!(reader.metadata().num_row_groups(), 3);
+    let (start, len) = reader.metadata().row_group(2).column(4).byte_range();
+    drop(reader);
+    let mut bytes = std::fs::read(&half).unwrap();
+    for b in &mut bytes[start as usize..(start + len) as usize] {
+        *b = 0xA5;
+    }
+    std::fs::write(&half, bytes).unwrap();
+
+    let mut p = e.pipeline("");
+    p.source = vec![format!("{}/*.parquet", e.dir.path().display())].into();
+    let r = e.run(&p, RunOptions::default()).await;
+    assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
+    assert_eq!(r.rejects.len(), 1, "{:?}", r.rejects);
+    assert!(r.rejects[0].source_file.ends_with("half.parquet"));
+    assert!(
+        r.rejects[0].reason.contains("the whole file was skipped"),
+        "{:?}",
+        r.rejects[0]
+    );
+    assert_eq!(
+        e.workiva(&e.env.ids.num).await.len(),
+        1,
+        "none of the rows read before the failure landed"
+    );
+}
+
+#[tokio::test]
 async fn every_unreadable_file_is_named_at_once_and_the_readable_ones_land() {
     let e = sync_env().await;
     write_rows(

@@ -93,6 +93,44 @@ async fn the_reader_stays_a_few_chunks_ahead_of_its_consumer() {
     assert!(done.iter().all(|d| d.ends_with(".parquet")));
 }
 
+/// What a run holds of its raw input does not grow with the number of files: a lake of
+/// forty small files is read as far ahead of a stalled consumer as one of four large ones.
+#[tokio::test]
+async fn how_far_the_reader_runs_ahead_does_not_grow_with_the_number_of_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = 40;
+    for i in 0..files {
+        lake_file(&dir.path().join(format!("part-{i:02}.parquet")), 3_000);
+    }
+    let pattern = dir.path().join("*.parquet").display().to_string();
+    let mut st = stream::open(&parquet(vec![pattern]), &columns(), "p")
+        .await
+        .unwrap();
+    let first = st.next().await.expect("a first piece");
+    assert!(matches!(first, Piece::Rows(_)));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let ahead = st.rows_sent();
+    let bound = ((CHANNEL_CHUNKS + 2) * BATCH_ROWS) as u64;
+    assert!(
+        ahead <= bound,
+        "{ahead} rows read ahead over {files} files (bound {bound})"
+    );
+    assert!(ahead < 40 * 3_000, "{ahead}");
+    // Drained, every file's rows arrive, each file ending once.
+    let (mut rows, mut done) = (0, 0);
+    if let Piece::Rows(r) = first {
+        rows += r.len();
+    }
+    while let Some(piece) = st.next().await {
+        match piece {
+            Piece::Rows(r) => rows += r.len(),
+            Piece::Done(_) => done += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((rows, done), (files * 3_000, files));
+}
+
 #[tokio::test]
 async fn an_unreadable_file_is_reported_and_the_others_still_read() {
     let dir = tempfile::tempdir().unwrap();
