@@ -217,6 +217,12 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     {
         problems.extend(found.into_iter().map(|p| format!("catalog: {p}")));
     }
+    // Each alert's signing secret can be read (it is never shown).
+    for a in &settings.alerts {
+        if let Err(e) = a.secret() {
+            problems.push(format!("alerts: {e}"));
+        }
+    }
     let embedded = embedded_emulator(&mut settings).await?;
     let client = match WorkivaClient::new(settings.workiva.clone()) {
         Ok(c) => Some(c),

@@ -311,6 +311,25 @@ async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
     assert!(g[0].signed && g[0].fresh);
     assert_eq!(g[0].body["event"], "test");
 
+    // `validate` checks that each alert's secret can be read.
+    let out = crate::helpers::run_esg(
+        vec![
+            "validate".into(),
+            "--config".into(),
+            cfg.display().to_string(),
+        ],
+        vec![("ESG_SYNC_TEST_SECRET", "demo-secret".into())],
+    )
+    .await;
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(out.code, Some(1), "{said}");
+    assert!(
+        said.contains(
+            "alert `team`: environment variable ESG_SYNC_TEST_ALERT_SECRET (secret_env) is not set"
+        ),
+        "{said}"
+    );
+
     let out = run("nobody").await;
     assert_eq!(out.code, Some(1));
     assert!(

@@ -57,6 +57,21 @@ impl Browser {
         assert!(v["value"]["error"].is_null(), "webdriver {path}: {v}");
         v["value"].clone()
     }
+
+    /// The id of the element `css` selects.
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        let id = found.as_object().and_then(|o| o.values().next());
+        id.and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,22 +232,7 @@ ghg = "Num"
     .await;
     let title = b.call(Method::GET, "/title", Value::Null).await;
     assert_eq!(title, "esg-sync status");
-    let text = b
-        .call(
-            Method::POST,
-            "/element",
-            json!({"using": "css selector", "value": "section#pipeline-emissions"}),
-        )
-        .await;
-    let section = text
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let section = b.find("section#pipeline-emissions").await;
     let shown = b
         .call(
             Method::GET,
@@ -267,22 +267,7 @@ ghg = "Num"
         std::fs::write(std::path::Path::new(&dir).join("status-page.png"), bytes).unwrap();
     }
     // The rejects CSV downloads through the page's link.
-    let link = b
-        .call(
-            Method::POST,
-            "/element",
-            json!({"using": "css selector", "value": "a.rejects-csv"}),
-        )
-        .await;
-    let link = link
-        .as_object()
-        .unwrap()
-        .values()
-        .next()
-        .unwrap()
-        .as_str()
-        .unwrap()
-        .to_string();
+    let link = b.find("a.rejects-csv").await;
     b.call(Method::POST, &format!("/element/{link}/click"), json!({}))
         .await;
     let downloaded = eventually(|| async {
