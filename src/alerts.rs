@@ -397,6 +397,42 @@ mod tests {
     }
 
     #[test]
+    fn a_slack_alert_is_its_summary_and_a_json_one_the_whole_event() {
+        let mut ev = Event::new(
+            AlertEvent::RunFailed,
+            Some("emissions"),
+            "pipeline `emissions` run 7 failed",
+        );
+        ev.run_id = Some(7);
+        ev.status = Some("failed".into());
+        ev.rejects = (0..15)
+            .map(|i| Reject {
+                source_file: "lake.parquet".into(),
+                source_row: i,
+                field: "value".into(),
+                reason: "not a number".into(),
+                metric_key: None,
+                period: None,
+                value: None,
+            })
+            .collect();
+        let slack: serde_json::Value =
+            serde_json::from_slice(&ev.body("team", AlertFormat::Slack)).unwrap();
+        assert_eq!(
+            slack,
+            json!({"text": "esg-sync: pipeline `emissions` run 7 failed"})
+        );
+        let doc: serde_json::Value =
+            serde_json::from_slice(&ev.body("team", AlertFormat::Json)).unwrap();
+        assert_eq!(doc["event"], "run_failed");
+        assert_eq!(doc["alert"], "team");
+        assert_eq!(doc["pipeline"], "emissions");
+        assert_eq!(doc["run_id"], 7);
+        assert_eq!(doc["rejects"].as_array().unwrap().len(), FIRST_REJECTS);
+        assert!(doc["occurred_at"].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
     fn only_transient_answers_are_retried() {
         for (code, again) in [
             (500, true),
