@@ -228,7 +228,10 @@ fn lex(s: &str) -> ApiResult<Vec<Tok>> {
                 out.push(Tok::Num(n));
             }
             c if c.is_alphabetic() || c == '_' || c == '@' => {
+                // The first character is taken whatever it is (an `@` would not be by the
+                // loop below, and the lexer would never move on).
                 let start = i;
+                i += 1;
                 while i < chars.len()
                     && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
                 {
@@ -539,6 +542,29 @@ mod tests {
             "reportingPeriod.year eq 2020 or reportingPeriod.year eq 2021",
             &v
         ));
+    }
+
+    #[test]
+    fn an_at_sign_is_read_as_one_name_not_forever() {
+        // Found by schemathesis: `@C…` made the lexer push empty names without end, taking
+        // the whole emulator with it.
+        assert_eq!(lex("@Cö").unwrap().len(), 1);
+        let e = lex("@Cö\u{b5905}s").unwrap_err();
+        assert!(e.message.contains("unexpected character"), "{e:?}");
+        assert!(lex("@").is_ok());
+        assert!(lex("@@@ eq 1").is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Whatever the text, the lexer ends, never panics, and makes at most one token a
+        /// character.
+        #[test]
+        fn lexing_ends_with_at_most_a_token_a_character(text in "\\PC{0,64}") {
+            if let Ok(toks) = lex(&text) {
+                proptest::prop_assert!(toks.len() <= text.chars().count());
+            }
+        }
     }
 
     #[test]
