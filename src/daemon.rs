@@ -463,3 +463,48 @@ fn spawn_watch(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::{Report, RunError};
+
+    fn incomplete(unsent: usize, lease_lost: bool) -> RunError {
+        RunError::Incomplete {
+            failures: Vec::new(),
+            unsent,
+            recording: None,
+            lease_lost,
+        }
+    }
+
+    #[test]
+    fn which_runs_raise_which_alert() {
+        let lost = Report::from_error("p", Some(3), incomplete(5, true));
+        assert_eq!(lost.status, Status::Interrupted);
+        let ev = run_event(&lost).expect("a lost lease is an alert");
+        assert_eq!(ev.kind, AlertEvent::LeaseLost);
+        assert_eq!((ev.run_id, ev.pipeline.as_deref()), (Some(3), Some("p")));
+        assert!(ev.summary.contains("lost its lease"), "{}", ev.summary);
+        // A shutdown's interruption is no alert; a failure is; a busy pipeline is not.
+        let stopped = Report::from_error("p", Some(4), RunError::StoppedBeforeSending);
+        assert!(run_event(&stopped).is_none());
+        let failed = Report::from_error("p", Some(5), RunError::Panicked("boom".into()));
+        assert_eq!(run_event(&failed).unwrap().kind, AlertEvent::RunFailed);
+        let busy = Report::from_error(
+            "p",
+            None,
+            RunError::Busy {
+                pipeline: "p".into(),
+                holder: "h".into(),
+                until: "t".into(),
+            },
+        );
+        assert!(run_event(&busy).is_none());
+        let mut partial = Report::from_error("p", Some(6), RunError::Panicked("x".into()));
+        partial.status = Status::Partial;
+        assert_eq!(run_event(&partial).unwrap().kind, AlertEvent::RunPartial);
+        partial.status = Status::Succeeded;
+        assert!(run_event(&partial).is_none());
+    }
+}
