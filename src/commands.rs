@@ -387,8 +387,6 @@ pub async fn runs(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-pub(crate) use crate::outcome::csv_cell;
-
 /// `rejects`: a run's rejected rows (the latest run by default).
 pub async fn rejects(
     config: Option<&Path>,
@@ -432,6 +430,6 @@ mod tests {
         assert_eq!(super::parse_years("2025").unwrap(), (2025, 2025));
         assert!(super::parse_years("2025..2024").is_err());
         assert!(super::parse_years("soon").is_err());
-        assert_eq!(super::csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(crate::outcome::csv_cell("a,b"), "\"a,b\"");
     }
 }

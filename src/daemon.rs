@@ -97,6 +97,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let watch = spawn_watch(
         store.clone(),
         health.limits.clone(),
+        started,
         alerter.clone(),
         Duration::from_secs(settings.daemon.watch_interval_secs.max(1)),
     );
@@ -419,10 +420,10 @@ fn run_event(r: &sync::Report) -> Option<Event> {
 fn spawn_watch(
     store: Store,
     limits: Vec<(String, Option<Duration>)>,
+    started: chrono::DateTime<chrono::Utc>,
     alerter: Alerter,
     interval: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    let started = chrono::Utc::now();
     tokio::spawn(async move {
         let me = crate::sync::lease::holder_id();
         loop {
@@ -440,8 +441,7 @@ fn spawn_watch(
                 let Ok(last) = store.last_success(name).await else {
                     continue;
                 };
-                let since = last.unwrap_or(started);
-                let age = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                let age = server::age(last, started, chrono::Utc::now());
                 if age > *limit {
                     if store.condition_open(name, "stale").await.unwrap_or(false) {
                         alerter.emit(Event::new(

@@ -96,9 +96,8 @@ impl TickStore for crate::store::Store {
     }
 
     async fn claim(&self, pipeline: &str, tick: DateTime<Utc>) -> bool {
-        let key = tick.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         match self
-            .claim_tick(pipeline, &key, crate::sync::lease::holder_id())
+            .claim_tick(pipeline, tick, crate::sync::lease::holder_id())
             .await
         {
             Ok(claimed) => claimed,

@@ -174,6 +174,18 @@ async fn timed<E: std::fmt::Display>(
     }
 }
 
+/// How long a pipeline has gone without a run that landed: since its last success, or, if it
+/// never had one, since the daemon started. `/readyz` and the `stale` alert both judge by it.
+pub fn age(
+    last_success: Option<DateTime<Utc>>,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Duration {
+    (now - last_success.unwrap_or(started))
+        .to_std()
+        .unwrap_or_default()
+}
+
 /// Each check with `ok` and, when not, why. The checks run at once, so the answer comes
 /// within one `readiness_timeout_secs` however many pipelines there are.
 pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
@@ -198,8 +210,7 @@ pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
     let mut pipelines = serde_json::Map::new();
     let mut fresh = true;
     for ((name, limit), last) in h.limits.iter().zip(lasts) {
-        let since = last.unwrap_or(h.started);
-        let age = (now - since).to_std().unwrap_or_default();
+        let age = age(last, h.started, now);
         let stale = limit.is_some_and(|l| age > l);
         fresh &= !stale;
         pipelines.insert(

@@ -22,7 +22,7 @@ pub async fn report(
         return Ok(ExitCode::SUCCESS);
     }
     println!("run,metric,period,coordinates,value,prior,delta,delta_percent,reason");
-    let cell = super::csv_cell;
+    let cell = crate::outcome::csv_cell;
     for r in &list {
         println!(
             "{run_id},{},{},{},{},{},{},{},{}",

@@ -151,11 +151,6 @@ impl Lease {
         })
     }
 
-    /// The fencing token of this acquisition.
-    pub fn token(&self) -> i64 {
-        self.token
-    }
-
     /// Renews the lease now and says whether it is still this process's; called before each
     /// batch is sent, so a batch never goes out under a lease another process holds. A store
     /// that cannot answer is not taken as a loss here: recording the batch fails first.

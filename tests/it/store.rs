@@ -201,26 +201,16 @@ async fn exercise(s: &Store) {
     assert_eq!(s.last_tick("pipe").await.unwrap(), Some(t2));
     assert_eq!(s.last_tick("other").await.unwrap(), None);
     // schedule claims: each tick once, whoever claims it first
-    assert!(
-        s.claim_tick("pipe", "2026-03-29T01:00:00.000Z", "a")
-            .await
+    let at = |h: u32| {
+        chrono::DateTime::parse_from_rfc3339("2026-03-29T00:00:00Z")
             .unwrap()
-    );
-    assert!(
-        !s.claim_tick("pipe", "2026-03-29T01:00:00.000Z", "b")
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.claim_tick("pipe", "2026-03-29T02:00:00.000Z", "b")
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.claim_tick("other", "2026-03-29T01:00:00.000Z", "b")
-            .await
-            .unwrap()
-    );
+            .to_utc()
+            + chrono::Duration::hours(h.into())
+    };
+    assert!(s.claim_tick("pipe", at(1), "a").await.unwrap());
+    assert!(!s.claim_tick("pipe", at(1), "b").await.unwrap());
+    assert!(s.claim_tick("pipe", at(2), "b").await.unwrap());
+    assert!(s.claim_tick("other", at(1), "b").await.unwrap());
     assert_eq!(
         s.tick_claims("pipe").await.unwrap(),
         vec![
@@ -228,6 +218,10 @@ async fn exercise(s: &Store) {
             ("2026-03-29T02:00:00.000Z".to_string(), "b".to_string())
         ]
     );
+    // A week on, the old claims are dropped as a new one is made.
+    let later = chrono::Utc::now();
+    assert!(s.claim_tick("pipe", later, "c").await.unwrap());
+    assert_eq!(s.tick_claims("pipe").await.unwrap().len(), 1);
     // leases: each acquisition raises the fencing token, which never goes back
     let ttl = std::time::Duration::from_secs(60);
     let alive = |_: &str| false;
