@@ -144,25 +144,12 @@ impl AlertConfig {
 
     /// Reads the signing secret, if one is configured.
     pub fn secret(&self) -> anyhow::Result<Option<SecretString>> {
-        let at = format!("alert `{}`", self.name);
-        if let Some(var) = &self.secret_env {
-            let v = std::env::var(var).map_err(|_| {
-                anyhow::anyhow!("{at}: environment variable {var} (secret_env) is not set")
-            })?;
-            if v.trim().is_empty() {
-                anyhow::bail!("{at}: environment variable {var} (secret_env) is empty");
-            }
-            return Ok(Some(SecretString::from(v.trim().to_string())));
-        }
-        if let Some(f) = &self.secret_file {
-            let v = std::fs::read_to_string(f).map_err(|e| {
-                anyhow::anyhow!("{at}: cannot read secret_file {}: {e}", f.display())
-            })?;
-            if v.trim().is_empty() {
-                anyhow::bail!("{at}: secret_file {} is empty", f.display());
-            }
-            return Ok(Some(SecretString::from(v.trim().to_string())));
-        }
-        Ok(None)
+        let kept = crate::config::read_kept(
+            &format!("alert `{}`", self.name),
+            ("secret_file", self.secret_file.as_deref()),
+            ("secret_env", self.secret_env.as_deref()),
+        )
+        .map_err(anyhow::Error::msg)?;
+        Ok(kept.map(SecretString::from))
     }
 }

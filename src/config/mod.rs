@@ -128,6 +128,38 @@ impl Default for DaemonConfig {
     }
 }
 
+/// Reads a value kept out of the configuration file (a secret, a database URL with its
+/// password): from `file` if given, else from the environment variable `env` names; `None`
+/// when neither is set. Surrounding white space (a file's final line break) is dropped; an
+/// empty value is an error. `at` names the table in messages (`source`, ``alert `team` ``).
+pub fn read_kept(
+    at: &str,
+    (file_key, file): (&str, Option<&Path>),
+    (env_key, env): (&str, Option<&str>),
+) -> Result<Option<String>, String> {
+    let value = if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read {at}.{file_key} {}: {e}", f.display()))?;
+        if text.trim().is_empty() {
+            return Err(format!("{at}.{file_key} {} is empty", f.display()));
+        }
+        text
+    } else if let Some(var) = env {
+        let text = std::env::var(var).map_err(|_| {
+            format!("{at}.{env_key} names the environment variable {var}, which is not set")
+        })?;
+        if text.trim().is_empty() {
+            return Err(format!(
+                "{at}.{env_key} names the environment variable {var}, which is empty"
+            ));
+        }
+        text
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(value.trim().to_string()))
+}
+
 /// Whether a line of a config file may hold a secret: a key named like one, or a URL with
 /// credentials in it.
 fn holds_secret(line: &str) -> bool {
@@ -336,6 +368,42 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_value_comes_from_its_file_or_variable_and_is_never_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret");
+        std::fs::write(&f, "s3cret\n").unwrap();
+        let file = ("secret_file", Some(f.as_path()));
+        let no_env = ("secret_env", None);
+        assert_eq!(
+            read_kept("alert `a`", file, no_env),
+            Ok(Some("s3cret".into()))
+        );
+        std::fs::write(&f, " \n").unwrap();
+        let e = read_kept("alert `a`", file, no_env).unwrap_err();
+        assert!(
+            e.starts_with("alert `a`.secret_file ") && e.ends_with(" is empty"),
+            "{e}"
+        );
+        let gone = dir.path().join("gone");
+        let e = read_kept("source", ("url_file", Some(gone.as_path())), no_env).unwrap_err();
+        assert!(e.starts_with("cannot read source.url_file "), "{e}");
+        let e = read_kept(
+            "source",
+            ("url_file", None),
+            ("url_env", Some("ESG_SYNC_TEST_SURELY_UNSET_VAR")),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "source.url_env names the environment variable ESG_SYNC_TEST_SURELY_UNSET_VAR, which is not set"
+        );
+        assert_eq!(
+            read_kept("source", ("url_file", None), ("url_env", None)),
+            Ok(None)
+        );
+    }
 
     #[test]
     fn file_then_environment() {

@@ -131,15 +131,13 @@ impl SqlSource {
 
     /// Reads the database URL: from `url_file`, else the variable `url_env` names, else `url`.
     pub fn url(&self) -> Result<String, String> {
-        if let Some(f) = &self.url_file {
-            let text = std::fs::read_to_string(f)
-                .map_err(|e| format!("cannot read source.url_file {}: {e}", f.display()))?;
-            return Ok(text.trim().to_string());
-        }
-        if let Some(var) = &self.url_env {
-            return std::env::var(var).map_err(|_| {
-                format!("source.url_env names the environment variable {var}, which is not set")
-            });
+        let kept = super::read_kept(
+            "source",
+            ("url_file", self.url_file.as_deref()),
+            ("url_env", self.url_env.as_deref()),
+        )?;
+        if let Some(url) = kept {
+            return Ok(url);
         }
         self.url
             .clone()
