@@ -13,6 +13,8 @@ CREATE TABLE schedule_claims (
     claimed_at TEXT NOT NULL,
     PRIMARY KEY (pipeline, tick)
 );
+-- Claims older than a week are dropped by when they were claimed.
+CREATE INDEX schedule_claims_age ON schedule_claims (pipeline, claimed_at);
 -- Conditions an alert was sent for and that have not cleared (a stale pipeline): one alert
 -- until it recovers, whichever replica notices.
 CREATE TABLE alert_conditions (

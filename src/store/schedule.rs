@@ -52,10 +52,10 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(q("claim a schedule tick"))?;
-        // By tick, the key's second column, so the delete is a range of the key's index, not a
-        // scan of every claim (an every-second schedule makes 600,000 a week). Ticks are stored
-        // as `stamp`s, which sort as time does.
-        sqlx::query("DELETE FROM schedule_claims WHERE pipeline = $1 AND tick < $2")
+        // By when they were claimed, not by tick: a catch-up claims a tick that may be weeks
+        // old, and that claim must stand. `schedule_claims_age` indexes it, so this is a range,
+        // not a scan of every claim (an every-second schedule makes 600,000 a week).
+        sqlx::query("DELETE FROM schedule_claims WHERE pipeline = $1 AND claimed_at < $2")
             .bind(pipeline)
             .bind(stamp(Utc::now() - chrono::Duration::days(7)))
             .execute(&self.pool)

@@ -182,17 +182,15 @@ async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
     };
     let hook = serve(receiver.clone()).await;
     let cfg = config(&e, &hook);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_esg-sync"))
-        .args(["daemon", "--config", cfg.to_str().unwrap()])
-        .env("ESG_SYNC_TEST_SECRET", "demo-secret")
-        .env("ESG_SYNC_TEST_ALERT_SECRET", SECRET)
-        .env("RUST_LOG", "trace")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let log = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut d = crate::daemon::Daemon::spawn_with(
+        "daemon",
+        &cfg,
+        "trace",
+        &[
+            ("ESG_SYNC_TEST_SECRET", "demo-secret"),
+            ("ESG_SYNC_TEST_ALERT_SECRET", SECRET),
+        ],
+    );
     let got = || receiver.got.lock().unwrap().clone();
     let enough = eventually(|| async {
         let g = got();
@@ -203,11 +201,9 @@ async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
     assert!(enough, "{:#?}", got());
     // A few more seconds of checks (one a second) that still find the pipeline stale.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert_eq!(child.wait().unwrap().code(), Some(0));
-    let log = log.join().unwrap();
+    d.signal("-TERM");
+    assert_eq!(d.exit(Duration::from_secs(30)).await, Some(0));
+    let log = d.log();
 
     let g = got();
     assert!(
@@ -325,7 +321,7 @@ async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
     assert_eq!(out.code, Some(1), "{said}");
     assert!(
         said.contains(
-            "alert `team`: environment variable ESG_SYNC_TEST_ALERT_SECRET (secret_env) is not set"
+            "alert `team`.secret_env names the environment variable ESG_SYNC_TEST_ALERT_SECRET, which is not set"
         ),
         "{said}"
     );

@@ -4,7 +4,6 @@
 //! chart and its rejects, and downloads the rejects CSV through the page's link.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -131,33 +130,13 @@ ghg = "Num"
         ),
     )
     .unwrap();
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
-        .args(["daemon", "--config", cfg.to_str().unwrap()])
-        .env("ESG_SYNC_TEST_SECRET", "demo-secret")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = daemon.stderr.take().unwrap();
-    let _daemon = Killed(daemon);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Ok(v) = serde_json::from_str::<Value>(&line)
-                && let Some(a) = v["fields"]["addr"].as_str()
-            {
-                let _ = tx.send(a.to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the daemon's address");
+    let _daemon = crate::daemon::Daemon::spawn_with(
+        "daemon",
+        &cfg,
+        "info",
+        &[("ESG_SYNC_TEST_SECRET", "demo-secret")],
+    );
+    let addr = _daemon.addr().await;
     // Two runs, so the page has a history.
     let store_url = format!("sqlite://{}/page-state.db", e.dir.path().display());
     let two_runs = eventually(|| async {
@@ -246,7 +225,10 @@ ghg = "Num"
         shown.contains("partial"),
         "the runs and their status: {shown}"
     );
-    assert!(shown.contains("Next run:"), "{shown}");
+    assert!(
+        shown.contains("Next run: 20"),
+        "a time, from the schedule: {shown}"
+    );
     assert!(
         shown.contains("is not a number"),
         "the last run's rejects: {shown}"
@@ -291,4 +273,9 @@ ghg = "Num"
     assert!(csv.contains(",2,value,"), "the rejected row: {csv}");
     assert!(csv.contains("\"12,5\""), "its value, quoted: {csv}");
     let _ = http.delete(format!("{base}/session/{id}")).send().await;
+    // A run this daemon does not serve, or no run at all, has no rejects to download.
+    for path in ["/runs/999999/rejects.csv", "/runs/x/rejects.csv"] {
+        let r = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
 }

@@ -12,14 +12,15 @@ use crate::helpers::eventually;
 use crate::restart::{ROWS, assert_equal_to_source, config_with, posts};
 use crate::sync::{SyncEnv, sync_env, write_rows};
 
-/// A running `esg-sync daemon` with its log lines collected.
-struct Daemon {
-    child: Child,
+/// A running `esg-sync daemon` with its log lines collected (the other daemon tests, in
+/// `alerts`, `browser` and `replicas`, use it too).
+pub(crate) struct Daemon {
+    pub(crate) child: Child,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Daemon {
-    fn start(cfg: &std::path::Path) -> Self {
+    pub(crate) fn start(cfg: &std::path::Path) -> Self {
         Self::spawn("daemon", cfg, "demo-secret")
     }
 
@@ -33,9 +34,19 @@ impl Daemon {
     }
 
     fn spawn_logging(command: &str, cfg: &std::path::Path, secret: &str, level: &str) -> Self {
+        Self::spawn_with(command, cfg, level, &[("ESG_SYNC_TEST_SECRET", secret)])
+    }
+
+    /// `esg-sync COMMAND --config CFG` at log level `level`, with these variables set.
+    pub(crate) fn spawn_with(
+        command: &str,
+        cfg: &std::path::Path,
+        level: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
             .args([command, "--config", cfg.to_str().unwrap()])
-            .env("ESG_SYNC_TEST_SECRET", secret)
+            .envs(env.iter().copied())
             .env("RUST_LOG", level)
             .env_remove("ESG_SYNC_LOG_FORMAT")
             .stdout(Stdio::null())
@@ -55,12 +66,12 @@ impl Daemon {
         Self { child, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 
     /// The address of the HTTP endpoints, from the start-up log line (JSON: stderr is a pipe).
-    async fn addr(&self) -> String {
+    pub(crate) async fn addr(&self) -> String {
         let found = Mutex::new(None);
         let seen = eventually(|| async {
             for line in self.log.lock().unwrap().iter() {
@@ -78,7 +89,7 @@ impl Daemon {
         found.into_inner().unwrap().unwrap()
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -88,7 +99,8 @@ impl Daemon {
     }
 
     /// Waits for the exit, at most `limit`.
-    async fn exit(&mut self, limit: Duration) -> Option<i32> {
+    /// The exit code once it exited (`None`: a signal ended it), within `limit`.
+    pub(crate) async fn exit(&mut self, limit: Duration) -> Option<i32> {
         let t = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {

@@ -70,6 +70,21 @@ fn docs(file: &str) -> Vec<serde_yaml::Value> {
         .collect()
 }
 
+/// A container's volume mounts: name to path.
+fn mounts_of(container: &serde_yaml::Value) -> HashMap<String, String> {
+    container["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap().to_string(),
+                m["mountPath"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn the_kubernetes_manifests_agree_with_the_daemon() {
     let kustomization = &docs("kustomization.yaml")[0];
@@ -113,17 +128,7 @@ fn the_kubernetes_manifests_agree_with_the_daemon() {
     let get = |k: &str| env.iter().find(|e| e.0 == k).unwrap().1.clone();
     assert_eq!(get("ESG_SYNC__DAEMON__LISTEN"), format!("0.0.0.0:{port}"));
     // The secret's file is inside the secret's mount, and the state inside the volume.
-    let mounts: HashMap<String, String> = c["volumeMounts"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["name"].as_str().unwrap().to_string(),
-                m["mountPath"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mounts = mounts_of(c);
     let secret_key = kinds["Secret"]["stringData"]
         .as_mapping()
         .unwrap()
@@ -221,17 +226,7 @@ fn the_replicas_variant_runs_several_daemons_on_postgres_with_a_budget_and_a_bac
         let url = secret[store["key"].as_str().unwrap()].as_str().unwrap();
         assert!(url.starts_with("postgres://"), "{what}: {url}");
         // Each secret file named is inside a mounted secret volume.
-        let mounts: HashMap<String, String> = container["volumeMounts"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .map(|m| {
-                (
-                    m["name"].as_str().unwrap().to_string(),
-                    m["mountPath"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
+        let mounts = mounts_of(container);
         let file = env["ESG_SYNC__WORKIVA__CLIENT_SECRET_FILE"]["value"]
             .as_str()
             .unwrap();

@@ -6,57 +6,15 @@
 //! killed replica's pipeline is taken over and its run resumed, and Workiva ends equal to the
 //! lake.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::daemon::Daemon;
 use crate::helpers::eventually;
 use crate::sync::{SyncEnv, sync_env};
 
 const PIPELINES: usize = 6;
-
-struct Replica(Child);
-
-impl Replica {
-    fn start(cfg: &std::path::Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
-            .args(["daemon", "--config", cfg.to_str().unwrap()])
-            .env("ESG_SYNC_TEST_SECRET", "demo-secret")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-    fn signal(&self, sig: &str) {
-        let _ = Command::new("kill")
-            .args([sig, &self.pid().to_string()])
-            .status();
-    }
-    /// The exit status, once it exited (within `limit`).
-    async fn exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let t = Instant::now();
-        while t.elapsed() < limit {
-            if let Some(s) = self.0.try_wait().unwrap() {
-                return Some(s);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Pipeline `i`'s lake: twelve months of year 2010 + i at facility A, each value `generation`.
 fn write_lake(e: &SyncEnv, i: usize, generation: u32) {
@@ -162,7 +120,16 @@ async fn three_replicas_run_each_tick_once_and_take_over_a_killed_one() {
     s.operations.base_ms = 700;
     e.env.emu.set_settings(s).unwrap();
     let cfg = config(&e, &db.url);
-    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&cfg)).collect();
+    let mut replicas: Vec<Daemon> = (0..3)
+        .map(|_| {
+            Daemon::spawn_with(
+                "daemon",
+                &cfg,
+                "warn",
+                &[("ESG_SYNC_TEST_SECRET", "demo-secret")],
+            )
+        })
+        .collect();
 
     // The lake changes every 1.5 s for 30 s; after 10 s a replica is killed mid-run.
     let store = esg_sync::store::Store::connect(&db.url).await.unwrap();
@@ -187,16 +154,20 @@ async fn three_replicas_run_each_tick_once_and_take_over_a_killed_one() {
                 {
                     victim = replicas
                         .iter()
-                        .position(|x| h.contains(&format!("/{}/", x.pid())));
+                        .position(|x| h.contains(&format!("/{}/", x.child.id())));
                     if victim.is_some() {
                         break;
                     }
                 }
             }
             if let Some(v) = victim {
-                let pid = replicas[v].pid();
+                let pid = replicas[v].child.id();
                 replicas[v].signal("-KILL");
-                assert!(replicas[v].exit(Duration::from_secs(10)).await.is_some());
+                assert_eq!(
+                    replicas[v].exit(Duration::from_secs(10)).await,
+                    None,
+                    "ended by the signal"
+                );
                 killed = Some((pid, chrono::Utc::now()));
             }
         }
@@ -215,9 +186,9 @@ async fn three_replicas_run_each_tick_once_and_take_over_a_killed_one() {
     })
     .await;
     assert!(settled, "Workiva did not reach the lake's last generation");
-    for r in replicas.iter_mut().filter(|r| r.pid() != dead) {
+    for r in replicas.iter_mut().filter(|r| r.child.id() != dead) {
         r.signal("-TERM");
-        let code = r.exit(Duration::from_secs(30)).await.and_then(|s| s.code());
+        let code = r.exit(Duration::from_secs(30)).await;
         assert_eq!(code, Some(0), "a survivor stops cleanly");
     }
 

@@ -428,3 +428,76 @@ fn schedules_are_checked() {
     let e = Schedule::parse("0 3 * * *", "Europe/Atlantis").unwrap_err();
     assert!(e.contains("IANA"), "{e}");
 }
+
+/// Issue 16: three replicas' schedules of one pipeline, sharing one tick store, run each tick
+/// once between them, and catch up on missed ticks once between them.
+#[tokio::test(start_paused = true)]
+async fn replicas_sharing_a_tick_store_run_each_tick_once_and_catch_up_once() {
+    let from = utc("2026-06-01T09:30:00Z");
+    // Ticks were missed while every replica was down: the last one handled was at 06:00.
+    let ticks = Arc::new(MemoryTicks::with("p", utc("2026-06-01T06:00:00Z")));
+    let stop = CancellationToken::new();
+    let journals: Vec<Arc<Journal>> = (0..3).map(|_| Arc::new(Journal::default())).collect();
+    let tasks: Vec<_> = journals
+        .iter()
+        .map(|j| {
+            let job = Job {
+                pipeline: "p".into(),
+                schedule: Schedule::parse("0 * * * *", "UTC").unwrap(),
+                jitter: Duration::ZERO,
+                catch_up: CatchUp::Once,
+                resume_first: false,
+            };
+            tokio::spawn(run_job(
+                job,
+                Clock::starting_at(from),
+                ticks.clone(),
+                runner(Duration::from_secs(60), Arc::new(AtomicUsize::new(0))),
+                stop.clone(),
+                Some(j.clone()),
+            ))
+        })
+        .collect();
+    // 10:00 to 15:00: six ticks.
+    tokio::time::sleep(Duration::from_secs(5 * 3600 + 40 * 60)).await;
+    stop.cancel();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events: Vec<Event> = journals.iter().flat_map(|j| j.events()).collect();
+    let catch_ups = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Started {
+                    reason: Reason::CatchUp,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(
+        catch_ups, 1,
+        "one catch-up between the replicas: {events:?}"
+    );
+    let mut ticked: Vec<DateTime<Utc>> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started {
+                tick,
+                reason: Reason::Tick,
+                ..
+            } => Some(*tick),
+            _ => None,
+        })
+        .collect();
+    ticked.sort();
+    let want: Vec<DateTime<Utc>> = (10..=15)
+        .map(|h| utc(&format!("2026-06-01T{h}:00:00Z")))
+        .collect();
+    assert_eq!(
+        ticked, want,
+        "each tick started once, on one replica or another"
+    );
+}
