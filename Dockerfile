@@ -3,7 +3,11 @@
 #   docker build -t esg-sync .
 #   docker run -v $PWD/esg-sync.toml:/etc/esg-sync/esg-sync.toml:ro \
 #     -v esg-sync-state:/var/lib/esg-sync -v /data/lake:/data/lake:ro \
+#     -v $PWD/api-token:/run/secrets/esg-sync-api-token:ro \
 #     -e WORKIVA_CLIENT_SECRET -p 9184:9184 esg-sync
+# Listening on 0.0.0.0 needs the endpoints' token (at least 32 bytes, e.g. the output of
+# `openssl rand -hex 32`) in /run/secrets/esg-sync-api-token: without it the daemon refuses
+# to start. /healthz, /readyz and /metrics stay open, so the HEALTHCHECK needs no token.
 # The emulator instead: docker run -p 8080:8080 esg-sync emulator --listen 0.0.0.0:8080 --demo
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -21,6 +25,7 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /var/lib/esg-sync --create-home esg-sync
 COPY --from=build /src/target/release/esg-sync /usr/local/bin/esg-sync
 ENV ESG_SYNC__DAEMON__LISTEN=0.0.0.0:9184 \
+    ESG_SYNC__DAEMON__AUTH__TOKEN_FILE=/run/secrets/esg-sync-api-token \
     ESG_SYNC__STORE__URL=sqlite:///var/lib/esg-sync/state.db \
     ESG_SYNC_LOG_FORMAT=json
 USER esg-sync

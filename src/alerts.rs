@@ -4,9 +4,10 @@
 //! Each delivery is a POST of one JSON document (or Slack's `{"text": ...}`), signed the way
 //! Stripe signs its webhooks: `X-Esg-Sync-Timestamp` carries the Unix time of the attempt and
 //! `X-Esg-Sync-Signature` is `sha256=` and the hex HMAC-SHA256, under the alert's secret, of
-//! the timestamp, a `.` and the raw body. A receiver recomputes it, compares in constant time
-//! and refuses a timestamp older than a few minutes, so a captured request cannot be replayed
-//! later. A delivery is retried with backoff on a connection failure, a timeout, 408, 429 or
+//! the timestamp, a `.`, the delivery id (`X-Esg-Sync-Delivery`), a `.` and the raw body. A
+//! receiver recomputes it, compares in constant time, refuses a timestamp older than a few
+//! minutes and a delivery id it has already seen, so a captured request can be replayed
+//! neither later nor under a new id. A delivery is retried with backoff on a connection failure, a timeout, 408, 429 or
 //! 5xx; every delivery and its outcome is recorded in the state store. An alert never blocks
 //! or fails a run: events wait in a bounded queue, and one that finds it full is dropped with
 //! a warning.
@@ -82,8 +83,8 @@ impl Event {
                 "metric": r.metric_key,
                 "period": r.period,
             })).collect::<Vec<_>>(),
-            "message": self.message,
-            "summary": self.summary,
+            "message": self.message.as_deref().map(crate::redact::text),
+            "summary": crate::redact::text(&self.summary),
             "replica": crate::sync::lease::holder_id(),
             "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         })
@@ -93,17 +94,21 @@ impl Event {
     pub fn body(&self, alert: &str, format: AlertFormat) -> Vec<u8> {
         let v = match format {
             AlertFormat::Json => self.document(alert, chrono::Utc::now()),
-            AlertFormat::Slack => json!({ "text": format!("esg-sync: {}", self.summary) }),
+            AlertFormat::Slack => {
+                json!({ "text": format!("esg-sync: {}", crate::redact::text(&self.summary)) })
+            }
         };
         serde_json::to_vec(&v).unwrap_or_default()
     }
 }
 
-/// `sha256=<hex>`: HMAC-SHA256 under `secret` of `timestamp`, `.` and `body`.
-pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+/// `sha256=<hex>`: HMAC-SHA256 under `secret` of `timestamp`, `.`, `delivery`, `.` and `body`.
+pub fn signature(secret: &str, timestamp: i64, delivery: &str, body: &[u8]) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes a key of any length");
     mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(delivery.as_bytes());
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
@@ -271,6 +276,11 @@ async fn deliver(
         }
     };
     let body = ev.body(&alert.name, alert.format);
+    // The delivery id is signed: a receiver that keeps the ids it has seen refuses a captured
+    // request sent again, whatever id it is given. Unrecorded, it is a fresh UUID.
+    let delivery = id
+        .map(|i| i.to_string())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let mut wait = FIRST_WAIT;
     let mut out = Delivered {
         id,
@@ -287,14 +297,12 @@ async fn deliver(
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Esg-Sync-Event", ev.kind.as_str())
             .header("X-Esg-Sync-Timestamp", ts.to_string())
+            .header("X-Esg-Sync-Delivery", &delivery)
             .body(body.clone());
-        if let Some(id) = id {
-            req = req.header("X-Esg-Sync-Delivery", id.to_string());
-        }
         if let Some(s) = secret {
             req = req.header(
                 "X-Esg-Sync-Signature",
-                signature(s.expose_secret(), ts, &body),
+                signature(s.expose_secret(), ts, &delivery, &body),
             );
         }
         let again = match req.send().await {
@@ -383,17 +391,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
-        // The same as Python's
-        // hmac.new(b"whsec_test", b'1700000000.{"a":1}', hashlib.sha256).hexdigest().
-        let s = signature("whsec_test", 1_700_000_000, br#"{"a":1}"#);
+    fn the_signature_is_hmac_sha256_of_timestamp_delivery_and_body() {
+        // The same as Python's hmac.new(b"whsec_test_0123456789abcdef012345",
+        // b'1700000000.42.{"a":1}', hashlib.sha256).hexdigest().
+        let k = "whsec_test_0123456789abcdef012345";
+        let s = signature(k, 1_700_000_000, "42", br#"{"a":1}"#);
         assert_eq!(
             s,
-            "sha256=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
+            "sha256=c2531dfda37e8d7bd9fa66ba0601db2d81ba2e9269bd898772f108cf1c07a138"
         );
-        assert_ne!(s, signature("whsec_test", 1_700_000_001, br#"{"a":1}"#));
-        assert_ne!(s, signature("whsec_test", 1_700_000_000, br#"{"a":2}"#));
-        assert_ne!(s, signature("whsec_tesT", 1_700_000_000, br#"{"a":1}"#));
+        assert_ne!(s, signature(k, 1_700_000_001, "42", br#"{"a":1}"#));
+        assert_ne!(s, signature(k, 1_700_000_000, "43", br#"{"a":1}"#));
+        assert_ne!(s, signature(k, 1_700_000_000, "42", br#"{"a":2}"#));
+        assert_ne!(
+            s,
+            signature(
+                "whsec_tesT_0123456789abcdef012345",
+                1_700_000_000,
+                "42",
+                br#"{"a":1}"#
+            )
+        );
     }
 
     #[test]

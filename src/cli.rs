@@ -107,6 +107,11 @@ pub enum Command {
         output: RejectFormat,
     },
     /// Serve a local emulator of the Workiva Sustainability API (version 2026-01-01), in memory.
+    ///
+    /// A test double for trials and tests, not for production: it keeps everything in memory,
+    /// its demo client (demo/demo-secret) is a workspace administrator, and its admin API can
+    /// rewrite any data. Off loopback the admin API needs a token (--admin-token-file, or one
+    /// printed at start).
     Emulator(EmulatorArgs),
     /// List what a Workiva tenant holds (following every page), to find the ids mappings need.
     Inspect(InspectArgs),
@@ -298,6 +303,10 @@ pub struct EmulatorArgs {
     /// Serve the admin API under /_emulator/ (seed, faults, tasks, request log, counters, reset).
     #[arg(long)]
     pub admin: bool,
+    /// A file holding the admin API's token (Authorization: Bearer TOKEN). Off loopback the
+    /// admin API always needs one: without this file a random token is made and printed.
+    #[arg(long, requires = "admin")]
+    pub admin_token_file: Option<PathBuf>,
     /// Accept this OAuth client id (with every scope) instead of the configured clients.
     #[arg(long, env = "ESG_SYNC_EMULATOR_CLIENT_ID", requires = "client_secret")]
     pub client_id: Option<String>,
@@ -455,6 +464,36 @@ async fn healthcheck(
 }
 
 /// Runs the emulator until Ctrl-C or SIGTERM.
+/// The admin API's token: from `--admin-token-file`, else made at random when the emulator
+/// listens off loopback (and printed: `true`), else none.
+fn admin_token(args: &EmulatorArgs) -> anyhow::Result<(Option<String>, bool)> {
+    if !args.admin {
+        return Ok((None, false));
+    }
+    if let Some(f) = &args.admin_token_file {
+        let t = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read --admin-token-file {}: {e}", f.display()))?;
+        let t = t.trim();
+        if t.len() < 16 {
+            anyhow::bail!(
+                "--admin-token-file {} holds {} bytes; use at least 16 random bytes (e.g. `openssl rand -hex 32`)",
+                f.display(),
+                t.len()
+            );
+        }
+        return Ok((Some(t.to_string()), false));
+    }
+    if args.listen.ip().is_loopback() {
+        return Ok((None, false));
+    }
+    let made = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    Ok((Some(made), true))
+}
+
 pub async fn run_emulator(
     args: EmulatorArgs,
     file: Option<&std::path::Path>,
@@ -499,11 +538,16 @@ pub async fn run_emulator(
                 .first()
                 .map(|c| format!("client_id={} -d client_secret=$CLIENT_SECRET", c.id))
         });
+    let (admin_token, made) = admin_token(&args)?;
+    eprintln!(
+        "Warning: this is a test double of the Workiva API for trials and tests, not for production: it keeps everything in memory, its demo client is a workspace administrator, and its admin API can rewrite any data."
+    );
     let emu = Emulator::start(
         config,
         StartOptions {
             listen: args.listen,
             admin: args.admin,
+            admin_token: admin_token.clone(),
             seed: Some(seed),
         },
     )
@@ -527,6 +571,11 @@ pub async fn run_emulator(
     );
     if args.admin {
         println!("  admin API: {base}/_emulator/ (seed, faults, tasks, requests, counters, reset)");
+        match (&admin_token, made) {
+            (Some(t), true) => println!("  admin token (Authorization: Bearer): {t}"),
+            (Some(_), false) => println!("  admin token: the one in --admin-token-file"),
+            (None, _) => {}
+        }
     }
     for p in programs {
         println!("  program: {p}");

@@ -217,11 +217,14 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     {
         problems.extend(found.into_iter().map(|p| format!("catalog: {p}")));
     }
-    // Each alert's signing secret can be read (it is never shown).
+    // Each alert's signing secret, and the endpoints' token, can be read (never shown).
     for a in &settings.alerts {
         if let Err(e) = a.secret() {
             problems.push(format!("alerts: {e}"));
         }
+    }
+    if let Some(Err(e)) = settings.daemon.auth.as_ref().map(|a| a.token()) {
+        problems.push(format!("daemon: {e}"));
     }
     let embedded = embedded_emulator(&mut settings).await?;
     let client = match WorkivaClient::new(settings.workiva.clone()) {

@@ -101,16 +101,22 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         alerter.clone(),
         Duration::from_secs(settings.daemon.watch_interval_secs.max(1)),
     );
-    let server_stop = CancellationToken::new();
-    let server = {
-        let s = server_stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, server::router(health))
-                .with_graceful_shutdown(s.cancelled_owned())
-                .await
-        })
+    let guard = endpoint_guard(&settings.daemon, addr)?;
+    let limits = server::Limits {
+        header_read_timeout: Duration::from_secs(settings.daemon.header_read_timeout_secs),
+        idle_timeout: Duration::from_secs(settings.daemon.idle_timeout_secs),
+        max_connections: settings.daemon.max_connections,
     };
-    tracing::info!(addr = %addr, "Serving /healthz, /readyz and /metrics.");
+    // The server stops accepting at the first signal and drops what is left at teardown.
+    let server_stop = CancellationToken::new();
+    let server = tokio::spawn(server::serve(
+        listener,
+        server::router(health, guard),
+        limits,
+        stop.clone(),
+        server_stop.clone(),
+    ));
+    tracing::info!(addr = %addr, key = settings.daemon.auth.is_some(), "Serving /healthz, /readyz, /metrics, /status and the status page.");
 
     let by_name: Arc<HashMap<String, PipelineConfig>> = Arc::new(
         scheduled
@@ -238,6 +244,21 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The guard of the endpoints: the token read now (so a missing or short one stops the
+/// start), the `Host` names allowed.
+fn endpoint_guard(
+    d: &crate::config::DaemonConfig,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<server::Guard> {
+    let token = d.auth.as_ref().map(|a| a.token()).transpose()?;
+    Ok(server::Guard::new(
+        addr,
+        &d.allowed_hosts,
+        token.as_ref(),
+        d.auth.as_ref().is_some_and(|a| a.metrics_auth),
+    ))
 }
 
 /// `[catalog] apply = "before_runs"`: applies the catalog file (read again each time, so an

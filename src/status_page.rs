@@ -122,6 +122,18 @@ th{background:#f3f3f3}.succeeded{fill:#2e7d32;color:#2e7d32}.partial{fill:#f9a82
 .failed{fill:#c62828;color:#c62828}.interrupted,.running,.busy{fill:#607d8b;color:#455a64}\
 .meta{color:#555;font-size:.9rem}.chart{display:block;margin:.5rem 0;background:#fafafa}";
 
+/// The page's one stylesheet as a Content-Security-Policy source (`'sha256-…'`), so the
+/// policy allows that inline style and nothing else.
+pub fn style_source() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(STYLE.as_bytes());
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
+}
+
 /// The page.
 pub fn render(p: &Page) -> String {
     let mut out = String::new();

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+/// The shortest signing secret accepted, in bytes (as long as the HMAC-SHA256 key's block
+/// needs to be to carry full strength).
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// An event an alert may subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,7 +146,8 @@ impl AlertConfig {
         out
     }
 
-    /// Reads the signing secret, if one is configured.
+    /// Reads the signing secret, if one is configured; one shorter than
+    /// [`MIN_SECRET_BYTES`] is refused (a short key can be guessed from one signed request).
     pub fn secret(&self) -> anyhow::Result<Option<SecretString>> {
         let kept = crate::config::read_kept(
             &format!("alert `{}`", self.name),
@@ -150,6 +155,15 @@ impl AlertConfig {
             ("secret_env", self.secret_env.as_deref()),
         )
         .map_err(anyhow::Error::msg)?;
+        if let Some(k) = &kept
+            && k.len() < MIN_SECRET_BYTES
+        {
+            anyhow::bail!(
+                "alert `{}`: the signing secret is {} bytes; use at least {MIN_SECRET_BYTES} random bytes (e.g. the output of `openssl rand -hex 32`)",
+                self.name,
+                k.len()
+            );
+        }
         Ok(kept.map(SecretString::from))
     }
 }

@@ -9,11 +9,13 @@ use serde::Deserialize;
 use crate::workiva::config::WorkivaConfig;
 
 pub mod alert;
+pub mod daemon;
 pub mod pipeline;
 pub mod review;
 pub mod schedule;
 pub mod source;
 
+pub use daemon::{AuthConfig, DaemonConfig};
 pub use pipeline::{
     CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
 };
@@ -92,40 +94,6 @@ pub struct EmbeddedEmulator {
     /// Keep the emulated tenant in this JSON file between runs, so a second run sees what the
     /// first one wrote.
     pub state_file: Option<PathBuf>,
-}
-
-/// `[daemon]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DaemonConfig {
-    /// Address of `/healthz`, `/readyz` and `/metrics` (default `127.0.0.1:9184`; a container
-    /// needs `0.0.0.0:9184`; port 0 picks a free port, which the start-up log line names).
-    pub listen: String,
-    /// After SIGTERM or SIGINT, how long runs may go on polling the batches they already sent
-    /// (default 60). Runs still going then are recorded as interrupted; the next start
-    /// resumes them.
-    pub grace_period_secs: u64,
-    /// How long `/readyz` waits for the store and the token endpoint (default 5).
-    pub readiness_timeout_secs: u64,
-    /// How long a pipeline's lease lasts unrenewed (default 120; renewed every quarter of
-    /// it). A replica that dies mid-run has its pipelines taken over by another replica
-    /// within this time.
-    pub lease_ttl_secs: u64,
-    /// How often the daemon checks each pipeline's staleness for `stale` alerts and which
-    /// replica leads each pipeline (default 15).
-    pub watch_interval_secs: u64,
-}
-
-impl Default for DaemonConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:9184".into(),
-            grace_period_secs: 60,
-            readiness_timeout_secs: 5,
-            lease_ttl_secs: 120,
-            watch_interval_secs: 15,
-        }
-    }
 }
 
 /// Reads a value kept out of the configuration file (a secret, a database URL with its
@@ -286,7 +254,29 @@ impl Settings {
                 problems.join("\n  ")
             );
         }
+        for w in settings.warnings() {
+            tracing::warn!(warning = %w, "A database connection is not verified.");
+        }
         Ok(settings)
+    }
+
+    /// What is allowed but unsafe: database URLs off loopback whose TLS mode does not verify
+    /// the server (a source's URL is read from its variable or file for this).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out: Vec<String> = crate::dburl::weak_tls("[store] url", &self.store.url)
+            .into_iter()
+            .collect();
+        for p in &self.pipelines {
+            if let Source::Sql(s) = &p.source
+                && let Ok(url) = s.url()
+            {
+                out.extend(crate::dburl::weak_tls(
+                    &format!("pipeline `{}` source", p.name),
+                    &url,
+                ));
+            }
+        }
+        out
     }
 
     /// What serde cannot check, every problem at once.
@@ -322,42 +312,7 @@ impl Settings {
             }
             out.extend(a.problems());
         }
-        if self.daemon.listen.parse::<std::net::SocketAddr>().is_err() {
-            out.push(format!(
-                "daemon.listen `{}` is not an address such as 127.0.0.1:9184",
-                self.daemon.listen
-            ));
-        }
-        for (key, v, lo, hi) in [
-            (
-                "daemon.grace_period_secs",
-                self.daemon.grace_period_secs,
-                0,
-                86_400,
-            ),
-            (
-                "daemon.readiness_timeout_secs",
-                self.daemon.readiness_timeout_secs,
-                1,
-                300,
-            ),
-            (
-                "daemon.lease_ttl_secs",
-                self.daemon.lease_ttl_secs,
-                4,
-                3_600,
-            ),
-            (
-                "daemon.watch_interval_secs",
-                self.daemon.watch_interval_secs,
-                1,
-                3_600,
-            ),
-        ] {
-            if !(lo..=hi).contains(&v) {
-                out.push(format!("{key} is {v}; it must be from {lo} to {hi}"));
-            }
-        }
+        out.extend(self.daemon.problems());
         if let Err(e) = self.workiva.validate_numbers() {
             out.push(e);
         }
@@ -480,6 +435,15 @@ mod tests {
                 "/run/credentials/esg-sync.service/workiva-client-secret".to_string(),
             ),
         ];
+        let e = Settings::load_with_env(None, env.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("need a key: add [daemon.auth]"), "{e}");
+        let mut env = env;
+        env.push((
+            "ESG_SYNC__DAEMON__AUTH__TOKEN_ENV".to_string(),
+            "ESG_SYNC_TOKEN".to_string(),
+        ));
         let s = Settings::load_with_env(None, env).unwrap();
         assert_eq!(s.daemon.listen, "0.0.0.0:9999");
         assert_eq!(s.daemon.grace_period_secs, 5);

@@ -114,7 +114,7 @@ impl fmt::Debug for SqlSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqlSource")
             .field("kind", &self.kind)
-            .field("url", &self.url.as_deref().map(crate::store::redact))
+            .field("url", &self.url.as_deref().map(crate::redact::url))
             .field("url_env", &self.url_env)
             .field("url_file", &self.url_file)
             .field("query", &self.query)
@@ -158,10 +158,10 @@ impl SqlSource {
             _ => p.push(format!("{at}: set one of source.url, url_env and url_file")),
         }
         if let Some(u) = &self.url
-            && has_password(u)
+            && crate::redact::holds_secret(u)
         {
             p.push(format!(
-                "{at}: source.url holds a password; move the URL to an environment variable (url_env) or a file (url_file)"
+                "{at}: source.url holds a password (in its userinfo or a query parameter such as ?password=); move the URL to an environment variable (url_env) or a file (url_file)"
             ));
         }
         if self.query.trim().is_empty() {
@@ -178,12 +178,6 @@ impl SqlSource {
 }
 
 /// Whether a URL carries a password (`scheme://user:password@host`).
-fn has_password(url: &str) -> bool {
-    url.split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .is_some_and(|(cred, _)| cred.contains(':'))
-}
-
 impl Source {
     /// The Parquet paths, if the source is Parquet.
     pub fn paths(&self) -> &[String] {

@@ -1,21 +1,57 @@
 //! The admin API under `/_emulator/`, served only with `--admin`: load seed data, set faults
 //! and rates, create tasks, read the request log and counters, reset. Its requests are not
-//! logged or counted, so tests can count exactly the API traffic they caused.
+//! logged or counted, so tests can count exactly the API traffic they caused. Off loopback it
+//! needs the admin token (`Authorization: Bearer TOKEN`), and like every route its body is at
+//! most 10 MB.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::config::Settings;
+use super::config::{MAX_BODY_BYTES, Settings};
 use super::error::ApiError;
 use super::gateway::{Shared, lock};
 use super::seed::{self, Seed, SeedTask};
+
+/// SHA-256 of an admin token, as kept and compared.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// The admin API's own gate: its token (compared in constant time) and the body limit.
+pub async fn guarded(sh: &Shared, req: Request, next: Next) -> Response {
+    if let Some(want) = &sh.admin_token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| token_digest(t.trim()));
+        let ok =
+            given.is_some_and(|g| bool::from(subtle::ConstantTimeEq::ct_eq(&g[..], &want[..])));
+        if !ok {
+            return ApiError::unauthorized(
+                "The emulator's admin API needs its admin token: Authorization: Bearer TOKEN",
+            )
+            .into_response();
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return ApiError::payload_too_large(MAX_BODY_BYTES).into_response(),
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
 
 fn bad(msg: impl Into<String>) -> Response {
     ApiError::bad_request(msg).into_response()

@@ -86,6 +86,8 @@ struct Bucket {
 pub struct Shared {
     pub config: EmulatorConfig,
     pub admin: bool,
+    /// SHA-256 of the token the admin API requires, if any.
+    pub admin_token: Option<[u8; 32]>,
     pub started: Instant,
     pub settings: RwLock<Settings>,
     pub store: Mutex<Store>,
@@ -114,6 +116,7 @@ impl Shared {
         Self {
             config,
             admin,
+            admin_token: None,
             started: Instant::now(),
             settings: RwLock::new(settings),
             store: Mutex::new(tenant),
@@ -431,7 +434,7 @@ pub async fn gateway(State(shared): State<Arc<Shared>>, mut req: Request, next: 
     let started = Instant::now();
     let path = req.uri().path().to_string();
     if path.starts_with("/_emulator") {
-        return next.run(req).await;
+        return super::admin::guarded(&shared, req, next).await;
     }
     let method = req.method().clone();
     let query = req.uri().query().map(str::to_string);

@@ -157,6 +157,9 @@ pub struct StartOptions {
     pub listen: SocketAddr,
     /// Serve the admin API under `/_emulator/`.
     pub admin: bool,
+    /// The token `/_emulator/*` requires (`Authorization: Bearer TOKEN`); `None` leaves the
+    /// admin API open, which only a loopback listener may do.
+    pub admin_token: Option<String>,
     /// Seed data loaded before the first request.
     pub seed: Option<Seed>,
 }
@@ -166,6 +169,7 @@ impl Default for StartOptions {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin: true,
+            admin_token: None,
             seed: None,
         }
     }
@@ -185,7 +189,15 @@ impl Emulator {
         config
             .validate()
             .map_err(|e| anyhow::anyhow!("emulator config: {e}"))?;
-        let shared = Arc::new(Shared::new(config, opts.admin));
+        if opts.admin && opts.admin_token.is_none() && !opts.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "the emulator's admin API on {} (off loopback) needs an admin token",
+                opts.listen
+            );
+        }
+        let mut shared = Shared::new(config, opts.admin);
+        shared.admin_token = opts.admin_token.as_deref().map(admin::token_digest);
+        let shared = Arc::new(shared);
         if let Some(seed) = &opts.seed {
             seed::load(&mut lock(&shared.store), seed).map_err(|e| anyhow::anyhow!("seed: {e}"))?;
         }

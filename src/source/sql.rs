@@ -329,8 +329,8 @@ impl<'a> Target<'a> {
             reason,
         })?;
         Ok(Self {
-            shown: crate::store::redact(&url),
-            url,
+            shown: crate::redact::url(&url),
+            url: crate::dburl::secure(&url),
             name,
         })
     }
@@ -339,14 +339,14 @@ impl<'a> Target<'a> {
         SqlError::Connect {
             source_name: self.name.to_string(),
             url: self.shown.clone(),
-            reason: crate::store::redact(&e.to_string()),
+            reason: crate::redact::text(&e.to_string()),
         }
     }
 
     fn query(&self, e: sqlx::Error) -> SqlError {
         SqlError::Query {
             source_name: self.name.to_string(),
-            reason: e.to_string(),
+            reason: crate::redact::text(&e.to_string()),
         }
     }
 }

@@ -76,7 +76,8 @@ const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "cannot open the state store {url}: {source}. Check [store] url; a SQLite file's folder must be writable"
+        "cannot open the state store {url}: {}. Check [store] url; a SQLite file's folder must be writable",
+        crate::redact::text(&source.to_string())
     )]
     Connect { url: String, source: sqlx::Error },
     #[error("state store migration {version} failed: {source}")]
@@ -86,7 +87,7 @@ pub enum StoreError {
         what: &'static str,
         source: sqlx::Error,
     },
-    #[error("[store] url `{0}` is neither sqlite:// nor postgres://")]
+    #[error("[store] url `{}` is neither sqlite:// nor postgres://", crate::redact::url(.0))]
     Scheme(String),
     /// A write of a run whose lease another process has taken since (its fencing token is
     /// no longer the lease's): refused, so two holders never both write a pipeline's state.
@@ -197,7 +198,7 @@ impl Store {
         } else {
             return Err(StoreError::Scheme(url.to_string()));
         };
-        let mut conn_url = url.to_string();
+        let mut conn_url = crate::dburl::secure(url);
         if backend == Backend::Sqlite {
             let path = url
                 .trim_start_matches("sqlite://")
@@ -217,7 +218,7 @@ impl Store {
             .connect(&conn_url)
             .await
             .map_err(|source| StoreError::Connect {
-                url: redact(url),
+                url: crate::redact::url(url),
                 source,
             })?;
         let store = Self {
@@ -273,20 +274,6 @@ impl Store {
     }
 }
 
-/// A database URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((cred, host)) => match cred.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-                None => url.to_string(),
-            },
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     /// Every migration file is embedded, in order, for both backends.
@@ -315,14 +302,5 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact("postgres://app:hunter2@db:5432/esg"),
-            "postgres://app:***@db:5432/esg"
-        );
-        assert_eq!(super::redact("sqlite://state.db"), "sqlite://state.db");
     }
 }

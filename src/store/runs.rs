@@ -56,7 +56,8 @@ impl Store {
         .bind(c.rejected)
         .bind(c.unchanged)
         .bind(c.locked)
-        .bind(message.map(str::to_string))
+        // A driver's error can quote a URL: nothing secret is ever stored.
+        .bind(message.map(crate::redact::text))
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -135,7 +136,7 @@ impl Store {
             )
             .bind(status)
             .bind(now())
-            .bind(message)
+            .bind(crate::redact::text(message))
             .bind(*id)
             .execute(&mut *tx)
             .await
@@ -161,7 +162,10 @@ impl Store {
                 deleted: r.get("deleted"),
                 locked: r.get("locked"),
             },
-            message: r.get("message"),
+            // Rows written before redaction covered query parameters are masked as read.
+            message: r
+                .get::<Option<String>, _>("message")
+                .map(|m| crate::redact::text(&m)),
             holder: r.get("holder"),
             auto_completed: r.get("auto_completed"),
             flagged: r.get("flagged"),
@@ -215,6 +219,20 @@ impl Store {
         Ok(row
             .and_then(|r| r.get::<Option<String>, _>(0))
             .and_then(|t| parse_time(&t)))
+    }
+
+    /// Checks that the database takes a write: a transaction that opens a write (an update
+    /// of no row) and is rolled back, so a read-only database or file fails it.
+    pub async fn ping_write(&self) -> Result<()> {
+        let what = "check that the store takes writes";
+        let mut tx = self.pool.begin().await.map_err(q(what))?;
+        sqlx::query("UPDATE pipeline_leases SET token = token WHERE pipeline = $1")
+            .bind("(esg-sync readiness check: no such pipeline)")
+            .execute(&mut *tx)
+            .await
+            .map_err(q(what))?;
+        tx.rollback().await.map_err(q(what))?;
+        Ok(())
     }
 
     /// Checks that the database answers.

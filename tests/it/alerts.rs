@@ -15,12 +15,15 @@ use hmac::{KeyInit, Mac};
 use crate::helpers::eventually;
 use crate::sync::{sync_env, write_rows};
 
-const SECRET: &str = "whsec_test-alert-secret";
+const SECRET: &str = "whsec_test-alert-secret-0123456789abcdef";
 
 #[derive(Clone, Debug)]
 struct Received {
     delivery: String,
     event: String,
+    timestamp: String,
+    signature: String,
+    raw: String,
     body: serde_json::Value,
     signed: bool,
     fresh: bool,
@@ -35,8 +38,8 @@ struct Receiver {
     refuse: Option<u16>,
 }
 
-/// What a receiver does: recompute the signature over `timestamp.body`, compare, and refuse
-/// old timestamps.
+/// What a receiver does: recompute the signature over `timestamp.delivery.body`, compare,
+/// and refuse old timestamps.
 fn verify(headers: &HeaderMap, body: &[u8]) -> (bool, bool) {
     let ts = headers
         .get("X-Esg-Sync-Timestamp")
@@ -46,8 +49,14 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> (bool, bool) {
         .get("X-Esg-Sync-Signature")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let delivery = headers
+        .get("X-Esg-Sync-Delivery")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(ts.as_bytes());
+    mac.update(b".");
+    mac.update(delivery.as_bytes());
     mac.update(b".");
     mac.update(body);
     let want: String = mac
@@ -75,6 +84,9 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     r.got.lock().unwrap().push(Received {
         delivery: header("X-Esg-Sync-Delivery"),
         event: header("X-Esg-Sync-Event"),
+        timestamp: header("X-Esg-Sync-Timestamp"),
+        signature: header("X-Esg-Sync-Signature"),
+        raw: String::from_utf8_lossy(&body).to_string(),
         body: serde_json::from_slice(&body).unwrap_or_default(),
         signed,
         fresh,
@@ -269,6 +281,57 @@ async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
     // The secret never reaches a log line, even at trace.
     assert!(!log.contains(SECRET), "the alert secret is in the log");
     assert!(log.contains("Alert delivered."), "{log}");
+    readme_verification_refuses_replays(&g[g.len() - 1]);
+}
+
+/// The README's Python verification, run on a delivery as it arrived: it accepts it once,
+/// then refuses it sent again, sent again under a new delivery id, and tampered with.
+fn readme_verification_refuses_replays(got: &Received) {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after = &readme[readme
+        .find("**Signatures.**")
+        .expect("the README explains signatures")..];
+    let start = after.find("```python\n").expect("a Python snippet") + "```python\n".len();
+    let snippet = &after[start..start + after[start..].find("```").unwrap()];
+    let case = serde_json::json!({
+        "X-Esg-Sync-Timestamp": got.timestamp,
+        "X-Esg-Sync-Delivery": got.delivery,
+        "X-Esg-Sync-Signature": got.signature,
+        "body": got.raw,
+    });
+    let driver = format!(
+        r#"{snippet}
+import json, sys
+case = json.loads(sys.argv[1])
+body = case.pop("body").encode()
+secret = {secret:?}.encode()
+seen = set()
+out = [verify(secret, case, body, seen)]
+seen.add(case["X-Esg-Sync-Delivery"])
+out.append(verify(secret, case, body, seen))
+replayed = dict(case, **{{"X-Esg-Sync-Delivery": "999999"}})
+out.append(verify(secret, replayed, body, seen))
+out.append(verify(secret, replayed, body, set()))
+out.append(verify(secret, case, body + b" ", set()))
+print(json.dumps(out))
+"#,
+        secret = SECRET
+    );
+    let ran = std::process::Command::new("python3")
+        .args(["-c", &driver, &case.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "[true, false, false, false, false]",
+        "genuine once; then a replay, a replay under a new id (with or without the id seen before) and a changed body are all refused"
+    );
 }
 
 #[tokio::test]

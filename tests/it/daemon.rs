@@ -533,7 +533,7 @@ async fn the_daemon_refuses_a_configuration_without_schedules_or_with_a_bad_one(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_names_what_is_wrong_a_stale_pipeline_and_a_token_it_cannot_get() {
+async fn a_stale_pipeline_leaves_readyz_ready_and_status_names_it_and_a_token_it_cannot_get() {
     let e = sync_env().await;
     write_rows(&e.file("data.parquet"), ROWS);
     let cfg = config_with(
@@ -544,10 +544,20 @@ async fn readyz_names_what_is_wrong_a_stale_pipeline_and_a_token_it_cannot_get()
     let mut d = Daemon::start(&cfg);
     let addr = d.addr().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Stale data is no reason to take this replica out of service.
     let r = get(&addr, "/readyz").await;
-    assert_eq!(r.status(), 503);
+    assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["store"]["ok"], true, "{body}");
+    assert!(body.get("pipelines").is_none(), "{body}");
+    let r = get(&addr, "/status").await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        (body["ready"].as_bool(), body["fresh"].as_bool()),
+        (Some(true), Some(false)),
+        "{body}"
+    );
     assert_eq!(body["token"]["ok"], true, "{body}");
     assert_eq!(body["pipelines"]["crash"]["ok"], false, "{body}");
     assert!(body["pipelines"]["crash"]["last_success"].is_null());
@@ -556,9 +566,16 @@ async fn readyz_names_what_is_wrong_a_stale_pipeline_and_a_token_it_cannot_get()
     assert_eq!(d.exit(Duration::from_secs(10)).await, Some(0));
     let mut d = Daemon::start_tracing(&cfg, "wrong-secret");
     let addr = d.addr().await;
-    let r = get(&addr, "/readyz").await;
-    assert_eq!(r.status(), 503);
-    let body: serde_json::Value = r.json().await.unwrap();
+    let token_fetches_before = e.env.emu.requests().len();
+    for _ in 0..3 {
+        assert_eq!(get(&addr, "/readyz").await.status(), 200);
+    }
+    assert_eq!(
+        e.env.emu.requests().len(),
+        token_fetches_before,
+        "/readyz asks Workiva for nothing"
+    );
+    let body: serde_json::Value = get(&addr, "/status").await.json().await.unwrap();
     assert_eq!(body["token"]["ok"], false, "{body}");
     let why = body["token"]["error"].as_str().unwrap();
     assert!(
@@ -769,9 +786,15 @@ async fn readyz_fails_when_the_store_is_unreachable_and_while_stopping() {
             .contains("state store"),
         "{body}"
     );
+    assert_eq!(body["config"]["ok"], true, "{body}");
+    assert!(
+        body.get("token").is_none(),
+        "readiness asks Workiva nothing: {body}"
+    );
+    let status = esg_sync::server::status(&health).await;
     assert_eq!(
-        body["token"]["ok"], true,
-        "the other checks still answer: {body}"
+        status["token"]["ok"], true,
+        "the other checks still answer: {status}"
     );
 }
 

@@ -1,0 +1,129 @@
+//! The pages: the status page, a run's rejects as CSV, and the metrics.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::Health;
+
+/// The replica holding each pipeline's lease now (`None`: nobody runs it).
+pub(super) async fn holders(h: &Health) -> std::collections::HashMap<String, String> {
+    match tokio::time::timeout(h.timeout, h.store.leases()).await {
+        Ok(Ok(rows)) => rows
+            .into_iter()
+            .filter(|l| l.is_held())
+            .map(|l| (l.pipeline, l.holder))
+            .collect(),
+        _ => Default::default(),
+    }
+}
+
+/// One pipeline's part of the status page.
+async fn pipeline_view(
+    h: &Health,
+    name: &str,
+    holder: Option<String>,
+) -> Result<crate::status_page::PipelineView, crate::store::StoreError> {
+    use crate::status_page::{PipelineView, REJECTS_SHOWN, RUNS_SHOWN};
+    let runs = h.store.runs_of(name, RUNS_SHOWN).await?;
+    let (rejects, rejects_total) = match runs.first() {
+        Some(r) => h.store.rejects_first(r.id, REJECTS_SHOWN).await?,
+        None => (Vec::new(), 0),
+    };
+    let next_run = h
+        .schedules
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, s)| s.next_after(Utc::now()));
+    Ok(PipelineView {
+        name: name.to_string(),
+        runs,
+        next_run,
+        holder,
+        rejects,
+        rejects_total,
+    })
+}
+
+pub(super) async fn status_page(State(h): State<Health>) -> Response {
+    let holders = holders(&h).await;
+    let views = h.limits.iter().map(|(name, _)| {
+        let holder = holders.get(name).cloned();
+        let h = &h;
+        async move { tokio::time::timeout(h.timeout, pipeline_view(h, name, holder)).await }
+    });
+    let mut pipelines = Vec::new();
+    for v in futures_util::future::join_all(views).await {
+        match v {
+            Ok(Ok(v)) => pipelines.push(v),
+            Ok(Err(e)) => return page_error(&e.to_string()),
+            Err(_) => return page_error("the state store did not answer in time"),
+        }
+    }
+    let page = crate::status_page::Page {
+        replica: crate::sync::lease::holder_id().to_string(),
+        now: Utc::now(),
+        stopping: h.stopping.is_cancelled(),
+        pipelines,
+    };
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        crate::status_page::render(&page),
+    )
+        .into_response()
+}
+
+fn page_error(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>esg-sync status</title></head><body><h1>esg-sync status</h1><p>The status cannot be read now: {}. Try again shortly.</p></body></html>",
+            crate::status_page::escape(&crate::redact::text(why))
+        ),
+    )
+        .into_response()
+}
+
+pub(super) async fn rejects_csv(State(h): State<Health>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    };
+    let found = match h.store.run(id).await {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    };
+    // Only the pipelines this daemon serves: a shared store may hold others' runs.
+    let Some(run) = found.filter(|r| h.limits.iter().any(|(n, _)| *n == r.pipeline)) else {
+        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    };
+    match h.store.rejects(run.id).await {
+        Ok(list) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"esg-sync-run-{}-rejects.csv\"",
+                        run.id
+                    ),
+                ),
+            ],
+            crate::outcome::rejects_csv(run.id, &list),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    }
+}
+
+pub(super) async fn metrics(State(h): State<Health>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        h.metrics.render(),
+    )
+        .into_response()
+}
