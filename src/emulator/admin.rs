@@ -27,7 +27,7 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 }
 
 /// The admin API's own gate: its token (compared in constant time) and the body limit.
-pub async fn guarded(sh: &Shared, req: Request, next: Next) -> Response {
+pub async fn guarded(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     if let Some(want) = &sh.admin_token {
         let given = req
             .headers()

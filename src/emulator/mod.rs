@@ -124,7 +124,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/tasks/{taskId}", get(r::get_task))
         .route("/tasks/{taskId}/actionSubmission", post(r::task_action));
     if shared.admin {
-        app = app
+        // The admin API's own gate (its token, the body limit) on its routes only.
+        let admin_api = Router::new()
             .route("/_emulator/seed", post(admin::post_seed))
             .route(
                 "/_emulator/faults",
@@ -137,7 +138,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             .route(
                 "/_emulator/tokens",
                 axum::routing::delete(admin::delete_tokens),
-            );
+            )
+            .route_layer(axum::middleware::from_fn_with_state(
+                shared.clone(),
+                admin::guarded,
+            ));
+        app = app.merge(admin_api);
     }
     app.fallback(r::not_found_fallback)
         .method_not_allowed_fallback(r::method_not_allowed)
