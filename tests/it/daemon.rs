@@ -293,6 +293,9 @@ async fn sigterm_mid_run_stops_cleanly_and_the_next_start_finishes_the_run() {
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["ready"], true, "{body}");
     assert_eq!(body["store"]["ok"], true);
+    // Freshness, the token and the holders are in /status.
+    let body: serde_json::Value = get(&addr, "/status").await.json().await.unwrap();
+    assert_eq!(body["fresh"], true, "{body}");
     assert_eq!(body["token"]["ok"], true);
     assert_eq!(body["pipelines"]["crash"]["ok"], true);
     assert!(body["pipelines"]["crash"]["last_success"].is_string());
@@ -439,7 +442,7 @@ async fn a_grace_period_that_runs_out_records_the_run_interrupted_and_the_next_s
         "{}",
         get(&addr, "/metrics").await.text().await.unwrap()
     );
-    let ready: serde_json::Value = get(&addr, "/readyz").await.json().await.unwrap();
+    let ready: serde_json::Value = get(&addr, "/status").await.json().await.unwrap();
     let me = ready["replica"].as_str().unwrap().to_string();
     assert!(me.contains(&format!("/{}/", d.child.id())), "{ready}");
     assert_eq!(
