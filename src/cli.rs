@@ -463,7 +463,6 @@ async fn healthcheck(
     }
 }
 
-/// Runs the emulator until Ctrl-C or SIGTERM.
 /// The admin API's token: from `--admin-token-file`, else made at random when the emulator
 /// listens off loopback (and printed: `true`), else none.
 fn admin_token(args: &EmulatorArgs) -> anyhow::Result<(Option<String>, bool)> {
@@ -494,6 +493,7 @@ fn admin_token(args: &EmulatorArgs) -> anyhow::Result<(Option<String>, bool)> {
     Ok((Some(made), true))
 }
 
+/// Runs the emulator until Ctrl-C or SIGTERM.
 pub async fn run_emulator(
     args: EmulatorArgs,
     file: Option<&std::path::Path>,
