@@ -10,20 +10,22 @@
 //! 4. `plan`: the plan's types, `build_plan` (the three steps above, in order) and the mirror
 //!    guard. A dry run stops here.
 //! 5. `chunk`: writes into request bodies of exact size within the budget (pure).
-//! 6. `execute`: send, record the operation URL, poll, narrow a failed batch down to its bad
+//! 6. `dimension_values`: the lake's new dimension values added to their dimensions.
+//! 7. `execute`: send, record the operation URL, poll, narrow a failed batch down to its bad
 //!    values; resume what an interrupted run left.
-//! 7. `report`: how the run ended and the summary table.
-//! 8. `run`: one run, start to end: lease, resume, plan, guard, execute, record.
+//! 8. `report`: how the run ended and the summary table.
+//! 9. `run`: one run, start to end: lease, resume, plan, guard, execute, record.
 //!
 //! Beside them: `program` (what resolving finds, as plain data), `ids` (the id newtypes and
 //! a value's key), `error` (typed errors from each
 //! step to the report and exit code), `lease` (one run of a pipeline at a time, across
 //! processes), `progress` (the terminal's progress line), `failpoint` (planned crashes for
-//! tests). Only `resolve` and `execute` (and `run`, which records) do I/O.
+//! tests). Only `resolve`, `dimension_values` and `execute` (and `run`, which records) do I/O.
 
 pub mod canon;
 pub mod chunk;
 pub mod diff;
+pub mod dimension_values;
 pub mod error;
 pub mod execute;
 pub mod failpoint;

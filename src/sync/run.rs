@@ -271,7 +271,7 @@ async fn run_leased(
         r.rejects = plan.rejects;
         return r;
     }
-    if let Err(e) = execute::add_dimension_values(client, &plan).await {
+    if let Err(e) = super::dimension_values::add_dimension_values(client, &plan).await {
         return end(store, p, run_id, e, planned).await;
     }
     let outcomes = execute_plan(client, store, p, held, run_id, &plan).await;
