@@ -164,7 +164,7 @@ pub async fn run(
         .cloned()
         .collect();
     let client = WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     // Ctrl-C or SIGTERM: batches in flight finish, nothing new is sent, the run is recorded
     // as interrupted (the next run resumes it); a second signal exits at once.
     let signals = crate::signals::stop_on_signals(
@@ -234,7 +234,7 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let store = match Store::connect(&settings.store.url).await {
+    let store = match Store::open(&settings.store).await {
         Ok(s) => Some(s),
         Err(e) => {
             problems.push(format!("store: {e}"));
@@ -341,7 +341,7 @@ pub async fn validate(config: Option<&Path>) -> anyhow::Result<ExitCode> {
 /// `runs`: recent runs with their counts.
 pub async fn runs(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let runs = store.runs(limit).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
@@ -397,7 +397,7 @@ pub async fn rejects(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let run_id = pick_run(&store, run).await?;
     let list = store.rejects(run_id).await?;
     if json {

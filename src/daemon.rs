@@ -49,7 +49,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let metrics = crate::telemetry::install_recorder()?;
     let embedded = crate::commands::embedded_emulator(&mut settings).await?;
     let client = WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let listen = settings.daemon.listen.clone();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -494,6 +494,7 @@ mod tests {
         RunError::Incomplete {
             failures: Vec::new(),
             unsent,
+            abandoned: 0,
             recording: None,
             lease_lost,
         }
@@ -512,6 +513,23 @@ mod tests {
         assert!(run_event(&stopped).is_none());
         let failed = Report::from_error("p", Some(5), RunError::Panicked("boom".into()));
         assert_eq!(run_event(&failed).unwrap().kind, AlertEvent::RunFailed);
+        // A fault part way (Workiva, the store, a refused token) fails the run and alerts.
+        let faulted = RunError::Incomplete {
+            failures: vec![crate::sync::error::MetricFailure {
+                metric: "m".into(),
+                error: crate::sync::error::ExecError::Store(crate::store::StoreError::Query {
+                    what: "record a batch",
+                    source: sqlx::Error::PoolTimedOut,
+                }),
+            }],
+            unsent: 0,
+            abandoned: 9,
+            recording: None,
+            lease_lost: false,
+        };
+        let faulted = Report::from_error("p", Some(7), faulted);
+        assert_eq!(faulted.status, Status::Failed);
+        assert_eq!(run_event(&faulted).unwrap().kind, AlertEvent::RunFailed);
         let busy = Report::from_error(
             "p",
             None,

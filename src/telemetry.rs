@@ -30,6 +30,7 @@ pub const CONCURRENCY_LIMIT: &str = "esg_sync_api_concurrency_limit";
 pub const CONCURRENCY_CHANGES: &str = "esg_sync_api_concurrency_changes_total";
 pub const LEADER: &str = "esg_sync_pipeline_leader";
 pub const ALERTS: &str = "esg_sync_alerts_total";
+pub const STORE_RETRIES: &str = "esg_sync_store_retries_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -124,6 +125,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         ALERTS,
         "counter",
         "Alert deliveries that ended, by alert and outcome (delivered, failed).",
+    ),
+    (
+        STORE_RETRIES,
+        "counter",
+        "State store writes tried again after a transient failure (connection lost, database restarting, busy), by what was written.",
     ),
 ];
 
@@ -267,6 +273,11 @@ pub fn reviewer_decided(reviewer: &str, action: &'static str) {
 /// Whether this replica holds the pipeline's lease.
 pub fn leader(pipeline: &str, on: bool) {
     gauge!(LEADER, "pipeline" => pipeline.to_string()).set(if on { 1.0 } else { 0.0 });
+}
+
+/// A state store write tried again after a transient failure.
+pub fn store_retry(what: &'static str) {
+    counter!(STORE_RETRIES, "what" => what).increment(1);
 }
 
 /// An alert delivery that ended: `delivered` or `failed`.

@@ -20,7 +20,7 @@ pub async fn test(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode>
             }
         );
     };
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let d = crate::alerts::send_test(alert, &store).await?;
     store.close().await;
     match d.status {
@@ -48,7 +48,7 @@ pub async fn test(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode>
 /// The newest `limit` deliveries.
 pub async fn history(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let list = store.deliveries(limit.clamp(1, 10_000)).await?;
     store.close().await;
     if json {

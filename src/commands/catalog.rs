@@ -26,7 +26,7 @@ async fn open(
     let mut settings = Settings::load(config)?;
     let embedded = super::embedded_emulator(&mut settings).await?;
     let client = WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     Ok((settings, client, store, embedded))
 }
 

@@ -13,7 +13,7 @@ pub async fn report(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let run_id = super::pick_run(&store, run).await?;
     let list = store.reviews(run_id, true).await?;
     store.close().await;
@@ -62,7 +62,7 @@ pub async fn tasks(
     }
     let embedded = super::embedded_emulator(&mut settings).await?;
     let client = crate::workiva::WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let mut all = Vec::new();
     let mut failed = false;
     for r in &chosen {
@@ -122,7 +122,7 @@ pub async fn history(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config)?;
-    let store = Store::connect(&settings.store.url).await?;
+    let store = Store::open(&settings.store).await?;
     let list = store.decisions(reviewer, limit).await?;
     store.close().await;
     if json {

@@ -71,12 +71,16 @@ pub enum CatalogApply {
 pub struct StoreConfig {
     /// `sqlite://PATH` (default `sqlite://esg-sync-state.db`) or `postgres://USER:PASS@HOST/DB`.
     pub url: String,
+    /// How long a run rides out a store that fails transiently (retrying its writes, sending
+    /// nothing new) before it stops; default 120.
+    pub outage_secs: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://esg-sync-state.db".into(),
+            outage_secs: 120,
         }
     }
 }
@@ -313,6 +317,12 @@ impl Settings {
             out.extend(a.problems());
         }
         out.extend(self.daemon.problems());
+        if !(1..=3_600).contains(&self.store.outage_secs) {
+            out.push(format!(
+                "store.outage_secs is {}; it must be from 1 to 3600",
+                self.store.outage_secs
+            ));
+        }
         if let Err(e) = self.workiva.validate_numbers() {
             out.push(e);
         }

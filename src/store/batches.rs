@@ -18,6 +18,23 @@ impl Store {
         updates: usize,
         body: &[u8],
     ) -> Result<i64> {
+        let row = (run_id, pipeline, program, metric, creates, updates);
+        self.ride("record a batch", || self.batch_insert_once(row, body))
+            .await
+    }
+
+    async fn batch_insert_once(
+        &self,
+        (run_id, pipeline, program, metric, creates, updates): (
+            i64,
+            &str,
+            &str,
+            &str,
+            usize,
+            usize,
+        ),
+        body: &[u8],
+    ) -> Result<i64> {
         let t = now();
         let mut tx = self.write("record a batch").await?;
         let row = sqlx::query(
@@ -43,6 +60,13 @@ impl Store {
 
     /// Records the operation URL as soon as Workiva gives it.
     pub async fn batch_sent(&self, id: i64, operation_url: &str) -> Result<()> {
+        self.ride("record an operation URL", || {
+            self.batch_sent_once(id, operation_url)
+        })
+        .await
+    }
+
+    async fn batch_sent_once(&self, id: i64, operation_url: &str) -> Result<()> {
         let mut tx = self.write("record an operation URL").await?;
         sqlx::query(
             "UPDATE batches SET status = 'sent', operation_url = $1, updated_at = $2 WHERE id = $3",
@@ -58,6 +82,13 @@ impl Store {
 
     /// `completed`, `failed` or `split` (a failed batch divided into smaller ones).
     pub async fn batch_done(&self, id: i64, status: &str, detail: Option<&str>) -> Result<()> {
+        self.ride("record a batch outcome", || {
+            self.batch_done_once(id, status, detail)
+        })
+        .await
+    }
+
+    async fn batch_done_once(&self, id: i64, status: &str, detail: Option<&str>) -> Result<()> {
         let mut tx = self.write("record a batch outcome").await?;
         sqlx::query("UPDATE batches SET status = $1, detail = $2, updated_at = $3 WHERE id = $4")
             .bind(status)
@@ -74,6 +105,13 @@ impl Store {
     /// that saw it complete), in one transaction: every value a completed batch wrote is
     /// counted in exactly one run.
     pub async fn batch_completed(&self, id: i64, run_id: i64, detail: Option<&str>) -> Result<()> {
+        self.ride("record a completed batch", || {
+            self.batch_completed_once(id, run_id, detail)
+        })
+        .await
+    }
+
+    async fn batch_completed_once(&self, id: i64, run_id: i64, detail: Option<&str>) -> Result<()> {
         let mut tx = self.write("begin recording a batch").await?;
         let done = sqlx::query(
             "UPDATE batches SET status = 'completed', detail = $1, updated_at = $2 WHERE id = $3 AND status <> 'completed'",

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use sqlx::Row;
 
-use super::{Result, Store, parse_time, q, stamp};
+use super::{Result, Store, parse_time, q};
 
 /// A pipeline's lease as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,26 +37,35 @@ impl Store {
         ttl: std::time::Duration,
         is_dead: impl Fn(&str) -> bool,
     ) -> Result<std::result::Result<i64, (String, String)>> {
-        let now_t = Utc::now();
-        let until = stamp(now_t + chrono::Duration::from_std(ttl).unwrap_or_default());
+        let (now, until) = (self.db_now(), self.db_later("$4"));
         // Taken when free, expired, ours already, or held by `dead` (replaced by name, so a
-        // live holder that took it meanwhile keeps it). One statement in the usual case.
-        let take = |dead: &str| {
-            sqlx::query(
-                "INSERT INTO pipeline_leases (pipeline, holder, acquired_at, expires_at, token) VALUES ($1, $2, $3, $4, 1) \
-                 ON CONFLICT (pipeline) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, \
-                 expires_at = excluded.expires_at, token = pipeline_leases.token + 1 \
-                 WHERE pipeline_leases.holder = $2 OR pipeline_leases.expires_at < $3 OR pipeline_leases.holder = $5 \
-                 RETURNING token",
-            )
-            .bind(pipeline.to_string())
-            .bind(holder.to_string())
-            .bind(stamp(now_t))
-            .bind(until.clone())
-            .bind(dead.to_string())
-            .fetch_optional(&self.pool)
+        // live holder that took it meanwhile keeps it). One statement in the usual case. Times
+        // are the database's, read when the row is locked: replicas' clocks do not matter, and
+        // a takeover that waited on the row compares with the time after the wait.
+        let sql = format!(
+            "INSERT INTO pipeline_leases (pipeline, holder, acquired_at, expires_at, token) VALUES ($1, $2, {now}, {until}, 1) \
+             ON CONFLICT (pipeline) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, \
+             expires_at = excluded.expires_at, token = pipeline_leases.token + 1 \
+             WHERE pipeline_leases.holder = $2 OR pipeline_leases.expires_at < {now} OR pipeline_leases.holder = $3 \
+             RETURNING token"
+        );
+        let take = |dead: String| {
+            let sql = sql.clone();
+            async move {
+                let mut tx = self.lease_tx("take a pipeline lease").await?;
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(pipeline.to_string())
+                    .bind(holder.to_string())
+                    .bind(dead)
+                    .bind(ttl.as_secs_f64())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(q("take a pipeline lease"))?;
+                tx.commit().await.map_err(q("take a pipeline lease"))?;
+                Ok::<_, super::StoreError>(row)
+            }
         };
-        if let Some(row) = take("").await.map_err(q("take a pipeline lease"))? {
+        if let Some(row) = take(String::new()).await? {
             return Ok(Ok(row.get::<i64, _>(0)));
         }
         let row = sqlx::query("SELECT holder, expires_at FROM pipeline_leases WHERE pipeline = $1")
@@ -66,30 +75,34 @@ impl Store {
             .map_err(q("read a pipeline lease"))?;
         let (other, other_until): (String, String) = (row.get(0), row.get(1));
         if is_dead(&other)
-            && let Some(row) = take(&other).await.map_err(q("take a pipeline lease"))?
+            && let Some(row) = take(other.clone()).await?
         {
             return Ok(Ok(row.get::<i64, _>(0)));
         }
         Ok(Err((other, other_until)))
     }
 
-    /// Extends `holder`'s lease of `pipeline`; false when it is no longer `holder`'s.
+    /// Extends `holder`'s lease of `pipeline` to `ttl` from now by the database's clock; false
+    /// when it is no longer `holder`'s.
     pub async fn lease_renew(
         &self,
         pipeline: &str,
         holder: &str,
         ttl: std::time::Duration,
     ) -> Result<bool> {
-        let until = stamp(Utc::now() + chrono::Duration::from_std(ttl).unwrap_or_default());
-        let done = sqlx::query(
-            "UPDATE pipeline_leases SET expires_at = $1 WHERE pipeline = $2 AND holder = $3",
-        )
-        .bind(until)
-        .bind(pipeline)
-        .bind(holder)
-        .execute(&self.pool)
-        .await
-        .map_err(q("renew a pipeline lease"))?;
+        let sql = format!(
+            "UPDATE pipeline_leases SET expires_at = {} WHERE pipeline = $2 AND holder = $3",
+            self.db_later("$1")
+        );
+        let mut tx = self.lease_tx("renew a pipeline lease").await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ttl.as_secs_f64())
+            .bind(pipeline)
+            .bind(holder)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("renew a pipeline lease"))?;
+        tx.commit().await.map_err(q("renew a pipeline lease"))?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -12,6 +12,7 @@ mod mapping;
 mod migrate;
 mod rejects;
 mod reviews;
+mod ride;
 mod runs;
 mod schedule;
 
@@ -176,7 +177,12 @@ pub struct Store {
     /// Set on the store a run writes through ([`Store::fenced`]): its pipeline's lease and the
     /// fencing token it was acquired with.
     fence: Option<std::sync::Arc<Fence>>,
+    /// How long a write is tried again while the store fails transiently ([`Store::ride`]).
+    outage: std::time::Duration,
 }
+
+/// `[store] outage_secs` by default.
+pub const DEFAULT_OUTAGE: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A run's claim on its pipeline's state: the lease's fencing token when it was acquired.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,9 +218,11 @@ impl Store {
                 conn_url.push_str("?mode=rwc");
             }
         }
+        let memory = conn_url.contains(":memory:");
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 1 } else { 8 })
             .acquire_timeout(std::time::Duration::from_secs(10))
+            .after_connect(move |conn, _| Box::pin(session(conn, backend, memory)))
             .connect(&conn_url)
             .await
             .map_err(|source| StoreError::Connect {
@@ -225,9 +233,16 @@ impl Store {
             pool,
             backend,
             fence: None,
+            outage: DEFAULT_OUTAGE,
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Opens the store `[store]` describes, riding out outages of up to its `outage_secs`.
+    pub async fn open(cfg: &crate::config::StoreConfig) -> Result<Self> {
+        let store = Self::connect(&cfg.url).await?;
+        Ok(store.with_outage(std::time::Duration::from_secs(cfg.outage_secs)))
     }
 
     /// This store, with every write checked against `fence`: a write made after another
@@ -269,9 +284,73 @@ impl Store {
         Ok(tx)
     }
 
+    /// The database's time now, as an SQL expression in the store's timestamp format (read
+    /// when evaluated: after any lock the statement waited for).
+    fn db_now(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Backend::Postgres => {
+                "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+        }
+    }
+
+    /// The database's time plus the seconds in parameter `secs` (a float), as [`Store::db_now`].
+    fn db_later(&self, secs: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || {secs} || ' seconds')")
+            }
+            Backend::Postgres => format!(
+                "to_char((clock_timestamp() + make_interval(secs => {secs})) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            ),
+        }
+    }
+
+    /// A transaction for a lease or claim statement: on Postgres it waits at most
+    /// [`LOCK_TIMEOUT`] for a row another session holds (a paused replica's), then fails
+    /// transiently instead of blocking the takeover.
+    async fn lease_tx(&self, what: &'static str) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await.map_err(q(what))?;
+        if self.backend == Backend::Postgres {
+            sqlx::query(LOCK_TIMEOUT)
+                .execute(&mut *tx)
+                .await
+                .map_err(q(what))?;
+        }
+        Ok(tx)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How long a lease statement waits for a row lock on Postgres.
+const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
+
+/// Each connection's settings. Postgres: a session idle inside a transaction for 10 s (a
+/// replica paused with `SIGSTOP`, cut off mid-transaction) is ended by the server, so the
+/// lease row it locked is free again. SQLite: a write-ahead log (readers do not block the
+/// writer), a busy timeout of 5 s, and full syncs, so a commit that returned is on disk.
+async fn session(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    memory: bool,
+) -> std::result::Result<(), sqlx::Error> {
+    let statements: &[&str] = match backend {
+        Backend::Postgres => &["SET idle_in_transaction_session_timeout = '10s'"],
+        Backend::Sqlite if memory => &["PRAGMA busy_timeout = 5000"],
+        Backend::Sqlite => &[
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA synchronous = FULL",
+        ],
+    };
+    for sql in statements {
+        sqlx::query(*sql).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,8 +4,28 @@ use sqlx::Row;
 
 use super::{Reject, Result, Store, q};
 
+/// Rejects written per transaction: a run with a million rejects never holds the store's
+/// write lock for long, and lease renewals and other writes get in between.
+const CHUNK: usize = 500;
+
 impl Store {
+    /// Records a run's rejects, [`CHUNK`] to a transaction, each riding out an outage.
     pub async fn rejects_insert(
+        &self,
+        run_id: i64,
+        pipeline: &str,
+        rejects: &[Reject],
+    ) -> Result<()> {
+        for part in rejects.chunks(CHUNK) {
+            self.ride("record rejects", || {
+                self.rejects_insert_once(run_id, pipeline, part)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn rejects_insert_once(
         &self,
         run_id: i64,
         pipeline: &str,

@@ -45,6 +45,20 @@ impl Store {
         c: &Counts,
         message: Option<&str>,
     ) -> Result<Counts> {
+        self.ride("finish a run", || {
+            self.run_finish_once(id, status, c, message)
+        })
+        .await?;
+        Ok(self.run(id).await?.map(|r| r.counts).unwrap_or(*c))
+    }
+
+    async fn run_finish_once(
+        &self,
+        id: i64,
+        status: &str,
+        c: &Counts,
+        message: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.write("finish a run").await?;
         sqlx::query(
             "UPDATE runs SET finished_at = $1, status = $2, rows_read = $3, rejected = $4, unchanged = $5, \
@@ -62,12 +76,16 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(q("finish a run"))?;
-        tx.commit().await.map_err(q("finish a run"))?;
-        Ok(self.run(id).await?.map(|r| r.counts).unwrap_or(*c))
+        tx.commit().await.map_err(q("finish a run"))
     }
 
     /// Counts `n` values deleted by run `id`, as soon as Workiva confirmed them.
     pub async fn run_add_deleted(&self, id: i64, n: usize) -> Result<()> {
+        self.ride("count deleted values", || self.run_add_deleted_once(id, n))
+            .await
+    }
+
+    async fn run_add_deleted_once(&self, id: i64, n: usize) -> Result<()> {
         let mut tx = self.write("count deleted values").await?;
         sqlx::query("UPDATE runs SET deleted = deleted + $1 WHERE id = $2")
             .bind(n as i64)

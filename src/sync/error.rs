@@ -86,6 +86,11 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    /// Whether it means the metric was stopped (a shutdown, the lease lost), not failed.
+    pub fn is_stop(&self) -> bool {
+        matches!(self, Self::Stopped) || self.is_lease_loss()
+    }
+
     /// Whether it means the run's lease was lost: taken over before a batch, or a write
     /// refused by the store's fence.
     pub fn is_lease_loss(&self) -> bool {
@@ -166,10 +171,13 @@ pub enum RunError {
     Panicked(String),
     /// Some metrics stopped early, a shutdown left values unsent, or the rejects Workiva
     /// named could not be recorded.
-    #[error("{}", incomplete(failures, *unsent, recording.as_ref(), *lease_lost))]
+    #[error("{}", incomplete(failures, *unsent, *abandoned, recording.as_ref(), *lease_lost))]
     Incomplete {
         failures: Vec<MetricFailure>,
+        /// Values not sent because a shutdown began or the lease was lost.
         unsent: usize,
+        /// Values not sent because their metric failed first.
+        abandoned: usize,
         recording: Option<StoreError>,
         /// Another process took the pipeline's lease during the run.
         lease_lost: bool,
@@ -179,6 +187,7 @@ pub enum RunError {
 fn incomplete(
     failures: &[MetricFailure],
     unsent: usize,
+    abandoned: usize,
     recording: Option<&StoreError>,
     lease_lost: bool,
 ) -> String {
@@ -196,6 +205,11 @@ fn incomplete(
     } else if unsent > 0 {
         parts.push(format!(
             "stopped by a shutdown: batches in flight finished, {unsent} values were not sent; the next run sends them"
+        ));
+    }
+    if abandoned > 0 {
+        parts.push(format!(
+            "{abandoned} values were not sent after the failure; the next run sends them"
         ));
     }
     parts.join("; ")
@@ -216,6 +230,7 @@ impl RunError {
                 unsent,
                 recording,
                 lease_lost,
+                ..
             } => {
                 *unsent > 0
                     || *lease_lost
@@ -225,20 +240,26 @@ impl RunError {
         }
     }
 
-    /// Whether a shutdown or the loss of the lease, not a fault, ended the run.
+    /// Whether a shutdown or the loss of the lease, not a fault, ended the run: a run that
+    /// a fault stopped (the store, Workiva, a refused token) is `failed`, even when a shutdown
+    /// came too.
     pub fn is_interruption(&self) -> bool {
         match self {
             Self::Store(e) => e.is_fenced(),
             Self::Resume(e) => e.is_lease_loss(),
-            _ => matches!(
-                self,
-                Self::StoppedBeforeSending
-                    | Self::Incomplete { unsent: 1.., .. }
-                    | Self::Incomplete {
-                        lease_lost: true,
-                        ..
-                    }
-            ),
+            Self::StoppedBeforeSending => true,
+            Self::Incomplete {
+                failures,
+                unsent,
+                recording,
+                lease_lost,
+                ..
+            } => {
+                (*unsent > 0 || *lease_lost)
+                    && failures.iter().all(|f| f.error.is_stop())
+                    && recording.as_ref().is_none_or(StoreError::is_fenced)
+            }
+            _ => false,
         }
     }
 
@@ -274,6 +295,7 @@ mod tests {
                 error: ExecError::Stopped,
             }],
             unsent: 3,
+            abandoned: 0,
             recording: None,
             lease_lost: false,
         };
@@ -283,5 +305,27 @@ mod tests {
         );
         assert!(e.is_interruption() && e.is_retriable());
         assert!(!RunError::from(g).is_retriable());
+        // A fault part way (here the store) is a failure, not an interruption, and says what
+        // was left unsent.
+        let e = RunError::Incomplete {
+            failures: vec![MetricFailure {
+                metric: "Scope 1".into(),
+                error: ExecError::Store(StoreError::Query {
+                    what: "record a batch",
+                    source: sqlx::Error::PoolTimedOut,
+                }),
+            }],
+            unsent: 0,
+            abandoned: 5,
+            recording: None,
+            lease_lost: false,
+        };
+        assert!(!e.is_interruption(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("5 values were not sent after the failure"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("stopped by a shutdown"), "{e}");
     }
 }

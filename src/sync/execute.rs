@@ -28,8 +28,11 @@ pub struct Outcome {
     pub batches: usize,
     /// Why the metric stopped early (its remaining batches are resumed next run).
     pub error: Option<ExecError>,
-    /// Values left unsent because a shutdown began (the next run's diff finds them again).
+    /// Values left unsent because a shutdown began or the lease was lost (the next run's diff
+    /// finds them again).
     pub unsent: usize,
+    /// Values left unsent because the metric failed (`error`) before they were sent.
+    pub abandoned: usize,
 }
 
 pub struct Ctx<'a> {
@@ -87,25 +90,41 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
         ctx.progress.add(1);
     }
     let mut chunks = chunks.into_iter();
+    let mut stopped = false;
     for c in chunks.by_ref() {
         let n = c.writes.len();
         let settled = |o: &Outcome| o.created + o.updated + o.rejects.len();
         let before = settled(&out);
-        match send(ctx, metric, c.writes, c.body, 0, &mut out).await {
-            Ok(()) => {}
-            Err(ExecError::Stopped | ExecError::LeaseLost) => {
-                // A batch being narrowed down when the stop came may have landed in part.
-                out.unsent += n.saturating_sub(settled(&out) - before);
-                break;
-            }
-            Err(e) => {
-                out.error = Some(e);
-                break;
-            }
+        let Err(e) = send(ctx, metric, c.writes, c.body, 0, &mut out).await else {
+            continue;
+        };
+        // A batch being narrowed down when it stopped may have landed in part.
+        let left = n.saturating_sub(settled(&out) - before);
+        stopped = matches!(e, ExecError::Stopped | ExecError::LeaseLost);
+        if stopped {
+            out.unsent += left;
+        } else {
+            out.abandoned += left;
+            out.error = Some(e);
         }
+        break;
     }
-    out.unsent += chunks.map(|c| c.writes.len()).sum::<usize>();
+    let rest = chunks.map(|c| c.writes.len()).sum::<usize>();
+    if stopped {
+        out.unsent += rest;
+    } else {
+        out.abandoned += rest;
+    }
     out
+}
+
+/// Why the run's gate refused a write: its lease was lost, or it is stopping.
+fn stopped(ctx: &Ctx<'_>) -> ExecError {
+    if ctx.lease.is_some_and(|l| l.is_lost()) {
+        ExecError::LeaseLost
+    } else {
+        ExecError::Stopped
+    }
 }
 
 fn send<'a>(
@@ -147,11 +166,22 @@ fn send<'a>(
         {
             Ok(op) => {
                 crate::telemetry::batch_sent(ctx.pipeline, body.len());
-                ctx.store.batch_sent(id, &op.url).await?;
+                // Workiva took the batch: it is never sent again. If its operation URL cannot
+                // be recorded (the store is down past its outage bound), the operation is
+                // still polled to its end before the metric stops, and the next run, which
+                // finds the batch unconfirmed, plans against what Workiva holds.
+                let unrecorded = ctx.store.batch_sent(id, &op.url).await.err();
+                if let Some(e) = &unrecorded {
+                    tracing::error!(batch = id, operation = %op.url, error = %e, "Cannot record the operation URL of a batch Workiva took; polling it to its end, then stopping this metric.");
+                }
                 failpoint::hit("operation_recorded");
                 match ctx.client.wait_operation(&op).await {
                     Ok(_) => {
-                        ctx.store.batch_completed(id, ctx.run_id, None).await?;
+                        let recorded = ctx.store.batch_completed(id, ctx.run_id, None).await;
+                        if let (Some(e), Err(_)) = (unrecorded, &recorded) {
+                            return Err(e.into());
+                        }
+                        recorded?;
                         for w in &writes {
                             if w.create {
                                 out.created += 1;
@@ -179,6 +209,7 @@ fn send<'a>(
                 }
                 d
             }
+            Err(WorkivaError::Gated { .. }) => return Err(stopped(ctx)),
             Err(e) => return Err(e.into()),
         };
         let summary = describe(&details);
@@ -288,6 +319,10 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
                     return;
                 }
             }
+            Err(WorkivaError::Gated { .. }) => {
+                out.unsent += ids.len() - i * 2000;
+                return;
+            }
             Err(e) => {
                 out.error = Some(e.into());
                 return;
@@ -297,9 +332,10 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
 }
 
 /// Finishes what an interrupted run left: polls recorded operations instead of resending
-/// them, and resends only batches that never got an operation URL (upsertion by key is
-/// idempotent). The values of each batch that completes are counted in `run_id`, the run
-/// that resumed it. Returns how many batches were resumed.
+/// them, and never resends a batch that has no operation URL (it is marked `unconfirmed`;
+/// the plan that follows sends whatever of it did not land). The values of each batch that
+/// completes are counted in `run_id`, the run that resumed it. Returns how many batches
+/// were resumed.
 pub async fn resume(
     client: &WorkivaClient,
     store: &Store,
@@ -311,38 +347,31 @@ pub async fn resume(
     if !interrupted.is_empty() {
         tracing::warn!(pipeline, runs = ?interrupted, batches = open.len(), "Earlier runs stopped before they finished; resuming their batches first.");
     }
+    let mut polled = 0;
     for b in &open {
         let op = match &b.operation_url {
             Some(url) => crate::workiva::OperationRef {
                 url: url.clone(),
                 retry_after: None,
             },
-            None => match client
-                .batch_upsert_raw(&b.program_id, &b.metric_id, b.body.clone())
-                .await
-            {
-                Ok(op) => {
-                    crate::telemetry::batch_sent(pipeline, b.body.len());
-                    store.batch_sent(b.id, &op.url).await?;
-                    op
-                }
-                // Refused for good (the metric was deleted, the body no longer fits the
-                // program): recorded, and left to the fresh run that follows, which plans
-                // against what Workiva holds now. Only what may pass later stops the run.
-                Err(e)
-                    if !e.is_retriable()
-                        && e.status()
-                            .is_some_and(|s| (400..500).contains(&s) && s != 409) =>
-                {
-                    tracing::warn!(batch = b.id, error = %e, "An interrupted run's batch was refused on resend; the fresh run plans anew.");
-                    store
-                        .batch_done(b.id, "failed", Some(&format!("resumed: {e}")))
-                        .await?;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            },
+            // Recorded but never confirmed sent: it may not have gone out, or Workiva took it
+            // and the store never learnt (a crash, a store outage). Sending it blind could write
+            // its values twice; the fresh run that follows plans against what Workiva holds
+            // now and sends only what did not land.
+            None => {
+                store
+                    .batch_done(
+                        b.id,
+                        "unconfirmed",
+                        Some(
+                            "resumed: never confirmed sent; the next plan sends what did not land",
+                        ),
+                    )
+                    .await?;
+                continue;
+            }
         };
+        polled += 1;
         match client.wait_operation(&op).await {
             Ok(_) => store.batch_completed(b.id, run_id, Some("resumed")).await?,
             Err(WorkivaError::OperationFailed { details, .. }) => {
@@ -367,5 +396,5 @@ pub async fn resume(
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(open.len())
+    Ok(polled)
 }

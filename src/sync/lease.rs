@@ -4,7 +4,7 @@
 //! holder that died without giving the lease back loses it when it expires, or at once when it
 //! was on this host and its process is gone.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -28,23 +28,57 @@ fn host() -> &'static str {
     })
 }
 
-/// This process: `host/pid/tag`, the tag telling apart two processes that had one pid.
+/// Where this process's pid means something: the boot (`/proc/sys/kernel/random/boot_id`)
+/// and the pid namespace (`/proc/self/ns/pid`), hashed to 8 hex digits. Two containers that
+/// share a hostname (host networking, compose `hostname:`) have separate pid namespaces, so
+/// neither takes the other's pid for one of its own.
+fn locality() -> &'static str {
+    static LOC: OnceLock<String> = OnceLock::new();
+    LOC.get_or_init(|| {
+        use sha2::Digest;
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+        let ns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if boot.is_empty() || ns.is_empty() {
+            // Nothing to tell namespaces apart by: a fresh value, so no other process is
+            // ever taken for one of ours (leases then pass by expiry alone).
+            return uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        }
+        let d = sha2::Sha256::digest(format!("{}|{ns}", boot.trim()).as_bytes());
+        d[..4].iter().map(|b| format!("{b:02x}")).collect()
+    })
+}
+
+/// This process: `host/pid/tag-locality`, the tag telling apart two processes that had one
+/// pid, the locality saying where that pid can be looked up ([`locality`]).
 pub fn holder_id() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        format!("{}/{}/{}", host(), std::process::id(), &tag[..8])
+        format!(
+            "{}/{}/{}-{}",
+            host(),
+            std::process::id(),
+            &tag[..8],
+            locality()
+        )
     })
 }
 
-/// Whether `holder` is known to be gone: on this host, with its process no longer running
-/// (or with our pid: an earlier life of a container whose process is always pid 1).
+/// Whether `holder` is known to be gone: in this pid namespace of this boot, with its process
+/// no longer running (or with our pid: an earlier life of a process that always gets one pid,
+/// such as a service restarted by systemd). A holder elsewhere, or of an older format, is
+/// never taken for dead: its lease passes when it expires.
 pub fn is_dead(holder: &str) -> bool {
     let mut parts = holder.rsplitn(3, '/');
-    let (Some(_tag), Some(pid), Some(h)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(tag), Some(pid), Some(_host)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
-    if h != host() || holder == holder_id() {
+    let here = tag
+        .rsplit_once('-')
+        .is_some_and(|(_, loc)| loc == locality());
+    if !here || holder == holder_id() {
         return false;
     }
     match pid.parse::<u32>() {
@@ -55,16 +89,23 @@ pub fn is_dead(holder: &str) -> bool {
 }
 
 /// A held lease; renewed in the background until released or dropped. When it turns out to be
-/// lost (taken over by another process, or not renewed before it expired), `on_loss` is
-/// cancelled: the run holding it sends no new batch.
+/// lost (taken over by another process, or not renewed for a third of its TTL), `on_loss` is
+/// cancelled: the run holding it sends nothing more to Workiva.
 pub struct Lease {
+    state: Arc<Held>,
+    renew: tokio::task::JoinHandle<()>,
+}
+
+/// What a lease's holder, its renewer and its gate share.
+struct Held {
     store: Store,
     pipeline: String,
     /// The fencing token this acquisition raised the lease to.
     token: i64,
     ttl: Duration,
     lost: Lost,
-    renew: tokio::task::JoinHandle<()>,
+    /// When the store last confirmed the lease.
+    renewed: std::sync::Mutex<tokio::time::Instant>,
 }
 
 /// The loss of a lease: its own flag, and the run's stop token.
@@ -104,57 +145,35 @@ pub async fn acquire(
     match store.lease_acquire(pipeline, me, ttl, is_dead).await? {
         Err((holder, until)) => Ok(Err(HeldBy { holder, until })),
         Ok(token) => {
-            let (s, p, gone) = (store.clone(), pipeline.to_string(), lost.clone());
-            let renew = tokio::spawn(async move {
-                let mut renewed = tokio::time::Instant::now();
-                loop {
-                    tokio::time::sleep(ttl / 4).await;
-                    match s.lease_renew(&p, me, ttl).await {
-                        Ok(true) => renewed = tokio::time::Instant::now(),
-                        Ok(false) => {
-                            tracing::error!(pipeline = %p, "The pipeline's lease was taken over by another process; sending no new batch.");
-                            gone.cancel();
-                            return;
-                        }
-                        Err(e) if renewed.elapsed() >= ttl => {
-                            tracing::error!(pipeline = %p, error = %e, "The pipeline's lease could not be renewed before it expired; sending no new batch.");
-                            gone.cancel();
-                            return;
-                        }
-                        Err(e) => {
-                            tracing::warn!(pipeline = %p, error = %e, "Cannot renew the pipeline's lease; trying again.")
-                        }
-                    }
-                }
-            });
-            Ok(Ok(Lease {
+            let state = Arc::new(Held {
                 store: store.clone(),
                 pipeline: pipeline.to_string(),
                 token,
                 ttl,
                 lost,
-                renew,
-            }))
+                renewed: std::sync::Mutex::new(tokio::time::Instant::now()),
+            });
+            let renewer = state.clone();
+            let renew = tokio::spawn(async move {
+                while !renewer.is_lost() {
+                    tokio::time::sleep(ttl / 8).await;
+                    renewer.renew().await;
+                }
+            });
+            Ok(Ok(Lease { state, renew }))
         }
     }
 }
 
-impl Lease {
-    /// The store as the run holding this lease writes to it: every write checked against the
-    /// lease's fencing token, so once another process has taken the lease, nothing this run
-    /// still tries to record lands.
-    pub fn fenced_store(&self) -> Store {
-        self.store.fenced(crate::store::Fence {
-            pipeline: self.pipeline.clone(),
-            token: self.token,
-            holder: holder_id().to_string(),
-        })
+impl Held {
+    fn is_lost(&self) -> bool {
+        self.lost.flag.is_cancelled()
     }
 
-    /// Renews the lease now and says whether it is still this process's; called before each
-    /// batch is sent, so a batch never goes out under a lease another process holds. A store
-    /// that cannot answer is not taken as a loss here: recording the batch fails first.
-    pub async fn confirm(&self) -> bool {
+    /// Renews the lease; false once it is lost: taken over, or not confirmed by the store for
+    /// a third of the TTL (so this process stops writing well before the lease expires and
+    /// another may take it).
+    async fn renew(&self) -> bool {
         if self.is_lost() {
             return false;
         }
@@ -163,18 +182,85 @@ impl Lease {
             .lease_renew(&self.pipeline, holder_id(), self.ttl)
             .await
         {
+            Ok(true) => {
+                *self.renewed.lock().unwrap_or_else(|p| p.into_inner()) =
+                    tokio::time::Instant::now();
+                true
+            }
             Ok(false) => {
-                tracing::error!(pipeline = %self.pipeline, "The pipeline's lease was taken over by another process; sending no new batch.");
+                tracing::error!(pipeline = %self.pipeline, "The pipeline's lease was taken over by another process; sending nothing more to Workiva.");
                 self.lost.cancel();
                 false
             }
-            Ok(true) | Err(_) => true,
+            Err(e) => {
+                let since = self
+                    .renewed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .elapsed();
+                if since >= self.ttl / 3 {
+                    tracing::error!(pipeline = %self.pipeline, error = %e, unconfirmed_secs = since.as_secs(), "The pipeline's lease could not be renewed for a third of its TTL; giving it up and sending nothing more to Workiva.");
+                    self.lost.cancel();
+                    return false;
+                }
+                tracing::warn!(pipeline = %self.pipeline, error = %e, "Cannot renew the pipeline's lease; trying again.");
+                true
+            }
         }
+    }
+}
+
+/// A run's gate on Workiva writes: each attempt goes only while the run is not stopping and
+/// its lease is confirmed.
+struct RunGate {
+    lease: Arc<Held>,
+    stop: CancellationToken,
+}
+
+impl crate::workiva::gate::Gate for RunGate {
+    fn check(&self) -> futures_util::future::BoxFuture<'_, Option<String>> {
+        Box::pin(async move {
+            if !self.lease.renew().await {
+                return Some("the pipeline's lease was lost".into());
+            }
+            self.stop
+                .is_cancelled()
+                .then(|| "the run is stopping".to_string())
+        })
+    }
+}
+
+impl Lease {
+    /// The store as the run holding this lease writes to it: every write checked against the
+    /// lease's fencing token, so once another process has taken the lease, nothing this run
+    /// still tries to record lands.
+    pub fn fenced_store(&self) -> Store {
+        self.state.store.fenced(crate::store::Fence {
+            pipeline: self.state.pipeline.clone(),
+            token: self.state.token,
+            holder: holder_id().to_string(),
+        })
+    }
+
+    /// The gate the run's Workiva writes go through ([`crate::workiva::gate`]): a write
+    /// attempt, first or retry, goes only while `stop` is not cancelled and the lease is
+    /// confirmed now.
+    pub fn gate(&self, stop: CancellationToken) -> Arc<dyn crate::workiva::gate::Gate> {
+        Arc::new(RunGate {
+            lease: self.state.clone(),
+            stop,
+        })
+    }
+
+    /// Renews the lease now and says whether it is still this process's; called before each
+    /// batch is sent, so a batch never goes out under a lease another process holds.
+    pub async fn confirm(&self) -> bool {
+        self.state.renew().await
     }
 
     /// Whether the lease was lost while held.
     pub fn is_lost(&self) -> bool {
-        self.lost.flag.is_cancelled()
+        self.state.is_lost()
     }
 
     /// Gives the lease back.
@@ -183,8 +269,9 @@ impl Lease {
         if self.is_lost() {
             return;
         }
-        if let Err(e) = self.store.lease_release(&self.pipeline, holder_id()).await {
-            tracing::warn!(pipeline = %self.pipeline, error = %e, "Cannot give the pipeline's lease back; it expires on its own.");
+        let s = &self.state;
+        if let Err(e) = s.store.lease_release(&s.pipeline, holder_id()).await {
+            tracing::warn!(pipeline = %s.pipeline, error = %e, "Cannot give the pipeline's lease back; it expires on its own.");
         }
     }
 }
@@ -203,18 +290,25 @@ mod tests {
     fn holders_and_the_dead() {
         let me = holder_id();
         assert!(!is_dead(me), "never ourselves");
-        let h = host();
+        let (h, loc) = (host(), locality());
         assert!(
-            is_dead(&format!("{h}/{}/deadbeef", std::process::id())),
+            is_dead(&format!("{h}/{}/deadbeef-{loc}", std::process::id())),
             "our pid with another tag is an earlier life"
         );
         if cfg!(target_os = "linux") {
-            assert!(is_dead(&format!("{h}/4294967/deadbeef")), "no such process");
-            assert!(!is_dead(&format!("{h}/1/deadbeef")), "pid 1 runs");
+            assert!(
+                is_dead(&format!("{h}/4294967/deadbeef-{loc}")),
+                "no such process"
+            );
+            assert!(!is_dead(&format!("{h}/1/deadbeef-{loc}")), "pid 1 runs");
         }
         assert!(
-            !is_dead("another-host/4294967/deadbeef"),
-            "another host's process cannot be checked"
+            !is_dead(&format!("{h}/4294967/deadbeef-0badf00d")),
+            "the same hostname in another pid namespace (a sibling container) cannot be checked"
+        );
+        assert!(
+            !is_dead(&format!("{h}/{}/deadbeef", std::process::id())),
+            "an older holder format says nothing of where its pid lives"
         );
         assert!(!is_dead("garbage"));
     }

@@ -84,7 +84,10 @@ async fn run_or_plan(
     };
     // Every write of the run carries the lease's fencing token from here on.
     let store = &lease.fenced_store();
-    let r = caught(store, p, true, run_leased(client, store, p, opts, held)).await;
+    // And every write to Workiva, each attempt, goes only while the lease is confirmed and
+    // the run is not stopping.
+    let run = caught(store, p, true, run_leased(client, store, p, opts, held));
+    let r = crate::workiva::gate::scope(lease.gate(stop.clone()), run).await;
     lease.release().await;
     r
 }
@@ -235,6 +238,7 @@ async fn run_leased(
                 .iter()
                 .map(|m| m.writes.len() + m.delete_ids.len())
                 .sum(),
+            abandoned: 0,
             recording: None,
             lease_lost: true,
         };
@@ -347,11 +351,12 @@ async fn tally(
     };
     let mut rejects = plan.rejects;
     let new_dimension_values = plan.new_dimension_values;
-    let (mut failures, mut batches, mut unsent) = (Vec::new(), 0, 0);
+    let (mut failures, mut batches, mut unsent, mut abandoned) = (Vec::new(), 0, 0, 0);
     let mut late_rejects: Vec<Reject> = Vec::new();
     for (i, out) in outcomes {
         let m = &mut metrics[i];
         unsent += out.unsent;
+        abandoned += out.abandoned;
         counts.created += out.created as i64;
         counts.updated += out.updated as i64;
         counts.deleted += out.deleted as i64;
@@ -381,6 +386,7 @@ async fn tally(
         .then_some(RunError::Incomplete {
             failures,
             unsent,
+            abandoned,
             recording,
             lease_lost,
         });

@@ -257,6 +257,13 @@ pub enum WorkivaError {
         "TLS with {host} failed: {reason}. Check workiva.base_url, and that this machine trusts the certificate authority of that host (a proxy that intercepts TLS needs its CA installed)"
     )]
     Tls { host: String, reason: String },
+    /// The run's gate refused a write attempt before it was sent ([`super::gate`]).
+    #[error("{method} {path} was not sent: {reason}")]
+    Gated {
+        method: String,
+        path: String,
+        reason: String,
+    },
     /// The client's settings are wrong.
     #[error("workiva settings: {0}")]
     Config(String),
@@ -283,6 +290,7 @@ impl WorkivaError {
             | Self::PaginationLoop { .. }
             | Self::OperationFailed { .. }
             | Self::OperationTimeout { .. }
+            | Self::Gated { .. }
             | Self::Config(_) => false,
         }
     }

@@ -153,6 +153,15 @@ impl Transport {
         let mut lost = false;
         loop {
             attempt += 1;
+            if req.method != reqwest::Method::GET
+                && let Some(reason) = super::gate::refusal().await
+            {
+                return Err(WorkivaError::Gated {
+                    method: req.method.to_string(),
+                    path: req.template.to_string(),
+                    reason,
+                });
+            }
             let token = self.tokens.token().await?;
             let err = match self.attempt(req, attempt, &token).await {
                 Ok(r) => return Ok(r),

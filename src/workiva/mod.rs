@@ -7,7 +7,8 @@
 //! - `retry`: the retry policy, as a type.
 //! - `ratelimit`: client-side rate and concurrency limits.
 //! - `http`: sending one request (headers, limits, logs, retries).
-//! - `tally`: retries counted by reason for a run's summary.
+//! - `tally`: retries counted by reason for a run's summary; `gate`: a run's check before
+//!   each write attempt (its lease, its stop).
 //! - `client`: a method per endpoint, lists as streams; `pages`: following a list's pages
 //!   safely; `operations`: asynchronous operations polled to their end.
 //! - `models`, `error`: the schemas and the errors.
@@ -16,6 +17,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod http;
 pub mod models;
 pub mod operations;
