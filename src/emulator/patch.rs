@@ -1,5 +1,6 @@
 //! JSON Patch (RFC 6902) as the sustainability endpoints take it: exactly one operation per
-//! request, only the paths and ops each resource documents. `test` compares with RFC 6902
+//! request (a dimension may guard it with a `test` of the same path first, see
+//! [`parse_tested`]), only the paths and ops each resource documents. `test` compares with RFC 6902
 //! equality (numbers by value, objects regardless of key order, arrays in order) and changes
 //! nothing; a failed `test` is a 409.
 
@@ -40,7 +41,7 @@ pub const VALUE_PATHS: Allowed = &[
     ("/value", &["replace", "test"]),
 ];
 
-/// The one operation of a patch document.
+/// One operation of a patch document.
 #[derive(Debug, Clone)]
 pub struct PatchOp {
     pub op: &'static str,
@@ -54,15 +55,18 @@ impl PatchOp {
     }
 }
 
-/// Parses and checks a patch document against what the resource allows.
+/// A patch document that may guard its operation with a `test` of the same path first.
+#[derive(Debug, Clone)]
+pub struct TestedPatch {
+    /// The `test` that must hold before `op` applies.
+    pub test: Option<PatchOp>,
+    pub op: PatchOp,
+}
+
+/// Parses and checks a patch document of exactly one operation against what the resource
+/// allows.
 pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp> {
-    let doc = parse_json(body)?;
-    let Value::Array(ops) = doc else {
-        return Err(ApiError::invalid(
-            "body",
-            "A PATCH body is a JSON Patch document: an array holding one operation, such as [{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"New name\"}]",
-        ));
-    };
+    let ops = parse_doc(body)?;
     if ops.len() != 1 {
         return Err(ApiError::invalid(
             "body",
@@ -72,42 +76,88 @@ pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp
             ),
         ));
     }
-    let Value::Object(op) = &ops[0] else {
+    parse_op(&ops[0], 0, allowed, resource)
+}
+
+/// As [`parse`], and also takes a `test` followed by one `replace` of the same path: still
+/// one property, changed only if the test holds (the caller applies both under one lock).
+pub fn parse_tested(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<TestedPatch> {
+    let ops = parse_doc(body)?;
+    let parsed = |i: usize| parse_op(&ops[i], i, allowed, resource);
+    match ops.len() {
+        1 => Ok(TestedPatch {
+            test: None,
+            op: parsed(0)?,
+        }),
+        2 => {
+            let (first, second) = (parsed(0)?, parsed(1)?);
+            if first.is_test() && second.op == "replace" && first.path == second.path {
+                return Ok(TestedPatch {
+                    test: Some(first),
+                    op: second,
+                });
+            }
+            Err(ApiError::invalid(
+                "body",
+                format!(
+                    "A {resource} patch of two operations must be a `test` followed by a `replace` of the same path (one property per request); this one is `{}` {} then `{}` {}",
+                    first.op, first.path, second.op, second.path
+                ),
+            ))
+        }
+        n => Err(ApiError::invalid(
+            "body",
+            format!(
+                "The patch holds {n} operations; a {resource} takes exactly one operation per request, or a `test` followed by a `replace` of the same path"
+            ),
+        )),
+    }
+}
+
+/// The body as a JSON Patch document: an array (its operations not checked yet).
+fn parse_doc(body: &[u8]) -> ApiResult<Vec<Value>> {
+    match parse_json(body)? {
+        Value::Array(ops) => Ok(ops),
+        _ => Err(ApiError::invalid(
+            "body",
+            "A PATCH body is a JSON Patch document: an array holding one operation, such as [{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"New name\"}]",
+        )),
+    }
+}
+
+/// Checks operation `i` of a document against what the resource allows.
+fn parse_op(v: &Value, i: usize, allowed: Allowed, resource: &str) -> ApiResult<PatchOp> {
+    let Value::Object(op) = v else {
         return Err(ApiError::invalid(
-            "[0]",
+            format!("[{i}]"),
             "A patch operation must be a JSON object",
         ));
     };
-    let op_name = match op.get("op") {
-        Some(Value::String(s)) => s.as_str(),
-        _ => {
-            return Err(ApiError::invalid(
-                "[0].op",
-                "The patch operation needs an `op` string",
-            ));
-        }
+    let field = |name: &str| op.get(name).and_then(Value::as_str);
+    let Some(op_name) = field("op") else {
+        return Err(ApiError::invalid(
+            format!("[{i}].op"),
+            "The patch operation needs an `op` string",
+        ));
     };
     let Some(op_static) = RFC_OPS.iter().find(|o| **o == op_name) else {
         return Err(ApiError::invalid(
-            "[0].op",
+            format!("[{i}].op"),
             format!(
                 "`{op_name}` is not a JSON Patch operation; RFC 6902 defines add, remove, replace, move, copy and test"
             ),
         ));
     };
-    let path = match op.get("path") {
-        Some(Value::String(s)) => s.as_str(),
-        _ => {
-            return Err(ApiError::invalid(
-                "[0].path",
-                "The patch operation needs a `path` string",
-            ));
-        }
+    let Some(path) = field("path") else {
+        return Err(ApiError::invalid(
+            format!("[{i}].path"),
+            "The patch operation needs a `path` string",
+        ));
     };
     let Some((path_static, ops_allowed)) = allowed.iter().find(|(p, _)| *p == path) else {
         let paths: Vec<&str> = allowed.iter().map(|(p, _)| *p).collect();
         return Err(ApiError::invalid(
-            "[0].path",
+            format!("[{i}].path"),
             format!(
                 "`{path}` cannot be patched on a {resource}; patchable paths: {}",
                 paths.join(", ")
@@ -116,7 +166,7 @@ pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp
     };
     if !ops_allowed.contains(op_static) {
         return Err(ApiError::invalid(
-            "[0].op",
+            format!("[{i}].op"),
             format!(
                 "`{op_name}` is not supported on {path} of a {resource}; supported: {}",
                 ops_allowed.join(", ")
@@ -125,7 +175,7 @@ pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp
     }
     let Some(value) = op.get("value") else {
         return Err(ApiError::invalid(
-            "[0].value",
+            format!("[{i}].value"),
             format!("`{op_name}` needs a `value`"),
         ));
     };
@@ -138,7 +188,7 @@ pub fn parse(body: &[u8], allowed: Allowed, resource: &str) -> ApiResult<PatchOp
         } else {
             "`from` must be a JSON Pointer string, and only move and copy take it".to_string()
         };
-        return Err(ApiError::invalid("[0].from", why));
+        return Err(ApiError::invalid(format!("[{i}].from"), why));
     }
     Ok(PatchOp {
         op: op_static,
@@ -182,6 +232,7 @@ pub fn run_test(op: &PatchOp, current: &Value) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -220,6 +271,208 @@ mod tests {
         assert_eq!(parse(ok, METRIC_PATHS, "metric").unwrap().path, "/datatype");
         let obj = br#"{"op":"replace","path":"/name","value":"a"}"#;
         assert!(parse(obj, PROGRAM_PATHS, "program").is_err());
+    }
+
+    const DIM: Allowed = DIMENSION_PATHS;
+
+    fn tested(body: Value) -> ApiResult<TestedPatch> {
+        parse_tested(body.to_string().as_bytes(), DIM, "dimension")
+    }
+
+    #[test]
+    fn a_test_then_a_replace_of_the_same_path_is_one_tested_patch() {
+        let doc = json!([{"op":"test","path":"/values","value":[{"id":"A"}]},{"op":"replace","path":"/values","value":[{"id":"A"},{"id":"B"}]}]);
+        let p = tested(doc.clone()).unwrap();
+        let t = p.test.expect("the test is kept");
+        assert_eq!(
+            (t.op, t.path, &t.value),
+            ("test", "/values", &json!([{"id":"A"}]))
+        );
+        assert_eq!((p.op.op, p.op.path), ("replace", "/values"));
+        assert!(
+            parse(doc.to_string().as_bytes(), DIM, "dimension").is_err(),
+            "parse keeps exactly one operation"
+        );
+        let name = json!([{"op":"test","path":"/name","value":null},{"op":"replace","path":"/name","value":"N"}]);
+        assert!(tested(name).unwrap().test.is_some(), "any one property");
+        for one in ["replace", "test"] {
+            let p = tested(json!([{"op": one, "path": "/active", "value": true}])).unwrap();
+            assert!(p.test.is_none() && p.op.op == one);
+        }
+    }
+
+    #[test]
+    fn other_shapes_of_two_or_more_operations_are_refused() {
+        let op = |op: &str, path: &str| json!({"op": op, "path": path, "value": []});
+        for (doc, shown) in [
+            (
+                json!([op("test", "/values"), op("replace", "/name")]),
+                "`test` /values then `replace` /name",
+            ),
+            (
+                json!([op("replace", "/values"), op("replace", "/values")]),
+                "`replace` /values then `replace`",
+            ),
+            (
+                json!([op("replace", "/values"), op("test", "/values")]),
+                "`replace` /values then `test`",
+            ),
+            (
+                json!([op("test", "/values"), op("test", "/values")]),
+                "`test` /values then `test`",
+            ),
+        ] {
+            let e = tested(doc).unwrap_err();
+            assert_eq!(e.target.as_deref(), Some("body"));
+            assert!(
+                e.message
+                    .contains("must be a `test` followed by a `replace` of the same path"),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains(shown), "{}", e.message);
+        }
+        for n in [0, 3, 4] {
+            let doc = Value::Array((0..n).map(|_| op("test", "/values")).collect());
+            let e = tested(doc).unwrap_err();
+            assert!(
+                e.message.contains(&format!("holds {n} operations")),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("exactly one operation"), "{}", e.message);
+        }
+        let e = tested(json!([op("test", "/values"), op("replace", "/id")])).unwrap_err();
+        assert_eq!(
+            e.target.as_deref(),
+            Some("[1].path"),
+            "each operation is checked first"
+        );
+        let e =
+            tested(json!([op("test", "/values"), {"op":"replace","path":"/values"}])).unwrap_err();
+        assert_eq!(e.target.as_deref(), Some("[1].value"));
+        assert_eq!(
+            tested(json!([op("test", "/values"), 7]))
+                .unwrap_err()
+                .target
+                .as_deref(),
+            Some("[1]")
+        );
+    }
+
+    /// Arbitrary JSON, a few levels deep.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            "[ -~]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{0,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An operation object: `op`, `path`, `value` and `from` each present or not, mostly
+    /// plausible, sometimes anything.
+    fn any_op() -> impl Strategy<Value = Value> {
+        let name = prop_oneof![
+            6 => proptest::sample::select(vec!["test", "replace"]).prop_map(Value::from),
+            1 => proptest::sample::select(RFC_OPS.to_vec()).prop_map(Value::from),
+            1 => "[a-z]{0,6}".prop_map(Value::from),
+            1 => any_json(),
+        ];
+        let path = prop_oneof![
+            6 => proptest::sample::select(vec!["/active", "/name", "/values"]).prop_map(Value::from),
+            1 => proptest::sample::select(vec!["/id", "", "/values/0"]).prop_map(Value::from),
+            1 => any_json(),
+        ];
+        let field = |p, s| proptest::option::weighted(p, s);
+        (
+            field(0.9, name.boxed()),
+            field(0.9, path.boxed()),
+            field(0.9, any_json().boxed()),
+            field(0.05, any_json().boxed()),
+        )
+            .prop_map(|(op, path, value, from)| {
+                let fields = [("op", op), ("path", path), ("value", value), ("from", from)];
+                Value::Object(
+                    fields
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+                        .collect(),
+                )
+            })
+    }
+
+    fn any_doc() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            4 => proptest::collection::vec(prop_oneof![4 => any_op(), 1 => any_json()], 0..4).prop_map(Value::Array),
+            1 => any_json(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_never_panic_the_parsers(body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse(&body, DIM, "dimension");
+            let _ = parse_tested(&body, DIM, "dimension");
+        }
+
+        /// Two well-formed operations are one tested patch exactly when they are a `test`
+        /// then a `replace` of the same path, and it carries both values as sent.
+        #[test]
+        fn two_operations_are_accepted_only_as_test_then_replace_of_one_path(
+            ops in proptest::collection::vec(
+                (proptest::sample::select(vec!["test", "replace"]),
+                 proptest::sample::select(vec!["/active", "/name", "/values"]),
+                 any_json()),
+                2,
+            )
+        ) {
+            let doc: Vec<Value> = ops.iter().map(|(op, path, value)| json!({"op": op, "path": path, "value": value})).collect();
+            let got = tested(Value::Array(doc));
+            let ((op0, path0, v0), (op1, path1, v1)) = (&ops[0], &ops[1]);
+            let shape = *op0 == "test" && *op1 == "replace" && path0 == path1;
+            prop_assert_eq!(got.is_ok(), shape);
+            if let Ok(p) = got {
+                // As the body carries them: serde_json reads floats back to within an ulp.
+                let sent = |v: &Value| serde_json::from_str::<Value>(&v.to_string()).unwrap();
+                let t = p.test.expect("a test");
+                prop_assert_eq!((t.value, p.op.value), (sent(v0), sent(v1)));
+            }
+        }
+
+        /// A generated document never panics either parser, and the tested parser accepts
+        /// exactly one valid operation, or a valid `test` then a valid `replace` of its path.
+        #[test]
+        fn a_tested_patch_is_accepted_exactly_in_its_shapes(doc in any_doc()) {
+            let body = doc.to_string();
+            let one = parse(body.as_bytes(), DIM, "dimension");
+            let got = parse_tested(body.as_bytes(), DIM, "dimension");
+            let alone = |v: &Value| parse(json!([v]).to_string().as_bytes(), DIM, "dimension").ok();
+            let expected = match doc.as_array().map(Vec::as_slice) {
+                Some([v]) => alone(v).is_some(),
+                Some([a, b]) => match (alone(a), alone(b)) {
+                    (Some(t), Some(r)) => t.is_test() && r.op == "replace" && t.path == r.path,
+                    _ => false,
+                },
+                _ => false,
+            };
+            prop_assert_eq!(got.is_ok(), expected, "{}", body);
+            prop_assert_eq!(one.is_ok(), expected && doc.as_array().is_some_and(|a| a.len() == 1), "{}", body);
+            if let (Ok(one), Ok(got)) = (one, got) {
+                prop_assert!(got.test.is_none());
+                prop_assert_eq!((one.op, one.path, one.value), (got.op.op, got.op.path, got.op.value));
+            }
+        }
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl WorkivaClient {
         decode(&req, &resp)
     }
 
+    /// A JSON Patch of one `replace`.
     async fn patch<T: DeserializeOwned>(
         &self,
         template: &'static str,
@@ -185,7 +186,18 @@ impl WorkivaClient {
         path: &str,
         value: Value,
     ) -> Result<T> {
-        let body = to_body(&json!([{"op": "replace", "path": path, "value": value}]));
+        let op = json!({"op": "replace", "path": path, "value": value});
+        self.patch_ops(template, segments, vec![op]).await
+    }
+
+    /// A JSON Patch document of these operations, in order.
+    async fn patch_ops<T: DeserializeOwned>(
+        &self,
+        template: &'static str,
+        segments: &[&str],
+        ops: Vec<Value>,
+    ) -> Result<T> {
+        let body = to_body(&ops);
         self.call(self.req(Method::PATCH, template, segments, Some(body)))
             .await
     }
@@ -431,6 +443,27 @@ impl WorkivaClient {
             &["programs", program, "dimensions", id],
             path,
             value,
+        )
+        .await
+    }
+
+    /// Replaces a dimension's `/values` with `new` only if they are still `expected` (a
+    /// `test` then a `replace` in one patch, applied atomically): when another writer changed
+    /// them since they were read, the answer is a 409 and nothing changes.
+    pub async fn patch_dimension_values_tested(
+        &self,
+        program: &str,
+        id: &str,
+        expected: Value,
+        new: Value,
+    ) -> Result<Dimension> {
+        self.patch_ops(
+            "/programs/{programId}/dimensions/{dimensionId}",
+            &["programs", program, "dimensions", id],
+            vec![
+                json!({"op": "test", "path": "/values", "value": expected}),
+                json!({"op": "replace", "path": "/values", "value": new}),
+            ],
         )
         .await
     }

@@ -1,4 +1,5 @@
-//! `/programs/{id}/dimensions`: list, get, create, patch (values replaced or added).
+//! `/programs/{id}/dimensions`: list, get, create, patch (values replaced or added, a
+//! replace optionally guarded by a `test` of the same path).
 
 use axum::Extension;
 use axum::Json;
@@ -90,18 +91,29 @@ pub async fn create_dimension(
     ))
 }
 
+/// One property per request; a `test` of that property may come first (our decision, see
+/// `docs/emulator.md`). The store's lock is held across both, so nothing comes between the
+/// test and the change: a failed test is a 409 and changes nothing.
 pub async fn patch_dimension(
     State(sh): S,
     Path((pid, did)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let op = patch::parse(&body, patch::DIMENSION_PATHS, "dimension")?;
+    let doc = patch::parse_tested(&body, patch::DIMENSION_PATHS, "dimension")?;
     let mut st = advanced_store(&sh);
+    if let Some(test) = &doc.test {
+        apply_op(&mut st, &pid, &did, test)?;
+    }
+    Ok(Json(apply_op(&mut st, &pid, &did, &doc.op)?))
+}
+
+/// Applies one operation to a dimension; answers the dimension as it is then.
+fn apply_op(st: &mut Store, pid: &str, did: &str, op: &patch::PatchOp) -> ApiResult<Value> {
     if op.is_test() {
-        let p = st.program_mut(&pid)?;
-        let cur = Store::dimension_mut(p, &did)?.to_json(true);
-        patch::run_test(&op, &cur[&op.path[1..]])?;
-        return Ok(Json(cur));
+        let p = st.program_mut(pid)?;
+        let cur = Store::dimension_mut(p, did)?.to_json(true);
+        patch::run_test(op, &cur[&op.path[1..]])?;
+        return Ok(cur);
     }
     let d = match op.path {
         "/values" => {
@@ -118,22 +130,22 @@ pub async fn patch_dimension(
                 ));
             }
             let vals = parse_dim_values(arr, "/values")?;
-            st.replace_dimension_values(&pid, &did, vals)?
+            st.replace_dimension_values(pid, did, vals)?
         }
         "/active" => {
-            let b = patch_bool(&op)?;
-            let p = st.program_mut(&pid)?;
-            let d = Store::dimension_mut(p, &did)?;
+            let b = patch_bool(op)?;
+            let p = st.program_mut(pid)?;
+            let d = Store::dimension_mut(p, did)?;
             d.active = b;
             d.clone()
         }
         _ => {
-            let n = patch_str(&op, limits::NAME, true)?;
-            let p = st.program_mut(&pid)?;
-            let d = Store::dimension_mut(p, &did)?;
+            let n = patch_str(op, limits::NAME, true)?;
+            let p = st.program_mut(pid)?;
+            let d = Store::dimension_mut(p, did)?;
             d.name = n;
             d.clone()
         }
     };
-    Ok(Json(d.to_json(true)))
+    Ok(d.to_json(true))
 }
