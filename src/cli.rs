@@ -125,6 +125,21 @@ pub enum Command {
     /// Alerts ([[alert]]): send a test event, list recent deliveries.
     #[command(subcommand)]
     Alerts(AlertsCommand),
+    /// The state store's upkeep.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Drops batch bodies older than [store] keep_batch_bodies_days (keeping their SHA-256
+    /// and size) and runs older than [store] keep_runs_days; prints what went (the daemon
+    /// does this every hour).
+    Prune {
+        /// Only count what would go.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -409,6 +424,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Some(Command::Alerts(AlertsCommand::History { limit, output })) => {
             commands::alerts::history(config.as_deref(), limit, output == ReportFormat::Json).await
+        }
+        Some(Command::Store(StoreCommand::Prune { dry_run })) => {
+            commands::store::prune(config.as_deref(), dry_run).await
         }
         Some(Command::Catalog(c)) => {
             use commands::catalog as cat;

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod catalog;
 pub mod review;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

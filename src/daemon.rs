@@ -101,6 +101,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         alerter.clone(),
         Duration::from_secs(settings.daemon.watch_interval_secs.max(1)),
     );
+    let prune = spawn_prune(store.clone(), settings.store.clone());
     let guard = endpoint_guard(&settings.daemon, addr)?;
     let limits = server::Limits {
         header_read_timeout: Duration::from_secs(settings.daemon.header_read_timeout_secs),
@@ -231,6 +232,7 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
     }
     upkeep.abort();
     watch.abort();
+    prune.abort();
     for p in &scheduled {
         crate::telemetry::leader(&p.name, false);
     }
@@ -438,6 +440,32 @@ fn run_event(r: &sync::Report) -> Option<Event> {
 /// which are stale: a `stale` alert the first time a pipeline is past its
 /// `stale_after_secs`, none again until it has recovered (the condition is kept in the store,
 /// so replicas share it).
+/// Prunes the store as `[store]` says once an hour, the first a minute after start (every
+/// replica does; a prune that finds nothing to do costs two counts).
+fn spawn_prune(store: Store, cfg: crate::config::StoreConfig) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        loop {
+            let (bodies, runs) = cfg.cutoffs();
+            match store.prune(bodies, runs, false).await {
+                Ok(p) if p.bodies + p.runs > 0 => {
+                    tracing::info!(
+                        bodies = p.bodies,
+                        body_bytes = p.body_bytes,
+                        runs = p.runs,
+                        "Pruned the state store."
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "Cannot prune the state store; trying again in an hour.")
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    })
+}
+
 fn spawn_watch(
     store: Store,
     limits: Vec<(String, Option<Duration>)>,

@@ -74,6 +74,28 @@ pub struct StoreConfig {
     /// How long a run rides out a store that fails transiently (retrying its writes, sending
     /// nothing new) before it stops; default 120.
     pub outage_secs: u64,
+    /// Days a batch's body is kept once it has an outcome (its SHA-256 and size stay); 30.
+    pub keep_batch_bodies_days: u32,
+    /// Days a finished run is kept, with its batches, rejects and reviews (each pipeline's
+    /// newest run stays); unset: kept for good.
+    pub keep_runs_days: Option<u32>,
+}
+
+impl StoreConfig {
+    /// The cut-offs of a prune now: batch bodies, and runs when `keep_runs_days` is set.
+    pub fn cutoffs(
+        &self,
+    ) -> (
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        let now = chrono::Utc::now();
+        let days = |d: u32| now - chrono::Duration::days(i64::from(d));
+        (
+            days(self.keep_batch_bodies_days),
+            self.keep_runs_days.map(days),
+        )
+    }
 }
 
 impl Default for StoreConfig {
@@ -81,6 +103,8 @@ impl Default for StoreConfig {
         Self {
             url: "sqlite://esg-sync-state.db".into(),
             outage_secs: 120,
+            keep_batch_bodies_days: 30,
+            keep_runs_days: None,
         }
     }
 }
@@ -322,6 +346,17 @@ impl Settings {
                 "store.outage_secs is {}; it must be from 1 to 3600",
                 self.store.outage_secs
             ));
+        }
+        for (key, days) in [
+            (
+                "keep_batch_bodies_days",
+                Some(self.store.keep_batch_bodies_days),
+            ),
+            ("keep_runs_days", self.store.keep_runs_days),
+        ] {
+            if let Some(d) = days.filter(|d| !(1..=36_500).contains(d)) {
+                out.push(format!("store.{key} is {d}; it must be from 1 to 36500"));
+            }
         }
         if let Err(e) = self.workiva.validate_numbers() {
             out.push(e);

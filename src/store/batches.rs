@@ -5,6 +5,15 @@ use sqlx::Row;
 
 use super::{BatchRecord, Result, Store, now, q};
 
+/// A body's SHA-256 as lower-case hex, kept when the body itself is pruned.
+fn sha256_hex(body: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl Store {
     /// Records a batch before it is sent: `creates` and `updates` values.
     #[allow(clippy::too_many_arguments)]
@@ -38,8 +47,8 @@ impl Store {
         let t = now();
         let mut tx = self.write("record a batch").await?;
         let row = sqlx::query(
-            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10) RETURNING id",
+            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at, body_sha256, body_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12) RETURNING id",
         )
         .bind(run_id)
         .bind(pipeline)
@@ -51,6 +60,8 @@ impl Store {
         .bind(body.to_vec())
         .bind(t.clone())
         .bind(t)
+        .bind(sha256_hex(body))
+        .bind(body.len() as i64)
         .fetch_one(&mut *tx)
         .await
         .map_err(q("record a batch"))?;

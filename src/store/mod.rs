@@ -10,6 +10,7 @@ mod decisions;
 mod lease;
 mod mapping;
 mod migrate;
+mod prune;
 mod rejects;
 mod reviews;
 mod ride;
@@ -24,6 +25,7 @@ pub use alerts::Delivery;
 pub use decisions::Decision;
 pub use lease::LeaseRow;
 pub use mapping::MappingKind;
+pub use prune::Pruned;
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0006_decisions.sql"),
     ),
     (7, include_str!("../../migrations/sqlite/0007_replicas.sql")),
+    (
+        8,
+        include_str!("../../migrations/sqlite/0008_retention.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -69,6 +75,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         7,
         include_str!("../../migrations/postgres/0007_replicas.sql"),
+    ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_retention.sql"),
     ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).

@@ -475,6 +475,65 @@ async fn reviews_and_decisions(s: &Store) {
     assert!(s.decisions(Some("other"), 10).await.unwrap().is_empty());
 }
 
+/// Retention: bodies of batches with an outcome go (counted first by a dry prune), open
+/// batches and their runs stay, each pipeline's newest run stays, older runs go whole.
+async fn retention(s: &Store) {
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let r1 = s.run_start("ret").await.unwrap();
+    let done = s
+        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'x'; 100])
+        .await
+        .unwrap();
+    s.batch_sent(done, "https://w/op/1").await.unwrap();
+    s.batch_completed(done, r1, None).await.unwrap();
+    let open = s
+        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'y'; 50])
+        .await
+        .unwrap();
+    s.run_finish(r1, "interrupted", &Counts::default(), None)
+        .await
+        .unwrap();
+    let r2 = s.run_start("ret").await.unwrap();
+    s.run_finish(r2, "succeeded", &Counts::default(), None)
+        .await
+        .unwrap();
+    let dry = s.prune(later, Some(later), true).await.unwrap();
+    assert!(dry.bodies >= 1 && dry.body_bytes >= 100, "{dry:?}");
+    let wet = s.prune(later, Some(later), false).await.unwrap();
+    assert_eq!((wet.bodies, wet.body_bytes), (dry.bodies, dry.body_bytes));
+    assert_eq!(s.prune(later, None, true).await.unwrap().bodies, 0, "gone");
+    let left = s.open_batches("ret").await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].id, left[0].body.len()),
+        (open, 50),
+        "an open batch keeps its body"
+    );
+    let runs: Vec<i64> = s
+        .runs_of("ret", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        runs,
+        vec![r2, r1],
+        "a run with an open batch, and the newest, stay"
+    );
+    s.batch_done(open, "failed", None).await.unwrap();
+    s.prune(later, Some(later), false).await.unwrap();
+    let runs: Vec<i64> = s
+        .runs_of("ret", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(runs, vec![r2], "the older run went, with its batches");
+    assert!(s.batches_of_run(r1).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn every_query_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -485,6 +544,7 @@ async fn every_query_on_sqlite() {
     // Reopening migrates nothing twice and keeps the data.
     let s = Store::connect(&url).await.unwrap();
     assert_eq!(s.runs(10).await.unwrap().len(), 6);
+    retention(&s).await;
 }
 
 #[tokio::test]
@@ -512,6 +572,7 @@ async fn every_query_on_postgres() {
     s.close().await;
     let s = Store::connect(url.as_str()).await.unwrap();
     assert_eq!(s.runs(10).await.unwrap().len(), 6);
+    retention(&s).await;
     s.close().await;
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(&mut admin)
