@@ -103,7 +103,9 @@ impl TickStore for crate::store::Store {
             Ok(claimed) => claimed,
             Err(e) => {
                 // Unclaimed, a tick could run on two replicas; the run needs the store anyway.
-                tracing::error!(pipeline, error = %e, "Cannot claim the schedule tick in the state store; it is skipped.");
+                // The claim was retried for the store's outage bound first.
+                crate::telemetry::tick_missed(pipeline);
+                tracing::error!(pipeline, tick = %tick, error = %e, "Cannot claim the schedule tick in the state store after retrying for [store] outage_secs; it is missed (esg_sync_ticks_missed_total).");
                 false
             }
         }

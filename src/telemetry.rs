@@ -31,6 +31,7 @@ pub const CONCURRENCY_CHANGES: &str = "esg_sync_api_concurrency_changes_total";
 pub const LEADER: &str = "esg_sync_pipeline_leader";
 pub const ALERTS: &str = "esg_sync_alerts_total";
 pub const STORE_RETRIES: &str = "esg_sync_store_retries_total";
+pub const TICKS_MISSED: &str = "esg_sync_ticks_missed_total";
 
 /// Every metric with its type and help text, as the README lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
@@ -130,6 +131,11 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         STORE_RETRIES,
         "counter",
         "State store writes tried again after a transient failure (connection lost, database restarting, busy), by what was written.",
+    ),
+    (
+        TICKS_MISSED,
+        "counter",
+        "Schedule ticks not run because the state store could not record their claim within [store] outage_secs, by pipeline.",
     ),
 ];
 
@@ -273,6 +279,11 @@ pub fn reviewer_decided(reviewer: &str, action: &'static str) {
 /// Whether this replica holds the pipeline's lease.
 pub fn leader(pipeline: &str, on: bool) {
     gauge!(LEADER, "pipeline" => pipeline.to_string()).set(if on { 1.0 } else { 0.0 });
+}
+
+/// A schedule tick not run: its claim could not be recorded.
+pub fn tick_missed(pipeline: &str) {
+    counter!(TICKS_MISSED, "pipeline" => pipeline.to_string()).increment(1);
 }
 
 /// A state store write tried again after a transient failure.

@@ -41,6 +41,20 @@ impl Store {
         tick: DateTime<Utc>,
         holder: &str,
     ) -> Result<bool> {
+        // Ridden out like a run's writes: a store restart at the tick's moment runs the tick
+        // late, not never. A retry after a claim whose answer was lost finds its own claim.
+        self.ride("claim a schedule tick", || {
+            self.claim_tick_once(pipeline, tick, holder)
+        })
+        .await
+    }
+
+    async fn claim_tick_once(
+        &self,
+        pipeline: &str,
+        tick: DateTime<Utc>,
+        holder: &str,
+    ) -> Result<bool> {
         let claimed = sqlx::query(
             "INSERT INTO schedule_claims (pipeline, tick, holder, claimed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (pipeline, tick) DO NOTHING",
@@ -61,7 +75,18 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(q("drop old schedule claims"))?;
-        Ok(claimed.rows_affected() == 1)
+        if claimed.rows_affected() == 1 {
+            return Ok(true);
+        }
+        let mine =
+            sqlx::query("SELECT holder FROM schedule_claims WHERE pipeline = $1 AND tick = $2")
+                .bind(pipeline)
+                .bind(stamp(tick))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(q("read a schedule claim"))?
+                .is_some_and(|r| r.get::<String, _>(0) == holder);
+        Ok(mine)
     }
 
     /// Who claimed each tick of `pipeline` (tick, holder), oldest first.

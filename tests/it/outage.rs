@@ -236,3 +236,31 @@ async fn a_store_down_past_its_outage_bound_fails_the_run_and_the_next_sends_not
         again.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_claimed_while_the_store_restarts_runs_late_not_never() {
+    let Some(pg) = PrivatePg::start() else { return };
+    let store = esg_sync::store::Store::connect(&pg.url())
+        .await
+        .unwrap()
+        .with_outage(Duration::from_secs(60));
+    pg.ctl(&["stop"]);
+    let tick = chrono::Utc::now();
+    let claim = tokio::spawn({
+        let s = store.clone();
+        async move { s.claim_tick("nightly", tick, "me").await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pg.ctl(&["start"]);
+    assert!(
+        claim
+            .await
+            .unwrap()
+            .expect("the claim rode the restart out"),
+        "the tick is claimed, late"
+    );
+    // A retry after a claim whose answer was lost finds its own claim; another's stays theirs.
+    assert!(store.claim_tick("nightly", tick, "me").await.unwrap());
+    assert!(!store.claim_tick("nightly", tick, "other").await.unwrap());
+    store.close().await;
+}
