@@ -104,6 +104,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
         if stopped {
             out.unsent += left;
         } else {
+            refused_by_store(ctx, &e);
             out.abandoned += left;
             out.error = Some(e);
         }
@@ -116,6 +117,19 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
         out.abandoned += rest;
     }
     out
+}
+
+/// A store that refused a write for good (a full disk, past its outage bound) stops the
+/// whole run's sending at once, not only this metric's: nothing more goes to Workiva that
+/// the store could not record.
+fn refused_by_store(ctx: &Ctx<'_>, e: &ExecError) {
+    if let ExecError::Store(s) = e
+        && !s.is_fenced()
+        && !ctx.stop.is_cancelled()
+    {
+        tracing::error!(pipeline = ctx.pipeline, error = %s, "The state store refused a write; this run sends nothing more to Workiva.");
+        ctx.stop.cancel();
+    }
 }
 
 /// Why the run's gate refused a write: its lease was lost, or it is stopping.
@@ -315,7 +329,9 @@ pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mu
             Ok(()) => {
                 out.deleted += part.len();
                 if let Err(e) = ctx.store.run_add_deleted(ctx.run_id, part.len()).await {
-                    out.error = Some(e.into());
+                    let e = e.into();
+                    refused_by_store(ctx, &e);
+                    out.error = Some(e);
                     return;
                 }
             }

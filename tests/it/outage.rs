@@ -264,3 +264,75 @@ async fn a_tick_claimed_while_the_store_restarts_runs_late_not_never() {
     assert!(!store.claim_tick("nightly", tick, "other").await.unwrap());
     store.close().await;
 }
+
+/// Runs `run-now` with the files it writes limited to `limit_kib` KiB (`ulimit -f`, with
+/// SIGXFSZ ignored, so a write past it fails as on a full disk instead of killing it).
+fn run_with_file_limit(cfg: &Path, limit_kib: u64) -> std::process::Output {
+    Command::new("bash")
+        .args([
+            "-c",
+            &format!("trap '' XFSZ; ulimit -f {limit_kib}; exec \"$0\" run-now --config \"$1\"",),
+            env!("CARGO_BIN_EXE_esg-sync"),
+            cfg.to_str().unwrap(),
+        ])
+        .env("ESG_SYNC_TEST_SECRET", "demo-secret")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_stops_sending_and_the_next_run_sends_nothing_twice() {
+    // The store's files may grow only so far: tried at several limits, so the store fills
+    // before the run, between its two batches, and after them.
+    let mut mid_run = false;
+    for limit_kib in [24, 32, 40, 48, 64, 96] {
+        let (during, stderr) = full_disk_once(limit_kib).await;
+        eprintln!(
+            "limit {limit_kib} KiB: {during} batches sent; {}",
+            stderr
+                .lines()
+                .filter(|l| l.contains("ERROR") || l.contains("error"))
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+        mid_run |= during == 1 && stderr.contains("disk I/O error");
+    }
+    assert!(
+        mid_run,
+        "at one of the limits the store filled between the two batches"
+    );
+}
+
+/// One run with the store limited to `limit_kib`, then one without: returns the batches the
+/// limited run sent and its log. Workiva ends equal to the lake with each batch sent once.
+async fn full_disk_once(limit_kib: u64) -> (usize, String) {
+    let e = sync_env().await;
+    let cfg = config_with(&e, "", "");
+    // A first run of one row creates the store; then the lake grows.
+    write_rows(&e.file("data.parquet"), &ROWS[..1]);
+    let first = crate::restart::run_binary(cfg.clone(), None).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let before = e.upsertions();
+    write_rows(&e.file("data.parquet"), ROWS);
+    let out = run_with_file_limit(&cfg, limit_kib);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let during = e.upsertions() - before;
+    let again = crate::restart::run_binary(cfg, None).await;
+    assert_eq!(
+        again.code,
+        Some(0),
+        "{limit_kib} KiB: {}\n{}",
+        again.stdout,
+        again.stderr
+    );
+    assert_equal_to_source(&e).await;
+    assert_eq!(
+        e.upsertions() - before,
+        2,
+        "{limit_kib} KiB: each metric's batch was sent once across both runs\n{stderr}\n{}",
+        again.stderr
+    );
+    (during, stderr)
+}
