@@ -139,6 +139,17 @@ fn setup(e: &SyncEnv, pg: &PrivatePg, outage_secs: u64) -> PathBuf {
     cfg
 }
 
+/// Waits for a spawned run: its exit code and its log.
+async fn finished(child: std::process::Child) -> (Option<i32>, String) {
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
 fn spawn_run(cfg: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_esg-sync"))
         .args(["run-now", "--config", cfg.to_str().unwrap()])
@@ -163,15 +174,8 @@ async fn a_store_restart_mid_run_is_ridden_out_and_no_batch_is_sent_twice() {
     pg.ctl(&["stop"]);
     tokio::time::sleep(Duration::from_secs(2)).await;
     pg.ctl(&["start"]);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "the run rode the restart out\n{stderr}"
-    );
+    let (code, stderr) = finished(child).await;
+    assert_eq!(code, Some(0), "the run rode the restart out\n{stderr}");
     assert_equal_to_source(&e).await;
     assert_eq!(e.upsertions(), 2, "each of the two batches was sent once");
     let again = crate::restart::run_binary(cfg, None).await;
@@ -204,15 +208,8 @@ async fn a_store_down_past_its_outage_bound_fails_the_run_and_the_next_sends_not
     );
     store.close().await;
     pg.ctl(&["stop"]);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "past outage_secs the run stops\n{stderr}"
-    );
+    let (code, stderr) = finished(child).await;
+    assert_eq!(code, Some(1), "past outage_secs the run stops\n{stderr}");
     assert_eq!(
         e.upsertions(),
         1,

@@ -475,6 +475,11 @@ async fn reviews_and_decisions(s: &Store) {
     assert!(s.decisions(Some("other"), 10).await.unwrap().is_empty());
 }
 
+async fn run_ids(s: &Store, pipeline: &str) -> Vec<i64> {
+    let runs = s.runs_of(pipeline, 10).await.unwrap();
+    runs.iter().map(|r| r.id).collect()
+}
+
 /// Retention: bodies of batches with an outcome go (counted first by a dry prune), open
 /// batches and their runs stay, each pipeline's newest run stays, older runs go whole.
 async fn retention(s: &Store) {
@@ -509,13 +514,7 @@ async fn retention(s: &Store) {
         (open, 50),
         "an open batch keeps its body"
     );
-    let runs: Vec<i64> = s
-        .runs_of("ret", 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let runs = run_ids(s, "ret").await;
     assert_eq!(
         runs,
         vec![r2, r1],
@@ -523,13 +522,7 @@ async fn retention(s: &Store) {
     );
     s.batch_done(open, "failed", None).await.unwrap();
     s.prune(later, Some(later), false).await.unwrap();
-    let runs: Vec<i64> = s
-        .runs_of("ret", 10)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.id)
-        .collect();
+    let runs = run_ids(s, "ret").await;
     assert_eq!(runs, vec![r2], "the older run went, with its batches");
     assert!(s.batches_of_run(r1).await.unwrap().is_empty());
 }
