@@ -138,7 +138,10 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         lease_ttl,
     );
     let review_runner = reviewer_runner(client.clone(), store.clone(), &reviewers, alerter.clone());
-    let ticks = Arc::new(store.clone());
+    let ticks = Arc::new(AlertedTicks {
+        store: store.clone(),
+        alerter: alerter.clone(),
+    });
     let mut jobs = Vec::new();
     for p in &scheduled {
         let schedule = Schedule::parse(p.schedule.as_deref().unwrap_or_default(), &p.timezone)
@@ -440,6 +443,42 @@ fn run_event(r: &sync::Report) -> Option<Event> {
 /// which are stale: a `stale` alert the first time a pipeline is past its
 /// `stale_after_secs`, none again until it has recovered (the condition is kept in the store,
 /// so replicas share it).
+/// The daemon's schedule ticks: the store's, with a `tick_missed` alert for a tick whose
+/// claim could not be recorded.
+struct AlertedTicks {
+    store: Store,
+    alerter: Alerter,
+}
+
+impl scheduler::TickStore for AlertedTicks {
+    async fn last_tick(&self, pipeline: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        scheduler::TickStore::last_tick(&self.store, pipeline).await
+    }
+
+    async fn set_last_tick(&self, pipeline: &str, tick: chrono::DateTime<chrono::Utc>) {
+        scheduler::TickStore::set_last_tick(&self.store, pipeline, tick).await
+    }
+
+    async fn claim(&self, pipeline: &str, tick: chrono::DateTime<chrono::Utc>) -> bool {
+        let me = crate::sync::lease::holder_id();
+        match self.store.claim_tick(pipeline, tick, me).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                scheduler::missed(pipeline, tick, &e);
+                self.alerter.emit(Event::new(
+                    AlertEvent::TickMissed,
+                    Some(pipeline),
+                    format!(
+                        "the {} run of pipeline `{pipeline}` was missed: the state store could not record its claim ({e}); the next tick runs as usual",
+                        tick.to_rfc3339()
+                    ),
+                ));
+                false
+            }
+        }
+    }
+}
+
 /// Prunes the store as `[store]` says once an hour, the first a minute after start (every
 /// replica does; a prune that finds nothing to do costs two counts).
 fn spawn_prune(store: Store, cfg: crate::config::StoreConfig) -> tokio::task::JoinHandle<()> {

@@ -78,6 +78,14 @@ pub trait TickStore: Send + Sync + 'static {
     fn claim(&self, pipeline: &str, tick: DateTime<Utc>) -> impl Future<Output = bool> + Send;
 }
 
+/// A tick whose claim could not be recorded: not run (unclaimed, it could run on two
+/// replicas, and the run needs the store anyway), counted and logged. The claim was retried
+/// for the store's outage bound first.
+pub fn missed(pipeline: &str, tick: DateTime<Utc>, e: &crate::store::StoreError) {
+    crate::telemetry::tick_missed(pipeline);
+    tracing::error!(pipeline, tick = %tick, error = %e, "Cannot claim the schedule tick in the state store after retrying for [store] outage_secs; it is missed (esg_sync_ticks_missed_total).");
+}
+
 impl TickStore for crate::store::Store {
     async fn last_tick(&self, pipeline: &str) -> Option<DateTime<Utc>> {
         match crate::store::Store::last_tick(self, pipeline).await {
@@ -102,10 +110,7 @@ impl TickStore for crate::store::Store {
         {
             Ok(claimed) => claimed,
             Err(e) => {
-                // Unclaimed, a tick could run on two replicas; the run needs the store anyway.
-                // The claim was retried for the store's outage bound first.
-                crate::telemetry::tick_missed(pipeline);
-                tracing::error!(pipeline, tick = %tick, error = %e, "Cannot claim the schedule tick in the state store after retrying for [store] outage_secs; it is missed (esg_sync_ticks_missed_total).");
+                missed(pipeline, tick, &e);
                 false
             }
         }

@@ -25,6 +25,9 @@ pub enum AlertEvent {
     LeaseLost,
     /// The final reviewer rejected a task.
     ReviewerRejected,
+    /// A schedule tick was not run: the state store could not record its claim within
+    /// `[store] outage_secs`.
+    TickMissed,
     /// `esg-sync alerts test`.
     Test,
 }
@@ -37,6 +40,7 @@ impl AlertEvent {
             Self::Stale => "stale",
             Self::LeaseLost => "lease_lost",
             Self::ReviewerRejected => "reviewer_rejected",
+            Self::TickMissed => "tick_missed",
             Self::Test => "test",
         }
     }
@@ -83,6 +87,7 @@ fn all_events() -> Vec<AlertEvent> {
         AlertEvent::Stale,
         AlertEvent::LeaseLost,
         AlertEvent::ReviewerRejected,
+        AlertEvent::TickMissed,
     ]
 }
 
