@@ -141,6 +141,35 @@ fn stopped(ctx: &Ctx<'_>) -> ExecError {
     }
 }
 
+/// Follows a batch Workiva took to its end: records its operation URL, polls it, records
+/// its completion. `None` when it completed, its details when it failed. The batch is never
+/// sent again: if its URL cannot be recorded (the store is down past its outage bound), the
+/// operation is still polled to its end before the metric stops, and the next run, which
+/// finds the batch unconfirmed, plans against what Workiva holds.
+async fn follow(
+    ctx: &Ctx<'_>,
+    id: i64,
+    op: &crate::workiva::OperationRef,
+) -> Result<Option<Vec<ErrorDetail>>, ExecError> {
+    let unrecorded = ctx.store.batch_sent(id, &op.url).await.err();
+    if let Some(e) = &unrecorded {
+        tracing::error!(batch = id, operation = %op.url, error = %e, "Cannot record the operation URL of a batch Workiva took; polling it to its end, then stopping this metric.");
+    }
+    failpoint::hit("operation_recorded");
+    match ctx.client.wait_operation(op).await {
+        Ok(_) => {
+            let recorded = ctx.store.batch_completed(id, ctx.run_id, None).await;
+            if let (Some(e), Err(_)) = (unrecorded, &recorded) {
+                return Err(e.into());
+            }
+            recorded?;
+            Ok(None)
+        }
+        Err(WorkivaError::OperationFailed { details, .. }) => Ok(Some(details)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn send<'a>(
     ctx: &'a Ctx<'_>,
     metric: &'a str,
@@ -180,22 +209,8 @@ fn send<'a>(
         {
             Ok(op) => {
                 crate::telemetry::batch_sent(ctx.pipeline, body.len());
-                // Workiva took the batch: it is never sent again. If its operation URL cannot
-                // be recorded (the store is down past its outage bound), the operation is
-                // still polled to its end before the metric stops, and the next run, which
-                // finds the batch unconfirmed, plans against what Workiva holds.
-                let unrecorded = ctx.store.batch_sent(id, &op.url).await.err();
-                if let Some(e) = &unrecorded {
-                    tracing::error!(batch = id, operation = %op.url, error = %e, "Cannot record the operation URL of a batch Workiva took; polling it to its end, then stopping this metric.");
-                }
-                failpoint::hit("operation_recorded");
-                match ctx.client.wait_operation(&op).await {
-                    Ok(_) => {
-                        let recorded = ctx.store.batch_completed(id, ctx.run_id, None).await;
-                        if let (Some(e), Err(_)) = (unrecorded, &recorded) {
-                            return Err(e.into());
-                        }
-                        recorded?;
+                match follow(ctx, id, &op).await? {
+                    None => {
                         for w in &writes {
                             if w.create {
                                 out.created += 1;
@@ -207,8 +222,7 @@ fn send<'a>(
                         failpoint::hit("batch_completed");
                         return Ok(());
                     }
-                    Err(WorkivaError::OperationFailed { details, .. }) => details,
-                    Err(e) => return Err(e.into()),
+                    Some(details) => details,
                 }
             }
             // Refused at once as malformed: narrowed down like a failed operation.
