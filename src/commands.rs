@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod review;
 pub mod store;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -400,12 +401,28 @@ pub async fn rejects(
     let settings = Settings::load(config)?;
     let store = Store::open(&settings.store).await?;
     let run_id = pick_run(&store, run).await?;
-    let list = store.rejects(run_id).await?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+    // A page at a time, so a run with millions of rejects is printed in bounded memory.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    out.write_all(if json {
+        b"["
     } else {
-        print!("{}", crate::outcome::rejects_csv(run_id, &list));
+        crate::outcome::REJECTS_CSV_HEADER.as_bytes()
+    })?;
+    let (mut after, mut first) = (0, true);
+    while let Some((page, last)) = store.rejects_page(run_id, after).await? {
+        if json {
+            for r in &page {
+                out.write_all(if first { b"\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut out, r)?;
+                first = false;
+            }
+        } else {
+            out.write_all(crate::outcome::rejects_csv_rows(run_id, &page).as_bytes())?;
+        }
+        after = last;
     }
+    out.write_all(if json { b"\n]\n" } else { b"" })?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -88,10 +88,21 @@ pub fn csv_cell(s: &str) -> String {
     }
 }
 
+/// The header line of a run's rejects as CSV.
+pub const REJECTS_CSV_HEADER: &str =
+    "run,source_file,source_row,field,reason,metric_key,period,value\n";
+
 /// A run's rejects as CSV, a header line first (`esg-sync rejects` and the status page's
 /// download).
 pub fn rejects_csv(run_id: i64, list: &[Reject]) -> String {
-    let mut out = String::from("run,source_file,source_row,field,reason,metric_key,period,value\n");
+    let mut out = String::from(REJECTS_CSV_HEADER);
+    out.push_str(&rejects_csv_rows(run_id, list));
+    out
+}
+
+/// Rejects as CSV lines, no header: a page of a streamed download.
+pub fn rejects_csv_rows(run_id: i64, list: &[Reject]) -> String {
+    let mut out = String::new();
     for r in list {
         out.push_str(&format!(
             "{run_id},{},{},{},{},{},{},{}\n",

@@ -98,23 +98,41 @@ pub(super) async fn rejects_csv(State(h): State<Health>, Path(id): Path<String>)
     let Some(run) = found.filter(|r| h.limits.iter().any(|(n, _)| *n == r.pipeline)) else {
         return (StatusCode::NOT_FOUND, "no such run\n").into_response();
     };
-    match h.store.rejects(run.id).await {
-        Ok(list) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"esg-sync-run-{}-rejects.csv\"",
-                        run.id
-                    ),
-                ),
-            ],
-            crate::outcome::rejects_csv(run.id, &list),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
-    }
+    // A page is read and sent, then the next: however many rejects a run has, a download
+    // holds at most one page in memory and no store connection between pages.
+    let first = match h.store.rejects_page(run.id, 0).await {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
+    };
+    let (store, run_id) = (h.store.clone(), run.id);
+    // A page that cannot be read ends the body with an error, never as a shorter file.
+    let pages = futures_util::stream::unfold(Some(Ok(first)), move |state| {
+        let store = store.clone();
+        async move {
+            match state? {
+                Err(e) => Some((Err(e), None)),
+                Ok(None) => None,
+                Ok(Some((page, last))) => {
+                    let chunk = crate::outcome::rejects_csv_rows(run_id, &page);
+                    let following = store.rejects_page(run_id, last).await;
+                    Some((Ok(chunk), Some(following)))
+                }
+            }
+        }
+    });
+    let header =
+        futures_util::stream::once(async { Ok(crate::outcome::REJECTS_CSV_HEADER.to_string()) });
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"esg-sync-run-{run_id}-rejects.csv\""),
+            ),
+        ],
+        axum::body::Body::from_stream(futures_util::StreamExt::chain(header, pages)),
+    )
+        .into_response()
 }
 
 pub(super) async fn metrics(State(h): State<Health>) -> Response {

@@ -80,7 +80,7 @@ impl Store {
              FROM alert_deliveries ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list alert deliveries"))?;
         Ok(rows

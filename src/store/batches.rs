@@ -179,7 +179,7 @@ impl Store {
             "SELECT status, value_count, operation_url FROM batches WHERE run_id = $1 ORDER BY id",
         )
         .bind(run_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list a run's batches"))?;
         Ok(rows

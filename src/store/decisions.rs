@@ -117,7 +117,7 @@ impl Store {
         )
         .bind(reviewer.unwrap_or_default())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list decisions"))?;
         Ok(rows.iter().map(Self::decision_from_row).collect())

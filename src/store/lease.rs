@@ -125,7 +125,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT pipeline, holder, token, expires_at FROM pipeline_leases ORDER BY pipeline",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list pipeline leases"))?;
         Ok(rows

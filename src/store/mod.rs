@@ -2,11 +2,12 @@
 //! Any driver: one set of queries with `$1` placeholders serves both, and every query is tested
 //! on both. Migrations live in `migrations/sqlite` and `migrations/postgres`, are embedded in
 //! the binary and applied at connect, each once, in order. One file per table group: `migrate`,
-//! `mapping`, `runs`, `batches`, `rejects`, `lease`, `schedule`.
+//! `mapping`, `runs`, `batches`, `deletions`, `rejects`, `lease`, `schedule`.
 
 mod alerts;
 mod batches;
 mod decisions;
+mod deletions;
 mod lease;
 mod mapping;
 mod migrate;
@@ -23,6 +24,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 pub use alerts::Delivery;
 pub use decisions::Decision;
+pub use deletions::DeletionRecord;
 pub use lease::LeaseRow;
 pub use mapping::MappingKind;
 pub use prune::Pruned;
@@ -52,6 +54,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/sqlite/0008_retention.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_deletions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -79,6 +85,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         8,
         include_str!("../../migrations/postgres/0008_retention.sql"),
+    ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_deletions.sql"),
     ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
@@ -182,7 +192,12 @@ pub use crate::outcome::Reject;
 
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The writer: every write and every read a run acts on. One connection on SQLite.
     pool: AnyPool,
+    /// What operators read (`esg-sync runs`, the status page, a run's rejects): on a SQLite
+    /// file, a pool of its own, so these reads never wait for the writer nor it for them
+    /// (the write-ahead log lets both go on); on Postgres and in memory, the writer's pool.
+    reads: AnyPool,
     pub backend: Backend,
     /// Set on the store a run writes through ([`Store::fenced`]): its pipeline's lease and the
     /// fencing token it was acquired with.
@@ -239,13 +254,26 @@ impl Store {
                 url: crate::redact::url(url),
                 source,
             })?;
-        let store = Self {
+        let mut store = Self {
+            reads: pool.clone(),
             pool,
             backend,
             fence: None,
             outage: DEFAULT_OUTAGE,
         };
         store.migrate().await?;
+        if backend == Backend::Sqlite && !memory {
+            store.reads = AnyPoolOptions::new()
+                .max_connections(READERS)
+                .acquire_timeout(std::time::Duration::from_secs(10))
+                .after_connect(|conn, _| Box::pin(reader_session(conn)))
+                .connect(&conn_url)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    url: crate::redact::url(url),
+                    source,
+                })?;
+        }
         Ok(store)
     }
 
@@ -332,6 +360,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
 }
@@ -359,6 +388,17 @@ async fn session(
     };
     for sql in statements {
         sqlx::query(*sql).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Connections of a SQLite store's reader pool.
+const READERS: u32 = 4;
+
+/// A SQLite reader: it can only read, and waits up to 5 s for a checkpoint's lock.
+async fn reader_session(conn: &mut sqlx::AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    for sql in ["PRAGMA busy_timeout = 5000", "PRAGMA query_only = ON"] {
+        sqlx::query(sql).execute(&mut *conn).await?;
     }
     Ok(())
 }

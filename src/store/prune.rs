@@ -22,7 +22,8 @@ pub struct Pruned {
 /// The runs old enough to go: finished before `$1`, and not their pipeline's newest.
 const OLD_RUNS: &str = "SELECT r.id FROM runs r WHERE r.finished_at IS NOT NULL AND r.finished_at < $1 \
      AND r.id < (SELECT MAX(n.id) FROM runs n WHERE n.pipeline = r.pipeline) \
-     AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.run_id = r.id AND b.status IN ('pending', 'sent'))";
+     AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.run_id = r.id AND b.status IN ('pending', 'sent')) \
+     AND NOT EXISTS (SELECT 1 FROM deletions d WHERE d.run_id = r.id AND d.status = 'pending')";
 
 /// Batch bodies old enough to go: with an outcome, last changed before `$1`, not yet empty.
 const OLD_BODIES: &str = "FROM batches WHERE status NOT IN ('pending', 'sent') AND updated_at < $1 AND body_bytes IS NOT NULL AND length(body) > 0";
@@ -86,7 +87,7 @@ impl Store {
 
     async fn delete_runs_before(&self, t: String) -> Result<()> {
         let mut tx = self.write("delete old runs").await?;
-        for table in ["rejects", "reviews", "batches"] {
+        for table in ["rejects", "reviews", "batches", "deletions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE run_id IN ({OLD_RUNS})"
             )))

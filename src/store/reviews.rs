@@ -49,7 +49,7 @@ impl Store {
         )
         .bind(run_id)
         .bind(flagged_only as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list reviews"))?;
         Ok(rows
@@ -75,7 +75,7 @@ impl Store {
              CAST(COALESCE(SUM(flagged), 0) AS BIGINT) AS flagged FROM reviews WHERE run_id = $1",
         )
         .bind(run_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.reads)
         .await
         .map_err(q("count reviews"))?;
         Ok((r.get::<i64, _>("ok"), r.get::<i64, _>("flagged")))

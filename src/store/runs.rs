@@ -37,7 +37,7 @@ impl Store {
     /// Records the end of a run: its status, message and the counts known at the end (read,
     /// rejected, unchanged, locked). Created, updated and deleted are not written here: they
     /// were counted as each batch completed ([`Store::batch_completed`],
-    /// [`Store::run_add_deleted`]). Returns the run's counts as recorded.
+    /// [`Store::deletion_done`]). Returns the run's counts as recorded.
     pub async fn run_finish(
         &self,
         id: i64,
@@ -77,23 +77,6 @@ impl Store {
         .await
         .map_err(q("finish a run"))?;
         tx.commit().await.map_err(q("finish a run"))
-    }
-
-    /// Counts `n` values deleted by run `id`, as soon as Workiva confirmed them.
-    pub async fn run_add_deleted(&self, id: i64, n: usize) -> Result<()> {
-        self.ride("count deleted values", || self.run_add_deleted_once(id, n))
-            .await
-    }
-
-    async fn run_add_deleted_once(&self, id: i64, n: usize) -> Result<()> {
-        let mut tx = self.write("count deleted values").await?;
-        sqlx::query("UPDATE runs SET deleted = deleted + $1 WHERE id = $2")
-            .bind(n as i64)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("count deleted values"))?;
-        tx.commit().await.map_err(q("count deleted values"))
     }
 
     /// Marks runs of `pipeline` still `running` as `failed` with `message`; returns their ids.
@@ -194,7 +177,7 @@ impl Store {
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRecord>> {
         let rows = sqlx::query(select_runs!("ORDER BY id DESC LIMIT $1"))
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await
             .map_err(q("list runs"))?;
         Ok(rows.iter().map(Self::run_from_row).collect())
@@ -207,7 +190,7 @@ impl Store {
         ))
         .bind(pipeline)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list a pipeline's runs"))?;
         Ok(rows.iter().map(Self::run_from_row).collect())
@@ -217,7 +200,7 @@ impl Store {
     pub async fn last_run(&self, pipeline: &str) -> Result<Option<RunRecord>> {
         let row = sqlx::query(select_runs!("WHERE pipeline = $1 ORDER BY id DESC LIMIT 1"))
             .bind(pipeline)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(q("read the last run"))?;
         Ok(row.as_ref().map(Self::run_from_row))
@@ -231,7 +214,7 @@ impl Store {
              AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1",
         )
         .bind(pipeline)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await
         .map_err(q("read the last success"))?;
         Ok(row
@@ -265,7 +248,7 @@ impl Store {
     pub async fn run(&self, id: i64) -> Result<Option<RunRecord>> {
         let row = sqlx::query(select_runs!("WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await
             .map_err(q("read a run"))?;
         Ok(row.as_ref().map(Self::run_from_row))

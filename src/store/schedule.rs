@@ -95,7 +95,7 @@ impl Store {
             "SELECT tick, holder FROM schedule_claims WHERE pipeline = $1 ORDER BY tick",
         )
         .bind(pipeline)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await
         .map_err(q("list schedule claims"))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())

@@ -122,7 +122,7 @@ pub async fn write_metric(ctx: &Ctx<'_>, metric: &str, writes: Vec<Write>) -> Ou
 /// A store that refused a write for good (a full disk, past its outage bound) stops the
 /// whole run's sending at once, not only this metric's: nothing more goes to Workiva that
 /// the store could not record.
-fn refused_by_store(ctx: &Ctx<'_>, e: &ExecError) {
+pub(super) fn refused_by_store(ctx: &Ctx<'_>, e: &ExecError) {
     if let ExecError::Store(s) = e
         && !s.is_fenced()
         && !ctx.stop.is_cancelled()
@@ -133,7 +133,7 @@ fn refused_by_store(ctx: &Ctx<'_>, e: &ExecError) {
 }
 
 /// Why the run's gate refused a write: its lease was lost, or it is stopping.
-fn stopped(ctx: &Ctx<'_>) -> ExecError {
+pub(super) fn stopped(ctx: &Ctx<'_>) -> ExecError {
     if ctx.lease.is_some_and(|l| l.is_lost()) {
         ExecError::LeaseLost
     } else {
@@ -325,47 +325,12 @@ async fn narrow(
     Ok(())
 }
 
-/// Deletes values by id, in requests of at most 2,000 ids.
-pub async fn delete_values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mut Outcome) {
-    for (i, part) in ids.chunks(2000).enumerate() {
-        if ctx.stop.is_cancelled() {
-            out.unsent += ids.len() - i * 2000;
-            return;
-        }
-        let idents: Vec<crate::workiva::models::ValueIdentifier> = part
-            .iter()
-            .map(|id| crate::workiva::models::ValueIdentifier {
-                id: Some(id.clone()),
-                ..Default::default()
-            })
-            .collect();
-        match ctx.client.batch_delete(ctx.program, metric, &idents).await {
-            Ok(()) => {
-                out.deleted += part.len();
-                if let Err(e) = ctx.store.run_add_deleted(ctx.run_id, part.len()).await {
-                    let e = e.into();
-                    refused_by_store(ctx, &e);
-                    out.error = Some(e);
-                    return;
-                }
-            }
-            Err(WorkivaError::Gated { .. }) => {
-                out.unsent += ids.len() - i * 2000;
-                return;
-            }
-            Err(e) => {
-                out.error = Some(e.into());
-                return;
-            }
-        }
-    }
-}
-
 /// Finishes what an interrupted run left: polls recorded operations instead of resending
 /// them, and never resends a batch that has no operation URL (it is marked `unconfirmed`;
 /// the plan that follows sends whatever of it did not land). The values of each batch that
-/// completes are counted in `run_id`, the run that resumed it. Returns how many batches
-/// were resumed.
+/// completes are counted in `run_id`, the run that resumed it. A deletion left `pending` is
+/// marked `unconfirmed` (deleting is idempotent: the plan deletes what is still there).
+/// Returns how many batches were resumed.
 pub async fn resume(
     client: &WorkivaClient,
     store: &Store,
@@ -376,6 +341,14 @@ pub async fn resume(
     let interrupted = store.mark_interrupted(pipeline, run_id).await?;
     if !interrupted.is_empty() {
         tracing::warn!(pipeline, runs = ?interrupted, batches = open.len(), "Earlier runs stopped before they finished; resuming their batches first.");
+    }
+    let unconfirmed = store.deletions_unconfirm(pipeline).await?;
+    if unconfirmed > 0 {
+        tracing::warn!(
+            pipeline,
+            deletions = unconfirmed,
+            "Deletions an earlier run recorded were never confirmed; the plan deletes what is still there."
+        );
     }
     let mut polled = 0;
     for b in &open {

@@ -12,7 +12,8 @@
 //! 5. `chunk`: writes into request bodies of exact size within the budget (pure).
 //! 6. `dimension_values`: the lake's new dimension values added to their dimensions.
 //! 7. `execute`: send, record the operation URL, poll, narrow a failed batch down to its bad
-//!    values; resume what an interrupted run left.
+//!    values; resume what an interrupted run left. `delete` (mirror mode): the values the
+//!    lake no longer has, each request recorded through the run's fence before it is sent.
 //! 8. `report`: how the run ended and the summary table.
 //! 9. `run`: one run, start to end: lease, resume, plan, guard, execute, record.
 //!
@@ -20,10 +21,12 @@
 //! a value's key), `error` (typed errors from each
 //! step to the report and exit code), `lease` (one run of a pipeline at a time, across
 //! processes), `progress` (the terminal's progress line), `failpoint` (planned crashes for
-//! tests). Only `resolve`, `dimension_values` and `execute` (and `run`, which records) do I/O.
+//! tests). Only `resolve`, `dimension_values`, `execute` and `delete` (and `run`, which
+//! records) do I/O.
 
 pub mod canon;
 pub mod chunk;
+pub mod delete;
 pub mod diff;
 pub mod dimension_values;
 pub mod error;

@@ -319,7 +319,7 @@ async fn execute_plan(
                 let metric = mp.metric_id.as_str();
                 let mut out = execute::write_metric(ctx, metric, mp.writes).await;
                 if out.error.is_none() && !mp.delete_ids.is_empty() {
-                    execute::delete_values(ctx, metric, &mp.delete_ids, &mut out).await;
+                    super::delete::values(ctx, metric, &mp.delete_ids, &mut out).await;
                 }
                 (i, out)
             }

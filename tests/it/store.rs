@@ -107,7 +107,34 @@ async fn exercise(s: &Store) {
     // A completed batch counts its values in the run that saw it complete, once.
     s.batch_completed(b3, r2, None).await.unwrap();
     s.batch_completed(b3, r2, None).await.unwrap();
-    s.run_add_deleted(r2, 5).await.unwrap();
+    // A deletion counts its values in its run when Workiva confirmed it, once; a failed one
+    // counts nothing, and one a stop left pending is unconfirmed when the pipeline resumes.
+    let ids: Vec<String> = (0..5).map(|i| format!("v{i}")).collect();
+    let d1 = s
+        .deletion_insert(r2, "pipe", "prog", "met", &ids)
+        .await
+        .unwrap();
+    s.deletion_done(d1, r2, None).await.unwrap();
+    s.deletion_done(d1, r2, None).await.unwrap();
+    let d2 = s
+        .deletion_insert(r2, "pipe", "prog", "met", &ids[..2])
+        .await
+        .unwrap();
+    s.deletion_done(d2, r2, Some("Workiva answered 500"))
+        .await
+        .unwrap();
+    s.deletion_insert(r2, "pipe", "prog", "met", &ids[..1])
+        .await
+        .unwrap();
+    assert_eq!(s.deletions_unconfirm("pipe").await.unwrap(), 1);
+    let statuses: Vec<String> = s
+        .deletions_of_run(r2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(statuses, ["deleted", "failed", "unconfirmed"]);
     assert_eq!(
         s.run(r2).await.unwrap().unwrap().counts,
         Counts {
@@ -317,6 +344,10 @@ async fn fencing(s: &Store) {
         .batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
         .await
         .unwrap();
+    let deletion = old
+        .deletion_insert(run, "fenced", "prog", "met", &["v1".into()])
+        .await
+        .unwrap();
     // h1 stalls; its lease is taken over.
     let t2 = s
         .lease_acquire("fenced", "h2", ttl, |h| h == "h1")
@@ -336,7 +367,11 @@ async fn fencing(s: &Store) {
         old.run_finish(run, "succeeded", &Counts::default(), None)
             .await
             .unwrap_err(),
-        old.run_add_deleted(run, 3).await.unwrap_err(),
+        old.deletion_insert(run, "fenced", "prog", "met", &["v2".into()])
+            .await
+            .unwrap_err(),
+        old.deletion_done(deletion, run, None).await.unwrap_err(),
+        old.deletions_unconfirm("fenced").await.unwrap_err(),
         old.run_start("fenced").await.unwrap_err(),
         old.fail_running("fenced", "x").await.unwrap_err(),
         old.mark_interrupted("fenced", run).await.unwrap_err(),
@@ -354,6 +389,16 @@ async fn fencing(s: &Store) {
     let r = s.run(run).await.unwrap().unwrap();
     assert_eq!(r.status, "running", "nothing of the stale holder's landed");
     assert_eq!(r.counts.deleted, 0);
+    let deletions = s.deletions_of_run(run).await.unwrap();
+    assert_eq!(
+        deletions.len(),
+        1,
+        "a refused deletion is not recorded: {deletions:?}"
+    );
+    assert_eq!(
+        (deletions[0].status.as_str(), deletions[0].ids.as_slice()),
+        ("pending", ["v1".to_string()].as_slice())
+    );
     let open = s.open_batches("fenced").await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].status, "pending");
@@ -604,4 +649,70 @@ async fn a_new_state_database_is_private_to_its_user() {
     assert_eq!(mode(&db), 0o600);
     assert_eq!(mode(&dir.path().join("new/dir")), 0o700);
     assert_eq!(mode(&dir.path().join("new")), 0o700);
+}
+
+/// Operators' reads (here: eight downloads of a run's 20,000 rejects, page after page) use the
+/// SQLite store's reader pool, so a run's writes go on beside them: every write lands, and
+/// the writes' latencies are printed (figures, not a timed assertion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_beside_a_sqlite_run_do_not_hold_up_its_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/state.db", dir.path().display());
+    let s = connect_at_once(&url).await;
+    let big = s.run_start("big").await.unwrap();
+    let many: Vec<Reject> = (0..20_000)
+        .map(|i| Reject {
+            source_row: i,
+            ..reject()
+        })
+        .collect();
+    s.rejects_insert(big, "big", &many).await.unwrap();
+    let got = s.rejects(big).await.unwrap();
+    assert_eq!(got.len(), 20_000, "every page is read");
+    assert!(
+        got.windows(2).all(|w| w[0].source_row < w[1].source_row),
+        "in order"
+    );
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let readers: Vec<_> = (0..8)
+        .map(|_| {
+            let (s, done, reads) = (s.clone(), done.clone(), reads.clone());
+            tokio::spawn(async move {
+                let mut after = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    after = match s.rejects_page(big, after).await.unwrap() {
+                        Some((_, last)) => last,
+                        None => 0,
+                    };
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let run = s.run_start("busy").await.unwrap();
+    let reads_before = reads.load(std::sync::atomic::Ordering::Relaxed);
+    let mut took = Vec::new();
+    for _ in 0..100 {
+        let t = std::time::Instant::now();
+        let b = s
+            .batch_insert(run, "busy", "prog", "met", 1, 0, b"{}")
+            .await
+            .unwrap();
+        s.batch_completed(b, run, None).await.unwrap();
+        took.push(t.elapsed());
+    }
+    let reads_during = reads.load(std::sync::atomic::Ordering::Relaxed) - reads_before;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for r in readers {
+        r.await.unwrap();
+    }
+    took.sort();
+    println!(
+        "100 batch writes beside 8 readers ({reads_during} pages of 2,000 read meanwhile): p50 {:?}, p99 {:?}, max {:?}",
+        took[50], took[98], took[99]
+    );
+    assert_eq!(s.run(run).await.unwrap().unwrap().counts.created, 100);
 }

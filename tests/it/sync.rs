@@ -505,6 +505,12 @@ async fn mirror_deletes_what_the_source_dropped_within_its_guard() {
             json!([val(2019, json!({&e.env.ids.facility: "B"}), "7")]),
         )
         .await;
+    let ids_of = |vals: Vec<Value>| -> std::collections::BTreeSet<String> {
+        vals.iter()
+            .map(|v| v["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = ids_of(e.env.api.values(&e.env.ids.program, &e.env.ids.num).await);
     write_rows(&e.file("data.parquet"), &rows[..8]);
     let r = e.run(&mirror, RunOptions::default()).await;
     assert_eq!(
@@ -513,6 +519,20 @@ async fn mirror_deletes_what_the_source_dropped_within_its_guard() {
         "{r:?}"
     );
     assert_eq!(e.workiva(&e.env.ids.num).await.len(), 9);
+    // Each deletion was recorded with its ids before it was sent, and confirmed.
+    let after = ids_of(e.env.api.values(&e.env.ids.program, &e.env.ids.num).await);
+    let recorded = e.store.deletions_of_run(r.run_id.unwrap()).await.unwrap();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert_eq!(recorded[0].status, "deleted");
+    let gone: std::collections::BTreeSet<String> = before.difference(&after).cloned().collect();
+    assert_eq!(
+        recorded[0]
+            .ids
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>(),
+        gone
+    );
     // Dropping 5 of 8 is over the 25% guard: refused, nothing changed, unless forced.
     write_rows(&e.file("data.parquet"), &rows[..3]);
     let r = e.run(&mirror, RunOptions::default()).await;
