@@ -445,3 +445,138 @@ fn an_alert_refuses_plain_http_to_another_host_and_a_json_alert_needs_a_secret()
         "the URL's path is never shown: {err}"
     );
 }
+
+/// A run that a fault stops part way (Workiva answering 503, then a token refused) is
+/// recorded `failed` with the fault as its message, and raises `run_failed`: it is not a
+/// shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_a_fault_stops_part_way_is_failed_with_its_cause_and_raises_run_failed() {
+    use esg_sync::emulator::config::PlannedFault;
+    let e = sync_env().await;
+    let rows = |generation: &str| -> Vec<crate::sync::R<'static>> {
+        let value: &'static str = Box::leak(generation.to_string().into_boxed_str());
+        (0..24)
+            .map(|i| {
+                let p: &'static str =
+                    Box::leak(format!("{}-{:02}", 2020 + i / 12, i % 12 + 1).into_boxed_str());
+                ("ghg", p, "A", "", value, "")
+            })
+            .collect()
+    };
+    write_rows(&e.file("data.parquet"), &rows("1"));
+    let receiver = Receiver::default();
+    let hook = serve(receiver.clone()).await;
+    let cfg = config(&e, &hook);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(
+            "backoff_base_ms = 5",
+            "backoff_base_ms = 5\nmax_attempts = 2",
+        )
+        .replace(
+            "schedule = \"*/2 * * * * *\"",
+            "schedule = \"*/2 * * * * *\"\nbatch_bytes = 1000",
+        );
+    std::fs::write(&cfg, text).unwrap();
+    let mut s = e.env.emu.settings();
+    s.operations.base_ms = 500;
+    e.env.emu.set_settings(s).unwrap();
+    let d = crate::daemon::Daemon::spawn_with(
+        "daemon",
+        &cfg,
+        "info",
+        &[
+            ("ESG_SYNC_TEST_SECRET", "demo-secret"),
+            ("ESG_SYNC_TEST_ALERT_SECRET", SECRET),
+        ],
+    );
+    let store = esg_sync::store::Store::connect(&format!(
+        "sqlite://{}/alerts-state.db",
+        e.dir.path().display()
+    ))
+    .await
+    .unwrap();
+    let upserts = || {
+        e.env
+            .emu
+            .requests()
+            .iter()
+            .filter(|r| r.endpoint.ends_with("/batchUpsertion") && r.status == 202)
+            .count()
+    };
+    let failed = |n: usize| {
+        let got = receiver.got.clone();
+        move || {
+            let got = got.clone();
+            async move {
+                got.lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|r| r.event == "run_failed")
+                    .count()
+                    >= n
+            }
+        }
+    };
+    let plan = |faults: Vec<PlannedFault>| {
+        let mut s = e.env.emu.settings();
+        s.faults.plan = faults;
+        e.env.emu.set_settings(s).unwrap();
+    };
+    let fault = |endpoint: &str, fault: &str| PlannedFault {
+        endpoint: endpoint.into(),
+        fault: fault.into(),
+        times: 10_000,
+        retry_after_secs: None,
+    };
+    const UPSERT: &str = "POST /programs/{programId}/metrics/{metricId}/values/batchUpsertion";
+    for (n, (faults, cause)) in [
+        (vec![fault(UPSERT, "503")], "503"),
+        (
+            vec![
+                PlannedFault {
+                    times: 1,
+                    ..fault(UPSERT, "401")
+                },
+                fault("POST /oauth2/token", "401"),
+            ],
+            "token",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // The lake changes; once the run has landed its first batch, the fault begins.
+        let seen = upserts();
+        write_rows(&e.file("data.parquet"), &rows(&format!("{}", n + 2)));
+        assert!(
+            eventually(|| async { upserts() > seen }).await,
+            "a run began sending\n{}",
+            d.log()
+        );
+        plan(faults);
+        assert!(
+            eventually(failed(n + 1)).await,
+            "run_failed #{}\n{}",
+            n + 1,
+            d.log()
+        );
+        plan(Vec::new());
+        let g = receiver.got.lock().unwrap().clone();
+        let alert = g.iter().filter(|r| r.event == "run_failed").nth(n).unwrap();
+        assert_eq!(alert.body["pipeline"], "partial", "{}", alert.raw);
+        assert_eq!(alert.body["status"], "failed", "{}", alert.raw);
+        let run = store
+            .run(alert.body["run_id"].as_i64().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let message = run.message.clone().unwrap_or_default();
+        assert_eq!(run.status, "failed", "{run:?}");
+        assert!(message.contains(cause), "the cause is named: {message}");
+        assert!(!message.contains("shutdown"), "{message}");
+        let landed = run.counts.created + run.counts.updated;
+        assert!(landed > 0 && landed < 24, "it failed part way: {run:?}");
+    }
+    store.close().await;
+}

@@ -44,7 +44,24 @@ impl Daemon {
         level: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_esg-sync"))
+        Self::spawn_prefixed(&[], command, cfg, level, env)
+    }
+
+    /// As [`Daemon::spawn_with`], run through `prefix` (`unshare --pid --kill-child`, say).
+    pub(crate) fn spawn_prefixed(
+        prefix: &[&str],
+        command: &str,
+        cfg: &std::path::Path,
+        level: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let bin = env!("CARGO_BIN_EXE_esg-sync");
+        let (program, before) = match prefix.split_first() {
+            Some((p, rest)) => (*p, [rest, &[bin]].concat()),
+            None => (bin, Vec::new()),
+        };
+        let mut child = Command::new(program)
+            .args(before)
             .args([command, "--config", cfg.to_str().unwrap()])
             .envs(env.iter().copied())
             .env("RUST_LOG", level)

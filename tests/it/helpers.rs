@@ -74,6 +74,12 @@ pub fn test_config() -> EmulatorConfig {
         principal: Some("U-lead".into()),
         workspace_admin: false,
     });
+    // A second replica's own sign-in, so the request log tells two replicas apart.
+    c.clients.push(ClientConfig {
+        id: "second".into(),
+        secret: "second-secret".into(),
+        ..ClientConfig::default()
+    });
     c
 }
 

@@ -16,6 +16,7 @@ mod daemon;
 mod deploy;
 mod dimvalues;
 mod faults;
+mod fencing;
 mod guard;
 mod helpers;
 mod hostile;
