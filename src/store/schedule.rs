@@ -55,6 +55,9 @@ impl Store {
         tick: DateTime<Utc>,
         holder: &str,
     ) -> Result<bool> {
+        // With the lease statements' lock timeout: a claim never waits long on a row another
+        // session holds.
+        let mut tx = self.lease_tx("claim a schedule tick").await?;
         let claimed = sqlx::query(
             "INSERT INTO schedule_claims (pipeline, tick, holder, claimed_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (pipeline, tick) DO NOTHING",
@@ -63,7 +66,7 @@ impl Store {
         .bind(stamp(tick))
         .bind(holder)
         .bind(now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(q("claim a schedule tick"))?;
         // By when they were claimed, not by tick: a catch-up claims a tick that may be weeks
@@ -72,20 +75,22 @@ impl Store {
         sqlx::query("DELETE FROM schedule_claims WHERE pipeline = $1 AND claimed_at < $2")
             .bind(pipeline)
             .bind(stamp(Utc::now() - chrono::Duration::days(7)))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(q("drop old schedule claims"))?;
         if claimed.rows_affected() == 1 {
+            tx.commit().await.map_err(q("claim a schedule tick"))?;
             return Ok(true);
         }
         let mine =
             sqlx::query("SELECT holder FROM schedule_claims WHERE pipeline = $1 AND tick = $2")
                 .bind(pipeline)
                 .bind(stamp(tick))
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err(q("read a schedule claim"))?
                 .is_some_and(|r| r.get::<String, _>(0) == holder);
+        tx.commit().await.map_err(q("claim a schedule tick"))?;
         Ok(mine)
     }
 
