@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::emulator::{ClientConfig, Emulator, EmulatorConfig, Seed, StartOptions};
-
 #[derive(Debug, Parser)]
 #[command(
     name = "esg-sync",
@@ -481,126 +479,23 @@ async fn healthcheck(
     }
 }
 
-/// The admin API's token: from `--admin-token-file`, else made at random when the emulator
-/// listens off loopback (and printed: `true`), else none.
-fn admin_token(args: &EmulatorArgs) -> anyhow::Result<(Option<String>, bool)> {
-    if !args.admin {
-        return Ok((None, false));
-    }
-    if let Some(f) = &args.admin_token_file {
-        let t = std::fs::read_to_string(f)
-            .map_err(|e| anyhow::anyhow!("cannot read --admin-token-file {}: {e}", f.display()))?;
-        let t = t.trim();
-        if t.len() < 16 {
-            anyhow::bail!(
-                "--admin-token-file {} holds {} bytes; use at least 16 random bytes (e.g. `openssl rand -hex 32`)",
-                f.display(),
-                t.len()
-            );
-        }
-        return Ok((Some(t.to_string()), false));
-    }
-    if args.listen.ip().is_loopback() {
-        return Ok((None, false));
-    }
-    let made = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    Ok((Some(made), true))
-}
-
 /// Runs the emulator until Ctrl-C or SIGTERM.
 pub async fn run_emulator(
     args: EmulatorArgs,
     file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let mut config = match file {
-        Some(p) => EmulatorConfig::from_file(p)?,
-        None => EmulatorConfig::default(),
+    let serve = crate::emulator::serve::Serve {
+        listen: args.listen,
+        config: file.map(std::path::Path::to_path_buf),
+        seed: args.seed,
+        demo: args.demo,
+        admin: args.admin,
+        admin_token_file: args.admin_token_file,
+        client: args.client_id.zip(args.client_secret),
+        token_ttl: args.token_ttl,
     };
-    if let (Some(id), Some(secret)) = (&args.client_id, &args.client_secret) {
-        config.clients = vec![ClientConfig {
-            id: id.clone(),
-            secret: secret.clone(),
-            ..ClientConfig::default()
-        }];
-    }
-    if let Some(ttl) = args.token_ttl {
-        config.token_ttl_secs = ttl;
-    }
-    let mut seed = Seed::default();
-    if args.demo {
-        let demo: Seed = serde_json::from_str(crate::emulator::seed::DEMO_SEED)
-            .map_err(|e| anyhow::anyhow!("built-in demo seed is invalid: {e}"))?;
-        seed = demo;
-    }
-    if let Some(p) = &args.seed {
-        let extra = Seed::from_file(p)?;
-        seed.principals.extend(extra.principals);
-        seed.programs.extend(extra.programs);
-        seed.tasks.extend(extra.tasks);
-    }
-    let clients: Vec<String> = config.clients.iter().map(|c| c.id.clone()).collect();
-    // The banner's example uses the demo client only when it exists; another client's secret
-    // is never printed.
-    let example_client = config
-        .clients
-        .iter()
-        .find(|c| c.id == "demo" && c.secret == "demo-secret")
-        .map(|_| "client_id=demo -d client_secret=demo-secret".to_string())
-        .or_else(|| {
-            config
-                .clients
-                .first()
-                .map(|c| format!("client_id={} -d client_secret=$CLIENT_SECRET", c.id))
-        });
-    let (admin_token, made) = admin_token(&args)?;
-    eprintln!(
-        "Warning: this is a test double of the Workiva API for trials and tests, not for production: it keeps everything in memory, its demo client is a workspace administrator, and its admin API can rewrite any data."
-    );
-    let emu = Emulator::start(
-        config,
-        StartOptions {
-            listen: args.listen,
-            admin: args.admin,
-            admin_token: admin_token.clone(),
-            seed: Some(seed),
-        },
-    )
-    .await?;
-    let base = emu.base_url();
-    let programs = emu.with_store_advanced(|s| {
-        s.programs
-            .iter()
-            .map(|p| format!("{} ({})", p.name, p.id))
-            .collect::<Vec<_>>()
-    });
-    println!("Workiva API emulator listening on {base}");
-    println!("  OAuth clients: {}", clients.join(", "));
-    if let Some(client) = example_client {
-        println!(
-            "  token:  curl -s -X POST {base}/oauth2/token -d grant_type=client_credentials -d {client}"
-        );
-    }
-    println!(
-        "  then:   curl -s {base}/programs -H \"Authorization: Bearer $TOKEN\" -H 'X-Version: 2026-01-01'"
-    );
-    if args.admin {
-        println!("  admin API: {base}/_emulator/ (seed, faults, tasks, requests, counters, reset)");
-        match (&admin_token, made) {
-            (Some(t), true) => println!("  admin token (Authorization: Bearer): {t}"),
-            (Some(_), false) => println!("  admin token: the one in --admin-token-file"),
-            (None, _) => {}
-        }
-    }
-    for p in programs {
-        println!("  program: {p}");
-    }
-    println!("Press Ctrl-C to stop.");
-    crate::signals::next().await;
-    tracing::info!("Stopping the emulator.");
-    emu.shutdown().await;
-    Ok(())
+    crate::emulator::serve::serve(serve, async {
+        crate::signals::next().await;
+    })
+    .await
 }

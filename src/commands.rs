@@ -67,20 +67,7 @@ pub async fn embedded_emulator(settings: &mut Settings) -> anyhow::Result<Option
     }
     let seed = match e.state_file.as_deref().filter(|f| f.exists()) {
         Some(f) => Seed::from_file(f)?,
-        None => {
-            let mut s = Seed::default();
-            if e.demo {
-                s = serde_json::from_str(crate::emulator::seed::DEMO_SEED)
-                    .map_err(|err| anyhow::anyhow!("built-in demo seed: {err}"))?;
-            }
-            if let Some(f) = &e.seed {
-                let extra = Seed::from_file(f)?;
-                s.principals.extend(extra.principals);
-                s.programs.extend(extra.programs);
-                s.tasks.extend(extra.tasks);
-            }
-            s
-        }
+        None => Seed::build(e.demo, e.seed.as_deref())?,
     };
     let emu = Emulator::start(
         EmulatorConfig::default(),

@@ -8,7 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dburl;
-pub mod emulator;
+pub use workiva_emulator as emulator;
 pub mod inspect;
 pub mod outcome;
 pub mod redact;

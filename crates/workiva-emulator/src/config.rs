@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// Every scope the emulator knows; the default client holds all of them.
 pub const ALL_SCOPES: [&str; 4] = ["file:read", "file:write", "task:read", "task:write"];
 
-/// Largest request body any endpoint accepts: the one constant the client uses too.
-pub use crate::workiva::models::MAX_BODY_BYTES;
+/// Largest request body any endpoint accepts (the guide: 10 MiB). The emulator states the
+/// API's limits itself, apart from the client's, since it models the API independently.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 /// The whole emulator configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

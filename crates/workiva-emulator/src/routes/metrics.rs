@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 use super::fields::MetricView;
 use super::{Q, S, advanced_store, created, patch_bool, patch_int, patch_str};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::Base;
-use crate::emulator::input::{Obj, opt_enum, parse_json};
-use crate::emulator::model::*;
-use crate::emulator::paging::parse_query;
-use crate::emulator::patch;
-use crate::emulator::store::{NewMetric, Store, limits};
+use crate::error::{ApiError, ApiResult};
+use crate::filter;
+use crate::gateway::Base;
+use crate::input::{Obj, opt_enum, parse_json};
+use crate::model::*;
+use crate::paging::parse_query;
+use crate::patch;
+use crate::store::{NewMetric, Store, limits};
 
 fn parse_pairs(
     o: &Obj,

@@ -13,14 +13,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Q, S, advanced_store, created, patch_str};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::{Base, FailOperation, Shared};
-use crate::emulator::model::*;
-use crate::emulator::paging::{Position, parse_query};
-use crate::emulator::patch;
-use crate::emulator::store::limits;
-use crate::emulator::value_input;
+use crate::error::{ApiError, ApiResult};
+use crate::filter;
+use crate::gateway::{Base, FailOperation, Shared};
+use crate::model::*;
+use crate::paging::{Position, parse_query};
+use crate::patch;
+use crate::store::limits;
+use crate::value_input;
 
 pub async fn list_values(
     State(sh): S,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::{DeleteItem, Store, Target, not_found};
-use crate::emulator::error::{ApiError, ApiResult, Detail};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::*;
 
 impl Store {
     pub fn metric_values(&self, metric: Uuid) -> &MetricValues {

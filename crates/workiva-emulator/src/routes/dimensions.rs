@@ -9,14 +9,14 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{Q, S, advanced_store, created, patch_bool, patch_str};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::Base;
-use crate::emulator::input::{Obj, parse_json};
-use crate::emulator::model::*;
-use crate::emulator::paging::parse_query;
-use crate::emulator::patch;
-use crate::emulator::store::{self, Store, limits};
+use crate::error::{ApiError, ApiResult};
+use crate::filter;
+use crate::gateway::Base;
+use crate::input::{Obj, parse_json};
+use crate::model::*;
+use crate::paging::parse_query;
+use crate::patch;
+use crate::store::{self, Store, limits};
 
 fn parse_dim_values(arr: &[Value], target: &str) -> ApiResult<Vec<DimValue>> {
     let mut out = Vec::with_capacity(arr.len());

@@ -7,9 +7,9 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::Store;
-use crate::emulator::config::OperationTiming;
-use crate::emulator::error::{ApiError, ApiResult, Detail};
-use crate::emulator::model::*;
+use crate::config::OperationTiming;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::*;
 
 impl Store {
     /// Queues a batch upsertion. A second one for a metric with one in flight is a 409.

@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use super::{Store, not_found};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult};
+use crate::model::*;
 
 impl Store {
     fn check_parent(

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod patch;
 pub mod routes;
 pub mod seed;
+pub mod serve;
 pub mod store;
 pub mod value_input;
 

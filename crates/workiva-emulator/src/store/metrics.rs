@@ -4,8 +4,8 @@
 use uuid::Uuid;
 
 use super::{NewMetric, Store, not_found};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult};
+use crate::model::*;
 
 impl Store {
     pub fn metric_ids(&self, program: &str, metric: &str) -> ApiResult<(Uuid, Uuid)> {

@@ -8,13 +8,13 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{Q, S, advanced_store, created, patch_str};
-use crate::emulator::error::ApiResult;
-use crate::emulator::filter;
-use crate::emulator::gateway::{Base, Caller};
-use crate::emulator::input::{Obj, parse_json};
-use crate::emulator::paging::parse_query;
-use crate::emulator::patch;
-use crate::emulator::store::limits;
+use crate::error::ApiResult;
+use crate::filter;
+use crate::gateway::{Base, Caller};
+use crate::input::{Obj, parse_json};
+use crate::paging::parse_query;
+use crate::patch;
+use crate::store::limits;
 
 /// The programs the caller may read (all of them for a workspace administrator).
 pub async fn list_programs(
@@ -31,7 +31,7 @@ pub async fn list_programs(
         "programs",
     )?;
     let st = advanced_store(&sh);
-    let readable = |p: &&crate::emulator::model::Program| {
+    let readable = |p: &&crate::model::Program| {
         caller.workspace_admin || st.access(p, &caller.principal).is_some()
     };
     Ok(Json(lq.page(

@@ -5,9 +5,9 @@ use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::{Store, limits, not_found};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::input::char_len;
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult};
+use crate::input::char_len;
+use crate::model::*;
 
 impl Store {
     pub fn create_dimension(

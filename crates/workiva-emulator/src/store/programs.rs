@@ -3,8 +3,8 @@
 use uuid::Uuid;
 
 use super::{OWNER_PERMISSION, Store, not_found};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult};
+use crate::model::*;
 
 impl Store {
     pub fn program(&self, id: &str) -> ApiResult<&Program> {

@@ -15,7 +15,7 @@ use super::model::*;
 use super::store::{NewMetric, NewTask, PERMISSIONS, Store, check_dim_values};
 
 /// The demo tenant shipped with the binary (`config/demo/seed.json`).
-pub const DEMO_SEED: &str = include_str!("../../config/demo/seed.json");
+pub const DEMO_SEED: &str = include_str!("../../../config/demo/seed.json");
 
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -192,6 +192,24 @@ pub struct SeedTaskValue {
 }
 
 impl Seed {
+    /// The demo tenant (`config/demo/seed.json`), with `extra` (a seed file) added, if any:
+    /// the one way both the emulator's command and the embedded emulator build their seed.
+    pub fn build(demo: bool, extra: Option<&Path>) -> anyhow::Result<Self> {
+        let mut seed = if demo {
+            serde_json::from_str(DEMO_SEED)
+                .map_err(|e| anyhow::anyhow!("the built-in demo seed is invalid: {e}"))?
+        } else {
+            Self::default()
+        };
+        if let Some(p) = extra {
+            let more = Self::from_file(p)?;
+            seed.principals.extend(more.principals);
+            seed.programs.extend(more.programs);
+            seed.tasks.extend(more.tasks);
+        }
+        Ok(seed)
+    }
+
     pub fn from_file(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read seed file {}: {e}", path.display()))?;

@@ -1,7 +1,7 @@
 //! The fields `$filter` and `$orderBy` can name, per resource.
 
-use crate::emulator::filter::{FieldVal, Filterable};
-use crate::emulator::model::*;
+use crate::filter::{FieldVal, Filterable};
+use crate::model::*;
 
 impl Filterable for &Program {
     fn field(&self, name: &str) -> FieldVal<'_> {

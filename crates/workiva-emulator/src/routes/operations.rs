@@ -7,10 +7,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{Q, S, advanced_store};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::gateway::Base;
-use crate::emulator::model::*;
-use crate::emulator::paging::parse_query;
+use crate::error::{ApiError, ApiResult};
+use crate::gateway::Base;
+use crate::model::*;
+use crate::paging::parse_query;
 
 pub async fn get_operation(
     State(sh): S,

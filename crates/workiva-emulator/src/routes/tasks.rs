@@ -7,12 +7,12 @@ use axum::extract::{Path, Query, State};
 use serde_json::Value;
 
 use super::{Q, S, advanced_store};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::Base;
-use crate::emulator::input::{Obj, opt_enum, parse_json};
-use crate::emulator::paging::parse_query;
-use crate::emulator::store::{TaskAction, limits};
+use crate::error::{ApiError, ApiResult};
+use crate::filter;
+use crate::gateway::Base;
+use crate::input::{Obj, opt_enum, parse_json};
+use crate::paging::parse_query;
+use crate::store::{TaskAction, limits};
 
 pub async fn list_tasks(
     State(sh): S,

@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Q, S, advanced_store};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::{Base, Caller};
-use crate::emulator::input::{Obj, parse_json};
-use crate::emulator::paging::parse_query;
-use crate::emulator::store::PERMISSIONS;
+use crate::error::{ApiError, ApiResult};
+use crate::filter;
+use crate::gateway::{Base, Caller};
+use crate::input::{Obj, parse_json};
+use crate::paging::parse_query;
+use crate::store::PERMISSIONS;
 
 pub async fn list_permission_definitions(
     Extension(base): Extension<Base>,

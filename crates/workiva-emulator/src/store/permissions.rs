@@ -1,8 +1,8 @@
 //! Program permissions: who may read, write and administer a program.
 
 use super::{OWNER_PERMISSION, PERMISSIONS, Store};
-use crate::emulator::error::{ApiError, ApiResult, Detail};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::*;
 
 impl Store {
     /// Whether `principal` holds Owner on the program.

@@ -9,13 +9,13 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{Q, S, advanced_store, created, patch_int, patch_str};
-use crate::emulator::error::ApiResult;
-use crate::emulator::filter;
-use crate::emulator::gateway::Base;
-use crate::emulator::input::{Obj, parse_json};
-use crate::emulator::paging::parse_query;
-use crate::emulator::patch;
-use crate::emulator::store::{Store, limits};
+use crate::error::ApiResult;
+use crate::filter;
+use crate::gateway::Base;
+use crate::input::{Obj, parse_json};
+use crate::paging::parse_query;
+use crate::patch;
+use crate::store::{Store, limits};
 
 pub async fn list_topics(
     State(sh): S,

@@ -4,8 +4,8 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::{NewTask, Store, TaskAction, not_found};
-use crate::emulator::error::{ApiError, ApiResult};
-use crate::emulator::model::*;
+use crate::error::{ApiError, ApiResult};
+use crate::model::*;
 
 impl Store {
     pub fn task(&self, id: &str) -> ApiResult<&Task> {
