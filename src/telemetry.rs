@@ -33,7 +33,7 @@ pub const ALERTS: &str = "esg_sync_alerts_total";
 pub const STORE_RETRIES: &str = "esg_sync_store_retries_total";
 pub const TICKS_MISSED: &str = "esg_sync_ticks_missed_total";
 
-/// Every metric with its type and help text, as the README lists them.
+/// Every metric with its type and help text, as docs/operations.md's metrics table lists them.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         RUNS,

@@ -1,6 +1,6 @@
-//! Issue 16: alerts reach a receiver. A local receiver (axum on port 0) checks each delivery's
-//! signature (HMAC-SHA256 of `timestamp.body` under the shared secret) the way the README
-//! shows, answers the first delivery 500 (it is retried, and the retry lands), and counts the
+//! Alerts reach a receiver. A local receiver (axum on port 0) checks each delivery's
+//! signature (HMAC-SHA256 of `timestamp.delivery.body` under the shared secret) the way
+//! docs/operations.md (Alerts) shows, answers the first delivery 500 (it is retried, and the retry lands), and counts the
 //! `stale` alerts of a pipeline that never lands a run: one, however many checks see it
 //! stale. `esg-sync alerts test` sends a signed test event, and says when it was refused.
 
@@ -281,17 +281,18 @@ async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
     // The secret never reaches a log line, even at trace.
     assert!(!log.contains(SECRET), "the alert secret is in the log");
     assert!(log.contains("Alert delivered."), "{log}");
-    readme_verification_refuses_replays(&g[g.len() - 1]);
+    documented_verification_refuses_replays(&g[g.len() - 1]);
 }
 
-/// The README's Python verification, run on a delivery as it arrived: it accepts it once,
-/// then refuses it sent again, sent again under a new delivery id, and tampered with.
-fn readme_verification_refuses_replays(got: &Received) {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let after = &readme[readme
+/// The Python verification in docs/operations.md (Alerts), run on a delivery as it arrived:
+/// it accepts it once, then refuses it sent again, sent again under a new delivery id, and
+/// tampered with.
+fn documented_verification_refuses_replays(got: &Received) {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+        .unwrap();
+    let after = &page[page
         .find("**Signatures.**")
-        .expect("the README explains signatures")..];
+        .expect("docs/operations.md explains signatures")..];
     let start = after.find("```python\n").expect("a Python snippet") + "```python\n".len();
     let snippet = &after[start..start + after[start..].find("```").unwrap()];
     let case = serde_json::json!({

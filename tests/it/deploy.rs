@@ -563,12 +563,12 @@ fn the_example_and_demo_configurations_load() {
 }
 
 #[test]
-fn the_readme_lists_every_metric() {
-    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+fn the_operations_page_lists_every_metric() {
+    let page = std::fs::read_to_string(repo("docs/operations.md")).unwrap();
     for (name, kind, _) in esg_sync::telemetry::CATALOGUE {
         assert!(
-            readme.contains(&format!("| `{name}` | {kind} |")),
-            "README's metrics table lacks {name} ({kind})"
+            page.contains(&format!("| `{name}` | {kind} |")),
+            "docs/operations.md's metrics table lacks {name} ({kind})"
         );
     }
 }
