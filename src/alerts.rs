@@ -293,7 +293,7 @@ async fn deliver(
         out.attempts = attempt;
         let ts = chrono::Utc::now().timestamp();
         let mut req = http
-            .post(&alert.url)
+            .post(alert.url.expose())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("X-Esg-Sync-Event", ev.kind.as_str())
             .header("X-Esg-Sync-Timestamp", ts.to_string())

@@ -168,10 +168,112 @@ fn redacted_core(w: &str) -> String {
     w.to_string()
 }
 
+/// A value that carries a secret. Its `Debug` shows it only as its kind `S` allows, so a
+/// struct holding one can derive `Debug`; the value itself is had through
+/// [`Sensitive::expose`], so each use of the secret reads as one.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Sensitive<T, S: Shown<T> = Hidden> {
+    value: T,
+    #[serde(skip)]
+    kind: std::marker::PhantomData<S>,
+}
+
+/// How a [`Sensitive`] value is shown.
+pub trait Shown<T> {
+    fn shown(value: &T) -> String;
+}
+
+/// Not at all.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden;
+/// A database or object-store URL: with its password and secret parameters masked ([`url`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl;
+/// A URL whose path may be the secret (a Slack webhook's): scheme and host only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostOnly;
+
+impl<T> Shown<T> for Hidden {
+    fn shown(_: &T) -> String {
+        MASK.to_string()
+    }
+}
+impl<T: AsRef<str>> Shown<T> for DbUrl {
+    fn shown(value: &T) -> String {
+        url(value.as_ref())
+    }
+}
+impl<T: AsRef<str>> Shown<T> for HostOnly {
+    fn shown(value: &T) -> String {
+        match ::url::Url::parse(value.as_ref()) {
+            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
+            Err(_) => "(not a URL)".into(),
+        }
+    }
+}
+
+impl<T, S: Shown<T>> Sensitive<T, S> {
+    pub fn new(value: T) -> Self {
+        Self {
+            value,
+            kind: std::marker::PhantomData,
+        }
+    }
+
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &T {
+        &self.value
+    }
+
+    /// The value as messages may show it.
+    pub fn shown(&self) -> String {
+        S::shown(&self.value)
+    }
+}
+
+impl<T: Default, S: Shown<T>> Default for Sensitive<T, S> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T, S: Shown<T>> std::fmt::Debug for Sensitive<T, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.shown())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A struct that derives `Debug` shows its sensitive fields only as their kind allows:
+    /// the store's URL with its passwords masked (in the userinfo and the query), an alert's
+    /// URL as its host, a plain secret not at all.
+    #[test]
+    fn sensitive_fields_keep_their_secret_out_of_debug() {
+        let store = crate::config::StoreConfig {
+            url: Sensitive::new("postgres://etl:pw1@db/lake?password=hunter2".into()),
+            ..Default::default()
+        };
+        let alert: crate::config::alert::AlertConfig = toml::from_str(
+            "name = \"slack\"\nurl = \"https://hooks.slack.com/services/T0/B0/XSECRETX\"\nformat = \"slack\"",
+        )
+        .unwrap();
+        let token: Sensitive<String> = Sensitive::new("tok-very-secret".into());
+        let shown = format!("{store:?} {alert:?} {token:?}");
+        for secret in ["pw1", "hunter2", "XSECRETX", "T0/B0", "tok-very-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://etl:***@db/lake"), "{shown}");
+        assert!(shown.contains("https://hooks.slack.com/…"), "{shown}");
+        assert_eq!(
+            store.url.expose(),
+            "postgres://etl:pw1@db/lake?password=hunter2"
+        );
+    }
 
     #[test]
     fn userinfo_and_query_secrets_are_masked() {

@@ -58,14 +58,14 @@ pub enum AlertFormat {
 }
 
 /// One `[[alert]]`.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertConfig {
     /// A name of its own (`esg-sync alerts test --name NAME`, the delivery records).
     pub name: String,
     /// The receiver: an `https://` URL (plain `http://` only to a loopback address). Its path
-    /// may itself be a secret (Slack's is), so messages name only its host.
-    pub url: String,
+    /// may itself be a secret (Slack's is), so messages and `Debug` name only its host.
+    pub url: crate::redact::Sensitive<String, crate::redact::HostOnly>,
     /// An environment variable holding the signing secret ...
     #[serde(default)]
     pub secret_env: Option<String>,
@@ -91,26 +91,10 @@ fn all_events() -> Vec<AlertEvent> {
     ]
 }
 
-impl std::fmt::Debug for AlertConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertConfig")
-            .field("name", &self.name)
-            .field("url", &self.shown_url())
-            .field("secret_env", &self.secret_env)
-            .field("secret_file", &self.secret_file)
-            .field("events", &self.events)
-            .field("format", &self.format)
-            .finish()
-    }
-}
-
 impl AlertConfig {
     /// The URL as messages show it: scheme and host only.
     pub fn shown_url(&self) -> String {
-        match url::Url::parse(&self.url) {
-            Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
-            Err(_) => "(not a URL)".into(),
-        }
+        self.url.shown()
     }
 
     /// Every problem of this alert's settings, each naming the key.
@@ -120,7 +104,7 @@ impl AlertConfig {
         if self.name.trim().is_empty() {
             out.push("an [[alert]] has an empty name; give each a name of its own".into());
         }
-        match url::Url::parse(&self.url) {
+        match url::Url::parse(self.url.expose()) {
             Err(_) => out.push(format!(
                 "{at}: url is not a URL; give the receiver's https:// address"
             )),

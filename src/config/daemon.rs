@@ -69,7 +69,7 @@ impl Default for DaemonConfig {
 /// `[daemon.auth]`: the token every request to the status page, `/status`, `/runs/*` and
 /// (with `metrics_auth`) the probes and metrics must carry, as `Authorization: Bearer TOKEN`
 /// or, from a browser, as the password of HTTP Basic (any user name).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// A file holding the token (a mounted Secret, systemd's credential).
@@ -79,16 +79,6 @@ pub struct AuthConfig {
     /// Also require the token for `/healthz`, `/readyz` and `/metrics` (default false: probes
     /// and Prometheus usually cannot send one, and these show no figures).
     pub metrics_auth: bool,
-}
-
-impl std::fmt::Debug for AuthConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthConfig")
-            .field("token_file", &self.token_file)
-            .field("token_env", &self.token_env)
-            .field("metrics_auth", &self.metrics_auth)
-            .finish()
-    }
 }
 
 impl AuthConfig {

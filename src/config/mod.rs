@@ -69,8 +69,9 @@ pub enum CatalogApply {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (default `sqlite://esg-sync-state.db`) or `postgres://USER:PASS@HOST/DB`.
-    pub url: String,
+    /// `sqlite://PATH` (default `sqlite://esg-sync-state.db`) or `postgres://USER:PASS@HOST/DB`;
+    /// `Debug` shows it with its password masked.
+    pub url: crate::redact::Sensitive<String, crate::redact::DbUrl>,
     /// How long a run rides out a store that fails transiently (retrying its writes, sending
     /// nothing new) before it stops; default 120.
     pub outage_secs: u64,
@@ -101,7 +102,7 @@ impl StoreConfig {
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
-            url: "sqlite://esg-sync-state.db".into(),
+            url: crate::redact::Sensitive::new("sqlite://esg-sync-state.db".into()),
             outage_secs: 120,
             keep_batch_bodies_days: 30,
             keep_runs_days: None,
@@ -291,7 +292,7 @@ impl Settings {
     /// What is allowed but unsafe: database URLs off loopback whose TLS mode does not verify
     /// the server (a source's URL is read from its variable or file for this).
     pub fn warnings(&self) -> Vec<String> {
-        let mut out: Vec<String> = crate::dburl::weak_tls("[store] url", &self.store.url)
+        let mut out: Vec<String> = crate::dburl::weak_tls("[store] url", self.store.url.expose())
             .into_iter()
             .collect();
         for p in &self.pipelines {
@@ -493,7 +494,7 @@ mod tests {
         assert_eq!(s.daemon.listen, "0.0.0.0:9999");
         assert_eq!(s.daemon.grace_period_secs, 5);
         assert_eq!(s.daemon.readiness_timeout_secs, 2);
-        assert_eq!(s.store.url, "sqlite:///var/lib/esg-sync/state.db");
+        assert_eq!(s.store.url.expose(), "sqlite:///var/lib/esg-sync/state.db");
         assert_eq!(
             s.workiva.client_secret_file.as_deref(),
             Some(Path::new(

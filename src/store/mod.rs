@@ -279,7 +279,7 @@ impl Store {
 
     /// Opens the store `[store]` describes, riding out outages of up to its `outage_secs`.
     pub async fn open(cfg: &crate::config::StoreConfig) -> Result<Self> {
-        let store = Self::connect(&cfg.url).await?;
+        let store = Self::connect(cfg.url.expose()).await?;
         Ok(store.with_outage(std::time::Duration::from_secs(cfg.outage_secs)))
     }
 

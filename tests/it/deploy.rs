@@ -335,7 +335,7 @@ fn the_replicas_variant_runs_several_daemons_on_postgres_with_a_budget_and_a_bac
             .any(|(k, v)| k == "ESG_SYNC__DAEMON__LISTEN" && v == "0.0.0.0:9184")
     );
     let s = esg_sync::config::Settings::load_with_env(Some(&f), env).unwrap();
-    assert!(s.store.url.starts_with("postgres://"));
+    assert!(s.store.url.expose().starts_with("postgres://"));
     assert_eq!(
         s.alerts[0].secret_file.as_deref(),
         Some(std::path::Path::new("/run/secrets/alerts/signing-secret"))
