@@ -2,7 +2,7 @@
 //!
 //! Loads 1,000,000 values (100 metrics x 10,000), then prints: load time, resident memory,
 //! the time to accept and apply a batch upsertion of just under 10 MB over HTTP, and the cost
-//! of finding a value by (metric, period, coordinates). Targets (issue 2): holds 1,000,000
+//! of finding a value by (metric, period, coordinates). Targets: holds 1,000,000
 //! values; applies a 10 MB batch in well under a second; lookups are hash lookups, not scans.
 
 use std::time::{Duration, Instant};

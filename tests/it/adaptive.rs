@@ -1,4 +1,4 @@
-//! Issue 15: adaptive request concurrency against the emulator. With no fixed rate, a client
+//! Adaptive request concurrency against the emulator. With no fixed rate, a client
 //! against a server that allows N requests per second and answers 429 beyond it completes
 //! its run with nothing failing for good, its limit brought down near the server's; against a
 //! fast, clean server the limit rises.

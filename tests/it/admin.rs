@@ -1,4 +1,4 @@
-//! Rule 10: the admin API; rule 11: lookups by key are not scans.
+//! The admin API, and lookups by key that are not scans.
 
 use esg_sync::emulator::{Emulator, StartOptions};
 use reqwest::Method;

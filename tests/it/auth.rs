@@ -1,4 +1,4 @@
-//! Rule 1 (auth) and rule 2 (versions).
+//! Authentication and API versions.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Issue 12: Parquet on Azure Blob Storage, against the Azurite emulator (npm; `.ci/run`
+//! Parquet on Azure Blob Storage, against the Azurite emulator (npm; `.ci/run`
 //! installs it and sets `ESG_SYNC_TEST_AZURITE` to its `azurite-blob`), started on 127.0.0.1
 //! port 0 by each test. The same lake as in the S3 tests, a glob across prefixes, and a refused
 //! key as a clear error that never shows the key. Skipped, saying so, when the variable is

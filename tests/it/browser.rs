@@ -1,4 +1,4 @@
-//! Issue 16: the status page in a real headless browser (Chromium through chromedriver, which
+//! The status page in a real headless browser (Chromium through chromedriver, which
 //! `.ci/run` installs from Debian and names in `ESG_SYNC_TEST_CHROMEDRIVER`). A daemon runs a
 //! pipeline whose runs reject a row; the browser loads `/`, finds the pipeline, its runs, its
 //! chart and its rejects, and downloads the rejects CSV through the page's link.

@@ -1,4 +1,4 @@
-//! Issue 13: the catalog as code, against the emulator. Apply builds a program from nothing, a
+//! The catalog as code, against the emulator. Apply builds a program from nothing, a
 //! second apply writes nothing, a changed field is one PATCH, limits are refused before any
 //! request, export then plan is empty, a lost answer on a create leaves one resource, a rename
 //! with `key` patches, prune deletes only with --force, and a pipeline with

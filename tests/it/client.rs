@@ -1,4 +1,4 @@
-//! Issue 3: the Workiva client against the in-process emulator.
+//! The Workiva client against the in-process emulator.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! Issue 10: a corpus of lake rows as real lakes write them, good and bad, each with its
+//! A corpus of lake rows as real lakes write them, good and bad, each with its
 //! expected outcome. One run lands every good case exactly and rejects every bad one with its
 //! file, row, field and reason; a rerun sends nothing.
 

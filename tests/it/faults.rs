@@ -1,4 +1,4 @@
-//! Rule 9: rate limits and injected faults, at start and at run time.
+//! Rate limits and injected faults, at start and at run time.
 
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! Issue 11: the client trusts no server. A hostile server on 127.0.0.1 port 0 stands in for
+//! The client trusts no server. A hostile server on 127.0.0.1 port 0 stands in for
 //! Workiva and sends back what a proxy, a compromised gateway or a bug could: links and
 //! redirects to another origin, huge answers, oversized pages, endless pages, absurd numbers.
 //! A second server is "another origin": it must never be reached.

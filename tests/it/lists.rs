@@ -1,4 +1,4 @@
-//! Rule 6: paging, $filter, $orderBy.
+//! Paging, $filter, $orderBy.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! Rule 7: JSON Patch.
+//! JSON Patch.
 
 use serde_json::json;
 

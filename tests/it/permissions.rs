@@ -124,7 +124,7 @@ async fn only_owners_modify_permissions() {
     assert!(r.message().contains("owner"));
 }
 
-/// Issue 11: a program's permissions govern reads and writes, not only permission changes.
+/// A program's permissions govern reads and writes, not only permission changes.
 #[tokio::test]
 async fn viewers_read_editors_write_owners_administer() {
     let env = start().await;

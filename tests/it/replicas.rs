@@ -1,4 +1,4 @@
-//! Issue 16: several daemons on one Postgres store. Three replicas run six pipelines scheduled
+//! Several daemons on one Postgres store. Three replicas run six pipelines scheduled
 //! every two seconds while the lake changes under them; one replica is killed with SIGKILL in
 //! the middle of a run. Each tick of each pipeline runs at most once (a run needs the tick's
 //! claim, and a tick has one claim), no two processes ever had batches of one metric in flight

@@ -1,4 +1,4 @@
-//! Issue 10 (13, 14): retries said in words that match the settings, routine retries kept out
+//! Retries said in words that match the settings, routine retries kept out
 //! of the warnings, and a batch whose answer was lost never sent twice.
 
 use esg_sync::emulator::config::{OperationTiming, PlannedFault};

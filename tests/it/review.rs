@@ -1,4 +1,4 @@
-//! Issue 14: threshold review against the prior year, in a pipeline, against the emulator.
+//! Threshold review against the prior year, in a pipeline, against the emulator.
 
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Issue 14: the automated final reviewer against the emulator's tasks and approval workflow:
+//! The automated final reviewer against the emulator's tasks and approval workflow:
 //! a supported task is approved, one with a value lacking notes is rejected naming it, a step
 //! that is not the reviewer's is left alone, a second pass does nothing, a dry run sends and
 //! records nothing, and a crash between recording and submitting resumes without a second

@@ -1,4 +1,4 @@
-//! Issue 10: every row safe. Each bad row is rejected with its file, row, field and reason,
+//! Every row safe. Each bad row is rejected with its file, row, field and reason,
 //! and never stops the good rows from landing; values land exactly; `plan` tells the truth.
 
 use esg_sync::store::MappingKind;

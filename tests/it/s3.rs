@@ -1,4 +1,4 @@
-//! Issue 12: Parquet on object storage. An S3-compatible server (moto, from PyPI; `.ci/run`
+//! Parquet on object storage. An S3-compatible server (moto, from PyPI; `.ci/run`
 //! installs it and sets `ESG_SYNC_TEST_MOTO` to its `moto_server`) is started on 127.0.0.1 by
 //! each test; the same lake as Parquet in a bucket, a glob across prefixes, a missing bucket and
 //! refused credentials. Skipped, saying so, when `ESG_SYNC_TEST_MOTO` is unset.

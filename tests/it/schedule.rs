@@ -429,7 +429,7 @@ fn schedules_are_checked() {
     assert!(e.contains("IANA"), "{e}");
 }
 
-/// Issue 16: three replicas' schedules of one pipeline, sharing one tick store, run each tick
+/// Three replicas' schedules of one pipeline, sharing one tick store, run each tick
 /// once between them, and catch up on missed ticks once between them.
 #[tokio::test(start_paused = true)]
 async fn replicas_sharing_a_tick_store_run_each_tick_once_and_catch_up_once() {

@@ -262,7 +262,7 @@ fn validator_catches_wrong_shapes() {
     );
 }
 
-/// Issue 10 (11): requests that violate the official schema are refused with a 400 naming
+/// Requests that violate the official schema are refused with a 400 naming
 /// the field, as real Workiva would, so a client bug cannot pass the tests.
 #[tokio::test]
 async fn schema_violating_requests_are_refused_naming_the_field() {

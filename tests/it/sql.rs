@@ -1,4 +1,4 @@
-//! Issue 12: SQL sources. The same small lake, as a table in SQLite, PostgreSQL and MariaDB,
+//! SQL sources. The same small lake, as a table in SQLite, PostgreSQL and MariaDB,
 //! syncs into the emulator value for value: exact decimals (`NUMERIC(18,4)` 512.8700 lands as
 //! 512.87), a `REAL` 0.1 as 0.1, dates, nulls; rejects name the query and the row; `validate`
 //! finds a missing column or an unreadable type without running the query; a password never

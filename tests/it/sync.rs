@@ -1,4 +1,4 @@
-//! Issue 4: the sync engine against the emulator.
+//! The sync engine against the emulator.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Rule 8: tasks and their workflow.
+//! Tasks and their workflow.
 
 use reqwest::Method;
 use serde_json::{Value, json};
