@@ -147,7 +147,10 @@ pub async fn run(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let schedule = Schedule::parse(p.schedule.as_deref().unwrap_or_default(), &p.timezone)
             .map_err(|e| anyhow::anyhow!("pipeline `{}`: {e}", p.name))?;
         let resume_first = match store.last_run(&p.name).await {
-            Ok(Some(r)) => matches!(r.status.as_str(), "running" | "interrupted"),
+            Ok(Some(r)) => matches!(
+                r.status,
+                crate::store::RunStatus::Running | crate::store::RunStatus::Interrupted
+            ),
             Ok(None) => false,
             Err(e) => {
                 tracing::error!(pipeline = %p.name, error = %e, "Cannot read the last run; it is resumed at its next tick if it was interrupted.");

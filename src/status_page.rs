@@ -105,7 +105,7 @@ pub fn chart(runs: &[RunRecord]) -> String {
         let bar = if v > 0 { bar.max(2) } else { 1 };
         svg.push_str(&format!(
             r#"<rect class="{status}" x="{x}" y="{y}" width="{w}" height="{bar}"><title>run {id}: {v} written, {status}</title></rect>"#,
-            status = escape(&r.status),
+            status = r.status.as_str(),
             x = i * (w + gap),
             y = h as i64 - bar,
             id = r.id,
@@ -171,7 +171,7 @@ fn pipeline(v: &PipelineView) -> String {
         last = last
             .map(|r| format!(
                 "<span class=\"{s}\">{s}</span> ({when})",
-                s = escape(&r.status),
+                s = r.status.as_str(),
                 when = when(&r.started_at)
             ))
             .unwrap_or_else(|| "none yet".into()),
@@ -201,7 +201,7 @@ fn pipeline(v: &PipelineView) -> String {
                 c.locked,
                 id = r.id,
                 started = when(&r.started_at),
-                s = escape(&r.status),
+                s = r.status.as_str(),
                 d = duration(r),
                 holder = escape(r.holder.as_deref().unwrap_or("")),
                 msg = escape(r.message.as_deref().unwrap_or("")),
@@ -250,7 +250,7 @@ mod tests {
             pipeline: "p".into(),
             started_at: "2026-12-01T10:00:00.000Z".into(),
             finished_at: Some("2026-12-01T10:00:02.500Z".into()),
-            status: status.into(),
+            status: crate::store::RunStatus::parse(status).unwrap(),
             counts: Counts {
                 created,
                 ..Counts::default()

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{BatchRecord, Result, Store, now, q};
+use super::{BatchRecord, BatchStatus, Result, Store, StoreError, now, q};
 
 /// A body's SHA-256 as lower-case hex, kept when the body itself is pruned.
 fn sha256_hex(body: &[u8]) -> String {
@@ -91,18 +91,29 @@ impl Store {
         tx.commit().await.map_err(q("record an operation URL"))
     }
 
-    /// `completed`, `failed` or `split` (a failed batch divided into smaller ones).
-    pub async fn batch_done(&self, id: i64, status: &str, detail: Option<&str>) -> Result<()> {
+    /// `completed`, `failed`, `split` (a failed batch divided into smaller ones) or
+    /// `unconfirmed`.
+    pub async fn batch_done(
+        &self,
+        id: i64,
+        status: BatchStatus,
+        detail: Option<&str>,
+    ) -> Result<()> {
         self.ride("record a batch outcome", || {
             self.batch_done_once(id, status, detail)
         })
         .await
     }
 
-    async fn batch_done_once(&self, id: i64, status: &str, detail: Option<&str>) -> Result<()> {
+    async fn batch_done_once(
+        &self,
+        id: i64,
+        status: BatchStatus,
+        detail: Option<&str>,
+    ) -> Result<()> {
         let mut tx = self.write("record a batch outcome").await?;
         sqlx::query("UPDATE batches SET status = $1, detail = $2, updated_at = $3 WHERE id = $4")
-            .bind(status)
+            .bind(status.as_str())
             .bind(detail.map(str::to_string))
             .bind(now())
             .bind(id)
@@ -158,33 +169,46 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(q("list open batches"))?;
-        Ok(rows
-            .iter()
-            .map(|r| BatchRecord {
-                id: r.get("id"),
-                run_id: r.get("run_id"),
-                program_id: r.get("program_id"),
-                metric_id: r.get("metric_id"),
-                value_count: r.get("value_count"),
-                body: r.get("body"),
-                status: r.get("status"),
-                operation_url: r.get("operation_url"),
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.get("id");
+                Ok(BatchRecord {
+                    id,
+                    run_id: r.get("run_id"),
+                    program_id: r.get("program_id"),
+                    metric_id: r.get("metric_id"),
+                    value_count: r.get("value_count"),
+                    body: r.get("body"),
+                    status: batch_status(id, r.get("status"))?,
+                    operation_url: r.get("operation_url"),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Batches of a run: (status, value count, operation URL).
-    pub async fn batches_of_run(&self, run_id: i64) -> Result<Vec<(String, i64, Option<String>)>> {
+    pub async fn batches_of_run(
+        &self,
+        run_id: i64,
+    ) -> Result<Vec<(BatchStatus, i64, Option<String>)>> {
         let rows = sqlx::query(
-            "SELECT status, value_count, operation_url FROM batches WHERE run_id = $1 ORDER BY id",
+            "SELECT status, value_count, operation_url, id FROM batches WHERE run_id = $1 ORDER BY id",
         )
         .bind(run_id)
         .fetch_all(&self.reads)
         .await
         .map_err(q("list a run's batches"))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
+        rows.iter()
+            .map(|r| Ok((batch_status(r.get(3), r.get(0))?, r.get(1), r.get(2))))
+            .collect()
     }
+}
+
+/// A batch row's status, or the error that names the row.
+fn batch_status(id: i64, text: String) -> Result<BatchStatus> {
+    BatchStatus::parse(&text).ok_or(StoreError::Corrupt {
+        table: "batches",
+        id,
+        status: text,
+    })
 }

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, now, q};
+use super::{DeletionStatus, Result, Store, StoreError, now, q};
 
 /// One deletion request as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +15,7 @@ pub struct DeletionRecord {
     pub metric_id: String,
     /// The value ids it asked Workiva to delete.
     pub ids: Vec<String>,
-    /// `pending`, `deleted`, `failed` or `unconfirmed`.
-    pub status: String,
+    pub status: DeletionStatus,
 }
 
 impl Store {
@@ -76,15 +75,15 @@ impl Store {
 
     async fn deletion_done_once(&self, id: i64, run_id: i64, detail: Option<&str>) -> Result<()> {
         let status = if detail.is_none() {
-            "deleted"
+            DeletionStatus::Deleted
         } else {
-            "failed"
+            DeletionStatus::Failed
         };
         let mut tx = self.write("record a deletion's outcome").await?;
         let done = sqlx::query(
             "UPDATE deletions SET status = $1, detail = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(detail.map(str::to_string))
         .bind(now())
         .bind(id)
@@ -134,15 +133,21 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list a run's deletions"))?;
-        Ok(rows
-            .iter()
-            .map(|r| DeletionRecord {
-                id: r.get(0),
-                run_id: r.get(1),
-                metric_id: r.get(2),
-                ids: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
-                status: r.get(4),
+        rows.iter()
+            .map(|r| {
+                let (id, text): (i64, String) = (r.get(0), r.get(4));
+                Ok(DeletionRecord {
+                    id,
+                    run_id: r.get(1),
+                    metric_id: r.get(2),
+                    ids: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
+                    status: DeletionStatus::parse(&text).ok_or(StoreError::Corrupt {
+                        table: "deletions",
+                        id,
+                        status: text,
+                    })?,
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -17,6 +17,7 @@ mod reviews;
 mod ride;
 mod runs;
 mod schedule;
+mod status;
 
 use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
@@ -28,6 +29,7 @@ pub use deletions::DeletionRecord;
 pub use lease::LeaseRow;
 pub use mapping::MappingKind;
 pub use prune::Pruned;
+pub use status::{BatchStatus, DeletionStatus, RunStatus};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,15 @@ pub enum StoreError {
         "the lease of pipeline `{pipeline}` was taken over by another process (this run's fencing token {token} is stale); the write was refused and the holder of the lease resumes the run"
     )]
     Fenced { pipeline: String, token: i64 },
+    /// A row in a state no version of esg-sync writes: the database was changed by hand.
+    #[error(
+        "the state store's {table} row {id} has status `{status}`, which esg-sync never writes; restore it from a backup or correct the row"
+    )]
+    Corrupt {
+        table: &'static str,
+        id: i64,
+        status: String,
+    },
 }
 
 impl StoreError {
@@ -166,7 +177,7 @@ pub struct RunRecord {
     pub pipeline: String,
     pub started_at: String,
     pub finished_at: Option<String>,
-    pub status: String,
+    pub status: RunStatus,
     pub counts: Counts,
     pub message: Option<String>,
     /// The replica that ran it (`host/pid/tag`); none for runs recorded before replicas.
@@ -184,7 +195,7 @@ pub struct BatchRecord {
     pub metric_id: String,
     pub value_count: i64,
     pub body: Vec<u8>,
-    pub status: String,
+    pub status: BatchStatus,
     pub operation_url: Option<String>,
 }
 

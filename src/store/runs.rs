@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Counts, Result, RunRecord, Store, now, parse_time, q};
+use super::{Counts, Result, RunRecord, RunStatus, Store, StoreError, now, parse_time, q};
 
 /// A query of whole run rows (see `run_from_row`), with its `WHERE`/`ORDER BY` tail.
 macro_rules! select_runs {
@@ -41,7 +41,7 @@ impl Store {
     pub async fn run_finish(
         &self,
         id: i64,
-        status: &str,
+        status: RunStatus,
         c: &Counts,
         message: Option<&str>,
     ) -> Result<Counts> {
@@ -55,7 +55,7 @@ impl Store {
     async fn run_finish_once(
         &self,
         id: i64,
-        status: &str,
+        status: RunStatus,
         c: &Counts,
         message: Option<&str>,
     ) -> Result<()> {
@@ -65,7 +65,7 @@ impl Store {
              locked = $6, message = $7 WHERE id = $8",
         )
         .bind(now())
-        .bind(status)
+        .bind(status.as_str())
         .bind(c.read)
         .bind(c.rejected)
         .bind(c.unchanged)
@@ -81,7 +81,7 @@ impl Store {
 
     /// Marks runs of `pipeline` still `running` as `failed` with `message`; returns their ids.
     pub async fn fail_running(&self, pipeline: &str, message: &str) -> Result<Vec<i64>> {
-        self.mark_running(pipeline, None, None, "failed", message)
+        self.mark_running(pipeline, None, None, RunStatus::Failed, message)
             .await
     }
 
@@ -91,8 +91,14 @@ impl Store {
         let message = format!(
             "stopped before it finished; its recorded batches were resumed by run {current}"
         );
-        self.mark_running(pipeline, Some(current), None, "interrupted", &message)
-            .await
+        self.mark_running(
+            pipeline,
+            Some(current),
+            None,
+            RunStatus::Interrupted,
+            &message,
+        )
+        .await
     }
 
     /// Marks runs of `pipeline` that replica `holder` left `running` as `interrupted` with
@@ -103,8 +109,14 @@ impl Store {
         holder: &str,
         message: &str,
     ) -> Result<Vec<i64>> {
-        self.mark_running(pipeline, None, Some(holder), "interrupted", message)
-            .await
+        self.mark_running(
+            pipeline,
+            None,
+            Some(holder),
+            RunStatus::Interrupted,
+            message,
+        )
+        .await
     }
 
     /// Marks runs of `pipeline` still `running` (but `except`; only `holder`'s when given) as
@@ -114,7 +126,7 @@ impl Store {
         pipeline: &str,
         except: Option<i64>,
         holder: Option<&str>,
-        status: &str,
+        status: RunStatus,
         message: &str,
     ) -> Result<Vec<i64>> {
         let mut tx = self.write("mark a run ended").await?;
@@ -135,7 +147,7 @@ impl Store {
             sqlx::query(
                 "UPDATE runs SET status = $1, finished_at = $2, message = $3 WHERE id = $4",
             )
-            .bind(status)
+            .bind(status.as_str())
             .bind(now())
             .bind(crate::redact::text(message))
             .bind(*id)
@@ -147,13 +159,20 @@ impl Store {
         Ok(ids)
     }
 
-    fn run_from_row(r: &sqlx::any::AnyRow) -> RunRecord {
-        RunRecord {
-            id: r.get("id"),
+    fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRecord> {
+        let text: String = r.get("status");
+        let id: i64 = r.get("id");
+        let status = RunStatus::parse(&text).ok_or(StoreError::Corrupt {
+            table: "runs",
+            id,
+            status: text,
+        })?;
+        Ok(RunRecord {
+            id,
             pipeline: r.get("pipeline"),
             started_at: r.get("started_at"),
             finished_at: r.get("finished_at"),
-            status: r.get("status"),
+            status,
             counts: Counts {
                 read: r.get("rows_read"),
                 rejected: r.get("rejected"),
@@ -170,7 +189,7 @@ impl Store {
             holder: r.get("holder"),
             auto_completed: r.get("auto_completed"),
             flagged: r.get("flagged"),
-        }
+        })
     }
 
     /// The most recent runs, newest first.
@@ -180,7 +199,7 @@ impl Store {
             .fetch_all(&self.reads)
             .await
             .map_err(q("list runs"))?;
-        Ok(rows.iter().map(Self::run_from_row).collect())
+        rows.iter().map(Self::run_from_row).collect()
     }
 
     /// The newest `limit` runs of `pipeline`, newest first.
@@ -193,7 +212,7 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list a pipeline's runs"))?;
-        Ok(rows.iter().map(Self::run_from_row).collect())
+        rows.iter().map(Self::run_from_row).collect()
     }
 
     /// The newest run of `pipeline`.
@@ -203,7 +222,7 @@ impl Store {
             .fetch_optional(&self.reads)
             .await
             .map_err(q("read the last run"))?;
-        Ok(row.as_ref().map(Self::run_from_row))
+        row.as_ref().map(Self::run_from_row).transpose()
     }
 
     /// When the newest run of `pipeline` that landed its values (`succeeded` or `partial`)
@@ -251,6 +270,6 @@ impl Store {
             .fetch_optional(&self.reads)
             .await
             .map_err(q("read a run"))?;
-        Ok(row.as_ref().map(Self::run_from_row))
+        row.as_ref().map(Self::run_from_row).transpose()
     }
 }

@@ -15,7 +15,7 @@ use super::failpoint;
 use super::period;
 use super::progress::Phase;
 use crate::outcome::Reject;
-use crate::store::Store;
+use crate::store::{BatchStatus, Store};
 use crate::workiva::{ErrorDetail, WorkivaClient, WorkivaError};
 
 /// What writing one metric achieved.
@@ -241,7 +241,9 @@ fn send<'a>(
             Err(e) => return Err(e.into()),
         };
         let summary = describe(&details);
-        ctx.store.batch_done(id, "failed", Some(&summary)).await?;
+        ctx.store
+            .batch_done(id, BatchStatus::Failed, Some(&summary))
+            .await?;
         narrow(ctx, metric, writes, details, whole_retries, out).await
     })
 }
@@ -365,7 +367,7 @@ pub async fn resume(
                 store
                     .batch_done(
                         b.id,
-                        "unconfirmed",
+                        BatchStatus::Unconfirmed,
                         Some(
                             "resumed: never confirmed sent; the next plan sends what did not land",
                         ),
@@ -382,7 +384,7 @@ pub async fn resume(
                 store
                     .batch_done(
                         b.id,
-                        "failed",
+                        BatchStatus::Failed,
                         Some(&format!("resumed: {}", describe(&details))),
                     )
                     .await?;
@@ -391,7 +393,7 @@ pub async fn resume(
                 store
                     .batch_done(
                         b.id,
-                        "failed",
+                        BatchStatus::Failed,
                         Some("resumed: Workiva no longer knows the operation"),
                     )
                     .await?;

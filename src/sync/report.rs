@@ -37,6 +37,18 @@ impl Status {
 }
 
 impl Status {
+    /// The state a run that ended so is recorded in. A dry run and a busy pipeline record no
+    /// run; were one recorded, it would read as failed.
+    pub fn recorded(self) -> crate::store::RunStatus {
+        use crate::store::RunStatus;
+        match self {
+            Self::Succeeded => RunStatus::Succeeded,
+            Self::Partial => RunStatus::Partial,
+            Self::Interrupted => RunStatus::Interrupted,
+            Self::Failed | Self::Planned | Self::Busy => RunStatus::Failed,
+        }
+    }
+
     /// Whether the run landed its values (the last-success time moves).
     pub fn landed(self) -> bool {
         matches!(self, Self::Succeeded | Self::Partial)

@@ -18,7 +18,7 @@ use super::report::{Report, ReviewTotals, Status, status_of};
 use super::resolve::apply_mapping_changes;
 use crate::config::PipelineConfig;
 use crate::outcome::{Counts, Reject};
-use crate::store::{Store, StoreError};
+use crate::store::{RunStatus, Store, StoreError};
 use crate::workiva::WorkivaClient;
 use crate::workiva::tally::{self, RetryTally};
 
@@ -117,7 +117,7 @@ async fn caught(
         _ => match store.run_start(&p.name).await {
             Ok(id) => {
                 let _ = store
-                    .run_finish(id, "failed", &Counts::default(), Some(&message))
+                    .run_finish(id, RunStatus::Failed, &Counts::default(), Some(&message))
                     .await;
                 Some(id)
             }
@@ -174,7 +174,7 @@ async fn finish(
     message: Option<&str>,
 ) -> Counts {
     match store
-        .run_finish(run_id, status.as_str(), counts, message)
+        .run_finish(run_id, status.recorded(), counts, message)
         .await
     {
         Ok(recorded) => recorded,

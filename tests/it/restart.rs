@@ -211,7 +211,7 @@ async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
                 .await
                 .unwrap()
                 .into_iter()
-                .map(|b| b.0)
+                .map(|b| b.0.to_string())
                 .collect();
             assert_eq!(statuses, vec!["unconfirmed"], "{point}");
         }

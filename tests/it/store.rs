@@ -1,7 +1,7 @@
 //! Every state-store query, on SQLite and on Postgres. Postgres is reached through
 //! ESG_SYNC_TEST_POSTGRES_URL (CI sets it); each test creates its own database and drops it.
 
-use esg_sync::store::{Counts, MappingKind, Reject, Store};
+use esg_sync::store::{BatchStatus, Counts, MappingKind, Reject, RunStatus, Store};
 
 /// Connects four times at once to a new database, as a daemon and a `run-now` started
 /// together would: every connection succeeds and each migration is applied once.
@@ -69,7 +69,7 @@ async fn exercise(s: &Store) {
     let recorded = s
         .run_finish(
             r2,
-            "partial",
+            RunStatus::Partial,
             &Counts { created: 3, ..c },
             Some("one reject"),
         )
@@ -132,7 +132,7 @@ async fn exercise(s: &Store) {
         .await
         .unwrap()
         .into_iter()
-        .map(|d| d.status)
+        .map(|d| d.status.to_string())
         .collect();
     assert_eq!(statuses, ["deleted", "failed", "unconfirmed"]);
     assert_eq!(
@@ -207,7 +207,7 @@ async fn exercise(s: &Store) {
             .unwrap()
             .is_empty()
     );
-    s.run_finish(current, "succeeded", &Counts::default(), None)
+    s.run_finish(current, RunStatus::Succeeded, &Counts::default(), None)
         .await
         .unwrap();
     // the daemon's queries
@@ -359,12 +359,14 @@ async fn fencing(s: &Store) {
         old.batch_sent(batch, "http://127.0.0.1:1/operations/1")
             .await
             .unwrap_err(),
-        old.batch_done(batch, "failed", None).await.unwrap_err(),
+        old.batch_done(batch, BatchStatus::Failed, None)
+            .await
+            .unwrap_err(),
         old.batch_completed(batch, run, None).await.unwrap_err(),
         old.batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
             .await
             .unwrap_err(),
-        old.run_finish(run, "succeeded", &Counts::default(), None)
+        old.run_finish(run, RunStatus::Succeeded, &Counts::default(), None)
             .await
             .unwrap_err(),
         old.deletion_insert(run, "fenced", "prog", "met", &["v2".into()])
@@ -540,11 +542,11 @@ async fn retention(s: &Store) {
         .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'y'; 50])
         .await
         .unwrap();
-    s.run_finish(r1, "interrupted", &Counts::default(), None)
+    s.run_finish(r1, RunStatus::Interrupted, &Counts::default(), None)
         .await
         .unwrap();
     let r2 = s.run_start("ret").await.unwrap();
-    s.run_finish(r2, "succeeded", &Counts::default(), None)
+    s.run_finish(r2, RunStatus::Succeeded, &Counts::default(), None)
         .await
         .unwrap();
     let dry = s.prune(later, Some(later), true).await.unwrap();
@@ -565,7 +567,7 @@ async fn retention(s: &Store) {
         vec![r2, r1],
         "a run with an open batch, and the newest, stay"
     );
-    s.batch_done(open, "failed", None).await.unwrap();
+    s.batch_done(open, BatchStatus::Failed, None).await.unwrap();
     s.prune(later, Some(later), false).await.unwrap();
     let runs = run_ids(s, "ret").await;
     assert_eq!(runs, vec![r2], "the older run went, with its batches");
@@ -715,4 +717,31 @@ async fn reads_beside_a_sqlite_run_do_not_hold_up_its_writes() {
         took[50], took[98], took[99]
     );
     assert_eq!(s.run(run).await.unwrap().unwrap().counts.created, 100);
+}
+
+/// A run row in a state esg-sync never writes (changed by hand) is an error naming the table,
+/// the row and the state, not a guess.
+#[tokio::test]
+async fn a_state_no_version_writes_is_an_error_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/state.db", dir.path().display());
+    let s = connect_at_once(&url).await;
+    let run = s.run_start("hand").await.unwrap();
+    assert_eq!(
+        s.run(run).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE runs SET status = 'done-ish' WHERE id = $1")
+        .bind(run)
+        .execute(&raw)
+        .await
+        .unwrap();
+    let e = s.run(run).await.unwrap_err().to_string();
+    assert!(
+        e.contains("runs row") && e.contains(&run.to_string()) && e.contains("`done-ish`"),
+        "{e}"
+    );
+    raw.close().await;
 }

@@ -232,7 +232,11 @@ async fn one_changed_row_sends_one_value() {
     let batches = e.store.batches_of_run(r.run_id.unwrap()).await.unwrap();
     assert_eq!(
         batches,
-        vec![("completed".to_string(), 1, batches[0].2.clone())],
+        vec![(
+            esg_sync::store::BatchStatus::Completed,
+            1,
+            batches[0].2.clone()
+        )],
         "one batch of one value"
     );
     assert!(
