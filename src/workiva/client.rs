@@ -82,6 +82,10 @@ fn to_body<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("models serialise")
 }
 
+/// The deprecated batch upsertion endpoint.
+const LEGACY_UPSERT: &str =
+    "/prototype/platform/programs/{programId}/metrics/{metricId}/values/batchUpsertion";
+
 impl WorkivaClient {
     /// Builds a client; checks the settings and reads the secret first.
     pub fn new(cfg: WorkivaConfig) -> Result<Self> {
@@ -126,12 +130,23 @@ impl WorkivaClient {
     }
 
     /// An absolute URL from path segments (each percent-encoded).
-    fn url(&self, segments: &[&str]) -> String {
+    /// The URL of the endpoint `template` (`/programs/{programId}`) with its placeholders
+    /// filled by `ids`, in order, each percent-encoded as one path segment: every endpoint
+    /// states its path once, and the request log and metrics name it by the same template.
+    fn url(&self, template: &'static str, ids: &[&str]) -> String {
         let mut u = self.inner.base.clone();
         {
             let mut p = u.path_segments_mut().expect("http(s) URLs have paths");
             p.pop_if_empty();
-            p.extend(segments);
+            let mut ids = ids.iter();
+            for seg in template.trim_start_matches('/').split('/') {
+                if seg.starts_with('{') {
+                    p.push(ids.next().copied().unwrap_or_default());
+                } else {
+                    p.push(seg);
+                }
+            }
+            debug_assert!(ids.next().is_none(), "more ids than {template} has places");
         }
         u.to_string()
     }
@@ -140,12 +155,12 @@ impl WorkivaClient {
         &self,
         method: Method,
         template: &'static str,
-        segments: &[&str],
+        ids: &[&str],
         body: Option<Vec<u8>>,
     ) -> Request {
         Request {
             method,
-            url: self.url(segments),
+            url: self.url(template, ids),
             template,
             query: Vec::new(),
             body,
@@ -261,10 +276,10 @@ impl WorkivaClient {
     pub async fn list<T: DeserializeOwned + Send>(
         &self,
         template: &'static str,
-        segments: &[&str],
+        ids: &[&str],
         opts: &ListOptions,
     ) -> Result<Vec<T>> {
-        self.stream(template, self.url(segments), opts)
+        self.stream(template, self.url(template, ids), opts)
             .try_collect()
             .await
     }
@@ -272,17 +287,12 @@ impl WorkivaClient {
     // ---- programs ----
 
     pub async fn programs(&self, opts: &ListOptions) -> Result<Vec<Program>> {
-        self.list("/programs", &["programs"], opts).await
+        self.list("/programs", &[], opts).await
     }
 
     pub async fn program(&self, id: &str) -> Result<Program> {
-        self.call(self.req(
-            Method::GET,
-            "/programs/{programId}",
-            &["programs", id],
-            None,
-        ))
-        .await
+        self.call(self.req(Method::GET, "/programs/{programId}", &[id], None))
+            .await
     }
 
     /// The program with exactly this name, if any.
@@ -295,21 +305,15 @@ impl WorkivaClient {
 
     pub async fn create_program(&self, name: &str) -> Result<Program> {
         let body = to_body(&json!({ "name": name }));
-        self.create(
-            self.req(Method::POST, "/programs", &["programs"], Some(body)),
-            || self.find_program(name),
-        )
+        self.create(self.req(Method::POST, "/programs", &[], Some(body)), || {
+            self.find_program(name)
+        })
         .await
     }
 
     pub async fn rename_program(&self, id: &str, name: &str) -> Result<Program> {
-        self.patch(
-            "/programs/{programId}",
-            &["programs", id],
-            "/name",
-            json!(name),
-        )
-        .await
+        self.patch("/programs/{programId}", &[id], "/name", json!(name))
+            .await
     }
 
     // ---- topics ----
@@ -317,7 +321,7 @@ impl WorkivaClient {
     pub async fn topics(&self, program: &str) -> Result<Vec<Topic>> {
         self.list(
             "/programs/{programId}/topics",
-            &["programs", program, "topics"],
+            &[program],
             &ListOptions::default(),
         )
         .await
@@ -327,7 +331,7 @@ impl WorkivaClient {
         self.call(self.req(
             Method::GET,
             "/programs/{programId}/topics/{topicId}",
-            &["programs", program, "topics", id],
+            &[program, id],
             None,
         ))
         .await
@@ -337,7 +341,7 @@ impl WorkivaClient {
         let req = self.req(
             Method::POST,
             "/programs/{programId}/topics",
-            &["programs", program, "topics"],
+            &[program],
             Some(to_body(topic)),
         );
         self.create(req, || async {
@@ -360,7 +364,7 @@ impl WorkivaClient {
     ) -> Result<Topic> {
         self.patch(
             "/programs/{programId}/topics/{topicId}",
-            &["programs", program, "topics", id],
+            &[program, id],
             path,
             value,
         )
@@ -371,7 +375,7 @@ impl WorkivaClient {
         self.call_empty(self.req(
             Method::DELETE,
             "/programs/{programId}/topics/{topicId}",
-            &["programs", program, "topics", id],
+            &[program, id],
             None,
         ))
         .await
@@ -381,12 +385,8 @@ impl WorkivaClient {
 
     /// Dimensions without their values (Workiva lists them with `values: null`).
     pub async fn dimensions(&self, program: &str, opts: &ListOptions) -> Result<Vec<Dimension>> {
-        self.list(
-            "/programs/{programId}/dimensions",
-            &["programs", program, "dimensions"],
-            opts,
-        )
-        .await
+        self.list("/programs/{programId}/dimensions", &[program], opts)
+            .await
     }
 
     /// One dimension with its values.
@@ -394,7 +394,7 @@ impl WorkivaClient {
         self.call(self.req(
             Method::GET,
             "/programs/{programId}/dimensions/{dimensionId}",
-            &["programs", program, "dimensions", id],
+            &[program, id],
             None,
         ))
         .await
@@ -408,7 +408,7 @@ impl WorkivaClient {
         let req = self.req(
             Method::POST,
             "/programs/{programId}/dimensions",
-            &["programs", program, "dimensions"],
+            &[program],
             Some(to_body(dimension)),
         );
         let name = dimension.name.clone().unwrap_or_default();
@@ -440,7 +440,7 @@ impl WorkivaClient {
     ) -> Result<Dimension> {
         self.patch(
             "/programs/{programId}/dimensions/{dimensionId}",
-            &["programs", program, "dimensions", id],
+            &[program, id],
             path,
             value,
         )
@@ -459,7 +459,7 @@ impl WorkivaClient {
     ) -> Result<Dimension> {
         self.patch_ops(
             "/programs/{programId}/dimensions/{dimensionId}",
-            &["programs", program, "dimensions", id],
+            &[program, id],
             vec![
                 json!({"op": "test", "path": "/values", "value": expected}),
                 json!({"op": "replace", "path": "/values", "value": new}),
@@ -471,19 +471,15 @@ impl WorkivaClient {
     // ---- metrics ----
 
     pub async fn metrics(&self, program: &str, opts: &ListOptions) -> Result<Vec<Metric>> {
-        self.list(
-            "/programs/{programId}/metrics",
-            &["programs", program, "metrics"],
-            opts,
-        )
-        .await
+        self.list("/programs/{programId}/metrics", &[program], opts)
+            .await
     }
 
     pub async fn metric(&self, program: &str, id: &str) -> Result<Metric> {
         self.call(self.req(
             Method::GET,
             "/programs/{programId}/metrics/{metricId}",
-            &["programs", program, "metrics", id],
+            &[program, id],
             None,
         ))
         .await
@@ -504,7 +500,7 @@ impl WorkivaClient {
         let req = self.req(
             Method::POST,
             "/programs/{programId}/metrics",
-            &["programs", program, "metrics"],
+            &[program],
             Some(to_body(metric)),
         );
         self.create(req, || self.find_metric(program, &metric.name))
@@ -521,7 +517,7 @@ impl WorkivaClient {
     ) -> Result<Metric> {
         self.patch(
             "/programs/{programId}/metrics/{metricId}",
-            &["programs", program, "metrics", id],
+            &[program, id],
             path,
             value,
         )
@@ -532,7 +528,7 @@ impl WorkivaClient {
         self.call_empty(self.req(
             Method::DELETE,
             "/programs/{programId}/metrics/{metricId}",
-            &["programs", program, "metrics", id],
+            &[program, id],
             None,
         ))
         .await
@@ -548,7 +544,10 @@ impl WorkivaClient {
     ) -> impl Stream<Item = Result<MetricValue>> + Send + 'a {
         self.stream(
             "/programs/{programId}/metrics/{metricId}/values",
-            self.url(&["programs", program, "metrics", metric, "values"]),
+            self.url(
+                "/programs/{programId}/metrics/{metricId}/values",
+                &[program, metric],
+            ),
             opts,
         )
     }
@@ -573,7 +572,7 @@ impl WorkivaClient {
     ) -> Result<Vec<ListedValue>> {
         self.list(
             "/programs/{programId}/metrics/{metricId}/values",
-            &["programs", program, "metrics", metric, "values"],
+            &[program, metric],
             opts,
         )
         .await
@@ -583,7 +582,7 @@ impl WorkivaClient {
         self.call(self.req(
             Method::GET,
             "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
-            &["programs", program, "metrics", metric, "values", id],
+            &[program, metric, id],
             None,
         ))
         .await
@@ -598,7 +597,7 @@ impl WorkivaClient {
         let req = self.req(
             Method::POST,
             "/programs/{programId}/metrics/{metricId}/values",
-            &["programs", program, "metrics", metric, "values"],
+            &[program, metric],
             Some(to_body(value)),
         );
         self.create(req, || async {
@@ -625,7 +624,7 @@ impl WorkivaClient {
     ) -> Result<MetricValue> {
         self.patch(
             "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
-            &["programs", program, "metrics", metric, "values", id],
+            &[program, metric, id],
             path,
             value,
         )
@@ -636,7 +635,7 @@ impl WorkivaClient {
         self.call_empty(self.req(
             Method::DELETE,
             "/programs/{programId}/metrics/{metricId}/values/{metricValueId}",
-            &["programs", program, "metrics", metric, "values", id],
+            &[program, metric, id],
             None,
         ))
         .await
@@ -667,17 +666,8 @@ impl WorkivaClient {
         let req = if legacy {
             Request {
                 method: Method::POST,
-                url: self.url(&[
-                    "prototype",
-                    "platform",
-                    "programs",
-                    program,
-                    "metrics",
-                    metric,
-                    "values",
-                    "batchUpsertion",
-                ]),
-                template: "/prototype/platform/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
+                url: self.url(LEGACY_UPSERT, &[program, metric]),
+                template: LEGACY_UPSERT,
                 query: Vec::new(),
                 body: Some(body),
                 version: LEGACY_VERSION,
@@ -686,14 +676,7 @@ impl WorkivaClient {
             self.req(
                 Method::POST,
                 "/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
-                &[
-                    "programs",
-                    program,
-                    "metrics",
-                    metric,
-                    "values",
-                    "batchUpsertion",
-                ],
+                &[program, metric],
                 Some(body),
             )
         };
@@ -715,7 +698,7 @@ impl WorkivaClient {
                     {
                         tracing::info!(path = req.template, operation = %op, "The answer to a batch upsertion was lost and the metric's operation is running: polling it instead of sending the batch again.");
                         return Ok(OperationRef {
-                            url: self.url(&["operations", &op]),
+                            url: self.url("/operations/{operationId}", &[&op]),
                             retry_after: None,
                         });
                     }
@@ -773,14 +756,7 @@ impl WorkivaClient {
         self.call_empty(self.req(
             Method::POST,
             "/programs/{programId}/metrics/{metricId}/values/batchDeletion",
-            &[
-                "programs",
-                program,
-                "metrics",
-                metric,
-                "values",
-                "batchDeletion",
-            ],
+            &[program, metric],
             Some(body),
         ))
         .await
@@ -790,7 +766,7 @@ impl WorkivaClient {
 
     /// The workspace's permission definitions (Editor, Viewer, Owner, ...).
     pub async fn permissions(&self) -> Result<Vec<Permission>> {
-        self.list("/permissions", &["permissions"], &ListOptions::default())
+        self.list("/permissions", &[], &ListOptions::default())
             .await
     }
 
@@ -799,12 +775,8 @@ impl WorkivaClient {
         program: &str,
         opts: &ListOptions,
     ) -> Result<Vec<ResourcePermission>> {
-        self.list(
-            "/programs/{programId}/permissions",
-            &["programs", program, "permissions"],
-            opts,
-        )
-        .await
+        self.list("/programs/{programId}/permissions", &[program], opts)
+            .await
     }
 
     /// Assigns and revokes in one all-or-nothing request.
@@ -818,7 +790,7 @@ impl WorkivaClient {
         self.call_empty(self.req(
             Method::POST,
             "/programs/{programId}/permissions/modification",
-            &["programs", program, "permissions", "modification"],
+            &[program],
             Some(body),
         ))
         .await
@@ -827,11 +799,11 @@ impl WorkivaClient {
     // ---- tasks ----
 
     pub async fn tasks(&self, opts: &ListOptions) -> Result<Vec<Task>> {
-        self.list("/tasks", &["tasks"], opts).await
+        self.list("/tasks", &[], opts).await
     }
 
     pub async fn task(&self, id: &str) -> Result<Task> {
-        self.call(self.req(Method::GET, "/tasks/{taskId}", &["tasks", id], None))
+        self.call(self.req(Method::GET, "/tasks/{taskId}", &[id], None))
             .await
     }
 
@@ -845,7 +817,7 @@ impl WorkivaClient {
         self.call(self.req(
             Method::POST,
             "/tasks/{taskId}/actionSubmission",
-            &["tasks", id, "actionSubmission"],
+            &[id],
             Some(body),
         ))
         .await
