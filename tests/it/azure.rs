@@ -37,12 +37,10 @@ impl Drop for Azurite {
 }
 
 fn azurite() -> Option<Azurite> {
-    let Ok(bin) = std::env::var("ESG_SYNC_TEST_AZURITE") else {
-        eprintln!(
-            "skipped: ESG_SYNC_TEST_AZURITE is not set (.ci/run installs Azurite and sets it)"
-        );
-        return None;
-    };
+    let bin = crate::helpers::outside(
+        "ESG_SYNC_TEST_AZURITE",
+        ".ci/run installs Azurite and sets it",
+    )?;
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(bin)
         .args(["--blobHost", "127.0.0.1", "--blobPort", "0", "--location"])

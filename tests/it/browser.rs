@@ -75,10 +75,10 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_shows_the_pipelines_and_downloads_the_rejects_in_a_browser() {
-    let Ok(driver) = std::env::var("ESG_SYNC_TEST_CHROMEDRIVER") else {
-        eprintln!(
-            "skipped: ESG_SYNC_TEST_CHROMEDRIVER is not set (.ci/run installs chromium and chromedriver and sets it)"
-        );
+    let Some(driver) = crate::helpers::outside(
+        "ESG_SYNC_TEST_CHROMEDRIVER",
+        ".ci/run installs chromium and chromedriver and sets it",
+    ) else {
         return;
     };
     let e = sync_env().await;

@@ -261,5 +261,4 @@ async fn three_replicas_run_each_tick_once_and_take_over_a_killed_one() {
         "no two batches of one metric were in flight at once"
     );
     store.close().await;
-    crate::sql::drop_db(&db, true).await;
 }

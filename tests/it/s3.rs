@@ -26,10 +26,7 @@ impl Drop for Moto {
 
 /// Starts moto on a free loopback port, with `env` (e.g. to make it check credentials).
 fn moto(env: &[(&str, &str)]) -> Option<Moto> {
-    let Ok(bin) = std::env::var("ESG_SYNC_TEST_MOTO") else {
-        eprintln!("skipped: ESG_SYNC_TEST_MOTO is not set (.ci/run installs moto and sets it)");
-        return None;
-    };
+    let bin = crate::helpers::outside("ESG_SYNC_TEST_MOTO", ".ci/run installs moto and sets it")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
