@@ -49,7 +49,11 @@ pub fn age(
 
 /// Whether this replica can serve, with each check's `ok` and, when not, why.
 pub async fn readiness(h: &Health) -> (bool, serde_json::Value) {
-    let store = timed(h.timeout, h.store.ping_write()).await;
+    let store = timed(
+        h.timeout,
+        h.store.ping_write(crate::sync::lease::holder_id()),
+    )
+    .await;
     let stopping = h.stopping.is_cancelled();
     let ok = store["ok"] == true && !stopping;
     (

@@ -60,6 +60,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/sqlite/0009_deletions.sql"),
     ),
+    (10, include_str!("../../migrations/sqlite/0010_probe.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -92,6 +93,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_deletions.sql"),
     ),
+    (10, include_str!("../../migrations/postgres/0010_probe.sql")),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;

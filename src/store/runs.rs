@@ -241,17 +241,27 @@ impl Store {
             .and_then(|t| parse_time(&t)))
     }
 
-    /// Checks that the database takes a write: a transaction that opens a write (an update
-    /// of no row) and is rolled back, so a read-only database or file fails it.
-    pub async fn ping_write(&self) -> Result<()> {
+    /// Checks that the database takes a write: `replica`'s probe row is written and committed,
+    /// so a read-only, full or locked database (or file) fails it.
+    pub async fn ping_write(&self, replica: &str) -> Result<()> {
         let what = "check that the store takes writes";
         let mut tx = self.pool.begin().await.map_err(q(what))?;
-        sqlx::query("UPDATE pipeline_leases SET token = token WHERE pipeline = $1")
-            .bind("(esg-sync readiness check: no such pipeline)")
+        sqlx::query(
+            "INSERT INTO store_probe (replica, probed_at) VALUES ($1, $2) \
+             ON CONFLICT (replica) DO UPDATE SET probed_at = excluded.probed_at",
+        )
+        .bind(replica)
+        .bind(now())
+        .execute(&mut *tx)
+        .await
+        .map_err(q(what))?;
+        // Replicas that have not probed for a day are gone (each start is a new replica).
+        sqlx::query("DELETE FROM store_probe WHERE probed_at < $1")
+            .bind(super::stamp(Utc::now() - chrono::Duration::days(1)))
             .execute(&mut *tx)
             .await
             .map_err(q(what))?;
-        tx.rollback().await.map_err(q(what))?;
+        tx.commit().await.map_err(q(what))?;
         Ok(())
     }
 

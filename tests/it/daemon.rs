@@ -786,6 +786,20 @@ async fn readyz_fails_when_the_store_is_unreachable_and_while_stopping() {
     };
     let (ok, body) = esg_sync::server::readiness(&health).await;
     assert!(ok, "{body}");
+    // The probe committed a write: this replica's row is in the store.
+    let raw = sqlx::AnyPool::connect(&format!("sqlite://{}/state.db", e.dir.path().display()))
+        .await
+        .unwrap();
+    let probed: i64 = sqlx::Row::get(
+        &sqlx::query("SELECT COUNT(*) FROM store_probe WHERE replica = $1")
+            .bind(esg_sync::sync::lease::holder_id())
+            .fetch_one(&raw)
+            .await
+            .unwrap(),
+        0,
+    );
+    assert_eq!(probed, 1, "the readiness probe commits a write");
+    raw.close().await;
     health.stopping.cancel();
     let (ok, body) = esg_sync::server::readiness(&health).await;
     assert!(!ok, "not ready while stopping");
