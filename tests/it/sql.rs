@@ -6,6 +6,8 @@
 //! `ESG_SYNC_TEST_POSTGRES_URL` and `ESG_SYNC_TEST_MYSQL_URL` (`.ci/run` sets both) and skip,
 //! saying so, when it is unset.
 
+use std::path::{Path, PathBuf};
+
 use esg_sync::config::{PipelineConfig, Source};
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
@@ -31,14 +33,23 @@ const ROWS: &[LakeRow] = &[
     ("nox", "2025", Some("A"), "1", None),
 ];
 
-fn pipeline(kind: &str, url_env: &str, query: &str) -> PipelineConfig {
+/// The database URL in a file of the test's own (as a mounted secret would hold it), so the
+/// test sets no environment variable in its multi-threaded process.
+fn url_file(e: &SyncEnv, url: &str) -> PathBuf {
+    let path = e.file("lake.url");
+    std::fs::write(&path, url).unwrap();
+    path
+}
+
+fn pipeline(kind: &str, url_file: &Path, query: &str) -> PipelineConfig {
+    let url_file = url_file.display();
     let text = format!(
         r#"
 name = "test"
 program = "Test Program"
 [source]
 kind = "{kind}"
-url_env = "{url_env}"
+url_file = "{url_file}"
 query = """{query}"""
 statement_timeout_secs = 30
 [columns]
@@ -126,9 +137,7 @@ async fn a_sqlite_query_syncs_value_for_value() {
             .unwrap();
     }
     c.close().await.unwrap();
-    let var = "ESG_SYNC_TEST_SQLITE_LAKE";
-    // SAFETY: the variable is this test's own; nothing else reads or writes it.
-    unsafe { std::env::set_var(var, format!("sqlite://{}", db.display())) };
+    let var = &url_file(&e, &format!("sqlite://{}", db.display()));
     let p = pipeline(
         "sqlite",
         var,
@@ -223,10 +232,8 @@ async fn a_postgres_query_syncs_exact_decimals_and_floats() {
         .await
         .unwrap();
     }
-    let var = "ESG_SYNC_TEST_PG_LAKE";
-    // SAFETY: the variable is this test's own.
-    unsafe { std::env::set_var(var, &db.url) };
     let e = sync_env().await;
+    let var = &url_file(&e, &db.url);
     let p = pipeline(
         "postgres",
         var,
@@ -310,10 +317,8 @@ async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
         .await
         .unwrap();
     }
-    let var = "ESG_SYNC_TEST_MARIADB_LAKE";
-    // SAFETY: the variable is this test's own.
-    unsafe { std::env::set_var(var, &db.url) };
     let e = sync_env().await;
+    let var = &url_file(&e, &db.url);
     let p = pipeline(
         "mysql",
         var,
@@ -346,9 +351,7 @@ async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
 #[tokio::test]
 async fn a_database_password_never_shows_and_a_password_in_the_file_is_refused() {
     let e = sync_env().await;
-    let var = "ESG_SYNC_TEST_SECRET_LAKE";
-    // SAFETY: the variable is this test's own. Nothing listens on port 1.
-    unsafe { std::env::set_var(var, "postgres://app:hunter2-secret@127.0.0.1:1/lake") };
+    let var = &url_file(&e, "postgres://app:hunter2-secret@127.0.0.1:1/lake");
     let p = pipeline("postgres", var, "SELECT 1");
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(r.status, Status::Failed);
@@ -367,7 +370,7 @@ async fn a_database_password_never_shows_and_a_password_in_the_file_is_refused()
     let Source::Sql(s) = &mut bad.source else {
         panic!()
     };
-    s.url_env = None;
+    s.url_file = None;
     s.url = Some("postgres://app:hunter2-secret@db/lake".into());
     let problems = bad.problems().join("; ");
     assert!(
@@ -390,9 +393,7 @@ async fn in_mirror_mode_a_querys_result_is_the_whole_scope() {
     .execute(&mut c)
     .await
     .unwrap();
-    let var = "ESG_SYNC_TEST_SQLITE_MIRROR";
-    // SAFETY: the variable is this test's own.
-    unsafe { std::env::set_var(var, format!("sqlite://{}", db.display())) };
+    let var = &url_file(&e, &format!("sqlite://{}", db.display()));
     let mut p = pipeline("sqlite", var, "SELECT * FROM v WHERE value <> 'gone'");
     p.mode = esg_sync::config::Mode::Mirror;
     p.max_delete_fraction = 0.5;
