@@ -7,8 +7,9 @@
 //! the timestamp, a `.`, the delivery id (`X-Esg-Sync-Delivery`), a `.` and the raw body. A
 //! receiver recomputes it, compares in constant time, refuses a timestamp older than a few
 //! minutes and a delivery id it has already seen, so a captured request can be replayed
-//! neither later nor under a new id. A delivery is retried with backoff on a connection failure, a timeout, 408, 429 or
-//! 5xx; every delivery and its outcome is recorded in the state store. An alert never blocks
+//! neither later nor under a new id. A delivery is retried on a connection failure, a
+//! timeout, 408, 429 or 5xx by the API client's retry policy (full-jitter backoff, the
+//! receiver's `Retry-After`); every delivery and its outcome is recorded in the state store. An alert never blocks
 //! or fails a run: events wait in a bounded queue, and one that finds it full is dropped with
 //! a warning.
 
@@ -23,12 +24,38 @@ use serde_json::json;
 use crate::config::alert::{AlertConfig, AlertEvent, AlertFormat};
 use crate::outcome::{Counts, Reject};
 use crate::store::Store;
+use crate::workiva::retry::{Failure, RetryAction, RetryPolicy};
 
-/// Attempts per delivery.
+/// Attempts per delivery (waits a receiver asks for with `Retry-After` not counted).
 pub const MAX_ATTEMPTS: u32 = 6;
-/// The first wait between attempts; each further wait doubles, up to [`MAX_WAIT`].
-const FIRST_WAIT: Duration = Duration::from_millis(500);
-const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The client's retry policy, with a delivery's bounds: full-jitter backoff from 0.5 s,
+/// doubling up to 60 s, at most [`MAX_ATTEMPTS`] attempts and 5 minutes in all, a receiver's
+/// `Retry-After` honoured up to three times.
+fn policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: MAX_ATTEMPTS,
+        max_elapsed: Duration::from_secs(300),
+        base: Duration::from_millis(500),
+        cap: Duration::from_secs(60),
+        max_server_waits: 3,
+    }
+}
+
+/// A failed attempt, as the retry policy judges it.
+struct Refused {
+    retriable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Failure for Refused {
+    fn is_retriable(&self) -> bool {
+        self.retriable
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
 /// Time allowed for one attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events waiting to be delivered; beyond this they are dropped with a warning.
@@ -281,7 +308,8 @@ async fn deliver(
     let delivery = id
         .map(|i| i.to_string())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut wait = FIRST_WAIT;
+    let (policy, started) = (policy(), std::time::Instant::now());
+    let (mut counted, mut server_waits) = (0u32, 0u32);
     let mut out = Delivered {
         id,
         status: "failed",
@@ -289,8 +317,9 @@ async fn deliver(
         http_status: None,
         error: None,
     };
-    for attempt in 1..=MAX_ATTEMPTS {
-        out.attempts = attempt;
+    loop {
+        out.attempts += 1;
+        let attempt = out.attempts;
         let ts = chrono::Utc::now().timestamp();
         let mut req = http
             .post(alert.url.expose())
@@ -305,7 +334,7 @@ async fn deliver(
                 signature(s.expose_secret(), ts, &delivery, &body),
             );
         }
-        let again = match req.send().await {
+        let failure = match req.send().await {
             Ok(r) if r.status().is_success() => {
                 out.status = "delivered";
                 out.http_status = Some(r.status().as_u16());
@@ -315,7 +344,14 @@ async fn deliver(
             Ok(r) => {
                 out.http_status = Some(r.status().as_u16());
                 out.error = Some(format!("the receiver answered {}", r.status()));
-                retriable(r.status())
+                Refused {
+                    retriable: retriable(r.status()),
+                    retry_after: r
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(crate::workiva::retry::parse_retry_after),
+                }
             }
             Err(e) => {
                 out.http_status = None;
@@ -325,9 +361,15 @@ async fn deliver(
                 } else {
                     "cannot connect to the receiver".to_string()
                 });
-                true
+                Refused {
+                    retriable: true,
+                    retry_after: None,
+                }
             }
         };
+        if failure.retry_after.is_none() {
+            counted += 1;
+        }
         if let Some(id) = id {
             let _ = store
                 .delivery_update(
@@ -339,12 +381,21 @@ async fn deliver(
                 )
                 .await;
         }
-        if !again || attempt == MAX_ATTEMPTS {
-            break;
-        }
+        let delay = match policy.decide(
+            &failure,
+            counted,
+            server_waits,
+            started.elapsed(),
+            fastrand::f64(),
+        ) {
+            RetryAction::Retry { delay, counts } => {
+                server_waits += u32::from(!counts);
+                delay
+            }
+            RetryAction::Stop | RetryAction::WaitTooLong { .. } => break,
+        };
         tracing::debug!(alert = %alert.name, attempt, error = out.error.as_deref().unwrap_or(""), "Alert delivery failed; trying again.");
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_WAIT);
+        tokio::time::sleep(delay).await;
     }
     if let Some(id) = id
         && let Err(e) = store

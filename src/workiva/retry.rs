@@ -19,6 +19,23 @@ pub enum RetryAction {
     WaitTooLong { wait: Duration, left: Duration },
 }
 
+/// What the policy needs to know of a failed attempt: whether another may succeed, and the
+/// wait the server asked for. Workiva's errors are one kind; an alert receiver's answers
+/// another.
+pub trait Failure {
+    fn is_retriable(&self) -> bool;
+    fn retry_after(&self) -> Option<Duration>;
+}
+
+impl Failure for WorkivaError {
+    fn is_retriable(&self) -> bool {
+        WorkivaError::is_retriable(self)
+    }
+    fn retry_after(&self) -> Option<Duration> {
+        WorkivaError::retry_after(self)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Most attempts, the first included; `Retry-After` waits do not count.
@@ -59,7 +76,7 @@ impl RetryPolicy {
     /// a wait the server asked for.
     pub fn decide(
         &self,
-        err: &WorkivaError,
+        err: &impl Failure,
         counted: u32,
         server_waits: u32,
         elapsed: Duration,
