@@ -278,6 +278,66 @@ fn retriable(status: reqwest::StatusCode) -> bool {
     status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429
 }
 
+/// One signed attempt of a delivery, its answer written in `out`; the failure when it was not
+/// delivered.
+async fn attempt(
+    http: &reqwest::Client,
+    alert: &AlertConfig,
+    secret: Option<&SecretString>,
+    ev: &Event,
+    delivery: &str,
+    body: &[u8],
+    out: &mut Delivered,
+) -> Option<Refused> {
+    let ts = chrono::Utc::now().timestamp();
+    let mut req = http
+        .post(alert.url.expose())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header("X-Esg-Sync-Event", ev.kind.as_str())
+        .header("X-Esg-Sync-Timestamp", ts.to_string())
+        .header("X-Esg-Sync-Delivery", delivery)
+        .body(body.to_vec());
+    if let Some(s) = secret {
+        req = req.header(
+            "X-Esg-Sync-Signature",
+            signature(s.expose_secret(), ts, delivery, body),
+        );
+    }
+    match req.send().await {
+        Ok(r) if r.status().is_success() => {
+            out.status = "delivered";
+            out.http_status = Some(r.status().as_u16());
+            out.error = None;
+            None
+        }
+        Ok(r) => {
+            out.http_status = Some(r.status().as_u16());
+            out.error = Some(format!("the receiver answered {}", r.status()));
+            Some(Refused {
+                retriable: retriable(r.status()),
+                retry_after: r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::workiva::retry::parse_retry_after),
+            })
+        }
+        Err(e) => {
+            out.http_status = None;
+            // Never the URL: its path may be the receiver's secret.
+            out.error = Some(if e.is_timeout() {
+                format!("no answer within {ATTEMPT_TIMEOUT:?}")
+            } else {
+                "cannot connect to the receiver".to_string()
+            });
+            Some(Refused {
+                retriable: true,
+                retry_after: None,
+            })
+        }
+    }
+}
+
 /// Delivers `ev` to one alert, retrying with backoff, and records each step in the store (a
 /// store that cannot record does not stop the delivery).
 async fn deliver(
@@ -319,66 +379,17 @@ async fn deliver(
     };
     loop {
         out.attempts += 1;
-        let attempt = out.attempts;
-        let ts = chrono::Utc::now().timestamp();
-        let mut req = http
-            .post(alert.url.expose())
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Esg-Sync-Event", ev.kind.as_str())
-            .header("X-Esg-Sync-Timestamp", ts.to_string())
-            .header("X-Esg-Sync-Delivery", &delivery)
-            .body(body.clone());
-        if let Some(s) = secret {
-            req = req.header(
-                "X-Esg-Sync-Signature",
-                signature(s.expose_secret(), ts, &delivery, &body),
-            );
-        }
-        let failure = match req.send().await {
-            Ok(r) if r.status().is_success() => {
-                out.status = "delivered";
-                out.http_status = Some(r.status().as_u16());
-                out.error = None;
-                break;
-            }
-            Ok(r) => {
-                out.http_status = Some(r.status().as_u16());
-                out.error = Some(format!("the receiver answered {}", r.status()));
-                Refused {
-                    retriable: retriable(r.status()),
-                    retry_after: r
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(crate::workiva::retry::parse_retry_after),
-                }
-            }
-            Err(e) => {
-                out.http_status = None;
-                // Never the URL: its path may be the receiver's secret.
-                out.error = Some(if e.is_timeout() {
-                    format!("no answer within {ATTEMPT_TIMEOUT:?}")
-                } else {
-                    "cannot connect to the receiver".to_string()
-                });
-                Refused {
-                    retriable: true,
-                    retry_after: None,
-                }
-            }
+        let n = out.attempts;
+        let Some(failure) = attempt(http, alert, secret, ev, &delivery, &body, &mut out).await
+        else {
+            break;
         };
         if failure.retry_after.is_none() {
             counted += 1;
         }
         if let Some(id) = id {
             let _ = store
-                .delivery_update(
-                    id,
-                    "pending",
-                    attempt,
-                    out.http_status,
-                    out.error.as_deref(),
-                )
+                .delivery_update(id, "pending", n, out.http_status, out.error.as_deref())
                 .await;
         }
         let delay = match policy.decide(
@@ -394,10 +405,16 @@ async fn deliver(
             }
             RetryAction::Stop | RetryAction::WaitTooLong { .. } => break,
         };
-        tracing::debug!(alert = %alert.name, attempt, error = out.error.as_deref().unwrap_or(""), "Alert delivery failed; trying again.");
+        tracing::debug!(alert = %alert.name, attempt = n, error = out.error.as_deref().unwrap_or(""), "Alert delivery failed; trying again.");
         tokio::time::sleep(delay).await;
     }
-    if let Some(id) = id
+    recorded(store, alert, ev, &out).await;
+    out
+}
+
+/// Records a delivery's outcome, logs and counts it.
+async fn recorded(store: &Store, alert: &AlertConfig, ev: &Event, out: &Delivered) {
+    if let Some(id) = out.id
         && let Err(e) = store
             .delivery_update(
                 id,
@@ -419,7 +436,6 @@ async fn deliver(
         }
     }
     crate::telemetry::alert_sent(&alert.name, out.status);
-    out
 }
 
 /// `esg-sync alerts test --name NAME`: sends a test event to one alert now and says how it

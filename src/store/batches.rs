@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{BatchRecord, BatchStatus, Result, Store, StoreError, now, q};
+use super::{BatchRecord, BatchStatus, Result, Store, now, q};
 
 /// A body's SHA-256 as lower-case hex, kept when the body itself is pruned.
 fn sha256_hex(body: &[u8]) -> String {
@@ -179,7 +179,7 @@ impl Store {
                     metric_id: r.get("metric_id"),
                     value_count: r.get("value_count"),
                     body: r.get("body"),
-                    status: batch_status(id, r.get("status"))?,
+                    status: BatchStatus::of_row("batches", id, r.get("status"))?,
                     operation_url: r.get("operation_url"),
                 })
             })
@@ -199,16 +199,13 @@ impl Store {
         .await
         .map_err(q("list a run's batches"))?;
         rows.iter()
-            .map(|r| Ok((batch_status(r.get(3), r.get(0))?, r.get(1), r.get(2))))
+            .map(|r| {
+                Ok((
+                    BatchStatus::of_row("batches", r.get(3), r.get(0))?,
+                    r.get(1),
+                    r.get(2),
+                ))
+            })
             .collect()
     }
-}
-
-/// A batch row's status, or the error that names the row.
-fn batch_status(id: i64, text: String) -> Result<BatchStatus> {
-    BatchStatus::parse(&text).ok_or(StoreError::Corrupt {
-        table: "batches",
-        id,
-        status: text,
-    })
 }

@@ -5,7 +5,7 @@
 
 use sqlx::Row;
 
-use super::{DeletionStatus, Result, Store, StoreError, now, q};
+use super::{DeletionStatus, Result, Store, now, q};
 
 /// One deletion request as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,11 +141,7 @@ impl Store {
                     run_id: r.get(1),
                     metric_id: r.get(2),
                     ids: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
-                    status: DeletionStatus::parse(&text).ok_or(StoreError::Corrupt {
-                        table: "deletions",
-                        id,
-                        status: text,
-                    })?,
+                    status: DeletionStatus::of_row("deletions", id, text)?,
                 })
             })
             .collect()

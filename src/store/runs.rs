@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Counts, Result, RunRecord, RunStatus, Store, StoreError, now, parse_time, q};
+use super::{Counts, Result, RunRecord, RunStatus, Store, now, parse_time, q};
 
 /// A query of whole run rows (see `run_from_row`), with its `WHERE`/`ORDER BY` tail.
 macro_rules! select_runs {
@@ -162,11 +162,7 @@ impl Store {
     fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRecord> {
         let text: String = r.get("status");
         let id: i64 = r.get("id");
-        let status = RunStatus::parse(&text).ok_or(StoreError::Corrupt {
-            table: "runs",
-            id,
-            status: text,
-        })?;
+        let status = RunStatus::of_row("runs", id, text)?;
         Ok(RunRecord {
             id,
             pipeline: r.get("pipeline"),

@@ -30,6 +30,15 @@ macro_rules! text_enum {
                     _ => None,
                 }
             }
+
+            /// The state of row `id` of `table`, or the error that names the row.
+            pub(super) fn of_row(
+                table: &'static str,
+                id: i64,
+                text: String,
+            ) -> Result<Self, super::StoreError> {
+                Self::parse(&text).ok_or(super::StoreError::Corrupt { table, id, status: text })
+            }
         }
 
         impl fmt::Display for $name {
@@ -101,20 +110,6 @@ text_enum! {
         Failed => "failed",
         /// Left pending by a run that stopped; the next plan deletes what is still there.
         Unconfirmed => "unconfirmed",
-    }
-}
-
-impl RunStatus {
-    /// Whether the run has ended.
-    pub fn ended(self) -> bool {
-        self != Self::Running
-    }
-}
-
-impl BatchStatus {
-    /// Whether the batch still needs a run to finish it (`pending` or `sent`).
-    pub fn open(self) -> bool {
-        matches!(self, Self::Pending | Self::Sent)
     }
 }
 

@@ -27,6 +27,7 @@ struct Received {
     body: serde_json::Value,
     signed: bool,
     fresh: bool,
+    arrived: std::time::Instant,
 }
 
 #[derive(Clone, Default)]
@@ -34,6 +35,8 @@ struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     /// Answers these first deliveries' attempts with 500.
     fail_first: Arc<Mutex<usize>>,
+    /// Answers these first attempts with 429 and `Retry-After: 2`.
+    throttle_first: Arc<Mutex<usize>>,
     /// Answers every request with this status instead (a receiver that refuses).
     refuse: Option<u16>,
 }
@@ -72,7 +75,12 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> (bool, bool) {
     (signed, fresh)
 }
 
-async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(r): State<Receiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let (signed, fresh) = verify(&headers, &body);
     let header = |n: &str| {
         headers
@@ -90,16 +98,22 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
         body: serde_json::from_slice(&body).unwrap_or_default(),
         signed,
         fresh,
+        arrived: std::time::Instant::now(),
     });
     if let Some(code) = r.refuse {
-        return StatusCode::from_u16(code).unwrap();
+        return StatusCode::from_u16(code).unwrap().into_response();
+    }
+    let mut throttled = r.throttle_first.lock().unwrap();
+    if *throttled > 0 {
+        *throttled -= 1;
+        return (StatusCode::TOO_MANY_REQUESTS, [("Retry-After", "2")]).into_response();
     }
     let mut left = r.fail_first.lock().unwrap();
     if *left > 0 {
         *left -= 1;
-        return StatusCode::INTERNAL_SERVER_ERROR;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
-    StatusCode::OK
+    StatusCode::OK.into_response()
 }
 
 async fn serve(r: Receiver) -> String {
@@ -580,4 +594,39 @@ async fn a_run_a_fault_stops_part_way_is_failed_with_its_cause_and_raises_run_fa
         assert!(landed > 0 && landed < 24, "it failed part way: {run:?}");
     }
     store.close().await;
+}
+
+/// A receiver's `Retry-After` is honoured: after a 429 asking for 2 s, the next attempt comes
+/// no sooner (the backoff alone would wait at most 0.5 s), and the delivery lands.
+#[tokio::test]
+async fn a_receivers_retry_after_is_waited_for() {
+    let e = sync_env().await;
+    write_rows(
+        &e.file("data.parquet"),
+        &[("ghg", "2025-01", "A", "", "1", "")],
+    );
+    let receiver = Receiver {
+        throttle_first: Arc::new(Mutex::new(1)),
+        ..Receiver::default()
+    };
+    let hook = serve(receiver.clone()).await;
+    let cfg = config(&e, &hook);
+    let out = crate::helpers::run_esg(
+        vec![
+            "alerts".into(),
+            "test".into(),
+            "--config".into(),
+            cfg.display().to_string(),
+            "--name".into(),
+            "team".into(),
+        ],
+        vec![("ESG_SYNC_TEST_ALERT_SECRET", SECRET.into())],
+    )
+    .await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let g = receiver.got.lock().unwrap().clone();
+    assert_eq!(g.len(), 2, "throttled once, then delivered: {g:#?}");
+    assert_eq!(g[0].delivery, g[1].delivery, "the same delivery");
+    let waited = g[1].arrived - g[0].arrived;
+    assert!(waited >= Duration::from_secs(2), "waited only {waited:?}");
 }

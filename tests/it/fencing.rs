@@ -16,24 +16,7 @@ fn write_lake(e: &SyncEnv, generation: u32) {
     let period: Vec<String> = (0..60)
         .map(|i| format!("{}-{:02}", 2000 + i / 12, i % 12 + 1))
         .collect();
-    let n = period.len();
-    let tmp = e.file("lake.tmp");
-    crate::pq::write(
-        &tmp,
-        vec![
-            ("metric", crate::pq::s(&vec!["m"; n])),
-            (
-                "period",
-                crate::pq::s(&period.iter().map(String::as_str).collect::<Vec<_>>()),
-            ),
-            ("facility", crate::pq::s(&vec!["A"; n])),
-            (
-                "value",
-                crate::pq::s(&vec![generation.to_string().as_str(); n]),
-            ),
-        ],
-    );
-    std::fs::rename(&tmp, e.file("lake.parquet")).unwrap();
+    crate::replicas::write_periods(e, "lake", &period, generation);
 }
 
 /// The metric, and slow operations, so a run takes seconds.

@@ -19,8 +19,13 @@ const PIPELINES: usize = 6;
 /// Pipeline `i`'s lake: twelve months of year 2010 + i at facility A, each value `generation`.
 fn write_lake(e: &SyncEnv, i: usize, generation: u32) {
     let period: Vec<String> = (1..=12).map(|m| format!("{}-{m:02}", 2010 + i)).collect();
+    write_periods(e, &format!("lake{i}"), &period, generation);
+}
+
+/// `STEM.parquet`: metric `m` at facility A in each of `period`, each value `generation`.
+pub(crate) fn write_periods(e: &SyncEnv, stem: &str, period: &[String], generation: u32) {
     let n = period.len();
-    let tmp = e.file(&format!("lake{i}.tmp"));
+    let tmp = e.file(&format!("{stem}.tmp"));
     crate::pq::write(
         &tmp,
         vec![
@@ -37,7 +42,7 @@ fn write_lake(e: &SyncEnv, i: usize, generation: u32) {
         ],
     );
     // Atomic: a run reads the old file or the new, never half of one.
-    std::fs::rename(&tmp, e.file(&format!("lake{i}.parquet"))).unwrap();
+    std::fs::rename(&tmp, e.file(&format!("{stem}.parquet"))).unwrap();
 }
 
 fn config(e: &SyncEnv, store_url: &str) -> std::path::PathBuf {
