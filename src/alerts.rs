@@ -23,7 +23,8 @@ use serde_json::json;
 
 use crate::config::alert::{AlertConfig, AlertEvent, AlertFormat};
 use crate::outcome::{Counts, Reject};
-use crate::store::Store;
+use crate::store::{DeliveryStatus, Store};
+use crate::telemetry::{AlertSent, Event as _};
 use crate::workiva::retry::{Failure, RetryAction, RetryPolicy};
 
 /// Attempts per delivery (waits a receiver asks for with `Retry-After` not counted).
@@ -267,7 +268,7 @@ impl Alerter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     pub id: Option<i64>,
-    pub status: &'static str,
+    pub status: DeliveryStatus,
     pub attempts: u32,
     pub http_status: Option<u16>,
     pub error: Option<String>,
@@ -305,7 +306,7 @@ async fn attempt(
     }
     match req.send().await {
         Ok(r) if r.status().is_success() => {
-            out.status = "delivered";
+            out.status = DeliveryStatus::Delivered;
             out.http_status = Some(r.status().as_u16());
             out.error = None;
             None
@@ -372,7 +373,7 @@ async fn deliver(
     let (mut counted, mut server_waits) = (0u32, 0u32);
     let mut out = Delivered {
         id,
-        status: "failed",
+        status: DeliveryStatus::Failed,
         attempts: 0,
         http_status: None,
         error: None,
@@ -389,7 +390,13 @@ async fn deliver(
         }
         if let Some(id) = id {
             let _ = store
-                .delivery_update(id, "pending", n, out.http_status, out.error.as_deref())
+                .delivery_update(
+                    id,
+                    DeliveryStatus::Pending,
+                    n,
+                    out.http_status,
+                    out.error.as_deref(),
+                )
                 .await;
         }
         let delay = match policy.decide(
@@ -428,14 +435,18 @@ async fn recorded(store: &Store, alert: &AlertConfig, ev: &Event, out: &Delivere
         tracing::warn!(alert = %alert.name, error = %e, "Cannot record the alert delivery's outcome.");
     }
     match out.status {
-        "delivered" => {
+        DeliveryStatus::Delivered => {
             tracing::info!(alert = %alert.name, event = ev.kind.as_str(), attempts = out.attempts, "Alert delivered.")
         }
         _ => {
             tracing::error!(alert = %alert.name, event = ev.kind.as_str(), receiver = %alert.shown_url(), attempts = out.attempts, error = out.error.as_deref().unwrap_or(""), "Alert not delivered.")
         }
     }
-    crate::telemetry::alert_sent(&alert.name, out.status);
+    AlertSent {
+        alert: &alert.name,
+        delivered: out.status == DeliveryStatus::Delivered,
+    }
+    .emit();
 }
 
 /// `esg-sync alerts test --name NAME`: sends a test event to one alert now and says how it

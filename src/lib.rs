@@ -1,13 +1,15 @@
-//! esg-sync keeps a Workiva sustainability program in step with a data lake. This crate holds
-//! everything; the binary in `main.rs` only parses the command line and dispatches.
+//! esg-sync keeps a Workiva sustainability program in step with a data lake. The Workiva client and
+//! emulator are crates of their own (`crates/`); this one holds the rest; the binary in `main.rs` only parses the command line and dispatches.
 
 pub mod alerts;
+pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dburl;
+/// The emulator of the Workiva API, a crate of its own.
 pub use workiva_emulator as emulator;
 pub mod inspect;
 pub mod outcome;
@@ -21,4 +23,5 @@ pub mod status_page;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
-pub mod workiva;
+/// The Workiva API client, a crate of its own.
+pub use workiva_client as workiva;

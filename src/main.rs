@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let format = cli.log_format.resolve();
     esg_sync::telemetry::init_logs(format);
-    match esg_sync::cli::dispatch(cli).await {
+    match esg_sync::commands::dispatch(cli).await {
         Ok(code) => code,
         Err(e) => {
             esg_sync::telemetry::fatal(format, &format!("{e:#}"));

@@ -3,6 +3,38 @@
 //! store that keeps them both stand on it (the engine re-exports them as `sync::Counts` and
 //! `sync::Reject`).
 
+/// A final reviewer's decision on a task's approval step, as it is submitted to Workiva and
+/// recorded in the store (`APPROVE`, `REJECT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DecisionAction {
+    Approve,
+    Reject,
+}
+
+impl DecisionAction {
+    pub const ALL: &'static [Self] = &[Self::Approve, Self::Reject];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approve => "APPROVE",
+            Self::Reject => "REJECT",
+        }
+    }
+
+    /// The action a recorded text names; none for any other text (an unknown action is an
+    /// error for the reader to raise, never read as a rejection).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for DecisionAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Creates `path` (empty) readable and writable by this user only (0600), and the folders
 /// leading to it that do not exist yet 0700; an existing file is left as it is. The state
 /// store and the emulated tenant hold the lake's figures and notes.
@@ -125,6 +157,21 @@ pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
+}
+
+#[cfg(test)]
+mod decision_tests {
+    use super::DecisionAction;
+
+    #[test]
+    fn actions_read_back_and_nothing_else_reads() {
+        for a in DecisionAction::ALL {
+            assert_eq!(DecisionAction::parse(a.as_str()), Some(*a));
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
+        }
+        assert_eq!(DecisionAction::parse("approve"), None);
+        assert_eq!(DecisionAction::parse("SKIP"), None);
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::CatchUp;
+use crate::telemetry::{Event as _, NextRun, SkipReason, TickMissed, TicksSkipped};
 
 pub use crate::config::schedule::{Schedule, parse_timezone};
 
@@ -82,8 +83,12 @@ pub trait TickStore: Send + Sync + 'static {
 /// replicas, and the run needs the store anyway), counted and logged. The claim was retried
 /// for the store's outage bound first.
 pub fn missed(pipeline: &str, tick: DateTime<Utc>, e: &crate::store::StoreError) {
-    crate::telemetry::tick_missed(pipeline);
-    tracing::error!(pipeline, tick = %tick, error = %e, "Cannot claim the schedule tick in the state store after retrying for [store] outage_secs; it is missed (esg_sync_ticks_missed_total).");
+    TickMissed {
+        pipeline,
+        tick,
+        error: e,
+    }
+    .emit();
 }
 
 impl TickStore for crate::store::Store {
@@ -171,13 +176,31 @@ pub enum Event {
     SkippedMissed { missed: u64 },
 }
 
-/// Starts one run of a pipeline; the future ends when the run does. The token is cancelled
-/// when a shutdown begins.
-pub type Runner = Arc<dyn Fn(String, CancellationToken) -> BoxFuture<'static, ()> + Send + Sync>;
+/// What a job runs: a pipeline, or a final reviewer's pass.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Pipeline(String),
+    Reviewer(String),
+}
 
-/// One pipeline's schedule.
+impl JobKind {
+    /// The job's name in the logs and in the store's tick records: the pipeline's name, or
+    /// `reviewer:` and the reviewer's.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Pipeline(name) => name.clone(),
+            Self::Reviewer(name) => format!("reviewer:{name}"),
+        }
+    }
+}
+
+/// Starts one run of a job; the future ends when the run does. The token is cancelled when
+/// a shutdown begins.
+pub type Runner = Arc<dyn Fn(JobKind, CancellationToken) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// One job's schedule.
 pub struct Job {
-    pub pipeline: String,
+    pub kind: JobKind,
     pub schedule: Schedule,
     pub jitter: Duration,
     pub catch_up: CatchUp,
@@ -232,7 +255,7 @@ fn ticks_between(s: &Schedule, after: DateTime<Utc>, upto: DateTime<Utc>) -> u64
     n
 }
 
-/// Runs one pipeline's schedule until `stop` is cancelled, then waits for its run (if one is
+/// Runs one job's schedule until `stop` is cancelled, then waits for its run (if one is
 /// going) to end. The caller bounds that wait with the grace period. Events go to `journal`
 /// when there is one.
 pub async fn run_job<T: TickStore>(
@@ -243,86 +266,140 @@ pub async fn run_job<T: TickStore>(
     stop: CancellationToken,
     journal: Option<Arc<Journal>>,
 ) {
-    let name = job.pipeline.clone();
-    let note = |e: Event| {
-        if let Some(j) = &journal {
-            j.push(e);
-        }
+    let mut j = Going {
+        name: job.kind.key(),
+        job,
+        clock,
+        runner,
+        stop,
+        journal,
+        current: None,
     };
-    let mut current: Option<Running> = None;
-    let start = |tick: DateTime<Utc>, reason: Reason, current: &mut Option<Running>| {
-        let at = clock.now();
-        tracing::info!(pipeline = %name, tick = %tick.to_rfc3339(), ?reason, "Starting a run.");
-        note(Event::Started { tick, at, reason });
-        *current = Some(Running(tokio::spawn((runner)(name.clone(), stop.clone()))));
-    };
-    let now = clock.now();
-    let last = ticks.last_tick(&name).await;
-    if job.resume_first {
-        start(now, Reason::Resume, &mut current);
-        ticks.set_last_tick(&name, now).await;
-    } else if let Some(last) = last {
-        let missed = ticks_between(&job.schedule, last, now);
-        if missed > 0 {
-            match job.catch_up {
-                CatchUp::Once => {
-                    // Claimed as the first missed tick, which every replica computes alike.
-                    let first = job.schedule.next_after(last).unwrap_or(now);
-                    if ticks.claim(&name, first).await {
-                        tracing::info!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; running once to catch up.");
-                        start(now, Reason::CatchUp, &mut current);
-                    } else {
-                        tracing::debug!(pipeline = %name, "Another replica catches up on the missed ticks.");
-                    }
-                }
-                CatchUp::Skip => {
-                    tracing::warn!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; skipped (catch_up = \"skip\").");
-                    crate::telemetry::tick_skipped(&name, "missed", missed);
-                    note(Event::SkippedMissed { missed });
-                }
-            }
-            ticks.set_last_tick(&name, now).await;
-        }
-    }
-    let mut cursor = now;
-    loop {
-        let Some(tick) = job.schedule.next_after(cursor) else {
-            tracing::warn!(pipeline = %name, schedule = job.schedule.pattern(), "The schedule never fires again.");
-            stop.cancelled().await;
-            break;
-        };
-        crate::telemetry::next_run(&name, tick);
-        let jitter = if job.jitter.is_zero() {
-            Duration::ZERO
-        } else {
-            Duration::from_millis(fastrand::u64(0..=job.jitter.as_millis() as u64))
-        };
-        let due = tick + chrono::Duration::from_std(jitter).unwrap_or_default();
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            _ = clock.sleep_until(due) => {}
-        }
-        // Woken late (a suspended host, a clock set forward): the ticks passed meanwhile
-        // collapse into this one.
-        cursor = tick.max(clock.now() - chrono::Duration::from_std(jitter).unwrap_or_default());
-        if current.as_ref().is_some_and(|r| !r.0.is_finished()) {
-            tracing::warn!(pipeline = %name, tick = %tick, "The last run is still going; this tick is skipped.");
-            crate::telemetry::tick_skipped(&name, "overlap", 1);
-            note(Event::SkippedOverlap { tick });
-            ticks.set_last_tick(&name, tick).await;
-            continue;
-        }
-        ticks.set_last_tick(&name, tick).await;
-        if !ticks.claim(&name, tick).await {
-            tracing::debug!(pipeline = %name, tick = %tick, "Another replica claimed this tick.");
-            continue;
-        }
-        start(tick, Reason::Tick, &mut current);
-    }
-    if let Some(mut r) = current.take()
+    let now = j.clock.now();
+    j.begin(ticks.as_ref(), now).await;
+    j.follow(ticks.as_ref(), now).await;
+    if let Some(mut r) = j.current.take()
         && !r.0.is_finished()
     {
-        tracing::info!(pipeline = %name, "Waiting for the run to finish the batches it sent.");
+        tracing::info!(pipeline = %j.name, "Waiting for the run to finish the batches it sent.");
         let _ = (&mut r.0).await;
+    }
+}
+
+/// A job as it goes: its run, if one is going.
+struct Going {
+    name: String,
+    job: Job,
+    clock: Clock,
+    runner: Runner,
+    stop: CancellationToken,
+    journal: Option<Arc<Journal>>,
+    current: Option<Running>,
+}
+
+impl Going {
+    fn note(&self, e: Event) {
+        if let Some(j) = &self.journal {
+            j.push(e);
+        }
+    }
+
+    fn start(&mut self, tick: DateTime<Utc>, reason: Reason) {
+        let at = self.clock.now();
+        tracing::info!(pipeline = %self.name, tick = %tick.to_rfc3339(), ?reason, "Starting a run.");
+        self.note(Event::Started { tick, at, reason });
+        let run = (self.runner)(self.job.kind.clone(), self.stop.clone());
+        self.current = Some(Running(tokio::spawn(run)));
+    }
+
+    /// At start: the interrupted run resumed first, or the ticks missed while the daemon was
+    /// down caught up once or skipped, as `catch_up` says.
+    async fn begin<T: TickStore>(&mut self, ticks: &T, now: DateTime<Utc>) {
+        let name = self.name.clone();
+        if self.job.resume_first {
+            self.start(now, Reason::Resume);
+            ticks.set_last_tick(&name, now).await;
+            return;
+        }
+        let Some(last) = ticks.last_tick(&name).await else {
+            return;
+        };
+        let missed = ticks_between(&self.job.schedule, last, now);
+        if missed == 0 {
+            return;
+        }
+        match self.job.catch_up {
+            CatchUp::Once => {
+                // Claimed as the first missed tick, which every replica computes alike.
+                let first = self.job.schedule.next_after(last).unwrap_or(now);
+                if ticks.claim(&name, first).await {
+                    tracing::info!(pipeline = %name, missed, last_tick = %last, "Ticks passed while the daemon was down; running once to catch up.");
+                    self.start(now, Reason::CatchUp);
+                } else {
+                    tracing::debug!(pipeline = %name, "Another replica catches up on the missed ticks.");
+                }
+            }
+            CatchUp::Skip => {
+                TicksSkipped {
+                    pipeline: &name,
+                    reason: SkipReason::Missed,
+                    n: missed,
+                    tick: last,
+                }
+                .emit();
+                self.note(Event::SkippedMissed { missed });
+            }
+        }
+        ticks.set_last_tick(&name, now).await;
+    }
+
+    /// Tick after tick from `now`, until `stop`: a tick that finds the last run going is
+    /// skipped; one another replica claimed is left to it.
+    async fn follow<T: TickStore>(&mut self, ticks: &T, now: DateTime<Utc>) {
+        let name = self.name.clone();
+        let mut cursor = now;
+        loop {
+            let Some(tick) = self.job.schedule.next_after(cursor) else {
+                tracing::warn!(pipeline = %name, schedule = self.job.schedule.pattern(), "The schedule never fires again.");
+                self.stop.cancelled().await;
+                return;
+            };
+            NextRun {
+                pipeline: &name,
+                at: tick,
+            }
+            .emit();
+            let jitter = if self.job.jitter.is_zero() {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(fastrand::u64(0..=self.job.jitter.as_millis() as u64))
+            };
+            let jitter = chrono::Duration::from_std(jitter).unwrap_or_default();
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = self.clock.sleep_until(tick + jitter) => {}
+            }
+            // Woken late (a suspended host, a clock set forward): the ticks passed meanwhile
+            // collapse into this one.
+            cursor = tick.max(self.clock.now() - jitter);
+            if self.current.as_ref().is_some_and(|r| !r.0.is_finished()) {
+                TicksSkipped {
+                    pipeline: &name,
+                    reason: SkipReason::Overlap,
+                    n: 1,
+                    tick,
+                }
+                .emit();
+                self.note(Event::SkippedOverlap { tick });
+                ticks.set_last_tick(&name, tick).await;
+                continue;
+            }
+            ticks.set_last_tick(&name, tick).await;
+            if !ticks.claim(&name, tick).await {
+                tracing::debug!(pipeline = %name, tick = %tick, "Another replica claimed this tick.");
+                continue;
+            }
+            self.start(tick, Reason::Tick);
+        }
     }
 }

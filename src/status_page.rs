@@ -59,34 +59,22 @@ fn written(r: &RunRecord) -> i64 {
 
 /// How long a run took, as a person reads it.
 fn duration(r: &RunRecord) -> String {
-    let start = DateTime::parse_from_rfc3339(&r.started_at).ok();
-    let end = r
-        .finished_at
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-    match (start, end) {
-        (Some(s), Some(e)) => {
-            let ms = (e - s).num_milliseconds().max(0);
+    match r.finished_at {
+        Some(e) => {
+            let ms = (e - r.started_at).num_milliseconds().max(0);
             if ms < 60_000 {
                 format!("{:.1} s", ms as f64 / 1000.0)
             } else {
                 format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
             }
         }
-        (Some(_), None) => "going".into(),
-        _ => "-".into(),
+        None => "going".into(),
     }
 }
 
 /// When, shortly: `2026-12-01 19:16:41 UTC`.
-fn when(t: &str) -> String {
-    DateTime::parse_from_rfc3339(t)
-        .map(|d| {
-            d.with_timezone(&Utc)
-                .format("%Y-%m-%d %H:%M:%S UTC")
-                .to_string()
-        })
-        .unwrap_or_else(|_| t.to_string())
+fn when(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// Bars of the values each run wrote, oldest on the left.
@@ -248,8 +236,8 @@ mod tests {
         RunRecord {
             id,
             pipeline: "p".into(),
-            started_at: "2026-12-01T10:00:00.000Z".into(),
-            finished_at: Some("2026-12-01T10:00:02.500Z".into()),
+            started_at: "2026-12-01T10:00:00.000Z".parse().unwrap(),
+            finished_at: Some("2026-12-01T10:00:02.500Z".parse().unwrap()),
             status: crate::store::RunStatus::parse(status).unwrap(),
             counts: Counts {
                 created,

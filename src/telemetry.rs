@@ -16,24 +16,18 @@ pub const RUNNING: &str = "esg_sync_pipeline_running";
 pub const VALUES: &str = "esg_sync_values_total";
 pub const BATCHES: &str = "esg_sync_batches_total";
 pub const BATCH_BYTES: &str = "esg_sync_batch_bytes_total";
-pub const API_REQUESTS: &str = "esg_sync_api_requests_total";
-pub const API_SECONDS: &str = "esg_sync_api_request_duration_seconds";
-pub const API_THROTTLED: &str = "esg_sync_api_throttled_total";
-pub const API_RETRIES: &str = "esg_sync_api_retries_total";
-pub const OPERATION_WAIT: &str = "esg_sync_operation_wait_seconds";
 pub const LAST_SUCCESS: &str = "esg_sync_last_success_timestamp_seconds";
 pub const TICKS_SKIPPED: &str = "esg_sync_schedule_ticks_skipped_total";
 pub const NEXT_RUN: &str = "esg_sync_next_run_timestamp_seconds";
 pub const CATALOG_APPLIES: &str = "esg_sync_catalog_applies_total";
 pub const REVIEWER_DECISIONS: &str = "esg_sync_reviewer_decisions_total";
-pub const CONCURRENCY_LIMIT: &str = "esg_sync_api_concurrency_limit";
-pub const CONCURRENCY_CHANGES: &str = "esg_sync_api_concurrency_changes_total";
 pub const LEADER: &str = "esg_sync_pipeline_leader";
 pub const ALERTS: &str = "esg_sync_alerts_total";
 pub const STORE_RETRIES: &str = "esg_sync_store_retries_total";
 pub const TICKS_MISSED: &str = "esg_sync_ticks_missed_total";
 
-/// Every metric with its type and help text, as docs/operations.md's metrics table lists them.
+/// The application's own metrics with their type and help text; [`catalogue`] adds the
+/// client's.
 pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         RUNS,
@@ -58,31 +52,6 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         "Bytes of the batch upsertions sent, by pipeline.",
     ),
     (
-        API_REQUESTS,
-        "counter",
-        "Workiva API requests (each attempt), by method, endpoint (path template) and status class (2xx, 4xx, 5xx, error).",
-    ),
-    (
-        API_SECONDS,
-        "histogram",
-        "Workiva API request latency, by method and endpoint.",
-    ),
-    (
-        API_THROTTLED,
-        "counter",
-        "429 Too Many Requests answers, by endpoint.",
-    ),
-    (
-        API_RETRIES,
-        "counter",
-        "Requests sent again after a retriable failure, by endpoint.",
-    ),
-    (
-        OPERATION_WAIT,
-        "histogram",
-        "Time from accepted to the end of an asynchronous operation, by outcome (completed, failed, timeout).",
-    ),
-    (
         LAST_SUCCESS,
         "gauge",
         "Unix time of the pipeline's last run that landed its values (succeeded or partial).",
@@ -101,16 +70,6 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
         CATALOG_APPLIES,
         "counter",
         "Catalog applies before scheduled runs (catalog.apply = \"before_runs\"), by outcome (applied, unchanged, failed).",
-    ),
-    (
-        CONCURRENCY_LIMIT,
-        "gauge",
-        "Workiva requests the client lets be in flight at once now (adaptive: raised while answers are clean and fast, cut on 429, 503, 504, timeouts and rising latency).",
-    ),
-    (
-        CONCURRENCY_CHANGES,
-        "counter",
-        "Changes of the adaptive concurrency limit, by direction (up, down).",
     ),
     (
         REVIEWER_DECISIONS,
@@ -139,6 +98,12 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Every metric with its type and help text, as docs/operations.md's metrics table lists them:
+/// the application's and the Workiva client's.
+pub fn catalogue() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    CATALOGUE.iter().chain(crate::workiva::telemetry::CATALOGUE)
+}
+
 /// Installs the Prometheus recorder for this process and registers the help texts.
 pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
     let seconds = &[
@@ -149,7 +114,7 @@ pub fn install_recorder() -> anyhow::Result<PrometheusHandle> {
         .map_err(|e| anyhow::anyhow!("metrics buckets: {e}"))?
         .install_recorder()
         .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
-    for (name, kind, help) in CATALOGUE {
+    for (name, kind, help) in catalogue() {
         match *kind {
             "counter" => metrics::describe_counter!(*name, *help),
             "gauge" => metrics::describe_gauge!(*name, *help),
@@ -174,131 +139,223 @@ pub fn spawn_upkeep(handle: PrometheusHandle) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn status_class(status: Option<u16>) -> &'static str {
-    match status {
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        _ => "error",
-    }
-}
-
-/// One attempt of an API request; `status` is `None` when no answer came.
-pub fn api_request(method: &str, endpoint: &'static str, status: Option<u16>, took: Duration) {
-    counter!(API_REQUESTS, "method" => method.to_string(), "endpoint" => endpoint, "status_class" => status_class(status)).increment(1);
-    histogram!(API_SECONDS, "method" => method.to_string(), "endpoint" => endpoint)
-        .record(took.as_secs_f64());
-    if status == Some(429) {
-        counter!(API_THROTTLED, "endpoint" => endpoint).increment(1);
-    }
-}
-
-/// A request about to be sent again.
-pub fn api_retry(endpoint: &'static str) {
-    counter!(API_RETRIES, "endpoint" => endpoint).increment(1);
-}
-
-/// An operation that ended (`completed`, `failed` or `timeout`) after `waited`.
-pub fn operation_waited(outcome: &'static str, waited: Duration) {
-    histogram!(OPERATION_WAIT, "outcome" => outcome).record(waited.as_secs_f64());
-}
+/// Events are told the client's way: a type each, logged and counted in its `emit`.
+pub use crate::workiva::telemetry::Event;
 
 /// A batch upsertion sent.
-pub fn batch_sent(pipeline: &str, bytes: usize) {
-    counter!(BATCHES, "pipeline" => pipeline.to_string()).increment(1);
-    counter!(BATCH_BYTES, "pipeline" => pipeline.to_string()).increment(bytes as u64);
+pub struct BatchSent<'a> {
+    pub pipeline: &'a str,
+    pub bytes: usize,
+}
+
+impl Event for BatchSent<'_> {
+    fn emit(self) {
+        counter!(BATCHES, "pipeline" => self.pipeline.to_string()).increment(1);
+        counter!(BATCH_BYTES, "pipeline" => self.pipeline.to_string()).increment(self.bytes as u64);
+    }
 }
 
 /// A run's end: its status, its values by outcome, its duration. `landed`: the run landed
 /// its values (succeeded or partial), so the last-success time moves.
-pub fn run_finished(
-    pipeline: &str,
-    status: &'static str,
-    landed: bool,
-    c: &crate::outcome::Counts,
-    took: Duration,
-) {
-    let p = pipeline.to_string();
-    counter!(RUNS, "pipeline" => p.clone(), "status" => status).increment(1);
-    histogram!(RUN_SECONDS, "pipeline" => p.clone()).record(took.as_secs_f64());
-    for (outcome, n) in [
-        ("read", c.read),
-        ("created", c.created),
-        ("updated", c.updated),
-        ("deleted", c.deleted),
-        ("unchanged", c.unchanged),
-        ("rejected", c.rejected),
-        ("locked", c.locked),
-    ] {
-        counter!(VALUES, "pipeline" => p.clone(), "outcome" => outcome).increment(n.max(0) as u64);
-    }
-    if landed {
-        last_success(&p, chrono::Utc::now());
+pub struct RunFinished<'a> {
+    pub pipeline: &'a str,
+    pub status: &'static str,
+    pub landed: bool,
+    pub counts: &'a crate::outcome::Counts,
+    pub took: Duration,
+}
+
+impl Event for RunFinished<'_> {
+    fn emit(self) {
+        let (p, c) = (self.pipeline.to_string(), self.counts);
+        counter!(RUNS, "pipeline" => p.clone(), "status" => self.status).increment(1);
+        histogram!(RUN_SECONDS, "pipeline" => p.clone()).record(self.took.as_secs_f64());
+        for (outcome, n) in [
+            ("read", c.read),
+            ("created", c.created),
+            ("updated", c.updated),
+            ("deleted", c.deleted),
+            ("unchanged", c.unchanged),
+            ("rejected", c.rejected),
+            ("locked", c.locked),
+        ] {
+            counter!(VALUES, "pipeline" => p.clone(), "outcome" => outcome)
+                .increment(n.max(0) as u64);
+        }
+        if self.landed {
+            LastSuccess {
+                pipeline: &p,
+                at: chrono::Utc::now(),
+            }
+            .emit();
+        }
     }
 }
 
 /// When the pipeline last landed its values.
-pub fn last_success(pipeline: &str, at: chrono::DateTime<chrono::Utc>) {
-    gauge!(LAST_SUCCESS, "pipeline" => pipeline.to_string())
-        .set(at.timestamp_millis() as f64 / 1000.0);
+pub struct LastSuccess<'a> {
+    pub pipeline: &'a str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for LastSuccess<'_> {
+    fn emit(self) {
+        gauge!(LAST_SUCCESS, "pipeline" => self.pipeline.to_string())
+            .set(self.at.timestamp_millis() as f64 / 1000.0);
+    }
 }
 
 /// Whether a run of the pipeline is going.
-pub fn running(pipeline: &str, on: bool) {
-    gauge!(RUNNING, "pipeline" => pipeline.to_string()).set(if on { 1.0 } else { 0.0 });
+pub struct Running<'a> {
+    pub pipeline: &'a str,
+    pub on: bool,
 }
 
-/// A schedule tick not run: `overlap` or `missed`.
-pub fn tick_skipped(pipeline: &str, reason: &'static str, n: u64) {
-    counter!(TICKS_SKIPPED, "pipeline" => pipeline.to_string(), "reason" => reason).increment(n);
-}
-
-/// A catalog apply before a scheduled run: `applied`, `unchanged` or `failed`.
-pub fn catalog_applied(outcome: &'static str) {
-    counter!(CATALOG_APPLIES, "outcome" => outcome).increment(1);
-}
-
-/// The adaptive concurrency limit after an answer, and whether it moved.
-pub fn concurrency_limit(limit: usize, raised: bool, cut: bool) {
-    gauge!(CONCURRENCY_LIMIT).set(limit as f64);
-    if raised {
-        counter!(CONCURRENCY_CHANGES, "direction" => "up").increment(1);
+impl Event for Running<'_> {
+    fn emit(self) {
+        gauge!(RUNNING, "pipeline" => self.pipeline.to_string()).set(f64::from(u8::from(self.on)));
     }
-    if cut {
-        counter!(CONCURRENCY_CHANGES, "direction" => "down").increment(1);
+}
+
+/// Whether this replica holds the pipeline's lease.
+pub struct Leader<'a> {
+    pub pipeline: &'a str,
+    pub on: bool,
+}
+
+impl Event for Leader<'_> {
+    fn emit(self) {
+        gauge!(LEADER, "pipeline" => self.pipeline.to_string()).set(f64::from(u8::from(self.on)));
+    }
+}
+
+/// Why schedule ticks were not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The last run was still going.
+    Overlap,
+    /// They passed while the daemon was down, and `catch_up = "skip"`.
+    Missed,
+}
+
+/// Schedule ticks not run.
+pub struct TicksSkipped<'a> {
+    pub pipeline: &'a str,
+    pub reason: SkipReason,
+    pub n: u64,
+    /// The tick skipped (overlap), or the last tick handled before the daemon was down.
+    pub tick: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for TicksSkipped<'_> {
+    fn emit(self) {
+        let reason = match self.reason {
+            SkipReason::Overlap => {
+                tracing::warn!(pipeline = %self.pipeline, tick = %self.tick, "The last run is still going; this tick is skipped.");
+                "overlap"
+            }
+            SkipReason::Missed => {
+                tracing::warn!(pipeline = %self.pipeline, missed = self.n, last_tick = %self.tick, "Ticks passed while the daemon was down; skipped (catch_up = \"skip\").");
+                "missed"
+            }
+        };
+        counter!(TICKS_SKIPPED, "pipeline" => self.pipeline.to_string(), "reason" => reason)
+            .increment(self.n);
+    }
+}
+
+/// A schedule tick not run: its claim could not be recorded, after retrying for the store's
+/// outage bound (unclaimed, it could run on two replicas, and the run needs the store anyway).
+pub struct TickMissed<'a> {
+    pub pipeline: &'a str,
+    pub tick: chrono::DateTime<chrono::Utc>,
+    pub error: &'a dyn std::fmt::Display,
+}
+
+impl Event for TickMissed<'_> {
+    fn emit(self) {
+        counter!(TICKS_MISSED, "pipeline" => self.pipeline.to_string()).increment(1);
+        tracing::error!(pipeline = self.pipeline, tick = %self.tick, error = %self.error, "Cannot claim the schedule tick in the state store after retrying for [store] outage_secs; it is missed (esg_sync_ticks_missed_total).");
+    }
+}
+
+/// How a catalog apply before a scheduled run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogOutcome {
+    Applied,
+    /// Workiva already matched the catalog: nothing was sent.
+    Unchanged,
+    Failed,
+}
+
+/// A catalog apply before a scheduled run (its log line is the caller's: it has the details).
+pub struct CatalogApplied {
+    pub outcome: CatalogOutcome,
+}
+
+impl Event for CatalogApplied {
+    fn emit(self) {
+        let outcome = match self.outcome {
+            CatalogOutcome::Applied => "applied",
+            CatalogOutcome::Unchanged => "unchanged",
+            CatalogOutcome::Failed => "failed",
+        };
+        counter!(CATALOG_APPLIES, "outcome" => outcome).increment(1);
     }
 }
 
 /// A final reviewer's decision, submitted.
-pub fn reviewer_decided(reviewer: &str, action: &'static str) {
-    counter!(REVIEWER_DECISIONS, "reviewer" => reviewer.to_string(), "action" => action)
-        .increment(1);
+pub struct ReviewerDecided<'a> {
+    pub reviewer: &'a str,
+    pub action: crate::outcome::DecisionAction,
 }
 
-/// Whether this replica holds the pipeline's lease.
-pub fn leader(pipeline: &str, on: bool) {
-    gauge!(LEADER, "pipeline" => pipeline.to_string()).set(if on { 1.0 } else { 0.0 });
+impl Event for ReviewerDecided<'_> {
+    fn emit(self) {
+        counter!(REVIEWER_DECISIONS, "reviewer" => self.reviewer.to_string(), "action" => self.action.as_str())
+            .increment(1);
+    }
 }
 
-/// A schedule tick not run: its claim could not be recorded.
-pub fn tick_missed(pipeline: &str) {
-    counter!(TICKS_MISSED, "pipeline" => pipeline.to_string()).increment(1);
+/// A state store write tried again after a transient failure; `what` names the write (a
+/// phrase of the code's, never data).
+pub struct StoreRetry {
+    pub what: &'static str,
 }
 
-/// A state store write tried again after a transient failure.
-pub fn store_retry(what: &'static str) {
-    counter!(STORE_RETRIES, "what" => what).increment(1);
+impl Event for StoreRetry {
+    fn emit(self) {
+        counter!(STORE_RETRIES, "what" => self.what).increment(1);
+    }
 }
 
-/// An alert delivery that ended: `delivered` or `failed`.
-pub fn alert_sent(alert: &str, outcome: &'static str) {
-    counter!(ALERTS, "alert" => alert.to_string(), "outcome" => outcome).increment(1);
+/// An alert delivery that ended.
+pub struct AlertSent<'a> {
+    pub alert: &'a str,
+    pub delivered: bool,
+}
+
+impl Event for AlertSent<'_> {
+    fn emit(self) {
+        let outcome = if self.delivered {
+            "delivered"
+        } else {
+            "failed"
+        };
+        counter!(ALERTS, "alert" => self.alert.to_string(), "outcome" => outcome).increment(1);
+    }
 }
 
 /// The pipeline's next scheduled run.
-pub fn next_run(pipeline: &str, at: chrono::DateTime<chrono::Utc>) {
-    gauge!(NEXT_RUN, "pipeline" => pipeline.to_string()).set(at.timestamp() as f64);
+pub struct NextRun<'a> {
+    pub pipeline: &'a str,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Event for NextRun<'_> {
+    fn emit(self) {
+        gauge!(NEXT_RUN, "pipeline" => self.pipeline.to_string()).set(self.at.timestamp() as f64);
+    }
 }
 
 /// How log lines are written.
@@ -355,14 +412,6 @@ pub fn init_logs(format: LogFormat) {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn status_classes() {
-        assert_eq!(super::status_class(Some(204)), "2xx");
-        assert_eq!(super::status_class(Some(429)), "4xx");
-        assert_eq!(super::status_class(Some(503)), "5xx");
-        assert_eq!(super::status_class(None), "error");
-    }
-
-    #[test]
     fn auto_logs_are_text_on_terminals_and_json_elsewhere() {
         use super::LogFormat::*;
         assert_eq!(Auto.resolve_for(true), Text);
@@ -377,10 +426,11 @@ mod tests {
 
     #[test]
     fn every_metric_is_described_once() {
-        let mut names: Vec<_> = super::CATALOGUE.iter().map(|c| c.0).collect();
+        let mut names: Vec<_> = super::catalogue().map(|c| c.0).collect();
+        let all = names.len();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), super::CATALOGUE.len());
+        assert_eq!(names.len(), all);
         assert!(names.iter().all(|n| n.starts_with("esg_sync_")));
     }
 }

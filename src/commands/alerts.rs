@@ -1,14 +1,23 @@
 //! `esg-sync alerts test|history`: a test event to one alert; the deliveries recorded.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::Settings;
-use crate::store::Store;
+use crate::app::App;
+use crate::cli::{AlertsCommand, ReportFormat};
+
+/// `alerts test` or `alerts history`.
+pub async fn run(app: &App, c: AlertsCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        AlertsCommand::Test { name } => test(app, &name).await,
+        AlertsCommand::History { limit, output } => {
+            history(app, limit, output == ReportFormat::Json).await
+        }
+    }
+}
 
 /// Sends a test event to the alert named `name`; exit 0 when it was delivered.
-pub async fn test(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
+pub async fn test(app: &App, name: &str) -> anyhow::Result<ExitCode> {
+    let settings = app.settings();
     let Some(alert) = settings.alerts.iter().find(|a| a.name == name) else {
         let names: Vec<&str> = settings.alerts.iter().map(|a| a.name.as_str()).collect();
         anyhow::bail!(
@@ -20,11 +29,9 @@ pub async fn test(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode>
             }
         );
     };
-    let store = Store::open(&settings.store).await?;
-    let d = crate::alerts::send_test(alert, &store).await?;
-    store.close().await;
+    let d = crate::alerts::send_test(alert, app.store().await?).await?;
     match d.status {
-        "delivered" => {
+        crate::store::DeliveryStatus::Delivered => {
             println!(
                 "alert `{name}`: delivered to {} in {} attempt(s) (HTTP {})",
                 alert.shown_url(),
@@ -46,11 +53,9 @@ pub async fn test(config: Option<&Path>, name: &str) -> anyhow::Result<ExitCode>
 }
 
 /// The newest `limit` deliveries.
-pub async fn history(config: Option<&Path>, limit: i64, json: bool) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let store = Store::open(&settings.store).await?;
+pub async fn history(app: &App, limit: i64, json: bool) -> anyhow::Result<ExitCode> {
+    let store = app.store().await?;
     let list = store.deliveries(limit.clamp(1, 10_000)).await?;
-    store.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -63,7 +68,7 @@ pub async fn history(config: Option<&Path>, limit: i64, json: bool) -> anyhow::R
         println!(
             "{:>6}  {:<24}  {:<18}  {:<20}  {:<9}  {:>8}  {:>4}  {}",
             d.id,
-            d.created_at,
+            crate::store::shown(&d.created_at),
             d.alert,
             format!(
                 "{}{}",

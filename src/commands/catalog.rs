@@ -1,12 +1,21 @@
 //! `esg-sync catalog plan | apply | export`: the program's structure as code.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::app::App;
 use crate::catalog::{self, Action};
+use crate::cli::CatalogCommand;
 use crate::config::Settings;
-use crate::store::Store;
-use crate::workiva::WorkivaClient;
+
+/// `catalog plan`, `catalog apply` or `catalog export`.
+pub async fn run(app: &App, c: CatalogCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        CatalogCommand::Plan { catalog, force } => plan_or_apply(app, catalog, force, false).await,
+        CatalogCommand::Apply { catalog, force } => plan_or_apply(app, catalog, force, true).await,
+        CatalogCommand::Export { program, out } => export(app, &program, out).await,
+    }
+}
 
 /// The catalog file: `--catalog`, else `[catalog] file`.
 fn catalog_path(settings: &Settings, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -19,45 +28,25 @@ fn catalog_path(settings: &Settings, given: Option<PathBuf>) -> anyhow::Result<P
         })
 }
 
-/// Connects to Workiva (the embedded emulator when configured) and the store.
-async fn open(
-    config: Option<&Path>,
-) -> anyhow::Result<(Settings, WorkivaClient, Store, Option<super::Embedded>)> {
-    let mut settings = Settings::load(config)?;
-    let embedded = super::embedded_emulator(&mut settings).await?;
-    let client = WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::open(&settings.store).await?;
-    Ok((settings, client, store, embedded))
-}
-
-async fn close(store: Store, embedded: Option<super::Embedded>) -> anyhow::Result<()> {
-    store.close().await;
-    if let Some(e) = embedded {
-        e.save().await?;
-    }
-    Ok(())
-}
-
 /// `catalog plan` (`apply = false`) and `catalog apply`.
 pub async fn plan_or_apply(
-    config: Option<&Path>,
+    app: &App,
     file: Option<PathBuf>,
     force: bool,
     apply: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, client, store, embedded) = open(config).await?;
-    let path = catalog_path(&settings, file)?;
+    let path = catalog_path(app.settings(), file)?;
     let c = catalog::load_or_explain(&path)?;
+    let (client, store) = (app.client().await?, app.store().await?);
     let result = if apply {
-        catalog::apply_catalog(&client, &store, &c, force)
+        catalog::apply_catalog(client, store, &c, force)
             .await
             .map(|(p, done)| (p, Some(done)))
     } else {
-        catalog::plan_catalog(&client, &store, &c, force)
+        catalog::plan_catalog(client, store, &c, force)
             .await
             .map(|(p, _)| (p, None))
     };
-    close(store, embedded).await?;
     let (plan, done) = result?;
     print!("{}", plan.table());
     if c.file.prune && !force {
@@ -75,12 +64,7 @@ pub async fn plan_or_apply(
 }
 
 /// `catalog export`: an existing program as a catalog file.
-pub async fn export(
-    config: Option<&Path>,
-    program: &str,
-    out: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let (_, client, store, embedded) = open(config).await?;
+pub async fn export(app: &App, program: &str, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let wanted = catalog::CatalogFile {
         program: catalog::file::ProgramDecl {
             name: program.to_string(),
@@ -88,9 +72,7 @@ pub async fn export(
         },
         ..Default::default()
     };
-    let cur = catalog::read(&client, &store, &wanted).await;
-    close(store, embedded).await?;
-    let cur = cur?;
+    let cur = catalog::read(app.client().await?, app.store().await?, &wanted).await?;
     let Some(file) = catalog::export::export(&cur) else {
         anyhow::bail!("Workiva has no program named `{program}`");
     };

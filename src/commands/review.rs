@@ -1,22 +1,36 @@
-//! `esg-sync review report`: the values a run's threshold review flagged for a person.
+//! `esg-sync review report | tasks | history`: the values a run's threshold review flagged
+//! for a person; one pass of the final reviewers; their past decisions.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::Settings;
-use crate::store::Store;
+use crate::app::App;
+use crate::cli::{RejectFormat, ReportFormat, ReviewCommand};
+
+/// `review report`, `review tasks` or `review history`.
+pub async fn run(app: &App, c: ReviewCommand) -> anyhow::Result<ExitCode> {
+    let json = |o: ReportFormat| o == ReportFormat::Json;
+    match c {
+        ReviewCommand::Report { run, output } => {
+            report(app, run, output == RejectFormat::Json).await
+        }
+        ReviewCommand::Tasks {
+            reviewer,
+            dry_run,
+            output,
+        } => tasks(app, reviewer.as_deref(), dry_run, json(output)).await,
+        ReviewCommand::History {
+            reviewer,
+            limit,
+            output,
+        } => history(app, reviewer.as_deref(), limit, json(output)).await,
+    }
+}
 
 /// Lists every value run `run` (the latest by default) flagged, with the numbers behind it.
-pub async fn report(
-    config: Option<&Path>,
-    run: Option<i64>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let store = Store::open(&settings.store).await?;
-    let run_id = super::pick_run(&store, run).await?;
+pub async fn report(app: &App, run: Option<i64>, json: bool) -> anyhow::Result<ExitCode> {
+    let store = app.store().await?;
+    let run_id = super::pick_run(store, run).await?;
     let list = store.reviews(run_id, true).await?;
-    store.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -42,13 +56,13 @@ pub async fn report(
 /// `review tasks`: one pass of the selected reviewers (every one by default); exit 1 when a
 /// decision could not be submitted.
 pub async fn tasks(
-    config: Option<&Path>,
+    app: &App,
     reviewer: Option<&str>,
     dry_run: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(config)?;
-    let chosen: Vec<_> = settings
+    let chosen: Vec<_> = app
+        .settings()
         .reviewers
         .iter()
         .filter(|r| reviewer.is_none_or(|n| n == r.name))
@@ -60,13 +74,12 @@ pub async fn tasks(
             None => anyhow::bail!("the configuration has no [[reviewer]]"),
         }
     }
-    let embedded = super::embedded_emulator(&mut settings).await?;
-    let client = crate::workiva::WorkivaClient::new(settings.workiva.clone())?;
-    let store = Store::open(&settings.store).await?;
+    let client = app.client().await?;
+    let store = app.store().await?;
     let mut all = Vec::new();
     let mut failed = false;
     for r in &chosen {
-        let outcomes = crate::reviewer::run_once(&client, &store, r, dry_run).await;
+        let outcomes = crate::reviewer::run_once(client, store, r, dry_run).await;
         let outcomes = match outcomes {
             Ok(o) => o,
             Err(e) => {
@@ -75,7 +88,9 @@ pub async fn tasks(
                 continue;
             }
         };
-        failed |= outcomes.iter().any(|o| o.state == "failed");
+        failed |= outcomes
+            .iter()
+            .any(|o| o.state == crate::reviewer::ReviewState::Failed);
         if !json {
             println!("reviewer {}: {} task(s)", r.name, outcomes.len());
             for o in &outcomes {
@@ -84,7 +99,7 @@ pub async fn tasks(
                     o.task_id,
                     o.title,
                     o.step + 1,
-                    o.action.as_deref().unwrap_or("-"),
+                    o.action.map_or("-", |a| a.as_str()),
                     o.state
                 );
                 if let Some(c) = &o.comment {
@@ -103,10 +118,6 @@ pub async fn tasks(
     if json {
         println!("{}", serde_json::to_string_pretty(&all)?);
     }
-    store.close().await;
-    if let Some(e) = embedded {
-        e.save().await?;
-    }
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -116,15 +127,12 @@ pub async fn tasks(
 
 /// `review history`: the reviewers' past decisions, newest first (the audit trail).
 pub async fn history(
-    config: Option<&Path>,
+    app: &App,
     reviewer: Option<&str>,
     limit: i64,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let store = Store::open(&settings.store).await?;
-    let list = store.decisions(reviewer, limit).await?;
-    store.close().await;
+    let list = app.store().await?.decisions(reviewer, limit).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -132,7 +140,7 @@ pub async fn history(
     for d in &list {
         println!(
             "{}  {}  task {} `{}` step {}: {} ({})\n    {}",
-            d.created_at,
+            crate::store::shown(&d.created_at),
             d.reviewer,
             d.task_id,
             d.task_title,

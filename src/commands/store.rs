@@ -1,19 +1,22 @@
 //! `esg-sync store prune`: the state store's retention, run once.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::config::Settings;
-use crate::store::Store;
+use crate::app::App;
+use crate::cli::StoreCommand;
+
+/// `store prune`.
+pub async fn run(app: &App, c: StoreCommand) -> anyhow::Result<ExitCode> {
+    match c {
+        StoreCommand::Prune { dry_run } => prune(app, dry_run).await,
+    }
+}
 
 /// Prunes the store as `[store]` says (or, `dry`, counts what would go) and prints it.
-pub async fn prune(config: Option<&Path>, dry: bool) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(config)?;
-    let store = Store::open(&settings.store).await?;
+pub async fn prune(app: &App, dry: bool) -> anyhow::Result<ExitCode> {
+    let settings = app.settings();
     let (bodies, runs) = settings.store.cutoffs();
-    let p = store.prune(bodies, runs, dry).await;
-    store.close().await;
-    let p = p?;
+    let p = app.store().await?.prune(bodies, runs, dry).await?;
     let verb = if dry { "would drop" } else { "dropped" };
     println!(
         "{verb} {} batch bodies ({} bytes; older than {} days, their SHA-256 and size kept) and {} runs{}",

@@ -359,8 +359,9 @@ impl Settings {
                 out.push(format!("store.{key} is {d}; it must be from 1 to 36500"));
             }
         }
-        if let Err(e) = self.workiva.validate_numbers() {
-            out.push(e);
+        let numbers = self.workiva.number_problems();
+        if !numbers.is_empty() {
+            out.push(numbers.join("; "));
         }
         out
     }

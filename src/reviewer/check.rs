@@ -2,6 +2,7 @@
 //! (approve, or reject naming each failing value and what it lacks) and its comment. Pure.
 
 use crate::config::review::{Compare, ReviewConfig, ReviewNotes, ReviewStatus, ReviewerConfig};
+use crate::outcome::DecisionAction;
 use crate::sync::review::judge;
 
 /// A value linked to the task, with what the checks need.
@@ -24,8 +25,7 @@ pub struct Linked {
 /// What the reviewer decided for a task.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Verdict {
-    /// `APPROVE` or `REJECT`.
-    pub action: &'static str,
+    pub action: DecisionAction,
     pub comment: String,
     /// Each failing value and what it lacks.
     pub problems: Vec<String>,
@@ -99,7 +99,7 @@ pub fn decide(cfg: &ReviewerConfig, values: &[Linked]) -> Option<Verdict> {
             passed.join(", ")
         };
         return Some(Verdict {
-            action: "APPROVE",
+            action: DecisionAction::Approve,
             comment: format!(
                 "Auto-approved by {who}: {} value(s) checked: {checks}.",
                 values.len()
@@ -108,7 +108,7 @@ pub fn decide(cfg: &ReviewerConfig, values: &[Linked]) -> Option<Verdict> {
         });
     }
     Some(Verdict {
-        action: "REJECT",
+        action: DecisionAction::Reject,
         comment: format!(
             "Auto-rejected by {who}: {}. Add what is missing and resubmit.",
             problems.join(". ")
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn a_supported_task_is_approved_naming_the_checks() {
         let v = decide(&cfg(), &[linked(Some("audited"), 1, "105", Some("100"))]).unwrap();
-        assert_eq!(v.action, "APPROVE");
+        assert_eq!(v.action, DecisionAction::Approve);
         assert_eq!(
             v.comment,
             "Auto-approved by esg-sync reviewer `final-review`: 1 value(s) checked: notes present, supporting attachments present, within 10% of the prior year."
@@ -169,7 +169,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(v.action, "REJECT");
+        assert_eq!(v.action, DecisionAction::Reject);
         assert_eq!(
             v.problems,
             vec![

@@ -11,12 +11,12 @@ pub mod check;
 
 use std::collections::HashMap;
 
-use serde_json::Value;
-
 use crate::config::review::ReviewerConfig;
-use crate::store::{Decision, Store, StoreError};
+use crate::outcome::DecisionAction;
+use crate::store::{Decision, DecisionState, Store, StoreError};
 use crate::sync::failpoint;
 use crate::sync::period;
+use crate::telemetry::{Event as _, ReviewerDecided};
 use crate::workiva::models::{DataType, MetricValue, ReportingPeriod, Task, TaskAction};
 use crate::workiva::{ListOptions, WorkivaClient, WorkivaError, quote};
 use check::{Linked, decide};
@@ -28,15 +28,56 @@ pub struct Outcome {
     pub title: String,
     /// The approval step (from 0).
     pub step: usize,
-    /// `APPROVE`, `REJECT`, or none (skipped).
-    pub action: Option<String>,
+    /// None when skipped.
+    pub action: Option<DecisionAction>,
     pub comment: Option<String>,
     pub problems: Vec<String>,
-    /// `submitted`, `planned` (a dry run), `resumed` (an earlier pass's decision submitted
-    /// now), `superseded`, `skipped` or `failed`.
-    pub state: String,
+    pub state: ReviewState,
     /// Why it was skipped or failed.
     pub note: Option<String>,
+}
+
+/// What became of a task in a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReviewState {
+    /// The decision was submitted.
+    Submitted,
+    /// Decided, not submitted (a dry run).
+    Planned,
+    /// An earlier pass's decision, submitted now.
+    Resumed,
+    /// The task moved on; the decision is not sent (again).
+    Superseded,
+    /// Not this reviewer's to decide, already decided, or nothing linked to it.
+    Skipped,
+    /// The submission failed; the decision stays recorded for the next pass.
+    Failed,
+}
+
+impl ReviewState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::Planned => "planned",
+            Self::Resumed => "resumed",
+            Self::Superseded => "superseded",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ReviewState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ReviewState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +100,7 @@ pub enum ReviewerError {
 fn current_step(t: &Task) -> usize {
     t.approval_steps
         .iter()
-        .position(|s| {
-            s.get("responses")
-                .and_then(Value::as_array)
-                .is_none_or(|r| r.is_empty())
-        })
+        .position(|s| s.responses.is_empty())
         .unwrap_or(t.approval_steps.len().saturating_sub(1))
 }
 
@@ -71,14 +108,7 @@ fn current_step(t: &Task) -> usize {
 fn is_approver(t: &Task, step: usize, principal: &str) -> bool {
     t.approval_steps
         .get(step)
-        .and_then(|s| s.get("participants"))
-        .and_then(Value::as_array)
-        .is_some_and(|ps| {
-            ps.iter().any(|p| {
-                p.get("id").and_then(Value::as_str) == Some(principal)
-                    || p.as_str() == Some(principal)
-            })
-        })
+        .is_some_and(|s| s.has_participant(principal))
 }
 
 fn modified(t: &Task) -> String {
@@ -88,11 +118,10 @@ fn modified(t: &Task) -> String {
         .unwrap_or_default()
 }
 
-fn action_of(name: &str) -> TaskAction {
-    if name == "APPROVE" {
-        TaskAction::Approve
-    } else {
-        TaskAction::Reject
+fn action_of(a: DecisionAction) -> TaskAction {
+    match a {
+        DecisionAction::Approve => TaskAction::Approve,
+        DecisionAction::Reject => TaskAction::Reject,
     }
 }
 
@@ -180,22 +209,10 @@ pub async fn run_once(
             out.push(resume(client, store, &d).await.map_err(s)?);
         }
     }
-    let program = match client.find_program(&cfg.program).await.map_err(w)? {
-        Some(p) => p,
-        None => match client.program(&cfg.program).await {
-            Ok(p) => p,
-            Err(e) if e.status() == Some(404) => {
-                return Err(ReviewerError::NoProgram(
-                    cfg.name.clone(),
-                    cfg.program.clone(),
-                ));
-            }
-            Err(e) => return Err(w(e)),
-        },
-    };
+    let program = program_of(client, cfg).await?;
     let filter = format!(
         "location.resource eq {} and status eq {}",
-        quote(&program.id),
+        quote(&program),
         quote("Awaiting Approval")
     );
     let tasks = client
@@ -205,8 +222,56 @@ pub async fn run_once(
     if tasks.is_empty() {
         return Ok(out);
     }
-    let values = load_values(client, &program.id).await.map_err(w)?;
+    let values = load_values(client, &program).await.map_err(w)?;
+    let pass = Pass {
+        client,
+        store,
+        cfg,
+        program: &program,
+        values: &values,
+        dry_run,
+    };
     for t in &tasks {
+        out.push(pass.review(t).await.map_err(s)?);
+    }
+    Ok(out)
+}
+
+/// The id of the reviewer's program, found by name or taken as an id.
+async fn program_of(client: &WorkivaClient, cfg: &ReviewerConfig) -> Result<String, ReviewerError> {
+    let w = |source| ReviewerError::Workiva {
+        reviewer: cfg.name.clone(),
+        source,
+    };
+    if let Some(p) = client.find_program(&cfg.program).await.map_err(w)? {
+        return Ok(p.id);
+    }
+    match client.program(&cfg.program).await {
+        Ok(p) => Ok(p.id),
+        Err(e) if e.status() == Some(404) => Err(ReviewerError::NoProgram(
+            cfg.name.clone(),
+            cfg.program.clone(),
+        )),
+        Err(e) => Err(w(e)),
+    }
+}
+
+/// One pass over the program's tasks awaiting approval.
+struct Pass<'a> {
+    client: &'a WorkivaClient,
+    store: &'a Store,
+    cfg: &'a ReviewerConfig,
+    program: &'a str,
+    values: &'a Values,
+    dry_run: bool,
+}
+
+impl Pass<'_> {
+    /// Decides one task: skipped when the reviewer is not an approver of its step, already
+    /// decided this round, or nothing is linked to it; else the decision is recorded, then
+    /// submitted (planned only, in a dry run).
+    async fn review(&self, t: &Task) -> Result<Outcome, StoreError> {
+        let cfg = self.cfg;
         let step = current_step(t);
         let mut o = Outcome {
             task_id: t.id.clone(),
@@ -215,7 +280,7 @@ pub async fn run_once(
             action: None,
             comment: None,
             problems: Vec::new(),
-            state: "skipped".into(),
+            state: ReviewState::Skipped,
             note: None,
         };
         if !is_approver(t, step, &cfg.principal) {
@@ -224,58 +289,56 @@ pub async fn run_once(
                 cfg.principal,
                 step + 1
             ));
-            out.push(o);
-            continue;
+            return Ok(o);
         }
         let seen = modified(t);
-        if let Some(d) = store
+        if let Some(d) = self
+            .store
             .decision_of_round(&cfg.name, &t.id, step as i64, &seen)
-            .await
-            .map_err(s)?
+            .await?
         {
             o.note = Some(format!("already decided: {} ({})", d.action, d.state));
-            out.push(o);
-            continue;
+            return Ok(o);
         }
-        let linked = values.by_task.get(&t.id).cloned().unwrap_or_default();
+        let linked = self.values.by_task.get(&t.id).cloned().unwrap_or_default();
         let Some(verdict) = decide(cfg, &linked) else {
             o.note = Some("no values are linked to it".into());
-            out.push(o);
-            continue;
+            return Ok(o);
         };
-        o.action = Some(verdict.action.to_string());
+        o.action = Some(verdict.action);
         o.comment = Some(verdict.comment.clone());
         o.problems = verdict.problems.clone();
-        if dry_run {
-            o.state = "planned".into();
-            out.push(o);
-            continue;
+        if self.dry_run {
+            o.state = ReviewState::Planned;
+            return Ok(o);
         }
-        let d = store
+        let d = self
+            .store
             .decision_record(&Decision {
                 id: 0,
                 reviewer: cfg.name.clone(),
-                program_id: program.id.clone(),
+                program_id: self.program.to_string(),
                 task_id: t.id.clone(),
                 task_title: t.title.clone(),
                 step: step as i64,
                 seen_modified: seen,
-                action: verdict.action.to_string(),
+                action: verdict.action,
                 comment: verdict.comment.clone(),
-                state: "recorded".into(),
-                created_at: String::new(),
-                updated_at: String::new(),
+                state: DecisionState::Recorded,
+                // Set by the store as it records the decision.
+                created_at: chrono::DateTime::UNIX_EPOCH,
+                updated_at: chrono::DateTime::UNIX_EPOCH,
             })
-            .await
-            .map_err(s)?;
+            .await?;
         failpoint::hit("decision_recorded");
-        let (state, note) = submit(client, store, &d).await.map_err(s)?;
-        o.state = state;
-        o.note = note;
-        crate::telemetry::reviewer_decided(&cfg.name, verdict.action);
-        out.push(o);
+        (o.state, o.note) = submit(self.client, self.store, &d).await?;
+        ReviewerDecided {
+            reviewer: &cfg.name,
+            action: verdict.action,
+        }
+        .emit();
+        Ok(o)
     }
-    Ok(out)
 }
 
 /// Submits a recorded decision and records how it went: `submitted`; `superseded` when the
@@ -284,20 +347,24 @@ async fn submit(
     client: &WorkivaClient,
     store: &Store,
     d: &Decision,
-) -> Result<(String, Option<String>), StoreError> {
+) -> Result<(ReviewState, Option<String>), StoreError> {
     match client
-        .task_action(&d.task_id, action_of(&d.action), Some(&d.comment))
+        .task_action(&d.task_id, action_of(d.action), Some(&d.comment))
         .await
     {
         Ok(_) => {
-            store.decision_set_state(d.id, "submitted").await?;
-            Ok(("submitted".into(), None))
+            store
+                .decision_set_state(d.id, DecisionState::Submitted)
+                .await?;
+            Ok((ReviewState::Submitted, None))
         }
         Err(e) if e.status() == Some(409) => {
-            store.decision_set_state(d.id, "superseded").await?;
-            Ok(("superseded".into(), Some(e.to_string())))
+            store
+                .decision_set_state(d.id, DecisionState::Superseded)
+                .await?;
+            Ok((ReviewState::Superseded, Some(e.to_string())))
         }
-        Err(e) => Ok(("failed".into(), Some(e.to_string()))),
+        Err(e) => Ok((ReviewState::Failed, Some(e.to_string()))),
     }
 }
 
@@ -312,21 +379,23 @@ async fn resume(
         task_id: d.task_id.clone(),
         title: d.task_title.clone(),
         step: d.step as usize,
-        action: Some(d.action.clone()),
+        action: Some(d.action),
         comment: Some(d.comment.clone()),
         problems: Vec::new(),
-        state: "superseded".into(),
+        state: ReviewState::Superseded,
         note: None,
     };
     let task = match client.task(&d.task_id).await {
         Ok(t) => t,
         Err(e) if e.status() == Some(404) => {
-            store.decision_set_state(d.id, "superseded").await?;
+            store
+                .decision_set_state(d.id, DecisionState::Superseded)
+                .await?;
             o.note = Some("the task is gone".into());
             return Ok(o);
         }
         Err(e) => {
-            o.state = "failed".into();
+            o.state = ReviewState::Failed;
             o.note = Some(e.to_string());
             return Ok(o);
         }
@@ -335,13 +404,15 @@ async fn resume(
         && task.status == "Awaiting Approval"
         && current_step(&task) as i64 == d.step;
     if !unchanged {
-        store.decision_set_state(d.id, "superseded").await?;
+        store
+            .decision_set_state(d.id, DecisionState::Superseded)
+            .await?;
         o.note = Some("the task changed since the decision was recorded: not sent again".into());
         return Ok(o);
     }
     let (state, note) = submit(client, store, d).await?;
-    o.state = if state == "submitted" {
-        "resumed".into()
+    o.state = if state == ReviewState::Submitted {
+        ReviewState::Resumed
     } else {
         state
     };

@@ -124,8 +124,8 @@ pub async fn status(h: &Health) -> serde_json::Value {
                 "last_run": run.map(|r| json!({
                     "id": r.id,
                     "status": r.status,
-                    "started_at": r.started_at,
-                    "finished_at": r.finished_at,
+                    "started_at": crate::store::shown(&r.started_at),
+                    "finished_at": r.finished_at.as_ref().map(crate::store::shown),
                     "message": r.message,
                 })),
             }),

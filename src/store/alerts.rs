@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, now, q};
+use super::{DeliveryStatus, Result, Store, now, q};
 
 /// One alert delivery as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -14,13 +14,14 @@ pub struct Delivery {
     pub event: String,
     pub pipeline: Option<String>,
     pub run_id: Option<i64>,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub http_status: Option<i64>,
     pub error: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
@@ -53,7 +54,7 @@ impl Store {
     pub async fn delivery_update(
         &self,
         id: i64,
-        status: &str,
+        status: DeliveryStatus,
         attempts: u32,
         http_status: Option<u16>,
         error: Option<&str>,
@@ -61,7 +62,7 @@ impl Store {
         sqlx::query(
             "UPDATE alert_deliveries SET status = $1, attempts = $2, http_status = $3, error = $4, updated_at = $5 WHERE id = $6",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(attempts as i64)
         .bind(http_status.map(i64::from))
         .bind(error.map(str::to_string))
@@ -83,22 +84,29 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list alert deliveries"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Delivery {
-                id: r.get(0),
-                alert: r.get(1),
-                event: r.get(2),
-                pipeline: r.get(3),
-                run_id: r.get(4),
-                status: r.get(5),
-                attempts: r.get(6),
-                http_status: r.get(7),
-                error: r.get(8),
-                created_at: r.get(9),
-                updated_at: r.get(10),
+        rows.iter()
+            .map(|r| {
+                let id = r.get(0);
+                Ok(Delivery {
+                    id,
+                    alert: r.get(1),
+                    event: r.get(2),
+                    pipeline: r.get(3),
+                    run_id: r.get(4),
+                    status: DeliveryStatus::of_row("alert_deliveries", id, r.get(5))?,
+                    attempts: r.get(6),
+                    http_status: r.get(7),
+                    error: r.get(8),
+                    created_at: super::time_of_row("alert_deliveries", id, "created_at", r.get(9))?,
+                    updated_at: super::time_of_row(
+                        "alert_deliveries",
+                        id,
+                        "updated_at",
+                        r.get(10),
+                    )?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Opens condition `event` of `pipeline` (a stale pipeline): true for the one caller that

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, now, q};
+use super::{DecisionAction, DecisionState, Result, Store, now, q};
 
 /// One decision of a reviewer on one round of a task's approval step.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -15,15 +15,13 @@ pub struct Decision {
     pub step: i64,
     /// The task's modification time when the reviewer saw it: names the round.
     pub seen_modified: String,
-    /// `APPROVE` or `REJECT`.
-    pub action: String,
+    pub action: DecisionAction,
     pub comment: String,
-    /// `recorded` (not yet known to be submitted), `submitted`, or `superseded` (the task
-    /// moved on without this submission being confirmed: its answer was lost, or a person
-    /// acted first).
-    pub state: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub state: DecisionState,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    #[serde(serialize_with = "super::serialize_time")]
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Store {
@@ -47,7 +45,7 @@ impl Store {
         .bind(d.task_title.clone())
         .bind(d.step)
         .bind(d.seen_modified.clone())
-        .bind(d.action.clone())
+        .bind(d.action.as_str())
         .bind(d.comment.clone())
         .bind(t)
         .execute(&self.pool)
@@ -63,7 +61,7 @@ impl Store {
         .fetch_one(&self.pool)
         .await
         .map_err(q("read the decision just recorded"))?;
-        Ok(Self::decision_from_row(&row))
+        Self::decision_from_row(&row)
     }
 
     pub async fn decision_of_round(
@@ -83,13 +81,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await
         .map_err(q("read a decision"))?;
-        Ok(row.as_ref().map(Self::decision_from_row))
+        row.as_ref().map(Self::decision_from_row).transpose()
     }
 
     /// Marks a decision `submitted` or `superseded`.
-    pub async fn decision_set_state(&self, id: i64, state: &str) -> Result<()> {
+    pub async fn decision_set_state(&self, id: i64, state: DecisionState) -> Result<()> {
         sqlx::query("UPDATE decisions SET state = $1, updated_at = $2 WHERE id = $3")
-            .bind(state)
+            .bind(state.as_str())
             .bind(now())
             .bind(id)
             .execute(&self.pool)
@@ -107,7 +105,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(q("list unconfirmed decisions"))?;
-        Ok(rows.iter().map(Self::decision_from_row).collect())
+        rows.iter().map(Self::decision_from_row).collect()
     }
 
     /// The newest decisions, of one reviewer or all.
@@ -120,23 +118,34 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list decisions"))?;
-        Ok(rows.iter().map(Self::decision_from_row).collect())
+        rows.iter().map(Self::decision_from_row).collect()
     }
 
-    fn decision_from_row(r: &sqlx::any::AnyRow) -> Decision {
-        Decision {
-            id: r.get("id"),
+    fn decision_from_row(r: &sqlx::any::AnyRow) -> Result<Decision> {
+        let id = r.get("id");
+        Ok(Decision {
+            id,
             reviewer: r.get("reviewer"),
             program_id: r.get("program_id"),
             task_id: r.get("task_id"),
             task_title: r.get("task_title"),
             step: r.get("step"),
             seen_modified: r.get("seen_modified"),
-            action: r.get("action"),
+            action: action_of_row(id, r.get("action"))?,
             comment: r.get("comment"),
-            state: r.get("state"),
-            created_at: r.get("created_at"),
-            updated_at: r.get("updated_at"),
-        }
+            state: DecisionState::of_row("decisions", id, r.get("state"))?,
+            created_at: super::time_of_row("decisions", id, "created_at", r.get("created_at"))?,
+            updated_at: super::time_of_row("decisions", id, "updated_at", r.get("updated_at"))?,
+        })
     }
+}
+
+/// A stored action, or the error that names the row: an action no version of esg-sync writes
+/// is never read as a rejection.
+fn action_of_row(id: i64, text: String) -> Result<DecisionAction> {
+    DecisionAction::parse(&text).ok_or(super::StoreError::Corrupt {
+        table: "decisions",
+        id,
+        status: text,
+    })
 }

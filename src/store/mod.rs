@@ -23,13 +23,14 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
+pub use crate::outcome::DecisionAction;
 pub use alerts::Delivery;
 pub use decisions::Decision;
 pub use deletions::DeletionRecord;
 pub use lease::LeaseRow;
 pub use mapping::MappingKind;
 pub use prune::Pruned;
-pub use status::{BatchStatus, DeletionStatus, RunStatus};
+pub use status::{BatchStatus, DecisionState, DeletionStatus, DeliveryStatus, RunStatus};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,6 +130,16 @@ pub enum StoreError {
         id: i64,
         status: String,
     },
+    /// A timestamp no version of esg-sync writes: the database was changed by hand.
+    #[error(
+        "the state store's {table} row {id} has {column} `{text}`, which is not an RFC 3339 time; restore it from a backup or correct the row"
+    )]
+    BadTime {
+        table: &'static str,
+        id: i64,
+        column: &'static str,
+        text: String,
+    },
 }
 
 impl StoreError {
@@ -171,14 +182,56 @@ fn now() -> String {
     stamp(Utc::now())
 }
 
+/// A timestamp as the store keeps it (RFC 3339, UTC, milliseconds): how tables and JSON
+/// show the times of records.
+pub fn shown(t: &DateTime<Utc>) -> String {
+    stamp(*t)
+}
+
+/// Serializes a record's time as [`shown`] writes it.
+fn serialize_time<S: serde::Serializer>(
+    t: &DateTime<Utc>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&stamp(*t))
+}
+
+/// Serializes a record's optional time as [`shown`] writes it.
+fn serialize_opt_time<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_some(&stamp(*t)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Column `column` of row `id` of `table` as a time, or the error that names the row.
+fn time_of_row(
+    table: &'static str,
+    id: i64,
+    column: &'static str,
+    text: String,
+) -> Result<DateTime<Utc>> {
+    parse_time(&text).ok_or(StoreError::BadTime {
+        table,
+        id,
+        column,
+        text,
+    })
+}
+
 pub use crate::outcome::Counts;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRecord {
     pub id: i64,
     pub pipeline: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
+    #[serde(serialize_with = "serialize_time")]
+    pub started_at: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_opt_time")]
+    pub finished_at: Option<DateTime<Utc>>,
     pub status: RunStatus,
     pub counts: Counts,
     pub message: Option<String>,

@@ -93,7 +93,7 @@ impl Store {
                         tracing::warn!(what, error = %e, outage_secs = self.outage.as_secs(), "The state store failed transiently; trying again, sending nothing new meanwhile.");
                     }
                     failures += 1;
-                    crate::telemetry::store_retry(what);
+                    crate::telemetry::Event::emit(crate::telemetry::StoreRetry { what });
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(MAX_PAUSE);
                 }

@@ -166,8 +166,11 @@ impl Store {
         Ok(RunRecord {
             id,
             pipeline: r.get("pipeline"),
-            started_at: r.get("started_at"),
-            finished_at: r.get("finished_at"),
+            started_at: super::time_of_row("runs", id, "started_at", r.get("started_at"))?,
+            finished_at: r
+                .get::<Option<String>, _>("finished_at")
+                .map(|t| super::time_of_row("runs", id, "finished_at", t))
+                .transpose()?,
             status,
             counts: Counts {
                 read: r.get("rows_read"),

@@ -1,4 +1,5 @@
-//! The states a run and a batch are recorded in, as the store keeps them (lower-case text).
+//! The states runs, batches, deletions and reviewers' decisions are recorded in, as the store
+//! keeps them (text).
 
 use std::fmt;
 
@@ -113,6 +114,30 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// How an alert delivery stands.
+    DeliveryStatus {
+        /// Being attempted (or its process died part way).
+        Pending => "pending",
+        /// The receiver answered 2xx.
+        Delivered => "delivered",
+        /// Refused, or not answered, until the attempts ran out.
+        Failed => "failed",
+    }
+}
+
+text_enum! {
+    /// How a final reviewer's recorded decision stands.
+    DecisionState {
+        /// Recorded, not yet known to be submitted (the next pass resolves it).
+        Recorded => "recorded",
+        Submitted => "submitted",
+        /// The task moved on without this submission being confirmed: its answer was lost,
+        /// or a person acted first.
+        Superseded => "superseded",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +154,13 @@ mod tests {
         for s in DeletionStatus::ALL {
             assert_eq!(DeletionStatus::parse(s.as_str()), Some(*s));
         }
+        for s in DeliveryStatus::ALL {
+            assert_eq!(DeliveryStatus::parse(s.as_str()), Some(*s));
+        }
+        for s in DecisionState::ALL {
+            assert_eq!(DecisionState::parse(s.as_str()), Some(*s));
+        }
+
         assert_eq!(RunStatus::parse("Running"), None);
         assert_eq!(BatchStatus::parse(""), None);
         assert!(RunStatus::Running == "running" && BatchStatus::Sent != "pending");

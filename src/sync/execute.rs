@@ -208,7 +208,10 @@ fn send<'a>(
             .await
         {
             Ok(op) => {
-                crate::telemetry::batch_sent(ctx.pipeline, body.len());
+                crate::telemetry::Event::emit(crate::telemetry::BatchSent {
+                    pipeline: ctx.pipeline,
+                    bytes: body.len(),
+                });
                 match follow(ctx, id, &op).await? {
                     None => {
                         for w in &writes {

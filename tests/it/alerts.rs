@@ -630,3 +630,85 @@ async fn a_receivers_retry_after_is_waited_for() {
     let waited = g[1].arrived - g[0].arrived;
     assert!(waited >= Duration::from_secs(2), "waited only {waited:?}");
 }
+
+/// The daemon's watch on a virtual clock: hours of staleness pass at once. A pipeline past
+/// its `stale_after_secs` gets one `stale` alert however many checks see it stale; once it
+/// lands a run it is clear, and a second spell of staleness gets a second alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watch_on_a_virtual_clock_alerts_stale_once_until_the_pipeline_recovers() {
+    use chrono::{TimeZone, Utc};
+    use esg_sync::scheduler::Clock;
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        esg_sync::store::Store::connect(&format!("sqlite://{}/watch.db", dir.path().display()))
+            .await
+            .unwrap();
+    let receiver = Receiver::default();
+    let hook = serve(receiver.clone()).await;
+    let secret = dir.path().join("alert-secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let alert: esg_sync::config::alert::AlertConfig = toml::from_str(&format!(
+        "name = \"team\"\nurl = \"{hook}\"\nsecret_file = \"{}\"\nevents = [\"stale\"]",
+        secret.display()
+    ))
+    .unwrap();
+    let alerter = esg_sync::alerts::Alerter::start(&[alert], store.clone()).unwrap();
+    let started = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let hour = chrono::Duration::hours(1);
+    let mut watch = esg_sync::daemon::Watch {
+        store: store.clone(),
+        limits: vec![("p".into(), Some(Duration::from_secs(3600)))],
+        started,
+        alerter: alerter.clone(),
+        clock: Clock::starting_at(started + hour / 2),
+    };
+    let stale = || {
+        receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.event == "stale")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    watch.check().await;
+    alerter.flush(Duration::from_secs(5)).await;
+    assert!(stale().is_empty(), "half an hour in, the pipeline is fresh");
+    // Two hours in, and three: stale, one alert.
+    for at in [2, 3] {
+        watch.clock = Clock::starting_at(started + hour * at);
+        watch.check().await;
+        watch.check().await;
+    }
+    alerter.flush(Duration::from_secs(5)).await;
+    let first = stale();
+    assert_eq!(first.len(), 1, "{first:#?}");
+    assert_eq!(first[0].body["pipeline"], "p");
+    let summary = first[0].body["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("for 120 min"), "{summary}");
+    assert!(summary.contains("last success: never"), "{summary}");
+    // It lands a run (now, on the system clock); a check then finds it fresh and clears it.
+    let run = store.run_start("p").await.unwrap();
+    store
+        .run_finish(
+            run,
+            esg_sync::store::RunStatus::Succeeded,
+            &Default::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    let landed = store.last_success("p").await.unwrap().unwrap();
+    watch.clock = Clock::starting_at(landed + hour / 2);
+    watch.check().await;
+    // Stale again, two hours after that run: a second alert.
+    watch.clock = Clock::starting_at(landed + hour * 2);
+    watch.check().await;
+    watch.check().await;
+    alerter.flush(Duration::from_secs(5)).await;
+    let both = stale();
+    assert_eq!(both.len(), 2, "{both:#?}");
+    assert!(both.iter().all(|r| r.signed));
+    store.close().await;
+}

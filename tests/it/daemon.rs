@@ -444,7 +444,10 @@ async fn a_grace_period_that_runs_out_records_the_run_interrupted_and_the_next_s
         metric(&text, r#"esg_sync_pipeline_running{pipeline="crash"}"#),
         Some(1.0)
     );
-    assert!(d.log().contains("this tick is skipped"), "{}", d.log());
+    // The log line is read from the child's stderr by a thread of its own: it may come a
+    // moment after the metric.
+    let logged = eventually(|| async { d.log().contains("this tick is skipped") }).await;
+    assert!(logged, "{}", d.log());
     assert_eq!(runs(&e).await.len(), 1, "one run, however many ticks");
     // This replica holds the pipeline while its run goes: the gauge, /readyz and the run's
     // record say so.

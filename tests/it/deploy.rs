@@ -565,7 +565,7 @@ fn the_example_and_demo_configurations_load() {
 #[test]
 fn the_operations_page_lists_every_metric() {
     let page = std::fs::read_to_string(repo("docs/operations.md")).unwrap();
-    for (name, kind, _) in esg_sync::telemetry::CATALOGUE {
+    for (name, kind, _) in esg_sync::telemetry::catalogue() {
         assert!(
             page.contains(&format!("| `{name}` | {kind} |")),
             "docs/operations.md's metrics table lacks {name} ({kind})"

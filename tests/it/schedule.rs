@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use esg_sync::config::CatchUp;
 use esg_sync::scheduler::{
-    Clock, Event, Job, Journal, MemoryTicks, Reason, Runner, Schedule, run_job,
+    Clock, Event, Job, JobKind, Journal, MemoryTicks, Reason, Runner, Schedule, run_job,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -52,7 +52,7 @@ async fn live(
     ticks: MemoryTicks,
 ) -> Lived {
     let mut job = Job {
-        pipeline: "p".into(),
+        kind: JobKind::Pipeline("p".into()),
         schedule: Schedule::parse(cron, tz).unwrap(),
         jitter: Duration::ZERO,
         catch_up: CatchUp::Once,
@@ -395,7 +395,7 @@ async fn a_stop_waits_for_the_run_in_flight_and_starts_nothing_new() {
         })
     });
     let job = Job {
-        pipeline: "p".into(),
+        kind: JobKind::Pipeline("p".into()),
         schedule: Schedule::parse("* * * * *", "UTC").unwrap(),
         jitter: Duration::ZERO,
         catch_up: CatchUp::Once,
@@ -442,7 +442,7 @@ async fn replicas_sharing_a_tick_store_run_each_tick_once_and_catch_up_once() {
         .iter()
         .map(|j| {
             let job = Job {
-                pipeline: "p".into(),
+                kind: JobKind::Pipeline("p".into()),
                 schedule: Schedule::parse("0 * * * *", "UTC").unwrap(),
                 jitter: Duration::ZERO,
                 catch_up: CatchUp::Once,

@@ -447,9 +447,15 @@ async fn fencing(s: &Store) {
         .delivery_start("team", "run_failed", Some("fenced"), Some(run))
         .await
         .unwrap();
-    s.delivery_update(d, "delivered", 2, Some(200), None)
-        .await
-        .unwrap();
+    s.delivery_update(
+        d,
+        esg_sync::store::DeliveryStatus::Delivered,
+        2,
+        Some(200),
+        None,
+    )
+    .await
+    .unwrap();
     let list = s.deliveries(10).await.unwrap();
     assert_eq!(list[0].id, d);
     assert_eq!(
@@ -502,17 +508,19 @@ async fn reviews_and_decisions(s: &Store) {
         task_title: "Review".into(),
         step: 1,
         seen_modified: "2026-01-01T00:00:00Z".into(),
-        action: "APPROVE".into(),
+        action: esg_sync::store::DecisionAction::Approve,
         comment: "ok".into(),
-        state: "recorded".into(),
-        created_at: String::new(),
-        updated_at: String::new(),
+        state: esg_sync::store::DecisionState::Recorded,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
     };
     let first = s.decision_record(&d).await.unwrap();
     let again = s.decision_record(&d).await.unwrap();
     assert_eq!(first.id, again.id, "one decision per round");
     assert_eq!(s.decisions_unconfirmed("final").await.unwrap().len(), 1);
-    s.decision_set_state(first.id, "submitted").await.unwrap();
+    s.decision_set_state(first.id, esg_sync::store::DecisionState::Submitted)
+        .await
+        .unwrap();
     assert!(s.decisions_unconfirmed("final").await.unwrap().is_empty());
     assert_eq!(
         s.decisions(Some("final"), 10).await.unwrap()[0].state,

@@ -511,8 +511,8 @@ mod props {
         fn any_json_is_an_error_page_or_operation_or_a_decode_error(body in json_body()) {
             let f = ApiFailure::from_answer(400, &body, "POST", "/x", None);
             let _ = WorkivaError::Api(Box::new(f)).to_string();
-            let _ = serde_json::from_slice::<crate::workiva::models::Operation>(&body);
-            let _ = serde_json::from_slice::<crate::workiva::models::Page<serde_json::Value>>(&body);
+            let _ = serde_json::from_slice::<crate::models::Operation>(&body);
+            let _ = serde_json::from_slice::<crate::models::Page<serde_json::Value>>(&body);
         }
     }
 }

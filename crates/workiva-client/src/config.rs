@@ -41,6 +41,9 @@ pub enum ClientAuth {
     Basic,
 }
 
+/// The token endpoint's path, as token requests are logged and counted.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+
 /// The current API version.
 pub const API_VERSION: &str = "2026-01-01";
 /// The deprecated version, usable for the prototype batch upsertion path only.
@@ -294,15 +297,12 @@ impl WorkivaConfig {
         }
     }
 
-    /// The numeric settings' problems, checked at load with the rest of the configuration.
-    pub fn validate_numbers(&self) -> Result<(), String> {
+    /// The numeric settings' problems, each naming its key, checked at load with the rest of
+    /// the configuration.
+    pub fn number_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         self.check_ranges(&mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems.join("; "))
-        }
+        problems
     }
 
     /// Every numeric setting within the range the client can honour, each problem naming the

@@ -655,6 +655,27 @@ impl WorkivaClient {
         self.batch_upsert_raw(program, metric, body).await
     }
 
+    /// The batch upsertion's request: the current path, or the deprecated one when
+    /// `api_version = "2022-01-01"`.
+    fn upsert_request(&self, program: &str, metric: &str, body: Vec<u8>) -> Request {
+        if self.inner.cfg.legacy_batch_path() {
+            return Request {
+                method: Method::POST,
+                url: self.url(LEGACY_UPSERT, &[program, metric]),
+                template: LEGACY_UPSERT,
+                query: Vec::new(),
+                body: Some(body),
+                version: LEGACY_VERSION,
+            };
+        }
+        self.req(
+            Method::POST,
+            "/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
+            &[program, metric],
+            Some(body),
+        )
+    }
+
     /// As [`Self::batch_upsert`], with a body already serialised as `{"data": [...]}`.
     pub async fn batch_upsert_raw(
         &self,
@@ -662,24 +683,7 @@ impl WorkivaClient {
         metric: &str,
         body: Vec<u8>,
     ) -> Result<OperationRef> {
-        let legacy = self.inner.cfg.legacy_batch_path();
-        let req = if legacy {
-            Request {
-                method: Method::POST,
-                url: self.url(LEGACY_UPSERT, &[program, metric]),
-                template: LEGACY_UPSERT,
-                query: Vec::new(),
-                body: Some(body),
-                version: LEGACY_VERSION,
-            }
-        } else {
-            self.req(
-                Method::POST,
-                "/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
-                &[program, metric],
-                Some(body),
-            )
-        };
+        let req = self.upsert_request(program, metric, body);
         let started = Instant::now();
         let mut waits = 0u32;
         let resp = loop {
@@ -721,6 +725,12 @@ impl WorkivaClient {
                 Err(e) => return Err(e),
             }
         };
+        self.operation_of(&req, &resp)
+    }
+
+    /// Where a 202 says its operation is: `operationLocation` in the body, else `Location`,
+    /// checked to be the API's.
+    fn operation_of(&self, req: &Request, resp: &Response) -> Result<OperationRef> {
         let from_body = serde_json::from_slice::<Value>(&resp.body)
             .ok()
             .and_then(|v| {

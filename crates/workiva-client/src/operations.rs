@@ -11,6 +11,7 @@ use super::error::{Result, WorkivaError};
 use super::http::Request;
 use super::models::*;
 use super::pages::Pages;
+use super::telemetry::{Event, OperationOutcome, OperationWaited};
 
 impl WorkivaClient {
     async fn poll(&self, url: &str) -> Result<(Operation, Option<Duration>)> {
@@ -47,7 +48,11 @@ impl WorkivaClient {
         let mut status = "accepted".to_string();
         loop {
             if started.elapsed() + wait > limit {
-                crate::telemetry::operation_waited("timeout", started.elapsed());
+                OperationWaited {
+                    outcome: OperationOutcome::Timeout,
+                    waited: started.elapsed(),
+                }
+                .emit();
                 return Err(WorkivaError::OperationTimeout {
                     url: op.url.clone(),
                     status,
@@ -58,11 +63,19 @@ impl WorkivaClient {
             let (o, retry_after) = self.poll(&op.url).await?;
             match o.status.as_str() {
                 "completed" => {
-                    crate::telemetry::operation_waited("completed", started.elapsed());
+                    OperationWaited {
+                        outcome: OperationOutcome::Completed,
+                        waited: started.elapsed(),
+                    }
+                    .emit();
                     return Ok(o);
                 }
                 "failed" | "cancelled" => {
-                    crate::telemetry::operation_waited("failed", started.elapsed());
+                    OperationWaited {
+                        outcome: OperationOutcome::Failed,
+                        waited: started.elapsed(),
+                    }
+                    .emit();
                     return Err(WorkivaError::OperationFailed {
                         url: op.url.clone(),
                         details: o.details.unwrap_or_default(),

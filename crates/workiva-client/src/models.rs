@@ -310,9 +310,59 @@ pub struct Task {
     pub due_date: Option<String>,
     pub location: Option<TaskLocation>,
     pub assignees: Vec<Value>,
-    pub approval_steps: Vec<Value>,
+    pub approval_steps: Vec<ApprovalStep>,
     /// When the task last changed (`{"dateTime": ...}`).
     pub modified: Option<Action>,
+}
+
+/// One step of a task's approval: who takes part and what they answered.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ApprovalStep {
+    /// `ONE` (one participant's answer completes the step) or `ALL`.
+    pub completion_mode: Option<String>,
+    pub due_at: Option<String>,
+    pub participants: Vec<Participant>,
+    pub responses: Vec<StepResponse>,
+}
+
+impl ApprovalStep {
+    /// Whether `principal` takes part in this step.
+    pub fn has_participant(&self, principal: &str) -> bool {
+        self.participants.iter().any(|p| p.id() == principal)
+    }
+}
+
+/// A participant of an approval step: `{"type": "USER", "id": ...}`, or (as some answers
+/// give it) the bare id.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Participant {
+    Principal {
+        id: String,
+        #[serde(default, rename = "type")]
+        kind: Option<String>,
+    },
+    Id(String),
+}
+
+impl Participant {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Principal { id, .. } | Self::Id(id) => id,
+        }
+    }
+}
+
+/// A participant's answer to an approval step.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct StepResponse {
+    /// `APPROVE` or `REJECT` as the server wrote it (read, never acted on).
+    pub action: Option<String>,
+    pub comment: Option<String>,
+    /// Who answered and when.
+    pub created: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -368,6 +418,27 @@ mod tests {
         assert_eq!(v.status, Some(ValueStatus::SentForApproval));
         let i: ValueIdentifier = serde_json::from_str(r#"{"id":"v1"}"#).unwrap();
         assert_eq!(i.id.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn approval_steps_read_as_the_spec_writes_them_and_as_bare_ids() {
+        let t: Task = serde_json::from_str(
+            r#"{"id":"T","approvalSteps":[
+                {"completionMode":"ONE","dueAt":null,
+                 "participants":[{"type":"USER","id":"U1"},{"type":"USER","id":"U2"}],
+                 "responses":[{"created":{"user_id":"U2","dateTime":"2023-06-11T13:00:00+00:00"},
+                               "action":"APPROVE","comment":"ok","extra":1}]},
+                {"participants":["U3"]}]}"#,
+        )
+        .unwrap();
+        let s = &t.approval_steps;
+        assert_eq!(s.len(), 2);
+        assert!(s[0].has_participant("U2") && !s[0].has_participant("U3"));
+        assert_eq!(s[0].responses[0].action.as_deref(), Some("APPROVE"));
+        assert!(s[1].has_participant("U3") && s[1].responses.is_empty());
+        // A step with nothing in it is a step with no participants, not an error.
+        let t: Task = serde_json::from_str(r#"{"id":"T","approvalSteps":[{}]}"#).unwrap();
+        assert!(t.approval_steps[0].participants.is_empty());
     }
 
     #[test]

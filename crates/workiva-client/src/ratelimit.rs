@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::telemetry::{ConcurrencyChanged, Event};
+
 /// Requests in flight at first.
 pub const INITIAL_LIMIT: f64 = 4.0;
 /// An answer slower than this many times the running average is a sign of load ...
@@ -217,7 +219,7 @@ impl Slot {
                 s.aimd.cut > before.1,
             )
         };
-        crate::telemetry::concurrency_limit(limit, raised, cut);
+        ConcurrencyChanged { limit, raised, cut }.emit();
         self.limiter.wake.notify_waiters();
     }
 }

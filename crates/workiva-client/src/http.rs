@@ -17,6 +17,7 @@ use super::config::WorkivaConfig;
 use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest, tls_problem};
 use super::ratelimit::{Limiter, Signal};
 use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
+use super::telemetry::{ApiRequest, ApiRetry, Event};
 
 pub use super::models::MAX_BODY_BYTES;
 
@@ -131,20 +132,7 @@ impl Transport {
     /// Sends `req`, retrying as the policy says. With a `probe`, a failure that may have
     /// reached the server is followed by a look for the object before the next attempt.
     pub async fn send(&self, req: &Request, probe: Option<Probe<'_>>) -> Result<Response> {
-        self.check_origin(
-            &format!("the URL of {} {}", req.method, req.template),
-            &req.url,
-        )?;
-        if let Some(b) = &req.body
-            && b.len() > MAX_BODY_BYTES
-        {
-            return Err(WorkivaError::BodyTooLarge {
-                method: req.method.to_string(),
-                path: req.template.to_string(),
-                size: b.len(),
-                limit: MAX_BODY_BYTES,
-            });
-        }
+        self.check_request(req)?;
         let started = Instant::now();
         let mut counted = 1u32;
         let mut server_waits = 0u32;
@@ -208,33 +196,39 @@ impl Transport {
                         server_waits += 1;
                     }
                     lost |= err.may_have_reached_server();
-                    crate::telemetry::api_retry(req.template);
                     super::tally::add(&err);
-                    // Retries are routine: each is a DEBUG line, and the run's summary says
-                    // how many there were and why.
-                    tracing::debug!(
-                        method = %req.method,
-                        path = req.template,
+                    ApiRetry {
+                        method: req.method.as_str(),
+                        endpoint: req.template,
                         attempt,
-                        delay_ms = delay.as_millis() as u64,
-                        server_asked = !counts,
-                        error = %err,
-                        "Retrying a Workiva request."
-                    );
+                        delay,
+                        server_asked: !counts,
+                        error: &err,
+                    }
+                    .emit();
                     tokio::time::sleep(delay).await;
-                    if let Some(p) = &probe
-                        && err.may_have_reached_server()
-                        && let Some(found) = p().await?
-                    {
-                        tracing::info!(method = %req.method, path = req.template, "The create reached Workiva before it failed; using the object it made.");
-                        return Ok(Response {
-                            status: 200,
-                            headers: HeaderMap::new(),
-                            body: found,
-                        });
+                    if let Some(found) = probed(req, probe.as_ref(), &err).await? {
+                        return Ok(found);
                     }
                 }
             }
+        }
+    }
+
+    /// The request's URL is the API's, and its body within the API's limit.
+    fn check_request(&self, req: &Request) -> Result<()> {
+        self.check_origin(
+            &format!("the URL of {} {}", req.method, req.template),
+            &req.url,
+        )?;
+        match &req.body {
+            Some(b) if b.len() > MAX_BODY_BYTES => Err(WorkivaError::BodyTooLarge {
+                method: req.method.to_string(),
+                path: req.template.to_string(),
+                size: b.len(),
+                limit: MAX_BODY_BYTES,
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -278,6 +272,8 @@ impl Transport {
         r
     }
 
+    /// One request and its answer: redirects followed within the API's origin (GETs only),
+    /// the body read within the limit, a non-2xx answer made the API's failure.
     async fn exchange(
         &self,
         req: &Request,
@@ -285,59 +281,70 @@ impl Transport {
         token: &secrecy::SecretString,
     ) -> Result<Response> {
         let t = Instant::now();
-        let host = super::error::host_of(&req.url);
-        let transport = |e: reqwest::Error, reached: bool| {
-            if let Some(reason) = tls_problem(&e) {
-                return WorkivaError::Tls {
-                    host: host.clone(),
-                    reason,
-                };
-            }
-            WorkivaError::Transport {
-                method: req.method.to_string(),
-                path: req.template.to_string(),
-                reason: format!("{} ({host})", describe_reqwest(&e)),
-                reached_server: reached,
-                timed_out: e.is_timeout(),
-            }
+        let resp = self.answered(req, attempt, token, t).await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = self.read_body(req, resp).await;
+        ApiRequest {
+            method: req.method.as_str(),
+            endpoint: req.template,
+            status: body.is_ok().then_some(status),
+            took: t.elapsed(),
+        }
+        .emit();
+        let body = body.map_err(|e| match e {
+            BodyError::Transport(e) => transport_error(req, e, true),
+            BodyError::TooLarge(e) => e,
+        })?;
+        tracing::debug!(method = %req.method, path = req.template, status, attempt, latency_ms = t.elapsed().as_millis() as u64, "Workiva answered.");
+        self.note_deprecation(req, &headers);
+        let r = Response {
+            status,
+            headers,
+            body,
         };
+        if (200..300).contains(&status) {
+            return Ok(r);
+        }
+        let retry_after = r.retry_after();
+        Err(WorkivaError::Api(Box::new(ApiFailure::from_answer(
+            status,
+            &r.body,
+            req.method.as_str(),
+            req.template,
+            retry_after,
+        ))))
+    }
+
+    /// The first answer that is not a redirect. A GET follows redirects within the API's
+    /// origin (at most `MAX_REDIRECTS`); any other redirect is refused.
+    async fn answered(
+        &self,
+        req: &Request,
+        attempt: u32,
+        token: &secrecy::SecretString,
+        t: Instant,
+    ) -> Result<reqwest::Response> {
         let mut url = req.url.clone();
         let mut redirects = 0;
-        let resp = loop {
-            let mut rb = self
-                .http
-                .request(req.method.clone(), &url)
-                .header("X-Version", req.version)
-                .header(reqwest::header::USER_AGENT, &self.user_agent)
-                .header(reqwest::header::ACCEPT, "application/json")
-                .bearer_auth(token.expose_secret());
-            if !req.query.is_empty() && redirects == 0 {
-                rb = rb.query(&req.query);
-            }
-            if let Some(b) = &req.body {
-                rb = rb
-                    .header(
-                        reqwest::header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    )
-                    .body(b.clone());
-            }
-            let resp = match rb.send().await {
+        loop {
+            let resp = match self.builder(req, &url, redirects == 0, token).send().await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::debug!(method = %req.method, path = req.template, attempt, latency_ms = t.elapsed().as_millis() as u64, error = %describe_reqwest(&e), "Workiva request failed.");
-                    crate::telemetry::api_request(
-                        req.method.as_str(),
-                        req.template,
-                        None,
-                        t.elapsed(),
-                    );
+                    ApiRequest {
+                        method: req.method.as_str(),
+                        endpoint: req.template,
+                        status: None,
+                        took: t.elapsed(),
+                    }
+                    .emit();
                     let reached = !e.is_connect() && !e.is_builder();
-                    return Err(transport(e, reached));
+                    return Err(transport_error(req, e, reached));
                 }
             };
             if !resp.status().is_redirection() {
-                break resp;
+                return Ok(resp);
             }
             let location = resp
                 .headers()
@@ -363,38 +370,37 @@ impl Transport {
                 Some(next) => return Err(refused(next.to_string())),
                 None => return Err(refused("(no usable Location)".into())),
             }
-        };
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = self.read_body(req, resp).await;
-        crate::telemetry::api_request(
-            req.method.as_str(),
-            req.template,
-            body.is_ok().then_some(status),
-            t.elapsed(),
-        );
-        let body = body.map_err(|e| match e {
-            BodyError::Transport(e) => transport(e, true),
-            BodyError::TooLarge(e) => e,
-        })?;
-        tracing::debug!(method = %req.method, path = req.template, status, attempt, latency_ms = t.elapsed().as_millis() as u64, "Workiva answered.");
-        self.note_deprecation(req, &headers);
-        let r = Response {
-            status,
-            headers,
-            body,
-        };
-        if (200..300).contains(&status) {
-            return Ok(r);
         }
-        let retry_after = r.retry_after();
-        Err(WorkivaError::Api(Box::new(ApiFailure::from_answer(
-            status,
-            &r.body,
-            req.method.as_str(),
-            req.template,
-            retry_after,
-        ))))
+    }
+
+    /// The request to `url`: the API's headers, the bearer token, the query (on the first
+    /// hop only: a redirect's location carries its own) and the JSON body.
+    fn builder(
+        &self,
+        req: &Request,
+        url: &str,
+        first: bool,
+        token: &secrecy::SecretString,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = self
+            .http
+            .request(req.method.clone(), url)
+            .header("X-Version", req.version)
+            .header(reqwest::header::USER_AGENT, &self.user_agent)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .bearer_auth(token.expose_secret());
+        if !req.query.is_empty() && first {
+            rb = rb.query(&req.query);
+        }
+        if let Some(b) = &req.body {
+            rb = rb
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )
+                .body(b.clone());
+        }
+        rb
     }
 
     /// Reads an answer's body, at most `max_response_bytes` of it: a larger one (by its
@@ -479,6 +485,42 @@ fn deprecation_date(v: &str) -> String {
             .to_string();
     }
     v.to_string()
+}
+
+/// A failure with no answer: a TLS problem named as such, else the transport's.
+fn transport_error(req: &Request, e: reqwest::Error, reached: bool) -> WorkivaError {
+    let host = super::error::host_of(&req.url);
+    if let Some(reason) = tls_problem(&e) {
+        return WorkivaError::Tls { host, reason };
+    }
+    WorkivaError::Transport {
+        method: req.method.to_string(),
+        path: req.template.to_string(),
+        reason: format!("{} ({host})", describe_reqwest(&e)),
+        reached_server: reached,
+        timed_out: e.is_timeout(),
+    }
+}
+
+/// After a failure that may have reached the server, the object the create made, when the
+/// probe finds one: the create is not sent again.
+async fn probed(
+    req: &Request,
+    probe: Option<&Probe<'_>>,
+    err: &WorkivaError,
+) -> Result<Option<Response>> {
+    let Some(p) = probe.filter(|_| err.may_have_reached_server()) else {
+        return Ok(None);
+    };
+    let Some(found) = p().await? else {
+        return Ok(None);
+    };
+    tracing::info!(method = %req.method, path = req.template, "The create reached Workiva before it failed; using the object it made.");
+    Ok(Some(Response {
+        status: 200,
+        headers: HeaderMap::new(),
+        body: found,
+    }))
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use super::config::{API_VERSION, ClientAuth, WorkivaConfig};
+use super::config::{API_VERSION, ClientAuth, TOKEN_PATH, WorkivaConfig};
 use super::error::{ApiFailure, ErrorBody, Result, WorkivaError};
 use super::retry::{RetryAction, RetryPolicy};
+use super::telemetry::{ApiRequest, Event, TokenRetry};
 
 #[derive(Deserialize)]
 struct BearerToken {
@@ -123,8 +124,7 @@ impl TokenCache {
                     } else {
                         server_waits += 1;
                     }
-                    crate::telemetry::api_retry("/oauth2/token");
-                    tracing::warn!(error = %err, delay_ms = delay.as_millis() as u64, "Retrying the token request.");
+                    TokenRetry { delay, error: &err }.emit();
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -132,6 +132,51 @@ impl TokenCache {
     }
 
     async fn fetch_once(&self) -> Result<Cached> {
+        let t = Instant::now();
+        let sent = self.request().send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.attempted(None, t);
+                return Err(self.unanswered(&e));
+            }
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::retry::parse_retry_after);
+        let bytes = resp.bytes().await;
+        self.attempted(bytes.is_ok().then_some(status), t);
+        let bytes = bytes.map_err(|e| WorkivaError::Transport {
+            method: "POST".into(),
+            path: TOKEN_PATH.into(),
+            reason: format!(
+                "{} ({})",
+                super::error::describe_reqwest(&e),
+                super::error::host_of(&self.url)
+            ),
+            reached_server: true,
+            timed_out: e.is_timeout(),
+        })?;
+        tracing::debug!(
+            method = "POST",
+            path = TOKEN_PATH,
+            status,
+            latency_ms = t.elapsed().as_millis() as u64,
+            "Requested an access token."
+        );
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        if !(200..300).contains(&status) {
+            return Err(self.refused(status, &bytes, retry_after));
+        }
+        token_of(status, &bytes)
+    }
+
+    /// The token request: the client credentials grant, the secret in the body or as Basic
+    /// authentication as `[workiva] client_auth` says.
+    fn request(&self) -> reqwest::RequestBuilder {
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         if let Some(s) = &self.scope {
             form.push(("scope", s));
@@ -150,113 +195,92 @@ impl TokenCache {
                 rb = rb.basic_auth(&self.client_id, Some(self.secret.expose_secret()));
             }
         }
-        let t = Instant::now();
-        let sent = rb.form(&form).send().await;
-        let resp = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                crate::telemetry::api_request("POST", "/oauth2/token", None, t.elapsed());
-                if let Some(reason) = super::error::tls_problem(&e) {
-                    return Err(WorkivaError::Tls {
-                        host: super::error::host_of(&self.url),
-                        reason,
-                    });
-                }
-                return Err(WorkivaError::Transport {
-                    method: "POST".into(),
-                    path: "/oauth2/token".into(),
-                    reason: format!(
-                        "{} ({})",
-                        super::error::describe_reqwest(&e),
-                        super::error::host_of(&self.url)
-                    ),
-                    reached_server: !e.is_connect(),
-                    timed_out: e.is_timeout(),
-                });
-            }
-        };
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(super::retry::parse_retry_after);
-        let bytes = resp.bytes().await;
-        crate::telemetry::api_request(
-            "POST",
-            "/oauth2/token",
-            bytes.is_ok().then_some(status),
-            t.elapsed(),
-        );
-        let bytes = bytes.map_err(|e| WorkivaError::Transport {
+        rb.form(&form)
+    }
+
+    fn attempted(&self, status: Option<u16>, t: Instant) {
+        ApiRequest {
+            method: "POST",
+            endpoint: TOKEN_PATH,
+            status,
+            took: t.elapsed(),
+        }
+        .emit();
+    }
+
+    /// No answer came: a TLS problem named as such, else the transport's failure.
+    fn unanswered(&self, e: &reqwest::Error) -> WorkivaError {
+        if let Some(reason) = super::error::tls_problem(e) {
+            return WorkivaError::Tls {
+                host: super::error::host_of(&self.url),
+                reason,
+            };
+        }
+        WorkivaError::Transport {
             method: "POST".into(),
-            path: "/oauth2/token".into(),
+            path: TOKEN_PATH.into(),
             reason: format!(
                 "{} ({})",
-                super::error::describe_reqwest(&e),
+                super::error::describe_reqwest(e),
                 super::error::host_of(&self.url)
             ),
-            reached_server: true,
+            reached_server: !e.is_connect(),
             timed_out: e.is_timeout(),
-        })?;
-        tracing::debug!(
-            method = "POST",
-            path = "/oauth2/token",
-            status,
-            latency_ms = t.elapsed().as_millis() as u64,
-            "Requested an access token."
-        );
-        self.fetches.fetch_add(1, Ordering::Relaxed);
-        if !(200..300).contains(&status) {
-            let body: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
-            if matches!(status, 429 | 500 | 502 | 503 | 504) {
-                return Err(WorkivaError::Api(Box::new(ApiFailure {
-                    status,
-                    code: body.error.or(body.code).unwrap_or_default(),
-                    message: body
-                        .error_description
-                        .or(body.message)
-                        .unwrap_or_else(|| "the token endpoint is unavailable".into()),
-                    target: None,
-                    details: Vec::new(),
-                    method: "POST".into(),
-                    path: "/oauth2/token".into(),
-                    retry_after,
-                })));
-            }
-            return Err(WorkivaError::Auth {
-                status,
-                error: body.error.or(body.code).unwrap_or_else(|| "error".into()),
-                description: body.error_description.or(body.message).unwrap_or_default(),
-                url: self.url.clone(),
-            });
         }
-        let tok: BearerToken =
-            serde_json::from_slice(&bytes).map_err(|e| WorkivaError::Decode {
-                method: "POST".into(),
-                path: "/oauth2/token".into(),
-                status,
-                reason: e.to_string(),
-            })?;
-        if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tok.access_token)).is_err()
-        {
-            return Err(WorkivaError::Decode {
-                method: "POST".into(),
-                path: "/oauth2/token".into(),
-                status,
-                reason: "the access token holds characters a header cannot carry (a line break, say); refused".into(),
-            });
-        }
-        // A server's number is clamped: a huge `expires_in` cannot overflow the clock, a zero
-        // cannot make every request fetch a token.
-        let secs = tok.expires_in.unwrap_or(600);
-        let life = Duration::from_secs(secs.clamp(
-            *super::config::TOKEN_LIFETIME_SECS.start(),
-            *super::config::TOKEN_LIFETIME_SECS.end(),
-        ));
-        Ok(Cached {
-            token: SecretString::from(tok.access_token),
-            refresh_at: Instant::now() + life.mul_f64(0.8),
-        })
     }
+
+    /// A refusal: retriable when the endpoint is throttled or unavailable, else the
+    /// credentials' problem as the server named it.
+    fn refused(&self, status: u16, bytes: &[u8], retry_after: Option<Duration>) -> WorkivaError {
+        let body: ErrorBody = serde_json::from_slice(bytes).unwrap_or_default();
+        if matches!(status, 429 | 500 | 502 | 503 | 504) {
+            return WorkivaError::Api(Box::new(ApiFailure {
+                status,
+                code: body.error.or(body.code).unwrap_or_default(),
+                message: body
+                    .error_description
+                    .or(body.message)
+                    .unwrap_or_else(|| "the token endpoint is unavailable".into()),
+                target: None,
+                details: Vec::new(),
+                method: "POST".into(),
+                path: TOKEN_PATH.into(),
+                retry_after,
+            }));
+        }
+        WorkivaError::Auth {
+            status,
+            error: body.error.or(body.code).unwrap_or_else(|| "error".into()),
+            description: body.error_description.or(body.message).unwrap_or_default(),
+            url: self.url.clone(),
+        }
+    }
+}
+
+/// The token in a 2xx answer, checked to fit a header, with its refresh time.
+fn token_of(status: u16, bytes: &[u8]) -> Result<Cached> {
+    let decode = |reason: String| WorkivaError::Decode {
+        method: "POST".into(),
+        path: TOKEN_PATH.into(),
+        status,
+        reason,
+    };
+    let tok: BearerToken = serde_json::from_slice(bytes).map_err(|e| decode(e.to_string()))?;
+    if reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tok.access_token)).is_err() {
+        return Err(decode(
+            "the access token holds characters a header cannot carry (a line break, say); refused"
+                .into(),
+        ));
+    }
+    // A server's number is clamped: a huge `expires_in` cannot overflow the clock, a zero
+    // cannot make every request fetch a token.
+    let secs = tok.expires_in.unwrap_or(600);
+    let life = Duration::from_secs(secs.clamp(
+        *super::config::TOKEN_LIFETIME_SECS.start(),
+        *super::config::TOKEN_LIFETIME_SECS.end(),
+    ));
+    Ok(Cached {
+        token: SecretString::from(tok.access_token),
+        refresh_at: Instant::now() + life.mul_f64(0.8),
+    })
 }
