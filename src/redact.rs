@@ -9,7 +9,7 @@
 //! `name=value` pair with a secret name masked.
 
 /// What a secret is replaced with.
-pub const MASK: &str = "***";
+pub use crate::workiva::sensitive::MASK;
 
 /// The parts of a parameter name that mark it as carrying a secret (compared without case):
 /// `password`, `sslpassword`, `passwd`, `pwd`, `token`, `key` (`sslkey`, `api_key`),
@@ -168,25 +168,10 @@ fn redacted_core(w: &str) -> String {
     w.to_string()
 }
 
-/// A value that carries a secret. Its `Debug` shows it only as its kind `S` allows, so a
-/// struct holding one can derive `Debug`; the value itself is had through
-/// [`Sensitive::expose`], so each use of the secret reads as one.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Sensitive<T, S: Shown<T> = Hidden> {
-    value: T,
-    #[serde(skip)]
-    kind: std::marker::PhantomData<S>,
-}
+/// One type for every secret-bearing field, the client's; this module adds the kinds of the
+/// application's URLs.
+pub use crate::workiva::sensitive::{Hidden, Sensitive, Shown};
 
-/// How a [`Sensitive`] value is shown.
-pub trait Shown<T> {
-    fn shown(value: &T) -> String;
-}
-
-/// Not at all.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Hidden;
 /// A database or object-store URL: with its password and secret parameters masked ([`url`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct DbUrl;
@@ -194,11 +179,6 @@ pub struct DbUrl;
 #[derive(Clone, PartialEq, Eq)]
 pub struct HostOnly;
 
-impl<T> Shown<T> for Hidden {
-    fn shown(_: &T) -> String {
-        MASK.to_string()
-    }
-}
 impl<T: AsRef<str>> Shown<T> for DbUrl {
     fn shown(value: &T) -> String {
         url(value.as_ref())
@@ -210,37 +190,6 @@ impl<T: AsRef<str>> Shown<T> for HostOnly {
             Ok(u) => format!("{}://{}/…", u.scheme(), u.host_str().unwrap_or("?")),
             Err(_) => "(not a URL)".into(),
         }
-    }
-}
-
-impl<T, S: Shown<T>> Sensitive<T, S> {
-    pub fn new(value: T) -> Self {
-        Self {
-            value,
-            kind: std::marker::PhantomData,
-        }
-    }
-
-    /// The secret itself, for the one place that uses it.
-    pub fn expose(&self) -> &T {
-        &self.value
-    }
-
-    /// The value as messages may show it.
-    pub fn shown(&self) -> String {
-        S::shown(&self.value)
-    }
-}
-
-impl<T: Default, S: Shown<T>> Default for Sensitive<T, S> {
-    fn default() -> Self {
-        Self::new(T::default())
-    }
-}
-
-impl<T, S: Shown<T>> std::fmt::Debug for Sensitive<T, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.shown())
     }
 }
 

@@ -1,6 +1,5 @@
 //! The `[workiva]` settings: where the API is, how to authenticate, and how hard to try.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +9,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::error::WorkivaError;
+use super::sensitive::Sensitive;
 
 /// Workiva's regional hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +61,10 @@ pub const TOKEN_LIFETIME_SECS: std::ops::RangeInclusive<u64> = 1..=86_400;
 /// The environment variable read for the secret when `client_secret_env` is not set.
 pub const DEFAULT_SECRET_ENV: &str = "WORKIVA_CLIENT_SECRET";
 
-/// `[workiva]`: every key is optional except `client_id` and a secret.
-#[derive(Clone, Serialize, Deserialize)]
+/// `[workiva]`: every key is optional except `client_id` and a secret. Its `Debug` shows no
+/// secret: the plain-text one is a [`Sensitive`], the one handed over in process a
+/// `SecretString`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WorkivaConfig {
     /// `us`, `eu` or `apac`; ignored when `base_url` is set. Default `us`.
@@ -80,7 +82,7 @@ pub struct WorkivaConfig {
     /// A file that holds the client secret (systemd credentials, Kubernetes secrets).
     pub client_secret_file: Option<PathBuf>,
     /// The secret in plain text: accepted, with a warning. Prefer the two keys above.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Sensitive<String>>,
     /// `body` (default) or `basic`.
     pub client_auth: ClientAuth,
     /// Scopes to ask for (space-separated); default: whatever the client may have.
@@ -167,27 +169,6 @@ impl Default for WorkivaConfig {
             max_server_waits: 20,
             provided_secret: None,
         }
-    }
-}
-
-impl fmt::Debug for WorkivaConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WorkivaConfig")
-            .field("base_url", &self.base_url())
-            .field("token_url", &self.token_url())
-            .field("client_id", &self.client_id)
-            .field("client_secret_env", &self.client_secret_env)
-            .field("client_secret_file", &self.client_secret_file)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "**REDACTED**"),
-            )
-            .field("client_auth", &self.client_auth)
-            .field("api_version", &self.api_version)
-            .field("requests_per_second", &self.requests_per_second)
-            .field("max_concurrent_requests", &self.max_concurrent_requests)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
     }
 }
 
@@ -414,7 +395,7 @@ impl WorkivaConfig {
                     "The Workiva client secret is written in plain text in the config file; move it to the environment variable {var} or to workiva.client_secret_file."
                 );
             }
-            return Ok(SecretString::from(s.clone()));
+            return Ok(SecretString::from(s.expose().clone()));
         }
         Err(cfg_err(format!(
             "no client secret: set the environment variable {var}, or workiva.client_secret_file, or workiva.client_secret"

@@ -12,6 +12,7 @@
 //! - `client`: a method per endpoint, lists as streams; `pages`: following a list's pages
 //!   safely; `operations`: asynchronous operations polled to their end.
 //! - `models`, `error`: the schemas and the errors.
+//! - `sensitive`: one type for every secret-bearing value, shown only as its kind allows.
 //! - `telemetry`: what the client tells operators, as typed events that log and count.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod operations;
 pub mod pages;
 pub mod ratelimit;
 pub mod retry;
+pub mod sensitive;
 pub mod tally;
 pub mod telemetry;
 
