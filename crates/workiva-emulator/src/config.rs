@@ -14,6 +14,34 @@ pub const ALL_SCOPES: [&str; 4] = ["file:read", "file:write", "task:read", "task
 /// API's limits itself, apart from the client's, since it models the API independently.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// Why a configuration, or a change of the run-time settings, is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// No OAuth client is configured.
+    #[error("at least one [[clients]] entry is needed")]
+    NoClients,
+    /// A client's id or secret is empty.
+    #[error("every client needs a non-empty id and secret")]
+    EmptyCredentials,
+    /// A client is given a scope the emulator does not know.
+    #[error("client `{client}` has unknown scope `{scope}`; known scopes: {known}", known = ALL_SCOPES.join(", "))]
+    UnknownScope { client: String, scope: String },
+    /// Tokens would expire as they are issued.
+    #[error("token_ttl_secs must be at least 1")]
+    ZeroTokenTtl,
+    /// A rate limit of zero or less.
+    #[error("rate_limit.requests_per_second must be above 0")]
+    RateNotPositive,
+    /// A fault probability outside 0 to 1.
+    #[error("faults.{name} is {value}; a probability is between 0 and 1")]
+    NotAProbability { name: &'static str, value: f64 },
+    /// The answer faults add up to more than 1.
+    #[error(
+        "the answer faults (error_500 + error_503 + error_504 + error_429 + drop_connection) add up to {0}; at most 1"
+    )]
+    AnswerFaultsAboveOne(f64),
+}
+
 /// The whole emulator configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,26 +84,23 @@ impl EmulatorConfig {
     }
 
     /// Checks the values a TOML parser cannot check.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.clients.is_empty() {
-            return Err("at least one [[clients]] entry is needed".into());
+            return Err(ConfigError::NoClients);
         }
         for c in &self.clients {
             if c.id.is_empty() || c.secret.is_empty() {
-                return Err("every client needs a non-empty id and secret".into());
+                return Err(ConfigError::EmptyCredentials);
             }
-            for s in &c.scopes {
-                if !ALL_SCOPES.contains(&s.as_str()) {
-                    return Err(format!(
-                        "client `{}` has unknown scope `{s}`; known scopes: {}",
-                        c.id,
-                        ALL_SCOPES.join(", ")
-                    ));
-                }
+            if let Some(s) = c.scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
+                return Err(ConfigError::UnknownScope {
+                    client: c.id.clone(),
+                    scope: s.clone(),
+                });
             }
         }
         if self.token_ttl_secs == 0 {
-            return Err("token_ttl_secs must be at least 1".into());
+            return Err(ConfigError::ZeroTokenTtl);
         }
         self.settings.validate()
     }
@@ -138,12 +163,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values a parser cannot check: fault probabilities and the rate limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.faults.validate()?;
         if let Some(r) = self.rate_limit.requests_per_second
             && r <= 0.0
         {
-            return Err("rate_limit.requests_per_second must be above 0".into());
+            return Err(ConfigError::RateNotPositive);
         }
         Ok(())
     }
@@ -261,7 +287,9 @@ pub const PLANNED_FAULTS: [&str; 8] = [
 ];
 
 impl Faults {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Each probability is between 0 and 1, and the answer faults (one roll picks at most one
+    /// of them) add up to at most 1.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let probs = [
             ("error_500", self.error_500),
             ("error_503", self.error_503),
@@ -274,9 +302,7 @@ impl Faults {
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
-                    "faults.{name} is {p}; a probability is between 0 and 1"
-                ));
+                return Err(ConfigError::NotAProbability { name, value: p });
             }
         }
         let sum = self.error_500
@@ -285,9 +311,7 @@ impl Faults {
             + self.error_429
             + self.drop_connection;
         if sum > 1.0 + 1e-9 {
-            return Err(format!(
-                "the answer faults (error_500 + error_503 + error_504 + error_429 + drop_connection) add up to {sum}; at most 1"
-            ));
+            return Err(ConfigError::AnswerFaultsAboveOne(sum));
         }
         Ok(())
     }
@@ -323,9 +347,14 @@ mod tests {
         assert_eq!(cfg.clients[0].scopes, vec!["file:read"]);
         let mut bad = cfg.clone();
         bad.settings.faults.error_500 = 0.7;
-        assert!(bad.validate().unwrap_err().contains("add up"));
+        assert!(bad.validate().unwrap_err().to_string().contains("add up"));
         let mut bad = cfg;
         bad.clients[0].scopes.push("root".into());
-        assert!(bad.validate().unwrap_err().contains("unknown scope"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown scope")
+        );
     }
 }

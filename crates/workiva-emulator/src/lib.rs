@@ -32,9 +32,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{ClientConfig, EmulatorConfig, Settings};
+pub use config::{ClientConfig, ConfigError, EmulatorConfig, Settings};
 pub use gateway::LoggedRequest;
-pub use seed::Seed;
+pub use seed::{Seed, SeedError};
 
 use gateway::{Shared, lock};
 
@@ -292,12 +292,12 @@ impl Emulator {
     }
 
     /// Loads seed data; returns the ids created, by name.
-    pub fn seed(&self, seed: &Seed) -> Result<Value, String> {
+    pub fn seed(&self, seed: &Seed) -> Result<Value, SeedError> {
         seed::load(&mut lock(&self.shared.store), seed)
     }
 
     /// Replaces the run-time settings (operation timing, rate limits, faults).
-    pub fn set_settings(&self, settings: Settings) -> Result<(), String> {
+    pub fn set_settings(&self, settings: Settings) -> Result<(), ConfigError> {
         settings.validate()?;
         self.shared.set_settings(settings);
         Ok(())

@@ -6,14 +6,14 @@ use uuid::Uuid;
 
 use super::values::load_values;
 use super::{
-    Seed, SeedAssignment, SeedDimension, SeedMetric, SeedPrincipal, SeedProgram, SeedTopic,
-    create_task, err,
+    Seed, SeedAssignment, SeedDimension, SeedError, SeedMetric, SeedPrincipal, SeedProblem,
+    SeedProgram, SeedTopic, create_task, refused,
 };
 use crate::model::{DataType, DimValue, Metric};
 use crate::store::{NewMetric, PERMISSIONS, Store, check_dim_values};
 
 /// Loads a seed into the store; returns the ids of what it created, by name.
-pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
+pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, SeedError> {
     load_principals(store, &seed.principals)?;
     let programs = seed
         .programs
@@ -29,16 +29,15 @@ pub fn load(store: &mut Store, seed: &Seed) -> Result<Value, String> {
 }
 
 /// Adds the seed's principals, each a user or a group.
-fn load_principals(store: &mut Store, principals: &[SeedPrincipal]) -> Result<(), String> {
+fn load_principals(store: &mut Store, principals: &[SeedPrincipal]) -> Result<(), SeedError> {
     for pr in principals {
         let kind = match pr.kind.as_deref() {
             None | Some("user") => "user",
             Some("group") => "group",
             Some(k) => {
-                return Err(format!(
-                    "principal `{}`: type `{k}` is neither user nor group",
-                    pr.id
-                ));
+                return Err(
+                    SeedProblem::PrincipalType(k.to_string()).at(&format!("principal `{}`", pr.id))
+                );
             }
         };
         store.principals.insert(pr.id.clone(), kind);
@@ -47,11 +46,11 @@ fn load_principals(store: &mut Store, principals: &[SeedPrincipal]) -> Result<()
 }
 
 /// Creates one program and everything under it; returns its ids by name.
-fn load_program(store: &mut Store, sp: &SeedProgram) -> Result<Value, String> {
+fn load_program(store: &mut Store, sp: &SeedProgram) -> Result<Value, SeedError> {
     let ctx = format!("program `{}`", sp.name);
     let created = store
         .create_program(&sp.name, None)
-        .map_err(|e| err(&ctx, e))?
+        .map_err(|e| refused(&ctx, e))?
         .id;
     let pid = keep_id(store, &ctx, created, sp.id, |s, old, new| {
         let p = s.programs.iter_mut().find(|p| p.id == old)?;
@@ -88,20 +87,18 @@ fn load_topic(
     t: &SeedTopic,
     topics: &Map<String, Value>,
     ctx: &str,
-) -> Result<Uuid, String> {
+) -> Result<Uuid, SeedError> {
+    let tctx = format!("{ctx}, topic `{}`", t.name);
     let parent = match &t.parent {
-        Some(name) => Some(created_id(topics, name).ok_or_else(|| {
-            format!(
-                "{ctx}, topic `{}`: parent `{name}` must be listed before it",
-                t.name
-            )
-        })?),
+        Some(name) => Some(
+            created_id(topics, name)
+                .ok_or_else(|| SeedProblem::ParentNotBefore(name.clone()).at(&tctx))?,
+        ),
         None => None,
     };
-    let tctx = format!("{ctx}, topic `{}`", t.name);
     let created = store
         .create_topic(pid, &t.name, t.index, parent.as_deref())
-        .map_err(|e| err(&tctx, e))?
+        .map_err(|e| refused(&tctx, e))?
         .id;
     keep_id(store, &tctx, created, t.id, |s, old, new| {
         let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
@@ -124,7 +121,7 @@ fn load_dimension(
     pid: &str,
     d: &SeedDimension,
     ctx: &str,
-) -> Result<Uuid, String> {
+) -> Result<Uuid, SeedError> {
     let values: Vec<DimValue> = d
         .values
         .iter()
@@ -135,10 +132,10 @@ fn load_dimension(
         })
         .collect();
     let dctx = format!("{ctx}, dimension `{}`", d.name);
-    check_dim_values(&values, "values").map_err(|e| err(&dctx, e))?;
+    check_dim_values(&values, "values").map_err(|e| refused(&dctx, e))?;
     let created = store
         .create_dimension(pid, Some(d.name.clone()), d.active, values)
-        .map_err(|e| err(&dctx, e))?
+        .map_err(|e| refused(&dctx, e))?
         .id;
     keep_id(store, &dctx, created, d.id, |s, old, new| {
         let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
@@ -157,10 +154,12 @@ fn load_metric(
     m: &SeedMetric,
     created: Created<'_>,
     ctx: &str,
-) -> Result<Uuid, String> {
+) -> Result<Uuid, SeedError> {
     let mctx = format!("{ctx}, metric `{}`", m.name);
     let new = new_metric(m, created, &mctx)?;
-    let metric = store.create_metric(pid, new).map_err(|e| err(&mctx, e))?;
+    let metric = store
+        .create_metric(pid, new)
+        .map_err(|e| refused(&mctx, e))?;
     let id = keep_id(store, &mctx, metric.id, m.id, |s, old, new| {
         let p = s.programs.iter_mut().find(|p| p.id.to_string() == pid)?;
         p.metrics.iter_mut().find(|m| m.id == old)?.id = new;
@@ -181,19 +180,16 @@ fn new_metric(
     m: &SeedMetric,
     (topics, dims): Created<'_>,
     mctx: &str,
-) -> Result<NewMetric, String> {
+) -> Result<NewMetric, SeedError> {
     let data_type = match &m.data_type {
-        Some(t) => Some(DataType::parse(t).ok_or_else(|| {
-            format!(
-                "{mctx}: dataType `{t}` is not one of {}",
-                DataType::NAMES.join(", ")
-            )
-        })?),
+        Some(t) => {
+            Some(DataType::parse(t).ok_or_else(|| SeedProblem::DataType(t.clone()).at(mctx))?)
+        }
         None => None,
     };
     let topic = match &m.topic {
         Some(t) => {
-            Some(created_id(topics, t).ok_or_else(|| format!("{mctx}: no topic named `{t}`"))?)
+            Some(created_id(topics, t).ok_or_else(|| SeedProblem::NoTopic(t.clone()).at(mctx))?)
         }
         None => None,
     };
@@ -219,19 +215,19 @@ fn new_metric(
 }
 
 /// Grants one permission (by name or id) on the program; an unknown principal becomes a user.
-fn grant(store: &mut Store, pid: &str, a: &SeedAssignment, ctx: &str) -> Result<(), String> {
+fn grant(store: &mut Store, pid: &str, a: &SeedAssignment, ctx: &str) -> Result<(), SeedError> {
     let perm = PERMISSIONS
         .iter()
         .find(|(id, name)| *id == a.permission || name.eq_ignore_ascii_case(&a.permission))
         .map(|(id, _)| id.to_string())
-        .ok_or_else(|| format!("{ctx}: unknown permission `{}`", a.permission))?;
+        .ok_or_else(|| SeedProblem::UnknownPermission(a.permission.clone()).at(ctx))?;
     store
         .principals
         .entry(a.principal.clone())
         .or_insert("user");
     store
         .modify_permissions(pid, &[(perm, a.principal.clone())], &[])
-        .map_err(|e| err(ctx, e))?;
+        .map_err(|e| refused(ctx, e))?;
     Ok(())
 }
 
@@ -243,14 +239,14 @@ fn keep_id(
     created: Uuid,
     wanted: Option<Uuid>,
     rekey: impl FnOnce(&mut Store, Uuid, Uuid) -> Option<()>,
-) -> Result<Uuid, String> {
+) -> Result<Uuid, SeedError> {
     let Some(want) = wanted.filter(|w| *w != created) else {
         return Ok(created);
     };
     if id_taken(store, want) {
-        return Err(format!("{ctx}: id {want} is given twice"));
+        return Err(SeedProblem::IdGivenTwice(want).at(ctx));
     }
-    rekey(store, created, want).ok_or_else(|| format!("{ctx}: cannot keep id {want}"))?;
+    rekey(store, created, want).ok_or_else(|| SeedProblem::CannotKeepId(want).at(ctx))?;
     Ok(want)
 }
 

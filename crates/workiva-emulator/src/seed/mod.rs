@@ -3,6 +3,7 @@
 //! (or id), so a seed file is written by hand. Seeds go through the same rules as the API,
 //! except that values may be given any status, so locked values can be set up.
 
+mod error;
 mod export;
 mod load;
 mod task;
@@ -15,9 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::error::ApiError;
 use super::model::Program;
 
+use error::refused;
+pub use error::{SeedError, SeedProblem};
 pub use export::export;
 pub use load::load;
 pub use task::create_task;
@@ -226,14 +228,6 @@ impl Seed {
     }
 }
 
-/// An API refusal of what the seed asked, named by where in the seed it was.
-fn err(ctx: &str, e: ApiError) -> String {
-    match e.target {
-        Some(t) => format!("{ctx}: {} ({t})", e.message),
-        None => format!("{ctx}: {}", e.message),
-    }
-}
-
 /// The item named `key`, else the one whose id is `key`.
 fn find_by_name_or_id<'a, T>(
     items: &'a [T],
@@ -252,13 +246,58 @@ fn coords(
     p: &Program,
     given: &BTreeMap<String, String>,
     ctx: &str,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, SeedError> {
     given
         .iter()
         .map(|(d, v)| {
             find_by_name_or_id(&p.dimensions, d, |x| x.id, |x| x.name.as_deref())
                 .map(|dim| (dim.id.to_string(), v.clone()))
-                .ok_or_else(|| format!("{ctx}: no dimension named `{d}`"))
+                .ok_or_else(|| SeedProblem::NoDimension(d.clone()).at(ctx))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::Store;
+
+    fn refusal(seed: Value) -> String {
+        let seed: Seed = serde_json::from_value(seed).unwrap();
+        load(&mut Store::default(), &seed).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_refusal_names_where_in_the_seed_and_what() {
+        assert_eq!(
+            refusal(json!({"principals": [{"id": "x", "type": "robot"}]})),
+            "principal `x`: type `robot` is neither user nor group"
+        );
+        assert_eq!(
+            refusal(
+                json!({"programs": [{"name": "P", "metrics": [{"name": "M", "dataType": "blob"}]}]})
+            ),
+            "program `P`, metric `M`: dataType `blob` is not one of text, number, date, currency, percent"
+        );
+        assert_eq!(
+            refusal(
+                json!({"programs": [{"name": "P", "metrics": [{"name": "M", "values": [
+                    {"reportingPeriod": {"year": 1, "start": 1, "end": 1}}
+                ]}]}]})
+            ),
+            "program `P`, metric `M`, values[0]: reporting period Period { year: 1, start: 1, end: 1 } is out of range"
+        );
+        assert_eq!(
+            refusal(json!({"tasks": [{"title": "T", "program": "Q", "values": []}]})),
+            "task `T`: no program named (or with id) `Q`"
+        );
+        assert_eq!(
+            refusal(json!({"programs": [{"name": "P", "dimensions": [
+                {"name": "D", "values": [{"id": "a"}, {"id": "a"}]}
+            ]}]})),
+            "program `P`, dimension `D`: Dimension value id `a` is listed twice (values[1].id)"
+        );
+    }
 }

@@ -4,14 +4,15 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{SeedTask, SeedTaskValue, coords, err, find_by_name_or_id};
+use super::{SeedError, SeedProblem, SeedTask, SeedTaskValue, coords, find_by_name_or_id, refused};
 use crate::model::{ApprovalStep, Coords, Period, Program, ValueKey};
 use crate::store::{NewTask, Store};
 
 /// Creates a task from its seed form; returns the task's JSON.
-pub fn create_task(store: &mut Store, t: &SeedTask) -> Result<Value, String> {
+pub fn create_task(store: &mut Store, t: &SeedTask) -> Result<Value, SeedError> {
     let ctx = format!("task `{}`", t.title);
-    let pid = program_id(store, &t.program).map_err(|e| format!("{ctx}: {e}"))?;
+    let pid = program_id(store, &t.program)
+        .ok_or_else(|| SeedProblem::NoProgram(t.program.clone()).at(&ctx))?;
     let p = store.programs.iter().find(|p| p.id == pid).expect("found");
     let values = t
         .values
@@ -32,15 +33,13 @@ pub fn create_task(store: &mut Store, t: &SeedTask) -> Result<Value, String> {
             due_date: t.due_date.clone(),
             sent: t.sent,
         })
-        .map_err(|e| err(&ctx, e))?;
+        .map_err(|e| refused(&ctx, e))?;
     Ok(task.to_json())
 }
 
 /// The program named (or with the id) `key`.
-fn program_id(store: &Store, key: &str) -> Result<Uuid, String> {
-    find_by_name_or_id(&store.programs, key, |p| p.id, |p| Some(&p.name))
-        .map(|p| p.id)
-        .ok_or_else(|| format!("no program named (or with id) `{key}`"))
+fn program_id(store: &Store, key: &str) -> Option<Uuid> {
+    find_by_name_or_id(&store.programs, key, |p| p.id, |p| Some(&p.name)).map(|p| p.id)
 }
 
 /// The metric and id of a value the task reviews, given by id or by reporting period and
@@ -50,31 +49,31 @@ fn task_value(
     p: &Program,
     v: &SeedTaskValue,
     vctx: &str,
-) -> Result<(Uuid, Uuid), String> {
+) -> Result<(Uuid, Uuid), SeedError> {
     let m = find_by_name_or_id(&p.metrics, &v.metric, |m| m.id, |m| Some(&m.name))
-        .ok_or_else(|| format!("{vctx}: no metric `{}`", v.metric))?;
+        .ok_or_else(|| SeedProblem::NoMetric(v.metric.clone()).at(vctx))?;
     let mv = store.metric_values(m.id);
     let id = if let Some(id) = &v.id {
         Uuid::try_parse(id)
             .ok()
             .filter(|u| mv.get_by_id(*u).is_some())
-            .ok_or_else(|| format!("{vctx}: no value `{id}`"))?
+            .ok_or_else(|| SeedProblem::NoValue(id.clone()).at(vctx))?
     } else {
         let key = value_key(p, v, vctx)?;
         let slot = mv
             .slot_of_key(&key)
-            .ok_or_else(|| format!("{vctx}: no value at that reporting period and coordinates"))?;
+            .ok_or_else(|| SeedProblem::NoValueAtKey.at(vctx))?;
         mv.get(slot).expect("indexed").id
     };
     Ok((m.id, id))
 }
 
 /// The key of a value given by reporting period and coordinates.
-fn value_key(p: &Program, v: &SeedTaskValue, vctx: &str) -> Result<ValueKey, String> {
+fn value_key(p: &Program, v: &SeedTaskValue, vctx: &str) -> Result<ValueKey, SeedError> {
     let rp = v
         .reporting_period
         .as_ref()
-        .ok_or_else(|| format!("{vctx}: give an id or a reportingPeriod"))?;
+        .ok_or_else(|| SeedProblem::NoValueGiven.at(vctx))?;
     let mut c: Coords = Vec::new();
     for (d, dv) in coords(p, &v.coordinates, vctx)? {
         c.push((Uuid::try_parse(&d).expect("dimension ids are uuids"), dv));
@@ -91,16 +90,14 @@ fn value_key(p: &Program, v: &SeedTaskValue, vctx: &str) -> Result<ValueKey, Str
 }
 
 /// The approval steps: one default step when unset, a number of them, or the steps given.
-fn approval_steps(given: Option<&Value>, ctx: &str) -> Result<Vec<ApprovalStep>, String> {
+fn approval_steps(given: Option<&Value>, ctx: &str) -> Result<Vec<ApprovalStep>, SeedError> {
     match given {
         None => Ok(vec![default_step()]),
         Some(Value::Number(n)) => Ok((0..n.as_u64().unwrap_or(1))
             .map(|_| default_step())
             .collect()),
         Some(Value::Array(a)) => Ok(a.iter().map(given_step).collect()),
-        Some(other) => Err(format!(
-            "{ctx}: approvalSteps is a number or a list of steps, not {other}"
-        )),
+        Some(other) => Err(SeedProblem::ApprovalSteps(other.clone()).at(ctx)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{SeedMetric, SeedPeriod, SeedValue, coords, err};
+use super::{SeedError, SeedMetric, SeedPeriod, SeedProblem, SeedValue, coords, refused};
 use crate::error::Detail;
 use crate::model::{Metric, MetricValues, Period, Program, Status, UpsertItem};
 use crate::store::Store;
@@ -15,8 +15,8 @@ pub(super) fn load_values(
     metric: &Metric,
     m: &SeedMetric,
     ctx: &str,
-) -> Result<(), String> {
-    let p = store.program(pid).map_err(|e| err(ctx, e))?;
+) -> Result<(), SeedError> {
+    let p = store.program(pid).map_err(|e| refused(ctx, e))?;
     let mut items = Vec::with_capacity(m.values.len());
     let mut statuses = Vec::with_capacity(m.values.len());
     for (i, v) in m.values.iter().enumerate() {
@@ -40,15 +40,10 @@ fn upsert_item(
     p: &Program,
     v: &SeedValue,
     vctx: &str,
-) -> Result<(UpsertItem, Option<Status>), String> {
+) -> Result<(UpsertItem, Option<Status>), SeedError> {
     let period = period(&v.reporting_period, vctx)?;
     let status = match &v.status {
-        Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            format!(
-                "{vctx}: status `{s}` is not one of {}",
-                Status::NAMES.join(", ")
-            )
-        })?),
+        Some(s) => Some(Status::parse(s).ok_or_else(|| SeedProblem::Status(s.clone()).at(vctx))?),
         None => None,
     };
     let item = UpsertItem {
@@ -66,7 +61,7 @@ fn upsert_item(
 }
 
 /// A seed's reporting period, refused when its year, months or order are out of range.
-fn period(rp: &SeedPeriod, vctx: &str) -> Result<Period, String> {
+fn period(rp: &SeedPeriod, vctx: &str) -> Result<Period, SeedError> {
     let period = Period {
         year: rp.year,
         start: rp.start,
@@ -77,22 +72,22 @@ fn period(rp: &SeedPeriod, vctx: &str) -> Result<Period, String> {
         || !(1..=12).contains(&period.end)
         || period.start > period.end
     {
-        return Err(format!(
-            "{vctx}: reporting period {period:?} is out of range"
-        ));
+        return Err(SeedProblem::PeriodOutOfRange(period).at(vctx));
     }
     Ok(period)
 }
 
 /// The batch's refusal: its first problem, and how many there are.
-fn batch_refusal(ctx: &str, details: &[Detail]) -> String {
+fn batch_refusal(ctx: &str, details: &[Detail]) -> SeedError {
     let (message, target) = details
         .first()
-        .map_or(("", ""), |d| (d.message.as_str(), d.target.as_str()));
-    format!(
-        "{ctx}: {message} ({target}); {} problem(s) in all",
-        details.len()
-    )
+        .map_or_else(Default::default, |d| (d.message.clone(), d.target.clone()));
+    SeedProblem::Batch {
+        message,
+        target,
+        count: details.len(),
+    }
+    .at(ctx)
 }
 
 /// Gives a stored value the status, attachments and id its seed names. An exported tenant
@@ -103,7 +98,7 @@ fn finish_value(
     status: Option<Status>,
     sv: &SeedValue,
     ctx: &str,
-) -> Result<(), String> {
+) -> Result<(), SeedError> {
     let Some(&slot) = mv.by_id.get(&id) else {
         return Ok(());
     };
@@ -115,7 +110,7 @@ fn finish_value(
     }
     if let Some(want) = sv.id.filter(|w| *w != id) {
         if mv.by_id.contains_key(&want) {
-            return Err(format!("{ctx}: value id {want} is given twice"));
+            return Err(SeedProblem::ValueIdGivenTwice(want).at(ctx));
         }
         mv.by_id.remove(&id);
         mv.by_id.insert(want, slot);

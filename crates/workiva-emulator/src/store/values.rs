@@ -47,7 +47,11 @@ impl Store {
         if let Some(v) = &item.value
             && let Err(why) = m.data_type.check(v)
         {
-            details.push(Detail::new("InvalidValue", format!("{}.value", at()), why));
+            details.push(Detail::new(
+                "InvalidValue",
+                format!("{}.value", at()),
+                why.to_string(),
+            ));
         }
         if let Some(s) = item.status
             && target.is_some()
