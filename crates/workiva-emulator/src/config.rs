@@ -260,7 +260,7 @@ pub struct PlannedFault {
     /// `GET /programs/{programId}/metrics/{metricId}/values`, `POST /oauth2/token`.
     pub endpoint: String,
     /// `500`, `503`, `504`, `429`, `401`, `drop`, `lost_response` or `fail_operation`.
-    pub fault: String,
+    pub fault: Fault,
     /// How many matching requests get it (default 1).
     #[serde(default = "one")]
     pub times: u32,
@@ -273,18 +273,45 @@ fn one() -> u32 {
     1
 }
 
-/// The faults a plan may name. `fail_operation` makes the batch operation the request starts
-/// fail with a server error.
-pub const PLANNED_FAULTS: [&str; 8] = [
-    "500",
-    "503",
-    "504",
-    "429",
-    "401",
-    "drop",
-    "lost_response",
-    "fail_operation",
-];
+/// An injected fault, by the name a plan (and the request log) gives it. Any other name is
+/// refused when the settings are read, naming the known ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// Answer 500.
+    #[serde(rename = "500")]
+    Error500,
+    /// Answer 503.
+    #[serde(rename = "503")]
+    Error503,
+    /// Answer 504, as a gateway would.
+    #[serde(rename = "504")]
+    Error504,
+    /// Answer 429 with a `Retry-After`.
+    #[serde(rename = "429")]
+    Error429,
+    /// Answer 401, as to a refused token.
+    #[serde(rename = "401")]
+    Error401,
+    /// Drop the connection instead of answering.
+    #[serde(rename = "drop")]
+    Drop,
+    /// Process the request, then replace its answer by a gateway's 504.
+    #[serde(rename = "lost_response")]
+    LostResponse,
+    /// The batch operation the request starts fails with a server error.
+    #[serde(rename = "fail_operation")]
+    FailOperation,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = serde::de::value::Error;
+
+    /// A fault by its name; an unknown name is refused, naming the known ones.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use serde::de::IntoDeserializer;
+        Self::deserialize(s.into_deserializer())
+    }
+}
 
 impl Faults {
     /// Each probability is between 0 and 1, and the answer faults (one roll picks at most one
@@ -355,6 +382,25 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("unknown scope")
+        );
+    }
+
+    #[test]
+    fn planned_faults_go_by_their_wire_names() {
+        let plan = |fault: &str| {
+            serde_json::from_value::<Settings>(serde_json::json!({
+                "faults": {"plan": [{"endpoint": "GET /programs", "fault": fault}]}
+            }))
+        };
+        let s = plan("lost_response").unwrap();
+        assert_eq!(s.faults.plan[0].fault, Fault::LostResponse);
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back["faults"]["plan"][0]["fault"], "lost_response");
+        assert_eq!("503".parse::<Fault>().unwrap(), Fault::Error503);
+        let e = plan("502").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown variant `502`") && e.contains("`fail_operation`"),
+            "an unknown fault is refused, naming the known ones: {e}"
         );
     }
 }

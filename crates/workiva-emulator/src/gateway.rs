@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::config::{EmulatorConfig, Faults, MAX_BODY_BYTES, Settings};
+use super::config::{EmulatorConfig, Fault, Faults, MAX_BODY_BYTES, Settings};
 use super::error::ApiError;
 use super::store::Access;
 use super::store::Store;
@@ -62,12 +62,33 @@ pub struct LoggedRequest {
     /// The `Retry-After` the answer carried, in seconds.
     pub retry_after: Option<u64>,
     pub duration_ms: u64,
-    /// Set when the answer was an injected fault.
-    pub fault: Option<&'static str>,
+    /// Set when the answer was an injected fault, or a refusal of the rate limits.
+    pub fault: Option<LoggedFault>,
     /// The `X-Version` header the request carried.
     pub x_version: Option<String>,
     /// The `User-Agent` header the request carried.
     pub user_agent: Option<String>,
+}
+
+/// Why an answer was not the handler's own, as the request log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedFault {
+    /// An injected fault, planned or drawn: by its name (`503`, `drop`, ...).
+    Injected(Fault),
+    /// The client's rate limit refused the request (`rate-limit`).
+    RateLimit,
+    /// The operation was polled sooner than its `Retry-After` (`poll-too-soon`).
+    PollTooSoon,
+}
+
+impl Serialize for LoggedFault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Injected(f) => f.serialize(s),
+            Self::RateLimit => s.serialize_str("rate-limit"),
+            Self::PollTooSoon => s.serialize_str("poll-too-soon"),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -184,13 +205,13 @@ impl Shared {
         f: &Faults,
         endpoint: &str,
         token_path: bool,
-    ) -> (Option<&'static str>, Option<u64>) {
+    ) -> (Option<Fault>, Option<u64>) {
         // Most runs plan no faults: this request's settings say so without a lock; when some
         // are planned, the write lock finds (and uses up) the one to take.
         if !f.plan.is_empty()
-            && let Some(planned) = self.take_planned(endpoint)
+            && let Some((fault, retry)) = self.take_planned(endpoint)
         {
-            return planned;
+            return (Some(fault), retry);
         }
         if token_path && !f.include_token_endpoint {
             return (None, None);
@@ -198,8 +219,8 @@ impl Shared {
         (self.draw_fault(f), None)
     }
 
-    /// Uses up one of the first planned fault for `endpoint`: its name and `Retry-After`.
-    fn take_planned(&self, endpoint: &str) -> Option<(Option<&'static str>, Option<u64>)> {
+    /// Uses up one of the first planned fault for `endpoint`: the fault and its `Retry-After`.
+    fn take_planned(&self, endpoint: &str) -> Option<(Fault, Option<u64>)> {
         let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
         let plan = &mut s.faults.plan;
         let i = plan
@@ -207,35 +228,31 @@ impl Shared {
             .position(|p| p.endpoint == endpoint && p.times > 0)?;
         let p = &mut plan[i];
         p.times -= 1;
-        let name = super::config::PLANNED_FAULTS
-            .iter()
-            .find(|f| **f == p.fault)
-            .copied();
-        let retry = p.retry_after_secs;
+        let planned = (p.fault, p.retry_after_secs);
         if p.times == 0 {
             plan.remove(i);
         }
-        Some((name, retry))
+        Some(planned)
     }
 
     /// A fault drawn by the probabilities: one of the answer faults (whose probabilities add
     /// up to at most 1, so one roll picks at most one), else perhaps a lost response.
-    fn draw_fault(&self, f: &Faults) -> Option<&'static str> {
+    fn draw_fault(&self, f: &Faults) -> Option<Fault> {
         let dice = lock(&self.rng).f64();
         let mut edge = 0.0;
-        for (p, name) in [
-            (f.error_500, "500"),
-            (f.error_503, "503"),
-            (f.error_504, "504"),
-            (f.error_429, "429"),
-            (f.drop_connection, "drop"),
+        for (p, fault) in [
+            (f.error_500, Fault::Error500),
+            (f.error_503, Fault::Error503),
+            (f.error_504, Fault::Error504),
+            (f.error_429, Fault::Error429),
+            (f.drop_connection, Fault::Drop),
         ] {
             edge += p;
             if p > 0.0 && dice < edge {
-                return Some(name);
+                return Some(fault);
             }
         }
-        self.roll(f.lost_response).then_some("lost_response")
+        self.roll(f.lost_response).then_some(Fault::LostResponse)
     }
 
     /// The unexpired token the request carries; an expired one is forgotten.
@@ -538,7 +555,7 @@ impl Arrival {
 #[derive(Default)]
 struct Outcome {
     client_id: Option<String>,
-    fault: Option<&'static str>,
+    fault: Option<LoggedFault>,
     request_bytes: usize,
     /// A `lost_response` fault: the work is done, then the answer is replaced by a 504.
     lose_answer: bool,
@@ -595,27 +612,29 @@ async fn inject_fault(
     out: &mut Outcome,
 ) -> Result<bool, Response> {
     let (picked, planned_retry) = shared.pick_fault(f, &arrival.endpoint, arrival.token_path);
-    out.fault = picked;
+    out.fault = picked.map(LoggedFault::Injected);
     if picked.is_none()
         && (!arrival.token_path || f.include_token_endpoint)
         && shared.roll(f.latency)
     {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
+    let Some(fault) = picked else {
+        return Ok(false);
+    };
     let retry_429 = planned_retry.unwrap_or(f.retry_after_429_secs);
-    match picked {
-        Some("500") => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response()),
-        Some("503") => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response()),
-        Some("504") => Err(gateway_timeout()),
-        Some("429") => Err(ApiError::too_many_requests(retry_429, "Too many requests have been made against the API in too short a time").into_response()),
-        Some("401") => Err(ApiError::unauthorized("No valid API token provided").into_response()),
-        Some("drop") => Err(dropped()),
-        Some("lost_response") => {
+    match fault {
+        Fault::Error500 => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response()),
+        Fault::Error503 => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response()),
+        Fault::Error504 => Err(gateway_timeout()),
+        Fault::Error429 => Err(ApiError::too_many_requests(retry_429, "Too many requests have been made against the API in too short a time").into_response()),
+        Fault::Error401 => Err(ApiError::unauthorized("No valid API token provided").into_response()),
+        Fault::Drop => Err(dropped()),
+        Fault::LostResponse => {
             out.lose_answer = true;
             Ok(false)
         }
-        Some("fail_operation") => Ok(true),
-        _ => Ok(false),
+        Fault::FailOperation => Ok(true),
     }
 }
 
@@ -669,7 +688,7 @@ fn admit(
     let tpl = arrival.template.as_deref().unwrap_or("");
     check_scope(&arrival.method, tpl, &info)?;
     if let Err(wait) = shared.rate_check(&info.client_id, settings) {
-        out.fault = Some("rate-limit");
+        out.fault = Some(LoggedFault::RateLimit);
         return Err(ApiError::too_many_requests(
             wait,
             "Too many requests have been made against the API in too short a time",
@@ -684,7 +703,7 @@ fn admit(
     if settings.rate_limit.enforce_poll_interval
         && let Some(wait) = poll_key.as_ref().and_then(|k| shared.poll_wait(k))
     {
-        out.fault = Some("poll-too-soon");
+        out.fault = Some(LoggedFault::PollTooSoon);
         return Err(ApiError::too_many_requests(
             wait,
             "The operation was polled sooner than its Retry-After allows; wait the number of seconds in Retry-After",
@@ -756,7 +775,11 @@ fn finish(resp: Response, arrival: &Arrival, out: &Outcome) -> Response {
 /// connection, which has no status).
 fn record(shared: &Shared, arrival: Arrival, out: Outcome, resp: &Response) {
     let status = resp.status().as_u16();
-    let status_key = if out.fault == Some("drop") { 0 } else { status };
+    let status_key = if out.fault == Some(LoggedFault::Injected(Fault::Drop)) {
+        0
+    } else {
+        status
+    };
     let entry = LoggedRequest {
         seq: 0,
         time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -776,4 +799,18 @@ fn record(shared: &Shared, arrival: Arrival, out: Outcome, resp: &Response) {
     };
     lock(&shared.log).push(entry, shared.config.request_log_capacity);
     tracing::debug!(method = %arrival.method, status, "Emulator answered a request.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_names_faults_as_plans_do() {
+        let name = |f: LoggedFault| serde_json::to_value(f).unwrap();
+        assert_eq!(name(LoggedFault::Injected(Fault::Drop)), "drop");
+        assert_eq!(name(LoggedFault::Injected(Fault::Error503)), "503");
+        assert_eq!(name(LoggedFault::RateLimit), "rate-limit");
+        assert_eq!(name(LoggedFault::PollTooSoon), "poll-too-soon");
+    }
 }
