@@ -218,5 +218,5 @@ async fn an_exported_tenant_loads_back_with_every_id_it_had() {
     twice.programs[0].metrics[1].id = dup;
     again.reset();
     let e = again.seed(&twice).unwrap_err();
-    assert!(e.contains("given twice"), "{e}");
+    assert!(e.to_string().contains("given twice"), "{e}");
 }

@@ -540,7 +540,7 @@ async fn a_run_a_fault_stops_part_way_is_failed_with_its_cause_and_raises_run_fa
     };
     let fault = |endpoint: &str, fault: &str| PlannedFault {
         endpoint: endpoint.into(),
-        fault: fault.into(),
+        fault: fault.parse().unwrap(),
         times: 10_000,
         retry_after_secs: None,
     };

@@ -261,7 +261,7 @@ async fn a_lost_answer_on_a_create_leaves_one_resource() {
     .into_iter()
     .map(|endpoint| PlannedFault {
         endpoint: endpoint.into(),
-        fault: "lost_response".into(),
+        fault: "lost_response".parse().unwrap(),
         times: 1,
         retry_after_secs: None,
     })

@@ -41,7 +41,7 @@ fn plan(env: &Env, faults: Vec<(&str, &str, u32)>) {
         .into_iter()
         .map(|(endpoint, fault, times)| PlannedFault {
             endpoint: endpoint.into(),
-            fault: fault.into(),
+            fault: fault.parse().unwrap(),
             times,
             retry_after_secs: Some(1),
         })
@@ -220,7 +220,7 @@ async fn retries_follow_the_policy() {
     s.faults.plan[0].times = 3;
     s.faults.plan.push(PlannedFault {
         endpoint: "GET /programs".into(),
-        fault: "429".into(),
+        fault: "429".parse().unwrap(),
         times: 1,
         retry_after_secs: Some(1),
     });

@@ -279,7 +279,7 @@ async fn sigterm_mid_run_stops_cleanly_and_the_next_start_finishes_the_run() {
     .map(
         |(endpoint, fault)| esg_sync::emulator::config::PlannedFault {
             endpoint: endpoint.into(),
-            fault: fault.into(),
+            fault: fault.parse().unwrap(),
             times: 1,
             retry_after_secs: Some(1),
         },

@@ -3,6 +3,8 @@
 use std::time::{Duration, Instant};
 
 use esg_sync::emulator::Settings;
+use esg_sync::emulator::config::Fault;
+use esg_sync::emulator::gateway::LoggedFault;
 use reqwest::Method;
 use serde_json::json;
 
@@ -186,7 +188,10 @@ async fn dropped_connections_and_latency() {
         "the injected delay was added"
     );
     let log = env.emu.requests();
-    assert!(log.iter().any(|e| e.fault == Some("drop")));
+    assert!(
+        log.iter()
+            .any(|e| e.fault == Some(LoggedFault::Injected(Fault::Drop)))
+    );
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ const UPSERT: &str = "POST /programs/{programId}/metrics/{metricId}/values/batch
 fn fault(endpoint: &str, fault: &str, times: u32) -> PlannedFault {
     PlannedFault {
         endpoint: endpoint.into(),
-        fault: fault.into(),
+        fault: fault.parse().unwrap(),
         times,
         retry_after_secs: Some(0),
     }

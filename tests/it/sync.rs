@@ -386,7 +386,7 @@ async fn a_failed_batch_is_narrowed_down_and_the_rest_lands() {
     let mut st = e.env.emu.settings();
     st.faults.plan = vec![esg_sync::emulator::config::PlannedFault {
         endpoint: "POST /programs/{programId}/metrics/{metricId}/values/batchUpsertion".into(),
-        fault: "fail_operation".into(),
+        fault: "fail_operation".parse().unwrap(),
         times: 1,
         retry_after_secs: None,
     }];

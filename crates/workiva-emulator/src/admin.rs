@@ -65,7 +65,7 @@ pub async fn post_seed(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
     let mut st = lock(&sh.store);
     match seed::load(&mut st, &seed) {
         Ok(summary) => (StatusCode::CREATED, Json(summary)).into_response(),
-        Err(e) => bad(e),
+        Err(e) => bad(e.to_string()),
     }
 }
 
@@ -79,7 +79,7 @@ pub async fn put_faults(State(sh): State<Arc<Shared>>, body: Bytes) -> Response 
         Err(e) => return bad(format!("The settings are not valid: {e}")),
     };
     if let Err(e) = s.validate() {
-        return bad(e);
+        return bad(e.to_string());
     }
     sh.set_settings(s.clone());
     Json(s).into_response()
@@ -93,7 +93,7 @@ pub async fn post_task(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
     let mut st = lock(&sh.store);
     match seed::create_task(&mut st, &t) {
         Ok(task) => (StatusCode::CREATED, Json(task)).into_response(),
-        Err(e) => bad(e),
+        Err(e) => bad(e.to_string()),
     }
 }
 

@@ -15,9 +15,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
+use super::config::ClientConfig;
 use super::error::IamError;
 use super::gateway::{Shared, TokenInfo, lock};
 
+/// The client id and secret of an HTTP Basic `Authorization` header, if one is sent.
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, IamError> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -57,6 +59,7 @@ pub async fn token(State(sh): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     }
 }
 
+/// Checks the grant, the client and the scopes asked for, then issues a token.
 fn issue(sh: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, IamError> {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(body).map_err(|_| {
         IamError::new(
@@ -65,41 +68,53 @@ fn issue(sh: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, IamE
             "The body must be application/x-www-form-urlencoded, such as grant_type=client_credentials&client_id=...&client_secret=...",
         )
     })?;
+    check_grant_type(&form)?;
+    let client = authenticate(sh, credentials(headers, &form)?)?;
+    let scopes = granted_scopes(client, &form)?;
+    Ok(token_answer(sh, client, scopes))
+}
+
+/// Only the client credentials grant is served.
+fn check_grant_type(form: &HashMap<String, String>) -> Result<(), IamError> {
     match form.get("grant_type").map(String::as_str) {
-        None => {
-            return Err(IamError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "grant_type is required; use grant_type=client_credentials",
-            ));
-        }
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(IamError::new(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                format!("grant_type `{other}` is not supported; use client_credentials"),
-            ));
-        }
+        None => Err(IamError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required; use grant_type=client_credentials",
+        )),
+        Some("client_credentials") => Ok(()),
+        Some(other) => Err(IamError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            format!("grant_type `{other}` is not supported; use client_credentials"),
+        )),
     }
+}
+
+/// The client id and secret, from the Basic header or from the body (not both).
+fn credentials(
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, String), IamError> {
     let basic = basic_credentials(headers)?;
     let in_body = form.contains_key("client_id") || form.contains_key("client_secret");
-    let (id, secret) = match (basic, in_body) {
-        (Some(_), true) => {
-            return Err(IamError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "Send the client credentials either in the Authorization header or in the body, not both",
-            ));
-        }
-        (Some(c), false) => c,
-        (None, _) => (
+    match (basic, in_body) {
+        (Some(_), true) => Err(IamError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Send the client credentials either in the Authorization header or in the body, not both",
+        )),
+        (Some(c), false) => Ok(c),
+        (None, _) => Ok((
             form.get("client_id").cloned().unwrap_or_default(),
             form.get("client_secret").cloned().unwrap_or_default(),
-        ),
-    };
-    let client = sh
-        .config
+        )),
+    }
+}
+
+/// The configured client with this id and secret.
+fn authenticate(sh: &Shared, (id, secret): (String, String)) -> Result<&ClientConfig, IamError> {
+    sh.config
         .clients
         .iter()
         .find(|c| c.id == id && c.secret == secret && !id.is_empty())
@@ -109,31 +124,42 @@ fn issue(sh: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, IamE
                 "invalid_client",
                 "Client authentication failed: unknown client id or wrong secret",
             )
-        })?;
-    let scopes: Vec<String> = match form
+        })
+}
+
+/// The scopes the token gets: those asked for (each one the client's), else all the client's.
+fn granted_scopes(
+    client: &ClientConfig,
+    form: &HashMap<String, String>,
+) -> Result<Vec<String>, IamError> {
+    let Some(asked) = form
         .get("scope")
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-    {
-        None => client.scopes.clone(),
-        Some(req) => {
-            let mut out = Vec::new();
-            for s in req.split_whitespace() {
-                if !client.scopes.iter().any(|c| c == s) {
-                    return Err(IamError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_scope",
-                        format!(
-                            "Scope `{s}` is unknown or not granted to this client; it may have: {}",
-                            client.scopes.join(" ")
-                        ),
-                    ));
-                }
-                out.push(s.to_string());
-            }
-            out
-        }
+    else {
+        return Ok(client.scopes.clone());
     };
+    asked
+        .split_whitespace()
+        .map(|s| {
+            if client.scopes.iter().any(|c| c == s) {
+                Ok(s.to_string())
+            } else {
+                Err(IamError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    format!(
+                        "Scope `{s}` is unknown or not granted to this client; it may have: {}",
+                        client.scopes.join(" ")
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Issues a new token (forgetting the expired ones) and answers with it, uncached.
+fn token_answer(sh: &Shared, client: &ClientConfig, scopes: Vec<String>) -> Response {
     let token = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -162,5 +188,5 @@ fn issue(sh: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, IamE
     .into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(r)
+    r
 }

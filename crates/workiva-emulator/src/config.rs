@@ -14,6 +14,34 @@ pub const ALL_SCOPES: [&str; 4] = ["file:read", "file:write", "task:read", "task
 /// API's limits itself, apart from the client's, since it models the API independently.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// Why a configuration, or a change of the run-time settings, is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// No OAuth client is configured.
+    #[error("at least one [[clients]] entry is needed")]
+    NoClients,
+    /// A client's id or secret is empty.
+    #[error("every client needs a non-empty id and secret")]
+    EmptyCredentials,
+    /// A client is given a scope the emulator does not know.
+    #[error("client `{client}` has unknown scope `{scope}`; known scopes: {known}", known = ALL_SCOPES.join(", "))]
+    UnknownScope { client: String, scope: String },
+    /// Tokens would expire as they are issued.
+    #[error("token_ttl_secs must be at least 1")]
+    ZeroTokenTtl,
+    /// A rate limit of zero or less.
+    #[error("rate_limit.requests_per_second must be above 0")]
+    RateNotPositive,
+    /// A fault probability outside 0 to 1.
+    #[error("faults.{name} is {value}; a probability is between 0 and 1")]
+    NotAProbability { name: &'static str, value: f64 },
+    /// The answer faults add up to more than 1.
+    #[error(
+        "the answer faults (error_500 + error_503 + error_504 + error_429 + drop_connection) add up to {0}; at most 1"
+    )]
+    AnswerFaultsAboveOne(f64),
+}
+
 /// The whole emulator configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -56,26 +84,23 @@ impl EmulatorConfig {
     }
 
     /// Checks the values a TOML parser cannot check.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.clients.is_empty() {
-            return Err("at least one [[clients]] entry is needed".into());
+            return Err(ConfigError::NoClients);
         }
         for c in &self.clients {
             if c.id.is_empty() || c.secret.is_empty() {
-                return Err("every client needs a non-empty id and secret".into());
+                return Err(ConfigError::EmptyCredentials);
             }
-            for s in &c.scopes {
-                if !ALL_SCOPES.contains(&s.as_str()) {
-                    return Err(format!(
-                        "client `{}` has unknown scope `{s}`; known scopes: {}",
-                        c.id,
-                        ALL_SCOPES.join(", ")
-                    ));
-                }
+            if let Some(s) = c.scopes.iter().find(|s| !ALL_SCOPES.contains(&s.as_str())) {
+                return Err(ConfigError::UnknownScope {
+                    client: c.id.clone(),
+                    scope: s.clone(),
+                });
             }
         }
         if self.token_ttl_secs == 0 {
-            return Err("token_ttl_secs must be at least 1".into());
+            return Err(ConfigError::ZeroTokenTtl);
         }
         self.settings.validate()
     }
@@ -138,12 +163,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the values a parser cannot check: fault probabilities and the rate limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.faults.validate()?;
         if let Some(r) = self.rate_limit.requests_per_second
             && r <= 0.0
         {
-            return Err("rate_limit.requests_per_second must be above 0".into());
+            return Err(ConfigError::RateNotPositive);
         }
         Ok(())
     }
@@ -234,7 +260,7 @@ pub struct PlannedFault {
     /// `GET /programs/{programId}/metrics/{metricId}/values`, `POST /oauth2/token`.
     pub endpoint: String,
     /// `500`, `503`, `504`, `429`, `401`, `drop`, `lost_response` or `fail_operation`.
-    pub fault: String,
+    pub fault: Fault,
     /// How many matching requests get it (default 1).
     #[serde(default = "one")]
     pub times: u32,
@@ -247,21 +273,50 @@ fn one() -> u32 {
     1
 }
 
-/// The faults a plan may name. `fail_operation` makes the batch operation the request starts
-/// fail with a server error.
-pub const PLANNED_FAULTS: [&str; 8] = [
-    "500",
-    "503",
-    "504",
-    "429",
-    "401",
-    "drop",
-    "lost_response",
-    "fail_operation",
-];
+/// An injected fault, by the name a plan (and the request log) gives it. Any other name is
+/// refused when the settings are read, naming the known ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// Answer 500.
+    #[serde(rename = "500")]
+    Error500,
+    /// Answer 503.
+    #[serde(rename = "503")]
+    Error503,
+    /// Answer 504, as a gateway would.
+    #[serde(rename = "504")]
+    Error504,
+    /// Answer 429 with a `Retry-After`.
+    #[serde(rename = "429")]
+    Error429,
+    /// Answer 401, as to a refused token.
+    #[serde(rename = "401")]
+    Error401,
+    /// Drop the connection instead of answering.
+    #[serde(rename = "drop")]
+    Drop,
+    /// Process the request, then replace its answer by a gateway's 504.
+    #[serde(rename = "lost_response")]
+    LostResponse,
+    /// The batch operation the request starts fails with a server error.
+    #[serde(rename = "fail_operation")]
+    FailOperation,
+}
+
+impl std::str::FromStr for Fault {
+    type Err = serde::de::value::Error;
+
+    /// A fault by its name; an unknown name is refused, naming the known ones.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use serde::de::IntoDeserializer;
+        Self::deserialize(s.into_deserializer())
+    }
+}
 
 impl Faults {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Each probability is between 0 and 1, and the answer faults (one roll picks at most one
+    /// of them) add up to at most 1.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let probs = [
             ("error_500", self.error_500),
             ("error_503", self.error_503),
@@ -274,9 +329,7 @@ impl Faults {
         ];
         for (name, p) in probs {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!(
-                    "faults.{name} is {p}; a probability is between 0 and 1"
-                ));
+                return Err(ConfigError::NotAProbability { name, value: p });
             }
         }
         let sum = self.error_500
@@ -285,9 +338,7 @@ impl Faults {
             + self.error_429
             + self.drop_connection;
         if sum > 1.0 + 1e-9 {
-            return Err(format!(
-                "the answer faults (error_500 + error_503 + error_504 + error_429 + drop_connection) add up to {sum}; at most 1"
-            ));
+            return Err(ConfigError::AnswerFaultsAboveOne(sum));
         }
         Ok(())
     }
@@ -323,9 +374,33 @@ mod tests {
         assert_eq!(cfg.clients[0].scopes, vec!["file:read"]);
         let mut bad = cfg.clone();
         bad.settings.faults.error_500 = 0.7;
-        assert!(bad.validate().unwrap_err().contains("add up"));
+        assert!(bad.validate().unwrap_err().to_string().contains("add up"));
         let mut bad = cfg;
         bad.clients[0].scopes.push("root".into());
-        assert!(bad.validate().unwrap_err().contains("unknown scope"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("unknown scope")
+        );
+    }
+
+    #[test]
+    fn planned_faults_go_by_their_wire_names() {
+        let plan = |fault: &str| {
+            serde_json::from_value::<Settings>(serde_json::json!({
+                "faults": {"plan": [{"endpoint": "GET /programs", "fault": fault}]}
+            }))
+        };
+        let s = plan("lost_response").unwrap();
+        assert_eq!(s.faults.plan[0].fault, Fault::LostResponse);
+        let back = serde_json::to_value(&s).unwrap();
+        assert_eq!(back["faults"]["plan"][0]["fault"], "lost_response");
+        assert_eq!("503".parse::<Fault>().unwrap(), Fault::Error503);
+        let e = plan("502").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown variant `502`") && e.contains("`fail_operation`"),
+            "an unknown fault is refused, naming the known ones: {e}"
+        );
     }
 }

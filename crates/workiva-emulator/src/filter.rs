@@ -166,87 +166,84 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::invalid("$filter", msg)
 }
 
+/// Splits a `$filter` into tokens.
 fn lex(s: &str) -> ApiResult<Vec<Tok>> {
     let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' | '\n' | '\r' => i += 1,
-            '(' | '[' => {
-                out.push(Tok::LParen);
-                i += 1
-            }
-            ')' | ']' => {
-                out.push(Tok::RParen);
-                i += 1
-            }
-            ',' => {
-                out.push(Tok::Comma);
-                i += 1
-            }
-            '"' | '\'' => {
-                let q = c;
-                let mut lit = String::new();
+        let (tok, next) = match chars[i] {
+            ' ' | '\t' | '\n' | '\r' => {
                 i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(bad("$filter has a string with no closing quote")),
-                        Some(&ch) if ch == q => {
-                            // A doubled quote stands for one quote, as in OData.
-                            if chars.get(i + 1) == Some(&q) {
-                                lit.push(q);
-                                i += 2;
-                            } else {
-                                i += 1;
-                                break;
-                            }
-                        }
-                        Some('\\') if chars.get(i + 1).is_some() => {
-                            lit.push(chars[i + 1]);
-                            i += 2;
-                        }
-                        Some(&ch) => {
-                            lit.push(ch);
-                            i += 1;
-                        }
-                    }
-                }
-                out.push(Tok::Str(lit));
+                continue;
             }
-            '-' | '0'..='9' => {
-                let start = i;
-                i += 1;
-                while i < chars.len() && chars[i].is_ascii_digit() {
-                    i += 1;
-                }
-                let text: String = chars[start..i].iter().collect();
-                let n = text
-                    .parse::<i64>()
-                    .map_err(|_| bad(format!("$filter: `{text}` is not a whole number")))?;
-                out.push(Tok::Num(n));
-            }
-            c if c.is_alphabetic() || c == '_' || c == '@' => {
-                // The first character is taken whatever it is (an `@` would not be by the
-                // loop below, and the lexer would never move on).
-                let start = i;
-                i += 1;
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.')
-                {
-                    i += 1;
-                }
-                out.push(Tok::Ident(chars[start..i].iter().collect()));
-            }
+            '(' | '[' => (Tok::LParen, i + 1),
+            ')' | ']' => (Tok::RParen, i + 1),
+            ',' => (Tok::Comma, i + 1),
+            q @ ('"' | '\'') => lex_string(&chars, i + 1, q)?,
+            '-' | '0'..='9' => lex_number(&chars, i)?,
+            c if c.is_alphabetic() || c == '_' || c == '@' => lex_ident(&chars, i),
             other => {
                 return Err(bad(format!(
                     "$filter: unexpected character `{other}` at position {i}"
                 )));
             }
-        }
+        };
+        out.push(tok);
+        i = next;
     }
     Ok(out)
+}
+
+/// A string literal whose text starts at `i`, closed by the quote `q`; and the position after
+/// it. A doubled quote stands for one quote, as in OData; a backslash escapes any character.
+fn lex_string(chars: &[char], mut i: usize, q: char) -> ApiResult<(Tok, usize)> {
+    let mut lit = String::new();
+    loop {
+        match chars.get(i) {
+            None => return Err(bad("$filter has a string with no closing quote")),
+            Some(&ch) if ch == q => {
+                if chars.get(i + 1) == Some(&q) {
+                    lit.push(q);
+                    i += 2;
+                } else {
+                    return Ok((Tok::Str(lit), i + 1));
+                }
+            }
+            Some('\\') if chars.get(i + 1).is_some() => {
+                lit.push(chars[i + 1]);
+                i += 2;
+            }
+            Some(&ch) => {
+                lit.push(ch);
+                i += 1;
+            }
+        }
+    }
+}
+
+/// A whole number starting at `start` (a sign or a digit); and the position after it.
+fn lex_number(chars: &[char], start: usize) -> ApiResult<(Tok, usize)> {
+    let mut i = start + 1;
+    while i < chars.len() && chars[i].is_ascii_digit() {
+        i += 1;
+    }
+    let text: String = chars[start..i].iter().collect();
+    let n = text
+        .parse::<i64>()
+        .map_err(|_| bad(format!("$filter: `{text}` is not a whole number")))?;
+    Ok((Tok::Num(n), i))
+}
+
+/// A name starting at `start` (dots join its parts); and the position after it.
+fn lex_ident(chars: &[char], start: usize) -> (Tok, usize) {
+    // The first character is taken whatever it is (an `@` would not be by the loop below, and
+    // the lexer would never move on).
+    let mut i = start + 1;
+    while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '.') {
+        i += 1;
+    }
+    (Tok::Ident(chars[start..i].iter().collect()), i)
 }
 
 /// Deepest nesting of parentheses accepted; deeper input would exhaust the stack.

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::config::{EmulatorConfig, Faults, MAX_BODY_BYTES, Settings};
+use super::config::{EmulatorConfig, Fault, Faults, MAX_BODY_BYTES, Settings};
 use super::error::ApiError;
 use super::store::Access;
 use super::store::Store;
@@ -62,12 +62,33 @@ pub struct LoggedRequest {
     /// The `Retry-After` the answer carried, in seconds.
     pub retry_after: Option<u64>,
     pub duration_ms: u64,
-    /// Set when the answer was an injected fault.
-    pub fault: Option<&'static str>,
+    /// Set when the answer was an injected fault, or a refusal of the rate limits.
+    pub fault: Option<LoggedFault>,
     /// The `X-Version` header the request carried.
     pub x_version: Option<String>,
     /// The `User-Agent` header the request carried.
     pub user_agent: Option<String>,
+}
+
+/// Why an answer was not the handler's own, as the request log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggedFault {
+    /// An injected fault, planned or drawn: by its name (`503`, `drop`, ...).
+    Injected(Fault),
+    /// The client's rate limit refused the request (`rate-limit`).
+    RateLimit,
+    /// The operation was polled sooner than its `Retry-After` (`poll-too-soon`).
+    PollTooSoon,
+}
+
+impl Serialize for LoggedFault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Injected(f) => f.serialize(s),
+            Self::RateLimit => s.serialize_str("rate-limit"),
+            Self::PollTooSoon => s.serialize_str("poll-too-soon"),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -75,6 +96,27 @@ pub struct RequestLog {
     pub entries: VecDeque<LoggedRequest>,
     pub next_seq: u64,
     pub counters: BTreeMap<String, BTreeMap<u16, u64>>,
+}
+
+impl RequestLog {
+    /// Adds an entry (numbered here), dropping the oldest beyond `capacity` (0 keeps none),
+    /// and counts it.
+    fn push(&mut self, entry: LoggedRequest, capacity: usize) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        *self
+            .counters
+            .entry(entry.endpoint.clone())
+            .or_default()
+            .entry(entry.status)
+            .or_default() += 1;
+        if capacity > 0 {
+            if self.entries.len() >= capacity {
+                self.entries.pop_front();
+            }
+            self.entries.push_back(LoggedRequest { seq, ..entry });
+        }
+    }
 }
 
 struct Bucket {
@@ -163,51 +205,87 @@ impl Shared {
         f: &Faults,
         endpoint: &str,
         token_path: bool,
-    ) -> (Option<&'static str>, Option<u64>) {
+    ) -> (Option<Fault>, Option<u64>) {
         // Most runs plan no faults: this request's settings say so without a lock; when some
         // are planned, the write lock finds (and uses up) the one to take.
-        if !f.plan.is_empty() {
-            let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(i) = s
-                .faults
-                .plan
-                .iter()
-                .position(|p| p.endpoint == endpoint && p.times > 0)
-            {
-                let p = &mut s.faults.plan[i];
-                p.times -= 1;
-                let name = super::config::PLANNED_FAULTS
-                    .iter()
-                    .find(|f| **f == p.fault)
-                    .copied();
-                let retry = p.retry_after_secs;
-                if p.times == 0 {
-                    s.faults.plan.remove(i);
-                }
-                return (name, retry);
-            }
+        if !f.plan.is_empty()
+            && let Some((fault, retry)) = self.take_planned(endpoint)
+        {
+            return (Some(fault), retry);
         }
         if token_path && !f.include_token_endpoint {
             return (None, None);
         }
+        (self.draw_fault(f), None)
+    }
+
+    /// Uses up one of the first planned fault for `endpoint`: the fault and its `Retry-After`.
+    fn take_planned(&self, endpoint: &str) -> Option<(Fault, Option<u64>)> {
+        let mut s = self.settings.write().unwrap_or_else(|e| e.into_inner());
+        let plan = &mut s.faults.plan;
+        let i = plan
+            .iter()
+            .position(|p| p.endpoint == endpoint && p.times > 0)?;
+        let p = &mut plan[i];
+        p.times -= 1;
+        let planned = (p.fault, p.retry_after_secs);
+        if p.times == 0 {
+            plan.remove(i);
+        }
+        Some(planned)
+    }
+
+    /// A fault drawn by the probabilities: one of the answer faults (whose probabilities add
+    /// up to at most 1, so one roll picks at most one), else perhaps a lost response.
+    fn draw_fault(&self, f: &Faults) -> Option<Fault> {
         let dice = lock(&self.rng).f64();
         let mut edge = 0.0;
-        for (p, name) in [
-            (f.error_500, "500"),
-            (f.error_503, "503"),
-            (f.error_504, "504"),
-            (f.error_429, "429"),
-            (f.drop_connection, "drop"),
+        for (p, fault) in [
+            (f.error_500, Fault::Error500),
+            (f.error_503, Fault::Error503),
+            (f.error_504, Fault::Error504),
+            (f.error_429, Fault::Error429),
+            (f.drop_connection, Fault::Drop),
         ] {
             edge += p;
             if p > 0.0 && dice < edge {
-                return (Some(name), None);
+                return Some(fault);
             }
         }
-        if self.roll(f.lost_response) {
-            return (Some("lost_response"), None);
+        self.roll(f.lost_response).then_some(Fault::LostResponse)
+    }
+
+    /// The unexpired token the request carries; an expired one is forgotten.
+    fn valid_token(&self, headers: &HeaderMap) -> Option<TokenInfo> {
+        let t = bearer(headers)?;
+        let mut tokens = lock(&self.tokens);
+        match tokens.get(t) {
+            Some(i) if i.expires_at > Instant::now() => Some(i.clone()),
+            Some(_) => {
+                tokens.remove(t);
+                None
+            }
+            None => None,
         }
-        (None, None)
+    }
+
+    /// The seconds to wait before this operation poll is welcome, if it came too soon.
+    fn poll_wait(&self, key: &PollKey) -> Option<u64> {
+        let at = lock(&self.poll_gate).get(key).copied()?;
+        let now = Instant::now();
+        (now < at).then(|| (at - now).as_secs_f64().ceil().max(1.0) as u64)
+    }
+
+    /// The client a token was issued to, as its configuration describes it.
+    fn caller(&self, info: &TokenInfo) -> Caller {
+        let config = self.config.clients.iter().find(|c| c.id == info.client_id);
+        Caller {
+            client_id: info.client_id.clone(),
+            principal: config
+                .map(|c| c.principal().to_string())
+                .unwrap_or_else(|| info.client_id.clone()),
+            workspace_admin: config.is_some_and(|c| c.workspace_admin),
+        }
     }
 
     /// Rolls the dice for a probability.
@@ -429,224 +507,310 @@ fn empty_tenant(config: &EmulatorConfig) -> Store {
     st
 }
 
+/// What the gateway notes of a request as it arrives, for the request log.
+struct Arrival {
+    started: Instant,
+    method: Method,
+    path: String,
+    query: Option<String>,
+    /// The route's template, `None` when no route matched.
+    template: Option<String>,
+    /// The endpoint as the log names it: method and template.
+    endpoint: String,
+    /// One of the two token endpoints, which take no bearer token.
+    token_path: bool,
+    x_version: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl Arrival {
+    fn of(req: &Request) -> Self {
+        let path = req.uri().path().to_string();
+        let method = req.method().clone();
+        let template = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string());
+        let header = |name: header::HeaderName| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Self {
+            started: Instant::now(),
+            endpoint: format!("{method} {}", template.as_deref().unwrap_or("(unmatched)")),
+            token_path: path == "/oauth2/token" || path == "/iam/v1/oauth2/token",
+            query: req.uri().query().map(str::to_string),
+            x_version: header(header::HeaderName::from_static("x-version")),
+            user_agent: header(header::USER_AGENT),
+            method,
+            path,
+            template,
+        }
+    }
+}
+
+/// What answering a request adds to its log entry.
+#[derive(Default)]
+struct Outcome {
+    client_id: Option<String>,
+    fault: Option<LoggedFault>,
+    request_bytes: usize,
+    /// A `lost_response` fault: the work is done, then the answer is replaced by a 504.
+    lose_answer: bool,
+}
+
 /// The middleware in front of every API route.
-pub async fn gateway(State(shared): State<Arc<Shared>>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let path = req.uri().path().to_string();
-    if path.starts_with("/_emulator") {
+pub async fn gateway(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/_emulator") {
         return next.run(req).await;
     }
-    let method = req.method().clone();
-    let query = req.uri().query().map(str::to_string);
-    let template = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
-    let endpoint = format!("{method} {}", template.as_deref().unwrap_or("(unmatched)"));
-    let token_path = path == "/oauth2/token" || path == "/iam/v1/oauth2/token";
-    let mut client_id: Option<String> = None;
-    let mut fault: Option<&'static str>;
-    let mut request_bytes = 0usize;
+    let arrival = Arrival::of(&req);
+    let mut outcome = Outcome::default();
+    let resp = answer(&shared, &arrival, req, next, &mut outcome).await;
+    let resp = finish(resp, &arrival, &outcome);
+    record(&shared, arrival, outcome, &resp);
+    resp
+}
 
-    let x_version = req
-        .headers()
-        .get("x-version")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let mut lose_answer = false;
-    let mut fail_operation = false;
-
-    let resp = 'answer: {
-        let settings = shared.settings();
-        let f = &settings.faults;
-        let (picked, planned_retry) = shared.pick_fault(f, &endpoint, token_path);
-        fault = picked;
-        if fault.is_none() && (!token_path || f.include_token_endpoint) && shared.roll(f.latency) {
-            tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
-        }
-        match fault {
-            Some("500") => break 'answer ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response(),
-            Some("503") => break 'answer ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response(),
-            Some("504") => break 'answer ApiError::new(StatusCode::GATEWAY_TIMEOUT, "The gateway timed out waiting for the service").into_response(),
-            Some("429") => break 'answer ApiError::too_many_requests(planned_retry.unwrap_or(f.retry_after_429_secs), "Too many requests have been made against the API in too short a time").into_response(),
-            Some("401") => break 'answer ApiError::unauthorized("No valid API token provided").into_response(),
-            Some("drop") => break 'answer dropped(),
-            Some("lost_response") => lose_answer = true,
-            Some("fail_operation") => fail_operation = true,
-            _ => {}
-        }
-
-        if let Err(e) = check_version(req.headers(), &path) {
-            break 'answer e.into_response();
-        }
-        let base = base_url(&shared.config, req.headers());
-        req.extensions_mut().insert(Base(base));
-        req.extensions_mut().insert(FailOperation(fail_operation));
-        if token_path || template.is_none() {
-            let (parts, body) = req.into_parts();
-            let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
-                Ok(b) => b,
-                Err(_) => {
-                    break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
-                }
-            };
-            request_bytes = bytes.len();
-            break 'answer next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-        }
-
-        let info = bearer(req.headers()).and_then(|t| {
-            let mut tokens = lock(&shared.tokens);
-            match tokens.get(t) {
-                Some(i) if i.expires_at > Instant::now() => Some(i.clone()),
-                Some(_) => {
-                    tokens.remove(t);
-                    None
-                }
-                None => None,
-            }
-        });
-        let Some(info) = info else {
-            break 'answer ApiError::unauthorized(
-                "No valid API token provided: send Authorization: Bearer <token> with a token from POST /oauth2/token that has not expired",
-            )
-            .into_response();
-        };
-        client_id = Some(info.client_id.clone());
-        let tpl = template.as_deref().unwrap_or("");
-        if let Some(scope) = required_scope(&method, tpl)
-            && !info.scopes.iter().any(|s| s == scope)
-        {
-            break 'answer ApiError::forbidden(format!(
-                "The API token does not have permission to perform the request: it needs the `{scope}` scope"
-            ))
-            .into_response();
-        }
-        if let Err(wait) = shared.rate_check(&info.client_id, &settings) {
-            fault = Some("rate-limit");
-            break 'answer ApiError::too_many_requests(
-                wait,
-                "Too many requests have been made against the API in too short a time",
-            )
-            .into_response();
-        }
-        let poll_key = (tpl == "/operations/{operationId}").then(|| {
-            (
-                info.client_id.clone(),
-                path.rsplit('/').next().unwrap_or("").to_string(),
-            )
-        });
-        if settings.rate_limit.enforce_poll_interval
-            && let Some(k) = &poll_key
-            && let Some(at) = lock(&shared.poll_gate).get(k).copied()
-        {
-            let now = Instant::now();
-            if now < at {
-                let wait = (at - now).as_secs_f64().ceil().max(1.0) as u64;
-                fault = Some("poll-too-soon");
-                break 'answer ApiError::too_many_requests(
-                    wait,
-                    "The operation was polled sooner than its Retry-After allows; wait the number of seconds in Retry-After",
-                )
-                .into_response();
-            }
-        }
-        let config = shared
-            .config
-            .clients
-            .iter()
-            .find(|c| c.id == info.client_id);
-        let caller = Caller {
-            client_id: info.client_id.clone(),
-            principal: config
-                .map(|c| c.principal().to_string())
-                .unwrap_or_else(|| info.client_id.clone()),
-            workspace_admin: config.is_some_and(|c| c.workspace_admin),
-        };
-        if let Err(e) = check_access(&shared, &caller, &method, tpl, &path) {
-            break 'answer e.into_response();
-        }
-        // The body is read only now, after the caller is known: an unauthenticated client
-        // learns nothing, not even the size limit.
-        let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
-            Ok(b) => b,
-            Err(_) => break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response(),
-        };
-        request_bytes = bytes.len();
-        if bytes.len() > MAX_BODY_BYTES {
-            break 'answer ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
-        }
-        let mut req = Request::from_parts(parts, Body::from(bytes));
-        req.extensions_mut().insert(caller);
-        let resp = next.run(req).await;
-        if let (Some(k), Some(secs)) = (poll_key, retry_after_of(&resp))
-            && resp.status() == StatusCode::OK
-        {
-            lock(&shared.poll_gate).insert(k, Instant::now() + Duration::from_secs(secs));
-        }
-        resp
+/// Takes the request through every check in order, then to its handler.
+async fn answer(
+    shared: &Shared,
+    arrival: &Arrival,
+    mut req: Request,
+    next: Next,
+    out: &mut Outcome,
+) -> Response {
+    let settings = shared.settings();
+    let fail_operation = match inject_fault(shared, &settings.faults, arrival, out).await {
+        Ok(fail_operation) => fail_operation,
+        Err(resp) => return resp,
     };
+    if let Err(e) = check_version(req.headers(), &arrival.path) {
+        return e.into_response();
+    }
+    let base = base_url(&shared.config, req.headers());
+    req.extensions_mut().insert(Base(base));
+    req.extensions_mut().insert(FailOperation(fail_operation));
+    if arrival.token_path || arrival.template.is_none() {
+        return run_without_token(req, next, out).await;
+    }
+    match admit(shared, &settings, arrival, req.headers(), out) {
+        Ok((caller, poll_key)) => run_admitted(shared, req, next, caller, poll_key, out).await,
+        Err(e) => e.into_response(),
+    }
+}
 
-    let mut resp = if lose_answer {
-        // The work is done; the gateway in front gives up on the answer.
-        ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "The gateway timed out waiting for the service",
+/// Picks this request's injected fault (and adds any injected latency). `Err` is the answer
+/// the fault gives instead of the handler's; `Ok` says whether the batch operation the request
+/// starts must fail.
+async fn inject_fault(
+    shared: &Shared,
+    f: &Faults,
+    arrival: &Arrival,
+    out: &mut Outcome,
+) -> Result<bool, Response> {
+    let (picked, planned_retry) = shared.pick_fault(f, &arrival.endpoint, arrival.token_path);
+    out.fault = picked.map(LoggedFault::Injected);
+    if picked.is_none()
+        && (!arrival.token_path || f.include_token_endpoint)
+        && shared.roll(f.latency)
+    {
+        tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+    }
+    let Some(fault) = picked else {
+        return Ok(false);
+    };
+    let retry_429 = planned_retry.unwrap_or(f.retry_after_429_secs);
+    match fault {
+        Fault::Error500 => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The server encountered an unexpected condition that prevented it from fulfilling the request").into_response()),
+        Fault::Error503 => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The server cannot handle the request due to a temporary overload or scheduled maintenance").into_response()),
+        Fault::Error504 => Err(gateway_timeout()),
+        Fault::Error429 => Err(ApiError::too_many_requests(retry_429, "Too many requests have been made against the API in too short a time").into_response()),
+        Fault::Error401 => Err(ApiError::unauthorized("No valid API token provided").into_response()),
+        Fault::Drop => Err(dropped()),
+        Fault::LostResponse => {
+            out.lose_answer = true;
+            Ok(false)
+        }
+        Fault::FailOperation => Ok(true),
+    }
+}
+
+/// The 504 a gateway gives when the service behind it does not answer in time.
+fn gateway_timeout() -> Response {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "The gateway timed out waiting for the service",
+    )
+    .into_response()
+}
+
+/// Reads a body of at most the size limit; the 413 when it is larger.
+async fn read_body(body: Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES + 1)
+        .await
+        .map_err(|_| ApiError::payload_too_large(MAX_BODY_BYTES).into_response())
+}
+
+/// Runs a token request or an unmatched path: no bearer token is asked for.
+async fn run_without_token(req: Request, next: Next, out: &mut Outcome) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    out.request_bytes = bytes.len();
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// A poll of one operation by one client, as the poll interval is kept.
+type PollKey = (String, String);
+
+/// The checks of a request to an API route: its token (401), the endpoint's scope (403), the
+/// client's rate (429), the operation poll interval (429) and the program's permissions (403).
+/// Gives the caller and, for an operation poll, its key; or the refusal.
+fn admit(
+    shared: &Shared,
+    settings: &Settings,
+    arrival: &Arrival,
+    headers: &HeaderMap,
+    out: &mut Outcome,
+) -> Result<(Caller, Option<PollKey>), ApiError> {
+    let Some(info) = shared.valid_token(headers) else {
+        return Err(ApiError::unauthorized(
+            "No valid API token provided: send Authorization: Bearer <token> with a token from POST /oauth2/token that has not expired",
+        ));
+    };
+    out.client_id = Some(info.client_id.clone());
+    let tpl = arrival.template.as_deref().unwrap_or("");
+    check_scope(&arrival.method, tpl, &info)?;
+    if let Err(wait) = shared.rate_check(&info.client_id, settings) {
+        out.fault = Some(LoggedFault::RateLimit);
+        return Err(ApiError::too_many_requests(
+            wait,
+            "Too many requests have been made against the API in too short a time",
+        ));
+    }
+    let poll_key = (tpl == "/operations/{operationId}").then(|| {
+        (
+            info.client_id.clone(),
+            arrival.path.rsplit('/').next().unwrap_or("").to_string(),
         )
-        .into_response()
+    });
+    if settings.rate_limit.enforce_poll_interval
+        && let Some(wait) = poll_key.as_ref().and_then(|k| shared.poll_wait(k))
+    {
+        out.fault = Some(LoggedFault::PollTooSoon);
+        return Err(ApiError::too_many_requests(
+            wait,
+            "The operation was polled sooner than its Retry-After allows; wait the number of seconds in Retry-After",
+        ));
+    }
+    let caller = shared.caller(&info);
+    check_access(shared, &caller, &arrival.method, tpl, &arrival.path)?;
+    Ok((caller, poll_key))
+}
+
+/// Refuses a token without the scope the endpoint needs.
+fn check_scope(method: &Method, template: &str, info: &TokenInfo) -> Result<(), ApiError> {
+    match required_scope(method, template) {
+        Some(scope) if !info.scopes.iter().any(|s| s == scope) => {
+            Err(ApiError::forbidden(format!(
+                "The API token does not have permission to perform the request: it needs the `{scope}` scope"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Runs an admitted request: reads its body (only now, after the caller is known: an
+/// unauthenticated client learns nothing, not even the size limit), then its handler, and
+/// notes when the operation it polled may be polled again.
+async fn run_admitted(
+    shared: &Shared,
+    req: Request,
+    next: Next,
+    caller: Caller,
+    poll_key: Option<PollKey>,
+    out: &mut Outcome,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    out.request_bytes = bytes.len();
+    if bytes.len() > MAX_BODY_BYTES {
+        return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+    }
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(caller);
+    let resp = next.run(req).await;
+    if let (Some(k), Some(secs)) = (poll_key, retry_after_of(&resp))
+        && resp.status() == StatusCode::OK
+    {
+        lock(&shared.poll_gate).insert(k, Instant::now() + Duration::from_secs(secs));
+    }
+    resp
+}
+
+/// The answer as sent: a lost one replaced by the gateway's 504, a deprecated endpoint's
+/// marked.
+fn finish(resp: Response, arrival: &Arrival, out: &Outcome) -> Response {
+    let mut resp = if out.lose_answer {
+        gateway_timeout()
     } else {
         resp
     };
-    if path.starts_with("/prototype/") {
+    if arrival.path.starts_with("/prototype/") {
         deprecated(&mut resp);
     }
+    resp
+}
+
+/// Writes the request to the log and counts it per endpoint and status (0 for a dropped
+/// connection, which has no status).
+fn record(shared: &Shared, arrival: Arrival, out: Outcome, resp: &Response) {
     let status = resp.status().as_u16();
+    let status_key = if out.fault == Some(LoggedFault::Injected(Fault::Drop)) {
+        0
+    } else {
+        status
+    };
     let entry = LoggedRequest {
         seq: 0,
         time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         elapsed_ms: shared.started.elapsed().as_millis() as u64,
-        method: method.to_string(),
-        path,
-        query,
-        endpoint: endpoint.clone(),
-        status,
-        request_bytes,
-        client_id,
-        retry_after: retry_after_of(&resp),
-        duration_ms: started.elapsed().as_millis() as u64,
-        fault,
-        x_version,
-        user_agent,
+        method: arrival.method.to_string(),
+        path: arrival.path,
+        query: arrival.query,
+        endpoint: arrival.endpoint,
+        status: status_key,
+        request_bytes: out.request_bytes,
+        client_id: out.client_id,
+        retry_after: retry_after_of(resp),
+        duration_ms: arrival.started.elapsed().as_millis() as u64,
+        fault: out.fault,
+        x_version: arrival.x_version,
+        user_agent: arrival.user_agent,
     };
-    let status_key = if fault == Some("drop") { 0 } else { status };
-    {
-        let mut log = lock(&shared.log);
-        let seq = log.next_seq;
-        log.next_seq += 1;
-        let cap = shared.config.request_log_capacity;
-        if cap > 0 {
-            if log.entries.len() >= cap {
-                log.entries.pop_front();
-            }
-            log.entries.push_back(LoggedRequest {
-                seq,
-                status: status_key,
-                ..entry
-            });
-        }
-        *log.counters
-            .entry(endpoint)
-            .or_default()
-            .entry(status_key)
-            .or_default() += 1;
+    lock(&shared.log).push(entry, shared.config.request_log_capacity);
+    tracing::debug!(method = %arrival.method, status, "Emulator answered a request.");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_names_faults_as_plans_do() {
+        let name = |f: LoggedFault| serde_json::to_value(f).unwrap();
+        assert_eq!(name(LoggedFault::Injected(Fault::Drop)), "drop");
+        assert_eq!(name(LoggedFault::Injected(Fault::Error503)), "503");
+        assert_eq!(name(LoggedFault::RateLimit), "rate-limit");
+        assert_eq!(name(LoggedFault::PollTooSoon), "poll-too-soon");
     }
-    tracing::debug!(method = %method, status, "Emulator answered a request.");
-    resp
 }

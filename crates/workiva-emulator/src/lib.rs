@@ -32,18 +32,49 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use config::{ClientConfig, EmulatorConfig, Settings};
+pub use config::{ClientConfig, ConfigError, EmulatorConfig, Settings};
 pub use gateway::LoggedRequest;
-pub use seed::Seed;
+pub use seed::{Seed, SeedError};
 
 use gateway::{Shared, lock};
 
+/// The routes' state.
+type App = Router<Arc<Shared>>;
+
 /// Builds the emulator's router over shared state.
 pub fn router(shared: Arc<Shared>) -> Router {
-    use routes as r;
     let mut app = Router::new()
+        .merge(token_routes())
+        .merge(program_routes())
+        .merge(value_routes())
+        .merge(operation_routes())
+        .merge(permission_routes())
+        .merge(task_routes());
+    if shared.admin {
+        app = app.merge(admin_routes(&shared));
+    }
+    app.fallback(routes::not_found_fallback)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            gateway::gateway,
+        ))
+        // The gateway enforces the 10 MB limit itself, with Workiva's 413 body.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(shared)
+}
+
+/// OAuth client credentials, at the current and the deprecated IAM path.
+fn token_routes() -> App {
+    Router::new()
         .route("/oauth2/token", post(auth::token))
         .route("/iam/v1/oauth2/token", post(auth::token))
+}
+
+/// Programs and their topics, dimensions and metrics.
+fn program_routes() -> App {
+    use routes as r;
+    Router::new()
         .route("/programs", get(r::list_programs).post(r::create_program))
         .route(
             "/programs/{programId}",
@@ -77,6 +108,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
                 .patch(r::patch_metric)
                 .delete(r::delete_metric),
         )
+}
+
+/// A metric's values, one by one and in batches (with the deprecated prototype upsertion).
+fn value_routes() -> App {
+    use routes as r;
+    Router::new()
         .route(
             "/programs/{programId}/metrics/{metricId}/values",
             get(r::list_values).post(r::create_value),
@@ -99,6 +136,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/prototype/platform/programs/{programId}/metrics/{metricId}/values/batchUpsertion",
             post(r::legacy_batch_upsertion),
         )
+}
+
+/// Asynchronous operations and their results.
+fn operation_routes() -> App {
+    use routes as r;
+    Router::new()
         .route("/operations/{operationId}", get(r::get_operation))
         .route(
             "/operations/{operationId}/metricValuesBatchUpsertionResults",
@@ -108,6 +151,12 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/operations/{operationId}/results",
             get(r::operation_results),
         )
+}
+
+/// The workspace's permission definitions and each program's assignments.
+fn permission_routes() -> App {
+    use routes as r;
+    Router::new()
         .route("/permissions", get(r::list_permission_definitions))
         .route(
             "/permissions/{permissionId}",
@@ -121,40 +170,38 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/programs/{programId}/permissions/modification",
             post(r::modify_program_permissions),
         )
+}
+
+/// Tasks and their actions.
+fn task_routes() -> App {
+    use routes as r;
+    Router::new()
         .route("/tasks", get(r::list_tasks))
         .route("/tasks/{taskId}", get(r::get_task))
-        .route("/tasks/{taskId}/actionSubmission", post(r::task_action));
-    if shared.admin {
-        // The admin API's own gate (its token, the body limit) on its routes only.
-        let admin_api = Router::new()
-            .route("/_emulator/seed", post(admin::post_seed))
-            .route(
-                "/_emulator/faults",
-                put(admin::put_faults).get(admin::get_faults),
-            )
-            .route("/_emulator/tasks", post(admin::post_task))
-            .route("/_emulator/requests", get(admin::get_requests))
-            .route("/_emulator/counters", get(admin::get_counters))
-            .route("/_emulator/reset", post(admin::post_reset))
-            .route(
-                "/_emulator/tokens",
-                axum::routing::delete(admin::delete_tokens),
-            )
-            .route_layer(axum::middleware::from_fn_with_state(
-                shared.clone(),
-                admin::guarded,
-            ));
-        app = app.merge(admin_api);
-    }
-    app.fallback(r::not_found_fallback)
-        .method_not_allowed_fallback(r::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
+        .route("/tasks/{taskId}/actionSubmission", post(r::task_action))
+}
+
+/// The admin API under `/_emulator/`, behind its own gate (its token, the body limit), which
+/// applies to these routes only.
+fn admin_routes(shared: &Arc<Shared>) -> App {
+    Router::new()
+        .route("/_emulator/seed", post(admin::post_seed))
+        .route(
+            "/_emulator/faults",
+            put(admin::put_faults).get(admin::get_faults),
+        )
+        .route("/_emulator/tasks", post(admin::post_task))
+        .route("/_emulator/requests", get(admin::get_requests))
+        .route("/_emulator/counters", get(admin::get_counters))
+        .route("/_emulator/reset", post(admin::post_reset))
+        .route(
+            "/_emulator/tokens",
+            axum::routing::delete(admin::delete_tokens),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
-            gateway::gateway,
+            admin::guarded,
         ))
-        // The gateway enforces the 10 MB limit itself, with Workiva's 413 body.
-        .layer(DefaultBodyLimit::disable())
-        .with_state(shared)
 }
 
 /// How to start an emulator.
@@ -245,12 +292,12 @@ impl Emulator {
     }
 
     /// Loads seed data; returns the ids created, by name.
-    pub fn seed(&self, seed: &Seed) -> Result<Value, String> {
+    pub fn seed(&self, seed: &Seed) -> Result<Value, SeedError> {
         seed::load(&mut lock(&self.shared.store), seed)
     }
 
     /// Replaces the run-time settings (operation timing, rate limits, faults).
-    pub fn set_settings(&self, settings: Settings) -> Result<(), String> {
+    pub fn set_settings(&self, settings: Settings) -> Result<(), ConfigError> {
         settings.validate()?;
         self.shared.set_settings(settings);
         Ok(())

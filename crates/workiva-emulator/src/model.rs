@@ -48,7 +48,7 @@ impl DataType {
 
     /// Whether `value` is acceptable for this type; the reason when it is not.
     /// An empty string means "no value yet" and fits every type.
-    pub fn check(self, value: &str) -> Result<(), String> {
+    pub fn check(self, value: &str) -> Result<(), BadValue> {
         if value.is_empty() {
             return Ok(());
         }
@@ -58,11 +58,10 @@ impl DataType {
                 if is_decimal(value) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "`{}` is not a number; a {} metric takes a decimal such as 1024.55",
-                        preview(value),
-                        self.as_str()
-                    ))
+                    Err(BadValue::NotANumber {
+                        preview: preview(value),
+                        data_type: self.as_str(),
+                    })
                 }
             }
             Self::Date => {
@@ -70,14 +69,25 @@ impl DataType {
                 {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "`{}` is not a date; a date metric takes YYYY-MM-DD",
-                        preview(value)
-                    ))
+                    Err(BadValue::NotADate(preview(value)))
                 }
             }
         }
     }
+}
+
+/// Why a value does not fit its metric's data type; the value is shown cut to 40 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadValue {
+    /// A number, currency or percent metric's value is not a decimal.
+    #[error("`{preview}` is not a number; a {data_type} metric takes a decimal such as 1024.55")]
+    NotANumber {
+        preview: String,
+        data_type: &'static str,
+    },
+    /// A date metric's value is not a date.
+    #[error("`{0}` is not a date; a date metric takes YYYY-MM-DD")]
+    NotADate(String),
 }
 
 fn preview(s: &str) -> String {

@@ -147,7 +147,7 @@ pub async fn patch_value(
             }
         };
         dt.check(&new)
-            .map_err(|why| ApiError::invalid("/value", why))?;
+            .map_err(|why| ApiError::invalid("/value", why.to_string()))?;
         v.value = new;
     }
     Ok(Json(v.to_json()))

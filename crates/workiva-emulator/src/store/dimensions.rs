@@ -1,4 +1,5 @@
-//! Dimensions and their values: ids of at most 20 characters, at most 1,500 values.
+//! Dimensions and their values: ids of at most `limits::DIM_VALUE_ID` characters, at most
+//! `limits::DIM_VALUES` values.
 
 use std::collections::HashSet;
 

@@ -30,18 +30,28 @@ pub const PERMISSIONS: [(&str, &str); 4] = [
 ];
 pub const OWNER_PERMISSION: &str = "598e8fa3-3e7c-4fb7-b662-f44522216e2b";
 
-/// Limits from the API documents.
+/// Limits from the API documents (lengths in characters, not bytes). The body size limit is
+/// `config::MAX_BODY_BYTES`.
 pub mod limits {
+    /// Longest program name.
     pub const PROGRAM_NAME: usize = 150;
+    /// Longest name (of a topic, dimension, dimension value or metric) or unit.
     pub const NAME: usize = 300;
+    /// Longest free text: a value, its notes, a description, a task comment.
     pub const LONG_TEXT: usize = 32_767;
+    /// Longest dimension value id: 20 characters. The one place the emulator states it; it is
+    /// checked where dimension values are created or replaced and where coordinates name them.
     pub const DIM_VALUE_ID: usize = 20;
+    /// Most values one dimension may have.
     pub const DIM_VALUES: usize = 1_500;
+    /// Most dimensions a metric may allow.
     pub const ALLOWED_DIMENSIONS: usize = 7;
+    /// Most coordinates one value may have.
     pub const COORDINATES: usize = 3;
+    /// Most tags on a metric.
     pub const TAGS: usize = 20;
+    /// Most framework references on a metric.
     pub const FRAMEWORK_REFS: usize = 20;
-    pub const ATTACHMENTS: usize = 50;
 }
 
 /// Input for a new metric, checked for form by the route.

@@ -1,6 +1,6 @@
 //! Tasks and their approval workflow: actions move a task's steps and its values' statuses.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{NewTask, Store, TaskAction, not_found};
@@ -112,77 +112,108 @@ impl Store {
             .iter()
             .position(|t| t.id == id)
             .ok_or_else(|| not_found("task", id))?;
-        let task = &self.tasks[idx];
-        use TaskAction as A;
-        use TaskStatus as S;
+        let Transition {
+            status,
+            value_status,
+            step,
+        } = transition(&self.tasks[idx], action)?;
         let now = Utc::now();
-        let response = |action: &str| {
-            serde_json::json!({
-                "created": {"dateTime": ts(now)},
-                "action": action,
-                "comment": comment,
-            })
-        };
-        let last_step = task.steps.is_empty() || task.current_step + 1 >= task.steps.len();
-        // (new task status, new value status, step change)
-        let (status, value_status, step): (S, Status, Option<usize>) = match (task.status, action) {
-            (S::Created | S::Returned, A::Submit) if task.steps.is_empty() => {
-                (S::Completed, Status::Complete, None)
-            }
-            (S::Created | S::Returned, A::Submit) => {
-                (S::AwaitingApproval, Status::SentForApproval, Some(0))
-            }
-            (S::AwaitingApproval, A::Approve | A::Skip) if last_step => {
-                (S::Approved, Status::Complete, None)
-            }
-            (S::AwaitingApproval, A::Approve | A::Skip) => (
-                S::AwaitingApproval,
-                Status::SentForApproval,
-                Some(task.current_step + 1),
-            ),
-            (S::AwaitingApproval, A::Reject) => (S::Returned, Status::Returned, None),
-            (S::Created | S::AwaitingApproval | S::Returned, A::Cancel) => {
-                (S::Cancelled, Status::NotStarted, None)
-            }
-            (S::Returned | S::Approved | S::Completed | S::Cancelled, A::Restart) => {
-                (S::Created, Status::InProgress, Some(0))
-            }
-            (s, a) => {
-                let allowed: &[&str] = match s {
-                    S::Created => &["SUBMIT", "CANCEL"],
-                    S::AwaitingApproval => &["APPROVE", "REJECT", "SKIP", "CANCEL"],
-                    S::Returned => &["SUBMIT", "CANCEL", "RESTART"],
-                    S::Approved | S::Completed | S::Cancelled => &["RESTART"],
-                };
-                return Err(ApiError::conflict(format!(
-                    "{} makes no sense for a task that is `{}`; allowed now: {}",
-                    TaskAction::NAMES[a as usize],
-                    s.as_str(),
-                    allowed.join(", ")
-                ))
-                .with_target("action"));
-            }
-        };
-        let refs = task.values.clone();
         let task = &mut self.tasks[idx];
-        if matches!(action, A::Approve | A::Reject | A::Skip)
-            && let Some(st) = task.steps.get_mut(task.current_step)
-        {
-            st.responses
-                .push(response(TaskAction::NAMES[action as usize]));
-        }
-        if action == A::Submit {
-            // A resubmission starts a fresh approval round.
-            for st in &mut task.steps {
-                st.responses.clear();
-            }
-        }
+        record_response(task, action, comment, now);
         if let Some(s) = step {
             task.current_step = s;
         }
         task.status = status;
         task.modified = now;
+        let refs = task.values.clone();
         self.set_values_status(&refs, value_status, None);
         Ok(&self.tasks[idx])
+    }
+}
+
+/// Where a task action takes the task and its values.
+struct Transition {
+    status: TaskStatus,
+    value_status: Status,
+    /// The approval step the task moves to, if it moves.
+    step: Option<usize>,
+}
+
+/// The workflow: where `action` takes a task in its current status, or the 409 naming the
+/// actions allowed now.
+fn transition(task: &Task, action: TaskAction) -> ApiResult<Transition> {
+    use TaskAction as A;
+    use TaskStatus as S;
+    let last_step = task.steps.is_empty() || task.current_step + 1 >= task.steps.len();
+    let (status, value_status, step) = match (task.status, action) {
+        (S::Created | S::Returned, A::Submit) if task.steps.is_empty() => {
+            (S::Completed, Status::Complete, None)
+        }
+        (S::Created | S::Returned, A::Submit) => {
+            (S::AwaitingApproval, Status::SentForApproval, Some(0))
+        }
+        (S::AwaitingApproval, A::Approve | A::Skip) if last_step => {
+            (S::Approved, Status::Complete, None)
+        }
+        (S::AwaitingApproval, A::Approve | A::Skip) => (
+            S::AwaitingApproval,
+            Status::SentForApproval,
+            Some(task.current_step + 1),
+        ),
+        (S::AwaitingApproval, A::Reject) => (S::Returned, Status::Returned, None),
+        (S::Created | S::AwaitingApproval | S::Returned, A::Cancel) => {
+            (S::Cancelled, Status::NotStarted, None)
+        }
+        (S::Returned | S::Approved | S::Completed | S::Cancelled, A::Restart) => {
+            (S::Created, Status::InProgress, Some(0))
+        }
+        (s, a) => return Err(not_allowed(s, a)),
+    };
+    Ok(Transition {
+        status,
+        value_status,
+        step,
+    })
+}
+
+/// The 409 for an action that makes no sense in the task's status.
+fn not_allowed(s: TaskStatus, a: TaskAction) -> ApiError {
+    use TaskStatus as S;
+    let allowed: &[&str] = match s {
+        S::Created => &["SUBMIT", "CANCEL"],
+        S::AwaitingApproval => &["APPROVE", "REJECT", "SKIP", "CANCEL"],
+        S::Returned => &["SUBMIT", "CANCEL", "RESTART"],
+        S::Approved | S::Completed | S::Cancelled => &["RESTART"],
+    };
+    ApiError::conflict(format!(
+        "{} makes no sense for a task that is `{}`; allowed now: {}",
+        TaskAction::NAMES[a as usize],
+        s.as_str(),
+        allowed.join(", ")
+    ))
+    .with_target("action")
+}
+
+/// An approver's answer goes on the current step; a submission starts a fresh approval round.
+fn record_response(
+    task: &mut Task,
+    action: TaskAction,
+    comment: Option<String>,
+    now: DateTime<Utc>,
+) {
+    use TaskAction as A;
+    if matches!(action, A::Approve | A::Reject | A::Skip)
+        && let Some(st) = task.steps.get_mut(task.current_step)
+    {
+        st.responses.push(serde_json::json!({
+            "created": {"dateTime": ts(now)},
+            "action": TaskAction::NAMES[action as usize],
+            "comment": comment,
+        }));
+    }
+    if action == A::Submit {
+        for st in &mut task.steps {
+            st.responses.clear();
+        }
     }
 }

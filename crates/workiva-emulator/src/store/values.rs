@@ -36,84 +36,9 @@ impl Store {
     ) -> Option<Target> {
         let vals = self.metric_values(m.id);
         let before = details.len();
-        let target = if let Some(id) = &item.id {
-            match Uuid::try_parse(id)
-                .ok()
-                .and_then(|u| vals.by_id.get(&u).copied())
-            {
-                Some(slot) => Some(Target::Existing(slot)),
-                None => {
-                    details.push(Detail::new(
-                        "NotFound",
-                        format!("{}.id", at()),
-                        format!("No value with id `{id}` exists in metric `{}`", m.id),
-                    ));
-                    None
-                }
-            }
-        } else {
-            let period = item
-                .period
-                .expect("form check requires a period without an id");
-            let mut coords: Coords = Vec::with_capacity(item.coords.len());
-            let mut all_known = true;
-            for (dim, dv) in &item.coords {
-                let t = || format!("{}.coordinates", at());
-                let Some(dim_id) = Uuid::try_parse(dim)
-                    .ok()
-                    .filter(|u| m.allowed_dimensions.contains(u))
-                else {
-                    details.push(Detail::new(
-                        "InvalidCoordinates",
-                        t(),
-                        format!(
-                            "Dimension `{dim}` is not one of the metric's allowed dimensions ({})",
-                            m.allowed_dimensions
-                                .iter()
-                                .map(|u| u.to_string())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    ));
-                    all_known = false;
-                    continue;
-                };
-                let dimension = p.dimension(dim_id).expect("allowed dimensions exist");
-                match dimension.value(dv) {
-                    None => {
-                        details.push(Detail::new(
-                            "InvalidCoordinates",
-                            t(),
-                            format!("Dimension `{dim}` has no value with id `{dv}`"),
-                        ));
-                        all_known = false;
-                    }
-                    Some(v) => coords.push((dim_id, v.id.clone())),
-                }
-            }
-            if !all_known {
-                None
-            } else {
-                coords.sort();
-                let key = ValueKey { period, coords };
-                match vals.slot_of_key(&key) {
-                    Some(slot) => Some(Target::Existing(slot)),
-                    None => {
-                        // Inactive dimension values cannot be used in new values.
-                        for (d, dv) in &key.coords {
-                            let dim = p.dimension(*d).expect("checked");
-                            if dim.value(dv).is_some_and(|v| !v.active) {
-                                details.push(Detail::new(
-                                    "InactiveDimensionValue",
-                                    format!("{}.coordinates", at()),
-                                    format!("Dimension value `{dv}` of dimension `{d}` is inactive and cannot be used in a new value"),
-                                ));
-                            }
-                        }
-                        Some(Target::New(key))
-                    }
-                }
-            }
+        let target = match &item.id {
+            Some(id) => target_by_id(vals, m, id, at, details),
+            None => target_by_key(vals, p, m, item, at, details),
         };
         let current = match &target {
             Some(Target::Existing(slot)) => vals.get(*slot),
@@ -122,28 +47,16 @@ impl Store {
         if let Some(v) = &item.value
             && let Err(why) = m.data_type.check(v)
         {
-            details.push(Detail::new("InvalidValue", format!("{}.value", at()), why));
+            details.push(Detail::new(
+                "InvalidValue",
+                format!("{}.value", at()),
+                why.to_string(),
+            ));
         }
-        if let Some(s) = item.status {
-            let from = current.map(|c| c.status);
-            if target.is_some() && !Status::client_may_set(from, s) {
-                let msg = match from {
-                    None => format!(
-                        "A new value may start as notStarted or complete, not {}",
-                        s.as_str()
-                    ),
-                    Some(f) => format!(
-                        "Status cannot change from {} to {} through the API; only notStarted→complete and complete→notStarted are allowed, other changes go through the task workflow",
-                        f.as_str(),
-                        s.as_str()
-                    ),
-                };
-                details.push(Detail::new(
-                    "InvalidStatusTransition",
-                    format!("{}.status", at()),
-                    msg,
-                ));
-            }
+        if let Some(s) = item.status
+            && target.is_some()
+        {
+            check_status(current.map(|c| c.status), s, at, details);
         }
         if let Some(t) = &item.task
             && !self.tasks.iter().any(|x| &x.id == t)
@@ -354,4 +267,134 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+/// The stored value an item names by id.
+fn target_by_id(
+    vals: &MetricValues,
+    m: &Metric,
+    id: &str,
+    at: &dyn Fn() -> String,
+    details: &mut Vec<Detail>,
+) -> Option<Target> {
+    let slot = Uuid::try_parse(id)
+        .ok()
+        .and_then(|u| vals.by_id.get(&u).copied());
+    if slot.is_none() {
+        details.push(Detail::new(
+            "NotFound",
+            format!("{}.id", at()),
+            format!("No value with id `{id}` exists in metric `{}`", m.id),
+        ));
+    }
+    slot.map(Target::Existing)
+}
+
+/// The stored value at an item's reporting period and coordinates, or the new one to create
+/// there (whose dimension values must all be active).
+fn target_by_key(
+    vals: &MetricValues,
+    p: &Program,
+    m: &Metric,
+    item: &UpsertItem,
+    at: &dyn Fn() -> String,
+    details: &mut Vec<Detail>,
+) -> Option<Target> {
+    let period = item
+        .period
+        .expect("form check requires a period without an id");
+    let mut coords = known_coords(p, m, item, at, details)?;
+    coords.sort();
+    let key = ValueKey { period, coords };
+    if let Some(slot) = vals.slot_of_key(&key) {
+        return Some(Target::Existing(slot));
+    }
+    // Inactive dimension values cannot be used in new values.
+    for (d, dv) in &key.coords {
+        let dim = p.dimension(*d).expect("checked");
+        if dim.value(dv).is_some_and(|v| !v.active) {
+            details.push(Detail::new(
+                "InactiveDimensionValue",
+                format!("{}.coordinates", at()),
+                format!("Dimension value `{dv}` of dimension `{d}` is inactive and cannot be used in a new value"),
+            ));
+        }
+    }
+    Some(Target::New(key))
+}
+
+/// The item's coordinates, when each names one of the metric's allowed dimensions and a value
+/// of it; every one that does not is a problem.
+fn known_coords(
+    p: &Program,
+    m: &Metric,
+    item: &UpsertItem,
+    at: &dyn Fn() -> String,
+    details: &mut Vec<Detail>,
+) -> Option<Coords> {
+    let mut coords: Coords = Vec::with_capacity(item.coords.len());
+    let mut all_known = true;
+    for (dim, dv) in &item.coords {
+        let t = || format!("{}.coordinates", at());
+        let Some(dim_id) = Uuid::try_parse(dim)
+            .ok()
+            .filter(|u| m.allowed_dimensions.contains(u))
+        else {
+            details.push(Detail::new(
+                "InvalidCoordinates",
+                t(),
+                format!(
+                    "Dimension `{dim}` is not one of the metric's allowed dimensions ({})",
+                    m.allowed_dimensions
+                        .iter()
+                        .map(|u| u.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+            all_known = false;
+            continue;
+        };
+        let dimension = p.dimension(dim_id).expect("allowed dimensions exist");
+        match dimension.value(dv) {
+            None => {
+                details.push(Detail::new(
+                    "InvalidCoordinates",
+                    t(),
+                    format!("Dimension `{dim}` has no value with id `{dv}`"),
+                ));
+                all_known = false;
+            }
+            Some(v) => coords.push((dim_id, v.id.clone())),
+        }
+    }
+    all_known.then_some(coords)
+}
+
+/// Refuses a status the API does not let a client set on this value (new, or `from`).
+fn check_status(
+    from: Option<Status>,
+    to: Status,
+    at: &dyn Fn() -> String,
+    details: &mut Vec<Detail>,
+) {
+    if Status::client_may_set(from, to) {
+        return;
+    }
+    let msg = match from {
+        None => format!(
+            "A new value may start as notStarted or complete, not {}",
+            to.as_str()
+        ),
+        Some(f) => format!(
+            "Status cannot change from {} to {} through the API; only notStarted→complete and complete→notStarted are allowed, other changes go through the task workflow",
+            f.as_str(),
+            to.as_str()
+        ),
+    };
+    details.push(Detail::new(
+        "InvalidStatusTransition",
+        format!("{}.status", at()),
+        msg,
+    ));
 }
