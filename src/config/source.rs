@@ -123,6 +123,15 @@ impl fmt::Debug for SqlSource {
     }
 }
 
+/// Why a SQL source's database URL cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error(transparent)]
+    Kept(#[from] super::KeptError),
+    #[error("set source.url_env (or url_file) to where the database URL is")]
+    Missing,
+}
+
 impl SqlSource {
     /// What rejects and errors call this source: `postgres query of pipeline emissions`.
     pub fn name(&self, pipeline: &str) -> String {
@@ -130,7 +139,7 @@ impl SqlSource {
     }
 
     /// Reads the database URL: from `url_file`, else the variable `url_env` names, else `url`.
-    pub fn url(&self) -> Result<String, String> {
+    pub fn url(&self) -> Result<String, UrlError> {
         let kept = super::read_kept(
             "source",
             ("url_file", self.url_file.as_deref()),
@@ -139,9 +148,7 @@ impl SqlSource {
         if let Some(url) = kept {
             return Ok(url);
         }
-        self.url
-            .clone()
-            .ok_or_else(|| "set source.url_env (or url_file) to where the database URL is".into())
+        self.url.clone().ok_or(UrlError::Missing)
     }
 
     /// What is wrong with the source's settings.
@@ -291,10 +298,8 @@ mod tests {
         source: Source,
     }
 
-    fn parse(t: &str) -> Result<Source, String> {
-        toml::from_str::<P>(t)
-            .map(|p| p.source)
-            .map_err(|e| e.to_string())
+    fn parse(t: &str) -> Result<Source, toml::de::Error> {
+        toml::from_str::<P>(t).map(|p| p.source)
     }
 
     #[test]
@@ -315,11 +320,13 @@ mod tests {
         assert!(
             parse("[source]\nkind = \"oracle\"\nquery = \"x\"")
                 .unwrap_err()
+                .to_string()
                 .contains("oracle")
         );
         assert!(
             parse("[source]\nkind = \"postgres\"\nurl_env = \"X\"\nquery = \"q\"\nqeury = \"q\"")
                 .unwrap_err()
+                .to_string()
                 .contains("qeury")
         );
     }
