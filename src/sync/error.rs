@@ -39,7 +39,7 @@ pub enum PlanError {
     ValueMap {
         pipeline: String,
         path: PathBuf,
-        reason: String,
+        reason: crate::sync::resolve::ValueMapError,
     },
     /// The reading task ended without an answer (it panicked or was cancelled).
     #[error("pipeline `{pipeline}`: the source reader stopped: {reason}")]

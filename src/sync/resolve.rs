@@ -10,7 +10,7 @@ use std::path::Path;
 
 use super::error::PlanError;
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
-pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta};
+pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta, UnknownMetric};
 use crate::config::PipelineConfig;
 use crate::store::{MappingKind, Store, StoreError};
 use crate::workiva::models::ListedValue;
@@ -221,9 +221,18 @@ pub fn resolve_dimension(meta: &ProgramMeta, given: &str) -> Option<DimensionId>
         .map(|d| d.id.clone())
 }
 
+/// Why a dimension value map cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueMapError {
+    #[error("cannot read it: {0}")]
+    Read(std::io::Error),
+    #[error("line {0}: expected `lake_value,workiva_value_id`")]
+    Line(usize),
+}
+
 /// Reads a `lake_value,workiva_value_id` CSV (header optional, quotes allowed).
-fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, ValueMapError> {
+    let text = std::fs::read_to_string(path).map_err(ValueMapError::Read)?;
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -231,10 +240,7 @@ fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
         }
         let cells: Vec<String> = split_csv(line);
         if cells.len() < 2 {
-            return Err(format!(
-                "line {}: expected `lake_value,workiva_value_id`",
-                i + 1
-            ));
+            return Err(ValueMapError::Line(i + 1));
         }
         if i == 0 && cells[0].eq_ignore_ascii_case("lake_value") {
             continue;
@@ -276,7 +282,10 @@ async fn mapper(
         let r = resolve_metric(meta, store, target, changes).await?;
         metrics.insert(
             key.clone(),
-            r.ok_or_else(|| format!("lake metric `{key}` maps to `{target}`, which is not a metric of the program; fix [pipeline.metrics]")),
+            r.ok_or_else(|| UnknownMetric {
+                key: key.clone(),
+                target: target.clone(),
+            }),
         );
     }
     let fixed = match &p.columns.fixed_metric {
