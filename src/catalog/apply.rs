@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::current::mapping_kind;
+pub use super::error::{ApplyError, StepFailure};
 use super::file::CatalogFile;
-use super::plan::{Action, CatalogPlan, Kind, Patch, Step, decl_values};
+use super::plan::{Action, CatalogPlan, Field, Kind, Patch, Step, decl_values};
 use crate::store::Store;
-use crate::workiva::WorkivaClient;
 use crate::workiva::models::{Dimension, FrameworkReference, Metric, Tag, Topic};
+use crate::workiva::{WorkivaClient, WorkivaError};
 
 /// What an apply did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -24,15 +25,6 @@ pub struct Applied {
     pub updated: usize,
     pub deleted: usize,
     pub requests: usize,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{kind} `{name}`: {reason} (done before it: {done})")]
-pub struct ApplyError {
-    pub kind: &'static str,
-    pub name: String,
-    pub reason: String,
-    pub done: String,
 }
 
 /// Ids by kind and catalog name, filled as resources are matched or created.
@@ -53,7 +45,7 @@ pub async fn apply(
         .collect();
     let mut done = Applied::default();
     for s in &plan.steps {
-        let fail = |reason: String, done: &Applied| ApplyError {
+        let fail = |reason: StepFailure, done: &Applied| ApplyError {
             kind: s.kind.as_str(),
             name: s.name.clone(),
             reason,
@@ -76,7 +68,7 @@ pub async fn apply(
             store
                 .mapping_put(mapping_kind(s.kind), &scope, &key, id)
                 .await
-                .map_err(|e| fail(e.to_string(), &done))?;
+                .map_err(|e| fail(e.into(), &done))?;
         }
     }
     done.program_id = ids
@@ -86,6 +78,7 @@ pub async fn apply(
     Ok(done)
 }
 
+/// One step: the program's, or one topic's, dimension's or metric's.
 async fn step(
     client: &WorkivaClient,
     f: &CatalogFile,
@@ -93,100 +86,33 @@ async fn step(
     pid: Option<&str>,
     ids: &mut Ids,
     done: &mut Applied,
-) -> Result<(), String> {
-    let e = |e: crate::workiva::WorkivaError| e.to_string();
+) -> Result<(), StepFailure> {
     if s.kind == Kind::Program {
-        match &s.action {
-            Action::Create => {
-                let p = client.create_program(&f.program.name).await.map_err(e)?;
-                ids.insert((Kind::Program, s.name.clone()), p.id);
-                done.created += 1;
-                done.requests += 1;
-            }
-            Action::Update(_) => {
-                let id = s.id.as_deref().unwrap_or_default();
-                client
-                    .rename_program(id, &f.program.name)
-                    .await
-                    .map_err(e)?;
-                done.updated += 1;
-                done.requests += 1;
-            }
-            _ => {}
-        }
-        return Ok(());
+        return program_step(client, f, s, ids, done).await;
     }
-    let pid = pid.ok_or("the program was neither found nor created")?;
-    let topic_id = |ids: &Ids, name: &Option<String>| -> Result<Value, String> {
-        match name {
-            None => Ok(Value::Null),
-            Some(n) => ids
-                .get(&(Kind::Topic, n.clone()))
-                .map(|id| Value::String(id.clone()))
-                .ok_or_else(|| format!("topic `{n}` has no id yet")),
-        }
-    };
-    match (&s.action, s.kind) {
-        (Action::Unchanged, _) => {}
-        (Action::Create, kind) => {
-            let i = s.decl.unwrap_or_default();
-            let id = match kind {
-                Kind::Topic => {
-                    let t = &f.topics[i];
-                    let parent = t.parent.as_ref().map(|p| p.get_ref().clone());
-                    let parent = topic_id(ids, &parent)?.as_str().map(str::to_string);
-                    let topic = Topic {
-                        name: t.name.clone(),
-                        parent,
-                        ..Topic::default()
-                    };
-                    client.create_topic(pid, &topic).await.map_err(e)?.id
-                }
-                Kind::Dimension => {
-                    let d = &f.dimensions[i];
-                    let dim = Dimension {
-                        name: Some(d.name.clone()),
-                        values: Some(decl_values(d)),
-                        ..Dimension::default()
-                    };
-                    client.create_dimension(pid, &dim).await.map_err(e)?.id
-                }
-                _ => {
-                    let m = metric(f, i, ids)?;
-                    client.create_metric(pid, &m).await.map_err(e)?.id
-                }
-            };
-            ids.insert((kind, s.name.clone()), id);
+    let pid = pid.ok_or(StepFailure::NoProgram)?;
+    match &s.action {
+        Action::Unchanged => {}
+        Action::Create => {
+            let id = create(client, f, s, pid, ids).await?;
+            ids.insert((s.kind, s.name.clone()), id);
             done.created += 1;
             done.requests += 1;
         }
-        (Action::Update(fields), kind) => {
+        Action::Update(fields) => {
             let id = s.id.as_deref().unwrap_or_default();
             for fl in fields {
-                let value = match &fl.value {
-                    Patch::Json(v) => v.clone(),
-                    Patch::Topic(name) => topic_id(ids, name)?,
-                };
-                match kind {
-                    Kind::Topic => client.patch_topic(pid, id, fl.path, value).await.map(drop),
-                    Kind::Dimension => client
-                        .patch_dimension(pid, id, fl.path, value)
-                        .await
-                        .map(drop),
-                    _ => client.patch_metric(pid, id, fl.path, value).await.map(drop),
-                }
-                .map_err(e)?;
+                patch(client, s.kind, pid, id, fl, ids).await?;
                 done.requests += 1;
             }
             done.updated += 1;
         }
-        (Action::Delete, kind) => {
+        Action::Delete => {
             let id = s.id.as_deref().unwrap_or_default();
-            match kind {
+            match s.kind {
                 Kind::Topic => client.delete_topic(pid, id).await,
                 _ => client.delete_metric(pid, id).await,
-            }
-            .map_err(e)?;
+            }?;
             done.deleted += 1;
             done.requests += 1;
         }
@@ -194,15 +120,121 @@ async fn step(
     Ok(())
 }
 
+/// The program's step: create it, or rename it.
+async fn program_step(
+    client: &WorkivaClient,
+    f: &CatalogFile,
+    s: &Step,
+    ids: &mut Ids,
+    done: &mut Applied,
+) -> Result<(), StepFailure> {
+    match &s.action {
+        Action::Create => {
+            let p = client.create_program(&f.program.name).await?;
+            ids.insert((Kind::Program, s.name.clone()), p.id);
+            done.created += 1;
+            done.requests += 1;
+        }
+        Action::Update(_) => {
+            let id = s.id.as_deref().unwrap_or_default();
+            client.rename_program(id, &f.program.name).await?;
+            done.updated += 1;
+            done.requests += 1;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Creates a topic, a dimension or a metric of program `pid`; its new id.
+async fn create(
+    client: &WorkivaClient,
+    f: &CatalogFile,
+    s: &Step,
+    pid: &str,
+    ids: &Ids,
+) -> Result<String, StepFailure> {
+    let i = s.decl.unwrap_or_default();
+    let id = match s.kind {
+        Kind::Topic => {
+            let t = &f.topics[i];
+            let parent = t.parent.as_ref().map(|p| p.get_ref().clone());
+            let parent = topic_id(ids, &parent)?.as_str().map(str::to_string);
+            let topic = Topic {
+                name: t.name.clone(),
+                parent,
+                ..Topic::default()
+            };
+            client.create_topic(pid, &topic).await?.id
+        }
+        Kind::Dimension => {
+            let d = &f.dimensions[i];
+            let dim = Dimension {
+                name: Some(d.name.clone()),
+                values: Some(decl_values(d)),
+                ..Dimension::default()
+            };
+            client.create_dimension(pid, &dim).await?.id
+        }
+        _ => {
+            let m = metric(f, i, ids)?;
+            client.create_metric(pid, &m).await?.id
+        }
+    };
+    Ok(id)
+}
+
+/// One field's PATCH request on resource `id`.
+async fn patch(
+    client: &WorkivaClient,
+    kind: Kind,
+    pid: &str,
+    id: &str,
+    fl: &Field,
+    ids: &Ids,
+) -> Result<(), StepFailure> {
+    let value = match &fl.value {
+        Patch::Json(v) => v.clone(),
+        Patch::Topic(name) => topic_id(ids, name)?,
+    };
+    let sent: Result<(), WorkivaError> = match kind {
+        Kind::Topic => client.patch_topic(pid, id, fl.path, value).await.map(drop),
+        Kind::Dimension => client
+            .patch_dimension(pid, id, fl.path, value)
+            .await
+            .map(drop),
+        _ => client.patch_metric(pid, id, fl.path, value).await.map(drop),
+    };
+    Ok(sent?)
+}
+
+/// A topic named in the catalog, by the id it has by now (null for none).
+fn topic_id(ids: &Ids, name: &Option<String>) -> Result<Value, StepFailure> {
+    match name {
+        None => Ok(Value::Null),
+        Some(n) => ids
+            .get(&(Kind::Topic, n.clone()))
+            .map(|id| Value::String(id.clone()))
+            .ok_or_else(|| no_id(Kind::Topic, n)),
+    }
+}
+
+fn no_id(kind: Kind, name: &str) -> StepFailure {
+    StepFailure::NoId {
+        kind: kind.as_str(),
+        name: name.to_string(),
+    }
+}
+
 /// A metric's create request, its topic and dimensions by id.
-fn metric(f: &CatalogFile, i: usize, ids: &Ids) -> Result<Metric, String> {
+fn metric(f: &CatalogFile, i: usize, ids: &Ids) -> Result<Metric, StepFailure> {
     let m = &f.metrics[i];
     let topic = match &m.topic {
         None => None,
         Some(t) => Some(
             ids.get(&(Kind::Topic, t.get_ref().clone()))
                 .cloned()
-                .ok_or_else(|| format!("topic `{}` has no id yet", t.get_ref()))?,
+                .ok_or_else(|| no_id(Kind::Topic, t.get_ref()))?,
         ),
     };
     let allowed_dimensions = m
@@ -211,7 +243,7 @@ fn metric(f: &CatalogFile, i: usize, ids: &Ids) -> Result<Metric, String> {
         .map(|d| {
             ids.get(&(Kind::Dimension, d.get_ref().clone()))
                 .cloned()
-                .ok_or_else(|| format!("dimension `{}` has no id yet", d.get_ref()))
+                .ok_or_else(|| no_id(Kind::Dimension, d.get_ref()))
         })
         .collect::<Result<_, _>>()?;
     Ok(Metric {

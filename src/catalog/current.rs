@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
+use super::error::CatalogError;
 use super::file::CatalogFile;
 pub use super::plan::Current;
 use super::plan::Kind;
 use crate::store::{MappingKind, Store};
 use crate::workiva::models::Program;
-use crate::workiva::{ListOptions, WorkivaClient, WorkivaError};
+use crate::workiva::{ListOptions, WorkivaClient};
 
 /// The mapping store's kind for a catalog resource.
 pub fn mapping_kind(k: Kind) -> MappingKind {
@@ -21,23 +22,13 @@ pub fn mapping_kind(k: Kind) -> MappingKind {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error(transparent)]
-    Workiva(#[from] WorkivaError),
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error("[program] is pinned to id `{0}`, which Workiva does not have")]
-    PinnedProgram(String),
-}
-
 /// Reads the program the catalog declares (by pinned id, else by the id recorded under its
 /// name, else by name) and everything in it.
 pub async fn read(
     client: &WorkivaClient,
     store: &Store,
     f: &CatalogFile,
-) -> Result<Current, ReadError> {
+) -> Result<Current, CatalogError> {
     let program = find_program(client, store, f).await?;
     let Some(program) = program else {
         return Ok(Current::default());
@@ -81,11 +72,11 @@ async fn find_program(
     client: &WorkivaClient,
     store: &Store,
     f: &CatalogFile,
-) -> Result<Option<Program>, ReadError> {
+) -> Result<Option<Program>, CatalogError> {
     if let Some(id) = &f.program.id {
         return match client.program(id).await {
             Ok(p) => Ok(Some(p)),
-            Err(e) if e.status() == Some(404) => Err(ReadError::PinnedProgram(id.clone())),
+            Err(e) if e.status() == Some(404) => Err(CatalogError::PinnedProgram(id.clone())),
             Err(e) => Err(e.into()),
         };
     }

@@ -14,8 +14,8 @@ use crate::workiva::models::DataType;
 pub const MAX_PROGRAM_NAME: usize = 150;
 pub const MAX_NAME: usize = 300;
 pub const MAX_DESCRIPTION: usize = 32_767;
-pub const MAX_VALUE_ID: usize = 20;
-pub const MAX_DIMENSION_VALUES: usize = 1_500;
+pub const MAX_VALUE_ID: usize = crate::workiva::models::MAX_VALUE_ID_CHARS;
+pub use crate::workiva::models::MAX_DIMENSION_VALUES;
 pub const MAX_ALLOWED_DIMENSIONS: usize = 7;
 pub const MAX_TAGS: usize = 20;
 pub const MAX_REFERENCES: usize = 20;
@@ -173,7 +173,7 @@ impl Catalog {
 pub fn load(path: &Path) -> Result<Catalog, Vec<String>> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| vec![format!("cannot read catalog file {}: {e}", path.display())])?;
-    let mut c = parse(path, &text).map_err(|e| vec![e])?;
+    let mut c = parse(path, &text).map_err(|e| vec![e.to_string()])?;
     let mut problems = Vec::new();
     let dir = path.parent().unwrap_or(Path::new("."));
     let at: Vec<Option<String>> = c
@@ -207,10 +207,20 @@ pub fn load(path: &Path) -> Result<Catalog, Vec<String>> {
     }
 }
 
+/// A catalog file's text that is not a catalog.
+#[derive(Debug, thiserror::Error)]
+#[error("catalog file {} is not valid: {error}", path.display())]
+pub struct SyntaxError {
+    pub path: PathBuf,
+    pub error: toml::de::Error,
+}
+
 /// Parses a catalog's text (no file is read).
-pub fn parse(path: &Path, text: &str) -> Result<Catalog, String> {
-    let file: CatalogFile = toml::from_str(text)
-        .map_err(|e| format!("catalog file {} is not valid: {e}", path.display()))?;
+pub fn parse(path: &Path, text: &str) -> Result<Catalog, SyntaxError> {
+    let file: CatalogFile = toml::from_str(text).map_err(|error| SyntaxError {
+        path: path.to_path_buf(),
+        error,
+    })?;
     Ok(Catalog {
         path: path.to_path_buf(),
         text: text.to_string(),
@@ -218,9 +228,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Catalog, String> {
     })
 }
 
+/// Why a values CSV cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValuesCsvError {
+    #[error("line {line}: {error}")]
+    Line { line: usize, error: CsvLineError },
+    #[error("line 1: the header must be `id,name,active` (name and active optional), not `{0}`")]
+    Header(String),
+    #[error("line {line}: {fields} fields, but the header has {header}")]
+    TooManyFields {
+        line: usize,
+        fields: usize,
+        header: usize,
+    },
+    #[error("line {line}: active is `{value}`; write true or false")]
+    Active { line: usize, value: String },
+}
+
+/// Why one CSV line cannot be split into fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CsvLineError {
+    #[error("a quote in the middle of an unquoted field")]
+    QuoteInField,
+    #[error("text after a closing quote")]
+    TextAfterQuote,
+    #[error("a quote is never closed")]
+    Unclosed,
+}
+
 /// Dimension values from CSV text: a header line (`id,name,active`, in that order; `name` and
 /// `active` optional), then one value per line. Fields may be quoted (`"Ames, Iowa"`).
-pub fn parse_values_csv(text: &str) -> Result<Vec<ValueDecl>, String> {
+pub fn parse_values_csv(text: &str) -> Result<Vec<ValueDecl>, ValuesCsvError> {
     let mut lines = text
         .lines()
         .enumerate()
@@ -228,28 +266,25 @@ pub fn parse_values_csv(text: &str) -> Result<Vec<ValueDecl>, String> {
     let Some((_, header)) = lines.next() else {
         return Ok(Vec::new());
     };
-    let header = split_csv_line(header).map_err(|e| format!("line 1: {e}"))?;
+    let header = split_csv_line(header).map_err(|error| ValuesCsvError::Line { line: 1, error })?;
     let header: Vec<String> = header.iter().map(|h| h.trim().to_lowercase()).collect();
     if header.first().map(String::as_str) != Some("id")
         || header.get(1).is_some_and(|h| h != "name")
         || header.get(2).is_some_and(|h| h != "active")
         || header.len() > 3
     {
-        return Err(format!(
-            "line 1: the header must be `id,name,active` (name and active optional), not `{}`",
-            header.join(",")
-        ));
+        return Err(ValuesCsvError::Header(header.join(",")));
     }
     let mut out = Vec::new();
     for (i, line) in lines {
         let n = i + 1;
-        let f = split_csv_line(line).map_err(|e| format!("line {n}: {e}"))?;
+        let f = split_csv_line(line).map_err(|error| ValuesCsvError::Line { line: n, error })?;
         if f.len() > header.len() {
-            return Err(format!(
-                "line {n}: {} fields, but the header has {}",
-                f.len(),
-                header.len()
-            ));
+            return Err(ValuesCsvError::TooManyFields {
+                line: n,
+                fields: f.len(),
+                header: header.len(),
+            });
         }
         let id = f[0].trim().to_string();
         let name = f
@@ -261,7 +296,7 @@ pub fn parse_values_csv(text: &str) -> Result<Vec<ValueDecl>, String> {
             Some(s) if s.is_empty() => None,
             Some(s) if s == "true" => Some(true),
             Some(s) if s == "false" => Some(false),
-            Some(s) => return Err(format!("line {n}: active is `{s}`; write true or false")),
+            Some(value) => return Err(ValuesCsvError::Active { line: n, value }),
         };
         out.push(ValueDecl { id, name, active });
     }
@@ -270,7 +305,7 @@ pub fn parse_values_csv(text: &str) -> Result<Vec<ValueDecl>, String> {
 
 /// One CSV line into its fields: commas separate, double quotes enclose a field that holds
 /// commas or quotes (a quote inside is doubled).
-pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
+pub fn split_csv_line(line: &str) -> Result<Vec<String>, CsvLineError> {
     let mut fields = Vec::new();
     let mut cur = String::new();
     let mut chars = line.chars().peekable();
@@ -289,19 +324,19 @@ pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
                 quoted = true;
                 was_quoted = true;
             }
-            (false, '"') => return Err("a quote in the middle of an unquoted field".into()),
+            (false, '"') => return Err(CsvLineError::QuoteInField),
             (false, ',') => {
                 fields.push(std::mem::take(&mut cur));
                 was_quoted = false;
             }
             (false, c) if was_quoted && !c.is_whitespace() => {
-                return Err("text after a closing quote".into());
+                return Err(CsvLineError::TextAfterQuote);
             }
             (false, c) => cur.push(c),
         }
     }
     if quoted {
-        return Err("a quote is never closed".into());
+        return Err(CsvLineError::Unclosed);
     }
     fields.push(cur);
     Ok(fields)
@@ -312,6 +347,29 @@ pub fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
 pub fn check(c: &Catalog) -> Vec<String> {
     let f = &c.file;
     let file = c.path.display().to_string();
+    let mut out = too_long(f, &file);
+    if f.program.name.trim().is_empty() {
+        out.push(format!("{file}: [program] needs a name"));
+    }
+    declared_twice(f, &file, &mut out);
+    let topics: BTreeSet<&str> = f.topics.iter().map(|t| t.name.as_str()).collect();
+    let dims: BTreeSet<&str> = f.dimensions.iter().map(|d| d.name.as_str()).collect();
+    unknown_parents(c, &topics, &mut out);
+    if let Some(cycle) = parent_cycle(f) {
+        out.push(format!("{file}: topics `{cycle}` are each other's parents"));
+    }
+    for d in &f.dimensions {
+        dimension_values(d, &file, &mut out);
+    }
+    for m in &f.metrics {
+        metric_references(c, m, &topics, &dims, &mut out);
+        metric_counts(m, &file, &mut out);
+    }
+    out
+}
+
+/// Every name, unit, description and value id longer than Workiva allows.
+fn too_long(f: &CatalogFile, file: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut long = |what: String, v: &str, max: usize| {
         let n = v.chars().count();
@@ -359,30 +417,29 @@ pub fn check(c: &Catalog) -> Vec<String> {
             }
         }
     }
-    if f.program.name.trim().is_empty() {
-        out.push(format!("{file}: [program] needs a name"));
-    }
+    out
+}
+
+/// Topics, dimensions and metrics declared twice under one name.
+fn declared_twice(f: &CatalogFile, file: &str, out: &mut Vec<String>) {
+    duplicates(out, file, "topic", f.topics.iter().map(|t| t.name.as_str()));
     duplicates(
-        &mut out,
-        &file,
-        "topic",
-        f.topics.iter().map(|t| t.name.as_str()),
-    );
-    duplicates(
-        &mut out,
-        &file,
+        out,
+        file,
         "dimension",
         f.dimensions.iter().map(|d| d.name.as_str()),
     );
     duplicates(
-        &mut out,
-        &file,
+        out,
+        file,
         "metric",
         f.metrics.iter().map(|m| m.name.as_str()),
     );
-    let topics: BTreeSet<&str> = f.topics.iter().map(|t| t.name.as_str()).collect();
-    let dims: BTreeSet<&str> = f.dimensions.iter().map(|d| d.name.as_str()).collect();
-    for t in &f.topics {
+}
+
+/// Parents that are not topics of the catalog.
+fn unknown_parents(c: &Catalog, topics: &BTreeSet<&str>, out: &mut Vec<String>) {
+    for t in &c.file.topics {
         if let Some(p) = &t.parent
             && !topics.contains(p.get_ref().as_str())
         {
@@ -394,80 +451,85 @@ pub fn check(c: &Catalog) -> Vec<String> {
             ));
         }
     }
-    if let Some(cycle) = parent_cycle(f) {
-        out.push(format!("{file}: topics `{cycle}` are each other's parents"));
+}
+
+/// A dimension's values: at least one, within Workiva's limit, each with an id, once.
+fn dimension_values(d: &DimensionDecl, file: &str, out: &mut Vec<String>) {
+    if d.values.is_empty() {
+        out.push(format!(
+            "{file}: dimension `{}` has no values; Workiva needs at least 1",
+            d.name
+        ));
     }
-    for d in &f.dimensions {
-        if d.values.is_empty() {
-            out.push(format!(
-                "{file}: dimension `{}` has no values; Workiva needs at least 1",
-                d.name
-            ));
-        }
-        if d.values.len() > MAX_DIMENSION_VALUES {
-            out.push(format!(
-                "{file}: dimension `{}` has {} values; Workiva allows {MAX_DIMENSION_VALUES}",
-                d.name,
-                d.values.len()
-            ));
-        }
-        let label = format!("dimension `{}`: value id", d.name);
-        duplicates(
-            &mut out,
-            &file,
-            &label,
-            d.values.iter().map(|v| v.id.as_str()),
-        );
-        if d.values.iter().any(|v| v.id.trim().is_empty()) {
-            out.push(format!(
-                "{file}: dimension `{}` has a value without an id",
-                d.name
-            ));
-        }
+    if d.values.len() > MAX_DIMENSION_VALUES {
+        out.push(format!(
+            "{file}: dimension `{}` has {} values; Workiva allows {MAX_DIMENSION_VALUES}",
+            d.name,
+            d.values.len()
+        ));
     }
-    for m in &f.metrics {
-        if let Some(t) = &m.topic
-            && !topics.contains(t.get_ref().as_str())
-        {
+    let label = format!("dimension `{}`: value id", d.name);
+    duplicates(out, file, &label, d.values.iter().map(|v| v.id.as_str()));
+    if d.values.iter().any(|v| v.id.trim().is_empty()) {
+        out.push(format!(
+            "{file}: dimension `{}` has a value without an id",
+            d.name
+        ));
+    }
+}
+
+/// A metric's topic and allowed dimensions that the catalog does not declare.
+fn metric_references(
+    c: &Catalog,
+    m: &MetricDecl,
+    topics: &BTreeSet<&str>,
+    dims: &BTreeSet<&str>,
+    out: &mut Vec<String>,
+) {
+    if let Some(t) = &m.topic
+        && !topics.contains(t.get_ref().as_str())
+    {
+        out.push(format!(
+            "{}: metric `{}`: topic `{}` is not a topic of this catalog",
+            c.at(t),
+            m.name,
+            t.get_ref()
+        ));
+    }
+    for d in &m.allowed_dimensions {
+        if !dims.contains(d.get_ref().as_str()) {
             out.push(format!(
-                "{}: metric `{}`: topic `{}` is not a topic of this catalog",
-                c.at(t),
+                "{}: metric `{}`: allowed dimension `{}` is not a dimension of this catalog",
+                c.at(d),
                 m.name,
-                t.get_ref()
+                d.get_ref()
             ));
         }
-        for d in &m.allowed_dimensions {
-            if !dims.contains(d.get_ref().as_str()) {
-                out.push(format!(
-                    "{}: metric `{}`: allowed dimension `{}` is not a dimension of this catalog",
-                    c.at(d),
-                    m.name,
-                    d.get_ref()
-                ));
-            }
-        }
-        for (what, n, max) in [
-            (
-                "allowed dimensions",
-                m.allowed_dimensions.len(),
-                MAX_ALLOWED_DIMENSIONS,
-            ),
-            ("tags", m.tags.len(), MAX_TAGS),
-            (
-                "framework references",
-                m.framework_references.len(),
-                MAX_REFERENCES,
-            ),
-        ] {
-            if n > max {
-                out.push(format!(
-                    "{file}: metric `{}` has {n} {what}; Workiva allows {max}",
-                    m.name
-                ));
-            }
+    }
+}
+
+/// A metric's allowed dimensions, tags and framework references within Workiva's limits.
+fn metric_counts(m: &MetricDecl, file: &str, out: &mut Vec<String>) {
+    for (what, n, max) in [
+        (
+            "allowed dimensions",
+            m.allowed_dimensions.len(),
+            MAX_ALLOWED_DIMENSIONS,
+        ),
+        ("tags", m.tags.len(), MAX_TAGS),
+        (
+            "framework references",
+            m.framework_references.len(),
+            MAX_REFERENCES,
+        ),
+    ] {
+        if n > max {
+            out.push(format!(
+                "{file}: metric `{}` has {n} {what}; Workiva allows {max}",
+                m.name
+            ));
         }
     }
-    out
 }
 
 fn duplicates<'a>(
@@ -537,7 +599,7 @@ framework_references = [ { framework = "GRI", reference_name = "305-1" } ]
 "#;
 
     #[test]
-    fn the_issues_example_reads_and_checks_clean() {
+    fn the_documented_example_reads_and_checks_clean() {
         let c = parse(Path::new("catalog.toml"), EXAMPLE).unwrap();
         assert_eq!(check(&c), Vec::<String>::new());
         assert_eq!(
@@ -617,11 +679,13 @@ framework_references = [ { framework = "GRI", reference_name = "305-1" } ]
         assert!(
             parse_values_csv("name,id\n")
                 .unwrap_err()
+                .to_string()
                 .contains("header")
         );
         assert!(
             parse_values_csv("id,name,active\nA,B,maybe\n")
                 .unwrap_err()
+                .to_string()
                 .contains("line 2")
         );
     }

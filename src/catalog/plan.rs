@@ -144,15 +144,18 @@ impl CatalogPlan {
     }
 }
 
-/// Why a catalog cannot be planned.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PlanProblem(pub String);
+/// Why a catalog cannot be planned: a declaration is pinned to an id the program lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} `{name}` is pinned to id `{id}`, which the program does not have")]
+pub struct PlanProblem {
+    pub kind: &'static str,
+    pub name: String,
+    pub id: String,
+}
 
 /// Plans the catalog against `cur`. `prune`: also delete what the catalog does not declare.
 pub fn plan(f: &CatalogFile, cur: &Current, prune: bool) -> Result<CatalogPlan, PlanProblem> {
-    let mut steps = Vec::new();
-    steps.push(program_step(f, cur));
+    let mut steps = vec![program_step(f, cur)];
     let topic_ids = matches(
         cur,
         Kind::Topic,
@@ -161,15 +164,46 @@ pub fn plan(f: &CatalogFile, cur: &Current, prune: bool) -> Result<CatalogPlan, 
             .map(|t| (t.id.as_deref(), t.key(), t.name.as_str())),
         cur.topics.iter().map(|t| (t.id.as_str(), t.name.as_str())),
     )?;
-    let topic_name = |id: &str| {
-        cur.topics
+    topic_steps(f, cur, &topic_ids, &mut steps);
+    let dim_ids = matches(
+        cur,
+        Kind::Dimension,
+        f.dimensions
             .iter()
-            .find(|t| t.id == id)
-            .map(|t| t.name.clone())
-    };
+            .map(|d| (d.id.as_deref(), d.key(), d.name.as_str())),
+        cur.dimensions
+            .iter()
+            .map(|d| (d.id.as_str(), d.name.as_deref().unwrap_or_default())),
+    )?;
+    dimension_steps(f, cur, &dim_ids, prune, &mut steps);
+    let metric_ids = matches(
+        cur,
+        Kind::Metric,
+        f.metrics
+            .iter()
+            .map(|m| (m.id.as_deref(), m.key(), m.name.as_str())),
+        cur.metrics.iter().map(|m| (m.id.as_str(), m.name.as_str())),
+    )?;
+    metric_steps(f, cur, &metric_ids, &mut steps);
+    if prune {
+        delete_steps(cur, &topic_ids, &metric_ids, &mut steps);
+    }
+    Ok(CatalogPlan { steps })
+}
+
+/// The name of the topic Workiva holds under `id`.
+fn topic_name(cur: &Current, id: &str) -> Option<String> {
+    cur.topics
+        .iter()
+        .find(|t| t.id == id)
+        .map(|t| t.name.clone())
+}
+
+/// Each declared topic's step, parents first; `ids` are their matched Workiva ids.
+fn topic_steps(f: &CatalogFile, cur: &Current, ids: &[Option<String>], steps: &mut Vec<Step>) {
     for i in topics_parents_first(f) {
         let t = &f.topics[i];
-        let id = topic_ids[i].clone();
+        let id = ids[i].clone();
         let current = id
             .as_ref()
             .and_then(|id| cur.topics.iter().find(|x| &x.id == id));
@@ -178,7 +212,7 @@ pub fn plan(f: &CatalogFile, cur: &Current, prune: bool) -> Result<CatalogPlan, 
             Some(c) => {
                 let mut fields = Vec::new();
                 text_field(&mut fields, "/name", Some(&c.name), Some(&t.name));
-                let old = c.parent.as_deref().and_then(topic_name);
+                let old = c.parent.as_deref().and_then(|p| topic_name(cur, p));
                 let new = t.parent.as_ref().map(|p| p.get_ref().clone());
                 if old != new {
                     fields.push(Field {
@@ -193,18 +227,18 @@ pub fn plan(f: &CatalogFile, cur: &Current, prune: bool) -> Result<CatalogPlan, 
         };
         steps.push(step(Kind::Topic, &t.name, t.key(), id, Some(i), action));
     }
-    let dim_ids = matches(
-        cur,
-        Kind::Dimension,
-        f.dimensions
-            .iter()
-            .map(|d| (d.id.as_deref(), d.key(), d.name.as_str())),
-        cur.dimensions
-            .iter()
-            .map(|d| (d.id.as_str(), d.name.as_deref().unwrap_or_default())),
-    )?;
+}
+
+/// Each declared dimension's step: its name, and its values merged into Workiva's.
+fn dimension_steps(
+    f: &CatalogFile,
+    cur: &Current,
+    ids: &[Option<String>],
+    prune: bool,
+    steps: &mut Vec<Step>,
+) {
     for (i, d) in f.dimensions.iter().enumerate() {
-        let current = dim_ids[i]
+        let current = ids[i]
             .as_ref()
             .and_then(|id| cur.dimensions.iter().find(|x| &x.id == id));
         let action = match current {
@@ -229,70 +263,76 @@ pub fn plan(f: &CatalogFile, cur: &Current, prune: bool) -> Result<CatalogPlan, 
             Kind::Dimension,
             &d.name,
             d.key(),
-            dim_ids[i].clone(),
+            ids[i].clone(),
             Some(i),
             action,
         ));
     }
-    let metric_ids = matches(
-        cur,
-        Kind::Metric,
-        f.metrics
-            .iter()
-            .map(|m| (m.id.as_deref(), m.key(), m.name.as_str())),
-        cur.metrics.iter().map(|m| (m.id.as_str(), m.name.as_str())),
-    )?;
+}
+
+/// Each declared metric's step, with what the API cannot change as warnings.
+fn metric_steps(f: &CatalogFile, cur: &Current, ids: &[Option<String>], steps: &mut Vec<Step>) {
     for (i, m) in f.metrics.iter().enumerate() {
-        let current = metric_ids[i]
+        let current = ids[i]
             .as_ref()
             .and_then(|id| cur.metrics.iter().find(|x| &x.id == id));
         let (action, warnings) = match current {
             None => (Action::Create, Vec::new()),
-            Some(c) => metric_update(m, c, cur, &topic_name),
+            Some(c) => (
+                update_or_not(metric_fields(m, c, cur)),
+                metric_warnings(m, c, cur),
+            ),
         };
         let mut s = step(
             Kind::Metric,
             &m.name,
             m.key(),
-            metric_ids[i].clone(),
+            ids[i].clone(),
             Some(i),
             action,
         );
         s.warnings = warnings;
         steps.push(s);
     }
-    if prune {
-        let kept: BTreeSet<&String> = metric_ids.iter().flatten().collect();
-        for m in cur.metrics.iter().filter(|m| !kept.contains(&m.id)) {
-            steps.push(step(
-                Kind::Metric,
-                &m.name,
-                &m.name,
-                Some(m.id.clone()),
-                None,
-                Action::Delete,
-            ));
-        }
-        let kept: BTreeSet<&String> = topic_ids.iter().flatten().collect();
-        let mut gone: Vec<&Topic> = cur
-            .topics
-            .iter()
-            .filter(|t| !kept.contains(&t.id))
-            .collect();
-        // Children first: deepest topics go before their parents.
-        gone.sort_by_key(|t| std::cmp::Reverse(depth(cur, t)));
-        for t in gone {
-            steps.push(step(
-                Kind::Topic,
-                &t.name,
-                &t.name,
-                Some(t.id.clone()),
-                None,
-                Action::Delete,
-            ));
-        }
+}
+
+/// With `prune`: deletes of the metrics, then the topics (children first), that no
+/// declaration matched.
+fn delete_steps(
+    cur: &Current,
+    topic_ids: &[Option<String>],
+    metric_ids: &[Option<String>],
+    steps: &mut Vec<Step>,
+) {
+    let kept: BTreeSet<&String> = metric_ids.iter().flatten().collect();
+    for m in cur.metrics.iter().filter(|m| !kept.contains(&m.id)) {
+        steps.push(step(
+            Kind::Metric,
+            &m.name,
+            &m.name,
+            Some(m.id.clone()),
+            None,
+            Action::Delete,
+        ));
     }
-    Ok(CatalogPlan { steps })
+    let kept: BTreeSet<&String> = topic_ids.iter().flatten().collect();
+    let mut gone: Vec<&Topic> = cur
+        .topics
+        .iter()
+        .filter(|t| !kept.contains(&t.id))
+        .collect();
+    // Children first: deepest topics go before their parents.
+    gone.sort_by_key(|t| std::cmp::Reverse(depth(cur, t)));
+    for t in gone {
+        steps.push(step(
+            Kind::Topic,
+            &t.name,
+            &t.name,
+            Some(t.id.clone()),
+            None,
+            Action::Delete,
+        ));
+    }
 }
 
 fn step(
@@ -392,10 +432,11 @@ fn matches<'a>(
     for (i, (pinned, key, name)) in decls.iter().enumerate() {
         if let Some(id) = pinned {
             if !has(id) {
-                return Err(PlanProblem(format!(
-                    "{} `{name}` is pinned to id `{id}`, which the program does not have",
-                    kind.as_str()
-                )));
+                return Err(PlanProblem {
+                    kind: kind.as_str(),
+                    name: name.to_string(),
+                    id: id.to_string(),
+                });
             }
             out[i] = Some(id.to_string());
         } else if let Some(id) = cur.recorded.get(&(kind, key.to_string()))
@@ -535,13 +576,8 @@ fn values_change(old: &[DimensionValue], new: &[DimensionValue]) -> String {
     format!("{} values ({})", new.len(), parts.join("; "))
 }
 
-/// A metric's field updates, and what the API cannot change.
-fn metric_update(
-    m: &MetricDecl,
-    c: &Metric,
-    cur: &Current,
-    topic_name: &dyn Fn(&str) -> Option<String>,
-) -> (Action, Vec<String>) {
+/// A metric's field updates: one per field that differs.
+fn metric_fields(m: &MetricDecl, c: &Metric, cur: &Current) -> Vec<Field> {
     let mut fields = Vec::new();
     text_field(&mut fields, "/name", Some(&c.name), Some(&m.name));
     text_field(
@@ -551,7 +587,7 @@ fn metric_update(
         m.description.as_deref(),
     );
     text_field(&mut fields, "/unit", c.unit.as_deref(), m.unit.as_deref());
-    let old = c.topic.as_deref().and_then(topic_name);
+    let old = c.topic.as_deref().and_then(|t| topic_name(cur, t));
     let new = m.topic.as_ref().map(|t| t.get_ref().clone());
     if old != new {
         fields.push(Field {
@@ -581,6 +617,12 @@ fn metric_update(
             value: Patch::Json(json!(m.data_type.as_str())),
         });
     }
+    fields
+}
+
+/// What differs in a metric that the API cannot change: its allowed dimensions, tags and
+/// framework references.
+fn metric_warnings(m: &MetricDecl, c: &Metric, cur: &Current) -> Vec<String> {
     let mut warnings = Vec::new();
     let dim_name: HashMap<&str, &str> = cur
         .dimensions
@@ -629,7 +671,7 @@ fn metric_update(
     if old_refs != new_refs {
         warnings.push(format!("framework references differ: {fixed}"));
     }
-    (update_or_not(fields), warnings)
+    warnings
 }
 
 /// A dimension's create request's values.

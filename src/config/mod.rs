@@ -125,6 +125,36 @@ pub struct EmbeddedEmulator {
     pub state_file: Option<PathBuf>,
 }
 
+/// Why a value kept out of the configuration file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeptError {
+    #[error("cannot read {at}.{key} {}: {error}", path.display())]
+    Unreadable {
+        at: String,
+        key: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{at}.{key} {} is empty", path.display())]
+    EmptyFile {
+        at: String,
+        key: String,
+        path: PathBuf,
+    },
+    #[error("{at}.{key} names the environment variable {var}, which is not set")]
+    Unset {
+        at: String,
+        key: String,
+        var: String,
+    },
+    #[error("{at}.{key} names the environment variable {var}, which is empty")]
+    EmptyVar {
+        at: String,
+        key: String,
+        var: String,
+    },
+}
+
 /// Reads a value kept out of the configuration file (a secret, a database URL with its
 /// password): from `file` if given, else from the environment variable `env` names; `None`
 /// when neither is set. Surrounding white space (a file's final line break) is dropped; an
@@ -133,22 +163,34 @@ pub fn read_kept(
     at: &str,
     (file_key, file): (&str, Option<&Path>),
     (env_key, env): (&str, Option<&str>),
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, KeptError> {
     let value = if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| format!("cannot read {at}.{file_key} {}: {e}", f.display()))?;
+        let text = std::fs::read_to_string(f).map_err(|error| KeptError::Unreadable {
+            at: at.to_string(),
+            key: file_key.to_string(),
+            path: f.to_path_buf(),
+            error,
+        })?;
         if text.trim().is_empty() {
-            return Err(format!("{at}.{file_key} {} is empty", f.display()));
+            return Err(KeptError::EmptyFile {
+                at: at.to_string(),
+                key: file_key.to_string(),
+                path: f.to_path_buf(),
+            });
         }
         text
     } else if let Some(var) = env {
-        let text = std::env::var(var).map_err(|_| {
-            format!("{at}.{env_key} names the environment variable {var}, which is not set")
+        let text = std::env::var(var).map_err(|_| KeptError::Unset {
+            at: at.to_string(),
+            key: env_key.to_string(),
+            var: var.to_string(),
         })?;
         if text.trim().is_empty() {
-            return Err(format!(
-                "{at}.{env_key} names the environment variable {var}, which is empty"
-            ));
+            return Err(KeptError::EmptyVar {
+                at: at.to_string(),
+                key: env_key.to_string(),
+                var: var.to_string(),
+            });
         }
         text
     } else {
@@ -379,31 +421,36 @@ mod tests {
         let file = ("secret_file", Some(f.as_path()));
         let no_env = ("secret_env", None);
         assert_eq!(
-            read_kept("alert `a`", file, no_env),
-            Ok(Some("s3cret".into()))
+            read_kept("alert `a`", file, no_env).unwrap(),
+            Some("s3cret".into())
         );
         std::fs::write(&f, " \n").unwrap();
-        let e = read_kept("alert `a`", file, no_env).unwrap_err();
+        let e = read_kept("alert `a`", file, no_env)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("alert `a`.secret_file ") && e.ends_with(" is empty"),
             "{e}"
         );
         let gone = dir.path().join("gone");
-        let e = read_kept("source", ("url_file", Some(gone.as_path())), no_env).unwrap_err();
+        let e = read_kept("source", ("url_file", Some(gone.as_path())), no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("cannot read source.url_file "), "{e}");
         let e = read_kept(
             "source",
             ("url_file", None),
             ("url_env", Some("ESG_SYNC_TEST_SURELY_UNSET_VAR")),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "source.url_env names the environment variable ESG_SYNC_TEST_SURELY_UNSET_VAR, which is not set"
         );
         assert_eq!(
-            read_kept("source", ("url_file", None), ("url_env", None)),
-            Ok(None)
+            read_kept("source", ("url_file", None), ("url_env", None)).unwrap(),
+            None
         );
     }
 

@@ -199,6 +199,16 @@ impl PipelineConfig {
             (Some(_), None) if self.metrics.is_empty() => p.push(format!("{at}: columns.metric needs a [pipeline.metrics] map from lake keys to Workiva metrics")),
             _ => {}
         }
+        self.period_problems(&at, &mut p);
+        p.extend(self.source.problems(&at));
+        self.column_problems(&at, &mut p);
+        self.limit_problems(&at, &mut p);
+        self.schedule_problems(&at, &mut p);
+        p
+    }
+
+    /// The period's columns: a label column or a year, and both months or neither.
+    fn period_problems(&self, at: &str, p: &mut Vec<String>) {
         let c = &self.columns;
         match (&c.period, &c.year) {
             (None, None) => p.push(format!(
@@ -214,7 +224,11 @@ impl PipelineConfig {
                 "{at}: columns.start_month and columns.end_month go together"
             ));
         }
-        p.extend(self.source.problems(&at));
+    }
+
+    /// The value, status and dimension columns, and the dimension value files.
+    fn column_problems(&self, at: &str, p: &mut Vec<String>) {
+        let c = &self.columns;
         if c.value.trim().is_empty() {
             p.push(format!(
                 "{at}: columns.value is not set; name the source column that holds the values"
@@ -239,6 +253,10 @@ impl PipelineConfig {
                 c.dimensions.len()
             ));
         }
+    }
+
+    /// The delete guard, the batch size and the concurrency within their ranges.
+    fn limit_problems(&self, at: &str, p: &mut Vec<String>) {
         if !(0.0..=1.0).contains(&self.max_delete_fraction) {
             p.push(format!("{at}: max_delete_fraction must be between 0 and 1"));
         }
@@ -251,6 +269,10 @@ impl PipelineConfig {
                 self.concurrency
             ));
         }
+    }
+
+    /// The schedule (it fires, and more often than the jitter) and the time zone.
+    fn schedule_problems(&self, at: &str, p: &mut Vec<String>) {
         if let Some(cron) = &self.schedule {
             match super::schedule::Schedule::parse(cron, "UTC") {
                 Err(e) => p.push(format!("{at}: {e}")),
@@ -276,6 +298,5 @@ impl PipelineConfig {
         if let Err(e) = super::schedule::parse_timezone(&self.timezone) {
             p.push(format!("{at}: {e}"));
         }
-        p
     }
 }

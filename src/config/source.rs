@@ -80,8 +80,9 @@ impl SqlKind {
     }
 }
 
-/// A SQL source: its database, where its URL comes from, the query and its time limit.
-#[derive(Clone, PartialEq, Deserialize)]
+/// A SQL source: its database, where its URL comes from, the query and its time limit. Its
+/// `Debug` shows the URL with its passwords masked.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlSource {
     #[serde(skip, default = "default_kind")]
@@ -89,7 +90,7 @@ pub struct SqlSource {
     /// The database URL in the file; refused when it holds a password (use `url_env` or
     /// `url_file`).
     #[serde(default)]
-    pub url: Option<String>,
+    pub url: Option<crate::redact::Sensitive<String, crate::redact::DbUrl>>,
     /// An environment variable that holds the database URL.
     #[serde(default)]
     pub url_env: Option<String>,
@@ -110,17 +111,13 @@ fn default_timeout() -> u64 {
     600
 }
 
-impl fmt::Debug for SqlSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlSource")
-            .field("kind", &self.kind)
-            .field("url", &self.url.as_deref().map(crate::redact::url))
-            .field("url_env", &self.url_env)
-            .field("url_file", &self.url_file)
-            .field("query", &self.query)
-            .field("statement_timeout_secs", &self.statement_timeout_secs)
-            .finish()
-    }
+/// Why a SQL source's database URL cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error(transparent)]
+    Kept(#[from] super::KeptError),
+    #[error("set source.url_env (or url_file) to where the database URL is")]
+    Missing,
 }
 
 impl SqlSource {
@@ -130,7 +127,7 @@ impl SqlSource {
     }
 
     /// Reads the database URL: from `url_file`, else the variable `url_env` names, else `url`.
-    pub fn url(&self) -> Result<String, String> {
+    pub fn url(&self) -> Result<String, UrlError> {
         let kept = super::read_kept(
             "source",
             ("url_file", self.url_file.as_deref()),
@@ -140,8 +137,9 @@ impl SqlSource {
             return Ok(url);
         }
         self.url
-            .clone()
-            .ok_or_else(|| "set source.url_env (or url_file) to where the database URL is".into())
+            .as_ref()
+            .map(|u| u.expose().clone())
+            .ok_or(UrlError::Missing)
     }
 
     /// What is wrong with the source's settings.
@@ -158,7 +156,7 @@ impl SqlSource {
             _ => p.push(format!("{at}: set one of source.url, url_env and url_file")),
         }
         if let Some(u) = &self.url
-            && crate::redact::holds_secret(u)
+            && crate::redact::holds_secret(u.expose())
         {
             p.push(format!(
                 "{at}: source.url holds a password (in its userinfo or a query parameter such as ?password=); move the URL to an environment variable (url_env) or a file (url_file)"
@@ -291,10 +289,8 @@ mod tests {
         source: Source,
     }
 
-    fn parse(t: &str) -> Result<Source, String> {
-        toml::from_str::<P>(t)
-            .map(|p| p.source)
-            .map_err(|e| e.to_string())
+    fn parse(t: &str) -> Result<Source, toml::de::Error> {
+        toml::from_str::<P>(t).map(|p| p.source)
     }
 
     #[test]
@@ -315,11 +311,13 @@ mod tests {
         assert!(
             parse("[source]\nkind = \"oracle\"\nquery = \"x\"")
                 .unwrap_err()
+                .to_string()
                 .contains("oracle")
         );
         assert!(
             parse("[source]\nkind = \"postgres\"\nurl_env = \"X\"\nquery = \"q\"\nqeury = \"q\"")
                 .unwrap_err()
+                .to_string()
                 .contains("qeury")
         );
     }

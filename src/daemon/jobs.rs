@@ -86,7 +86,7 @@ async fn apply_catalog(client: &WorkivaClient, store: &Store, file: &std::path::
                 outcome: CatalogOutcome::Failed,
             }
             .emit();
-            tracing::error!(pipeline = %name, catalog = %file.display(), error = %format!("{e:#}"), "Cannot apply the catalog; the run goes on against the program as it is.");
+            tracing::error!(pipeline = %name, catalog = %file.display(), error = %format!("{:#}", anyhow::Error::from(e)), "Cannot apply the catalog; the run goes on against the program as it is.");
         }
     }
 }

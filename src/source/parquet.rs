@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayAccessor, ArrayRef, ArrowPrimitiveType, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -113,55 +113,17 @@ pub fn expand(patterns: &[String]) -> Result<Vec<PathBuf>, SourceError> {
     Ok(out)
 }
 
+/// A column's cells, by its Arrow type.
 fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceError> {
     let n = a.len();
-    let mut out = Vec::with_capacity(n);
-    macro_rules! prim {
-        ($t:ty, $f:expr) => {{
-            let arr = a.as_primitive::<$t>();
-            for i in 0..n {
-                out.push(if arr.is_null(i) {
-                    Cell::Null
-                } else {
-                    $f(arr.value(i))
-                });
-            }
-        }};
-    }
-    match a.data_type() {
-        DataType::Null => out.resize(n, Cell::Null),
-        DataType::Utf8 => {
-            let arr = a.as_string::<i32>();
-            for i in 0..n {
-                out.push(if arr.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Text(arr.value(i).to_string())
-                });
-            }
-        }
-        DataType::LargeUtf8 => {
-            let arr = a.as_string::<i64>();
-            for i in 0..n {
-                out.push(if arr.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Text(arr.value(i).to_string())
-                });
-            }
-        }
-        DataType::Utf8View => {
-            let arr = a.as_string_view();
-            for i in 0..n {
-                out.push(if arr.is_null(i) {
-                    Cell::Null
-                } else {
-                    Cell::Text(arr.value(i).to_string())
-                });
-            }
-        }
+    Ok(match a.data_type() {
+        DataType::Null => vec![Cell::Null; n],
+        DataType::Utf8 => texts(a.as_string::<i32>()),
+        DataType::LargeUtf8 => texts(a.as_string::<i64>()),
+        DataType::Utf8View => texts(a.as_string_view()),
         DataType::Boolean => {
             let arr = a.as_boolean();
+            let mut out = Vec::with_capacity(n);
             for i in 0..n {
                 out.push(if arr.is_null(i) {
                     Cell::Null
@@ -169,49 +131,35 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
                     Cell::Bool(arr.value(i))
                 });
             }
+            out
         }
-        DataType::Int8 => prim!(Int8Type, |v: i8| Cell::Int(v as i64)),
-        DataType::Int16 => prim!(Int16Type, |v: i16| Cell::Int(v as i64)),
-        DataType::Int32 => prim!(Int32Type, |v: i32| Cell::Int(v as i64)),
-        DataType::Int64 => prim!(Int64Type, Cell::Int),
-        DataType::UInt8 => prim!(UInt8Type, |v: u8| Cell::Int(v as i64)),
-        DataType::UInt16 => prim!(UInt16Type, |v: u16| Cell::Int(v as i64)),
-        DataType::UInt32 => prim!(UInt32Type, |v: u32| Cell::Int(v as i64)),
-        DataType::UInt64 => prim!(UInt64Type, |v: u64| if v <= i64::MAX as u64 {
-            Cell::Int(v as i64)
-        } else {
-            Cell::Decimal {
-                value: v as i128,
-                scale: 0,
+        DataType::Int8 => prim::<Int8Type>(a, |v| Cell::Int(v as i64)),
+        DataType::Int16 => prim::<Int16Type>(a, |v| Cell::Int(v as i64)),
+        DataType::Int32 => prim::<Int32Type>(a, |v| Cell::Int(v as i64)),
+        DataType::Int64 => prim::<Int64Type>(a, Cell::Int),
+        DataType::UInt8 => prim::<UInt8Type>(a, |v| Cell::Int(v as i64)),
+        DataType::UInt16 => prim::<UInt16Type>(a, |v| Cell::Int(v as i64)),
+        DataType::UInt32 => prim::<UInt32Type>(a, |v| Cell::Int(v as i64)),
+        DataType::UInt64 => prim::<UInt64Type>(a, |v| {
+            if v <= i64::MAX as u64 {
+                Cell::Int(v as i64)
+            } else {
+                Cell::Decimal {
+                    value: v as i128,
+                    scale: 0,
+                }
             }
         }),
-        DataType::Float16 => prim!(Float16Type, |v| Cell::Float(widen_f16(v))),
-        DataType::Float32 => prim!(Float32Type, |v: f32| Cell::Float(super::cell::widen_f32(v))),
-        DataType::Float64 => prim!(Float64Type, Cell::Float),
+        DataType::Float16 => prim::<Float16Type>(a, |v| Cell::Float(widen_f16(v))),
+        DataType::Float32 => prim::<Float32Type>(a, |v| Cell::Float(super::cell::widen_f32(v))),
+        DataType::Float64 => prim::<Float64Type>(a, Cell::Float),
         DataType::Decimal128(_, s) => {
             let s = *s;
-            prim!(Decimal128Type, |v: i128| Cell::Decimal {
-                value: v,
-                scale: s
-            })
+            prim::<Decimal128Type>(a, |v| Cell::Decimal { value: v, scale: s })
         }
-        DataType::Date32 => prim!(Date32Type, Cell::Date),
-        DataType::Date64 => prim!(Date64Type, |ms: i64| date_cell(ms, 86_400_000)),
-        DataType::Timestamp(unit, _) => {
-            let per_day: i64 = match unit {
-                TimeUnit::Second => 86_400,
-                TimeUnit::Millisecond => 86_400_000,
-                TimeUnit::Microsecond => 86_400_000_000,
-                TimeUnit::Nanosecond => 86_400_000_000_000,
-            };
-            let days = |v: i64| date_cell(v, per_day);
-            match unit {
-                TimeUnit::Second => prim!(TimestampSecondType, days),
-                TimeUnit::Millisecond => prim!(TimestampMillisecondType, days),
-                TimeUnit::Microsecond => prim!(TimestampMicrosecondType, days),
-                TimeUnit::Nanosecond => prim!(TimestampNanosecondType, days),
-            }
-        }
+        DataType::Date32 => prim::<Date32Type>(a, Cell::Date),
+        DataType::Date64 => prim::<Date64Type>(a, |ms| date_cell(ms, 86_400_000)),
+        DataType::Timestamp(unit, _) => timestamps(a, *unit),
         DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8) => {
             let plain = arrow_cast_dictionary(a).ok_or_else(|| SourceError::UnsupportedType {
                 file: file.into(),
@@ -227,8 +175,56 @@ fn cells(file: &str, column: &str, a: &ArrayRef) -> Result<Vec<Cell>, SourceErro
                 data_type: other.to_string(),
             });
         }
+    })
+}
+
+/// A primitive column's cells, each value through `f` (one copy of the loop per type).
+#[inline]
+fn prim<T: ArrowPrimitiveType>(a: &ArrayRef, f: impl Fn(T::Native) -> Cell) -> Vec<Cell> {
+    let arr = a.as_primitive::<T>();
+    let n = arr.len();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(if arr.is_null(i) {
+            Cell::Null
+        } else {
+            f(arr.value(i))
+        });
     }
-    Ok(out)
+    out
+}
+
+/// A text column's cells (plain, large or view strings).
+#[inline]
+fn texts<'a>(arr: impl ArrayAccessor<Item = &'a str>) -> Vec<Cell> {
+    let n = arr.len();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(if arr.is_null(i) {
+            Cell::Null
+        } else {
+            Cell::Text(arr.value(i).to_string())
+        });
+    }
+    out
+}
+
+/// A timestamp column's cells: the date of each.
+#[inline]
+fn timestamps(a: &ArrayRef, unit: TimeUnit) -> Vec<Cell> {
+    let per_day: i64 = match unit {
+        TimeUnit::Second => 86_400,
+        TimeUnit::Millisecond => 86_400_000,
+        TimeUnit::Microsecond => 86_400_000_000,
+        TimeUnit::Nanosecond => 86_400_000_000_000,
+    };
+    let days = |v: i64| date_cell(v, per_day);
+    match unit {
+        TimeUnit::Second => prim::<TimestampSecondType>(a, days),
+        TimeUnit::Millisecond => prim::<TimestampMillisecondType>(a, days),
+        TimeUnit::Microsecond => prim::<TimestampMicrosecondType>(a, days),
+        TimeUnit::Nanosecond => prim::<TimestampNanosecondType>(a, days),
+    }
 }
 
 /// Arrow's half-precision float.

@@ -21,7 +21,10 @@ use crate::config::{Columns, SqlKind, SqlSource};
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     #[error("{source_name}: {reason}")]
-    Url { source_name: String, reason: String },
+    Url {
+        source_name: String,
+        reason: crate::config::source::UrlError,
+    },
     #[error(
         "{source_name}: cannot connect to {url}: {reason}. Check the URL and that the database is reachable"
     )]

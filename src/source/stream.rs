@@ -8,15 +8,17 @@
 //! [`Piece::Done`], after which its rows stand, or [`Piece::Failed`], after which the rows it
 //! already handed over must be dropped: a file that fails part way gives none of its rows.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::parquet::{self, SourceError};
 use super::sql::SqlError;
 use super::{SourceRow, object, sql};
-use crate::config::{Columns, Source};
+use crate::config::{Columns, Source, SqlSource, StoreOptions};
 
 /// Chunks in flight between the reader and the consumer.
 pub const CHANNEL_CHUNKS: usize = 4;
@@ -112,86 +114,116 @@ pub async fn open(source: &Source, c: &Columns, pipeline: &str) -> Result<Source
         sent: sent.clone(),
     };
     let task = match source {
-        Source::Sql(s) => {
-            let origin = Arc::<str>::from(s.name(pipeline));
-            let (s, c, pipeline) = (s.clone(), c.clone(), pipeline.to_string());
-            tokio::spawn(async move {
-                let send = |rows| {
-                    let out = out.clone();
-                    async move { out.rows(rows).await }
-                };
-                let end = match sql::read(&s, &c, &pipeline, send).await {
-                    Ok(_) => Piece::Done(origin.clone()),
-                    Err(e) => Piece::Failed(origin.clone(), e.into()),
-                };
-                let _ = tx.send(end).await;
-            })
-        }
+        Source::Sql(s) => spawn_query(s, c, pipeline, out, tx),
         Source::Parquet { paths, store } => {
-            let (remote, local): (Vec<String>, Vec<String>) =
-                paths.iter().cloned().partition(|x| object::is_remote(x));
-            let local: Vec<String> = local
-                .into_iter()
-                .map(|x| x.strip_prefix("file://").map(str::to_string).unwrap_or(x))
-                .collect();
-            let files = if local.is_empty() {
-                Vec::new()
-            } else {
-                parquet::expand(&local)?
-            };
-            let objects = if remote.is_empty() {
-                Vec::new()
-            } else {
-                let (objects, unmatched) = object::expand(&remote, store).await;
-                if let Some(e) = SourceError::all(unmatched) {
-                    return Err(e.into());
-                }
-                objects
-            };
-            let c = c.clone();
-            tokio::spawn(async move {
-                let (local_out, local_tx) = (out.clone(), tx.clone());
-                let cols = c.clone();
-                let read_local = tokio::task::spawn_blocking(move || {
-                    for f in files {
-                        let origin: Arc<str> = Arc::from(f.display().to_string());
-                        let mut send = |rows| local_out.blocking_rows(rows);
-                        let end = match parquet::read_file(&f, &cols, &mut send) {
-                            Ok(_) => Piece::Done(origin),
-                            Err(e) => Piece::Failed(origin, e.into()),
-                        };
-                        if local_tx.blocking_send(end).is_err() {
-                            return;
-                        }
-                    }
-                });
-                if let Err(e) = read_local.await {
-                    if e.is_panic() {
-                        std::panic::resume_unwind(e.into_panic());
-                    }
-                    return;
-                }
-                for o in objects {
-                    let origin: Arc<str> = Arc::from(o.url.as_str());
-                    let send = |rows| {
-                        let out = out.clone();
-                        async move { out.rows(rows).await }
-                    };
-                    let end = match object::read_object(&o, &c, send).await {
-                        Ok(_) => Piece::Done(origin),
-                        Err(e) => Piece::Failed(origin, e.into()),
-                    };
-                    if tx.send(end).await.is_err() {
-                        return;
-                    }
-                }
-            })
+            let (files, objects) = expand(paths, store).await?;
+            spawn_files(files, objects, c, out, tx)
         }
     };
     Ok(SourceStream {
         rx,
         task: Some(task),
         sent,
+    })
+}
+
+/// Reads a SQL source's query as a task.
+fn spawn_query(
+    s: &SqlSource,
+    c: &Columns,
+    pipeline: &str,
+    out: Out,
+    tx: mpsc::Sender<Piece>,
+) -> JoinHandle<()> {
+    let origin = Arc::<str>::from(s.name(pipeline));
+    let (s, c, pipeline) = (s.clone(), c.clone(), pipeline.to_string());
+    tokio::spawn(async move {
+        let send = |rows| {
+            let out = out.clone();
+            async move { out.rows(rows).await }
+        };
+        let end = match sql::read(&s, &c, &pipeline, send).await {
+            Ok(_) => Piece::Done(origin.clone()),
+            Err(e) => Piece::Failed(origin.clone(), e.into()),
+        };
+        let _ = tx.send(end).await;
+    })
+}
+
+/// The local files and the objects a Parquet source's patterns match; an error when a
+/// pattern matches nothing.
+async fn expand(
+    paths: &[String],
+    store: &StoreOptions,
+) -> Result<(Vec<PathBuf>, Vec<object::Object>), ReadError> {
+    let (remote, local): (Vec<String>, Vec<String>) =
+        paths.iter().cloned().partition(|x| object::is_remote(x));
+    let local: Vec<String> = local
+        .into_iter()
+        .map(|x| x.strip_prefix("file://").map(str::to_string).unwrap_or(x))
+        .collect();
+    let files = if local.is_empty() {
+        Vec::new()
+    } else {
+        parquet::expand(&local)?
+    };
+    let objects = if remote.is_empty() {
+        Vec::new()
+    } else {
+        let (objects, unmatched) = object::expand(&remote, store).await;
+        if let Some(e) = SourceError::all(unmatched) {
+            return Err(e.into());
+        }
+        objects
+    };
+    Ok((files, objects))
+}
+
+/// Reads the local files on a blocking thread, then the objects, one origin after the other.
+fn spawn_files(
+    files: Vec<PathBuf>,
+    objects: Vec<object::Object>,
+    c: &Columns,
+    out: Out,
+    tx: mpsc::Sender<Piece>,
+) -> JoinHandle<()> {
+    let c = c.clone();
+    tokio::spawn(async move {
+        let (local_out, local_tx) = (out.clone(), tx.clone());
+        let cols = c.clone();
+        let read_local = tokio::task::spawn_blocking(move || {
+            for f in files {
+                let origin: Arc<str> = Arc::from(f.display().to_string());
+                let mut send = |rows| local_out.blocking_rows(rows);
+                let end = match parquet::read_file(&f, &cols, &mut send) {
+                    Ok(_) => Piece::Done(origin),
+                    Err(e) => Piece::Failed(origin, e.into()),
+                };
+                if local_tx.blocking_send(end).is_err() {
+                    return;
+                }
+            }
+        });
+        if let Err(e) = read_local.await {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            return;
+        }
+        for o in objects {
+            let origin: Arc<str> = Arc::from(o.url.as_str());
+            let send = |rows| {
+                let out = out.clone();
+                async move { out.rows(rows).await }
+            };
+            let end = match object::read_object(&o, &c, send).await {
+                Ok(_) => Piece::Done(origin),
+                Err(e) => Piece::Failed(origin, e.into()),
+            };
+            if tx.send(end).await.is_err() {
+                return;
+            }
+        }
     })
 }
 

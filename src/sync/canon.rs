@@ -73,30 +73,48 @@ pub fn normalize_decimal(s: &str) -> Option<String> {
     })
 }
 
+/// Why a cell is not a value of its metric's type; the text is the reject's reason.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{0} is not a finite number")]
+    NotFinite(f64),
+    /// Text that is not a decimal (shown shortened).
+    #[error(
+        "`{shown}` is not a number; a {} metric takes a decimal such as 1024.55 (exponents within ±{MAX_EXPONENT})",
+        dt.as_str()
+    )]
+    NotNumber { shown: String, dt: DataType },
+    #[error("a {} metric takes a number, not {kind}", dt.as_str())]
+    NumberOf { dt: DataType, kind: &'static str },
+    /// Text that is not a date (shown shortened).
+    #[error("`{0}` is not a date; a date metric takes YYYY-MM-DD")]
+    NotDate(String),
+    #[error("a date metric takes a date, not {0}")]
+    DateOf(&'static str),
+}
+
 /// The canonical text of a source cell for a metric of `dt`; the error says why not.
-pub fn canonical(cell: &Cell, dt: DataType) -> Result<Option<String>, String> {
+pub fn canonical(cell: &Cell, dt: DataType) -> Result<Option<String>, ValueError> {
     match dt {
         DataType::Number | DataType::Currency | DataType::Percent => match cell {
             Cell::Null => Ok(None),
             Cell::Int(i) => Ok(Some(i.to_string())),
-            Cell::Float(f) if !f.is_finite() => Err(format!("{f} is not a finite number")),
+            Cell::Float(f) if !f.is_finite() => Err(ValueError::NotFinite(*f)),
             Cell::Float(f) => Ok(Some(
                 normalize_decimal(&format!("{f}")).unwrap_or_else(|| f.to_string()),
             )),
             Cell::Decimal { value, scale } => Ok(Some(decimal_from_scaled(*value, *scale))),
             Cell::Text(s) if s.trim().is_empty() => Ok(None),
-            Cell::Text(s) => normalize_decimal(s).map(Some).ok_or_else(|| {
-                format!(
-                    "`{}` is not a number; a {} metric takes a decimal such as 1024.55 (exponents within ±{MAX_EXPONENT})",
-                    preview(s),
-                    dt.as_str()
-                )
+            Cell::Text(s) => normalize_decimal(s)
+                .map(Some)
+                .ok_or_else(|| ValueError::NotNumber {
+                    shown: preview(s),
+                    dt,
+                }),
+            Cell::Date(_) | Cell::Bool(_) => Err(ValueError::NumberOf {
+                dt,
+                kind: kind(cell),
             }),
-            Cell::Date(_) | Cell::Bool(_) => Err(format!(
-                "a {} metric takes a number, not {}",
-                dt.as_str(),
-                kind(cell)
-            )),
         },
         DataType::Date => match cell {
             Cell::Null => Ok(None),
@@ -109,13 +127,10 @@ pub fn canonical(cell: &Cell, dt: DataType) -> Result<Option<String>, String> {
                     .filter(|_| t.len() == 10 || t[10..].starts_with(['T', ' ']));
                 match day.and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) {
                     Some(d) => Ok(Some(d.format("%Y-%m-%d").to_string())),
-                    None => Err(format!(
-                        "`{}` is not a date; a date metric takes YYYY-MM-DD",
-                        preview(s)
-                    )),
+                    None => Err(ValueError::NotDate(preview(s))),
                 }
             }
-            other => Err(format!("a date metric takes a date, not {}", kind(other))),
+            other => Err(ValueError::DateOf(kind(other))),
         },
         DataType::Text => Ok(cell.text()),
     }
@@ -259,6 +274,7 @@ mod tests {
         assert!(
             canonical(&Cell::Text("12 tons".into()), n)
                 .unwrap_err()
+                .to_string()
                 .contains("not a number")
         );
         assert_eq!(

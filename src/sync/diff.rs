@@ -171,26 +171,7 @@ pub fn diff_metric(
             }
             continue;
         }
-        let mut item = MetricValue {
-            value: r.value.clone(),
-            reporting_period: Some(r.period),
-            coordinates: Some(
-                key.1
-                    .iter()
-                    .map(|(d, v)| (d.to_string(), v.to_string()))
-                    .collect::<BTreeMap<_, _>>(),
-            ),
-            ..MetricValue::default()
-        };
-        match &r.notes {
-            Some(n) if n.is_empty() => item.fields_to_clear.push("notes".into()),
-            Some(n) => item.notes = Some(n.clone()),
-            None => {}
-        }
-        if r.value.is_none() {
-            // An explicit clear (empty_values = "clear"), never `""`.
-            item.fields_to_clear.push("value".into());
-        }
+        let item = write_item(r, &key.1);
         let decided = match (current, same) {
             (Some(cur), Some(same)) => update(p, cur, r, item, same),
             _ => create(p, meta, &key.1, r, item),
@@ -204,27 +185,60 @@ pub fn diff_metric(
         if mirror {
             seen.insert(key);
         }
-        match decided {
-            Decision::Write(w) => {
-                if w.create {
-                    plan.creates += 1;
-                } else {
-                    plan.updates += 1;
-                }
-                plan.writes.push(w);
-            }
-            Decision::Nothing => plan.unchanged += 1,
-            Decision::Locked => plan.locked += 1,
-            Decision::Reject(rj) => {
-                plan.rejects += 1;
-                rejects.push(rj);
-            }
-        }
+        tally(&mut plan, &mut rejects, decided);
     }
     if mirror {
         deletes(&mut plan, metric_id, by_key, &seen, known.claimed);
     }
     (plan, rejects)
+}
+
+/// The value a row asks Workiva to hold at `coords`: its value and notes, and the fields it
+/// clears.
+#[inline]
+fn write_item(r: &Row, coords: &Coordinates) -> MetricValue {
+    let mut item = MetricValue {
+        value: r.value.clone(),
+        reporting_period: Some(r.period),
+        coordinates: Some(
+            coords
+                .iter()
+                .map(|(d, v)| (d.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        ..MetricValue::default()
+    };
+    match &r.notes {
+        Some(n) if n.is_empty() => item.fields_to_clear.push("notes".into()),
+        Some(n) => item.notes = Some(n.clone()),
+        None => {}
+    }
+    if r.value.is_none() {
+        // An explicit clear (empty_values = "clear"), never `""`.
+        item.fields_to_clear.push("value".into());
+    }
+    item
+}
+
+/// Counts a row's decision into the metric's plan (a write is kept, a reject returned).
+#[inline]
+fn tally(plan: &mut MetricPlan, rejects: &mut Vec<Reject>, decided: Decision) {
+    match decided {
+        Decision::Write(w) => {
+            if w.create {
+                plan.creates += 1;
+            } else {
+                plan.updates += 1;
+            }
+            plan.writes.push(w);
+        }
+        Decision::Nothing => plan.unchanged += 1,
+        Decision::Locked => plan.locked += 1,
+        Decision::Reject(rj) => {
+            plan.rejects += 1;
+            rejects.push(rj);
+        }
+    }
 }
 
 /// `[pipeline.review]`: a write of a number judged against the prior year's value, its

@@ -39,7 +39,7 @@ pub enum PlanError {
     ValueMap {
         pipeline: String,
         path: PathBuf,
-        reason: String,
+        reason: ValueMapError,
     },
     /// The reading task ended without an answer (it panicked or was cancelled).
     #[error("pipeline `{pipeline}`: the source reader stopped: {reason}")]
@@ -272,6 +272,15 @@ impl RunError {
             _ => false,
         }
     }
+}
+
+/// Why a dimension value map cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueMapError {
+    #[error("cannot read it: {0}")]
+    Read(std::io::Error),
+    #[error("line {0}: expected `lake_value,workiva_value_id`")]
+    Line(usize),
 }
 
 #[cfg(test)]

@@ -4,6 +4,27 @@
 use crate::source::Cell;
 use crate::workiva::models::ReportingPeriod;
 
+/// Why a row's period cannot be read; the text is the reject's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeriodError {
+    #[error("year {0} is outside 1000-9999")]
+    Year(i64),
+    #[error("months {0}-{1} are outside 1-12")]
+    Months(i64, i64),
+    #[error("start month {0} is after end month {1}")]
+    StartAfterEnd(i64, i64),
+    #[error("`{0}` is not a period label; use 2025, 2025-Q1..Q4, 2025-H1/H2 or 2025-01..12")]
+    Label(String),
+    #[error("the year is empty or not a whole number")]
+    NoYear,
+    #[error("the start month is empty or not a whole number")]
+    NoStartMonth,
+    #[error("the end month is empty or not a whole number")]
+    NoEndMonth,
+    #[error("the period is empty")]
+    Empty,
+}
+
 fn int(c: &Cell) -> Option<i64> {
     match c {
         Cell::Int(i) => Some(*i),
@@ -14,15 +35,15 @@ fn int(c: &Cell) -> Option<i64> {
     }
 }
 
-fn checked(year: i64, start: i64, end: i64) -> Result<ReportingPeriod, String> {
+fn checked(year: i64, start: i64, end: i64) -> Result<ReportingPeriod, PeriodError> {
     if !(1000..=9999).contains(&year) {
-        return Err(format!("year {year} is outside 1000-9999"));
+        return Err(PeriodError::Year(year));
     }
     if !(1..=12).contains(&start) || !(1..=12).contains(&end) {
-        return Err(format!("months {start}-{end} are outside 1-12"));
+        return Err(PeriodError::Months(start, end));
     }
     if start > end {
-        return Err(format!("start month {start} is after end month {end}"));
+        return Err(PeriodError::StartAfterEnd(start, end));
     }
     Ok(ReportingPeriod {
         year: year as u16,
@@ -32,12 +53,10 @@ fn checked(year: i64, start: i64, end: i64) -> Result<ReportingPeriod, String> {
 }
 
 /// Parses a period label.
-pub fn parse_label(label: &str) -> Result<ReportingPeriod, String> {
+pub fn parse_label(label: &str) -> Result<ReportingPeriod, PeriodError> {
     let t = label.trim().to_ascii_uppercase();
     let t = t.strip_prefix("FY").unwrap_or(&t);
-    let bad = || {
-        format!("`{label}` is not a period label; use 2025, 2025-Q1..Q4, 2025-H1/H2 or 2025-01..12")
-    };
+    let bad = || PeriodError::Label(label.to_string());
     // `get`, not indexing: a label is lake text, and a multi-byte character (an en dash in
     // `Q1–2025`) must not split.
     let (Some(digits), Some(rest)) = (t.get(..4), t.get(4..)) else {
@@ -71,15 +90,15 @@ pub fn from_cells(
     start: &Cell,
     end: &Cell,
     has_months: bool,
-) -> Result<ReportingPeriod, String> {
+) -> Result<ReportingPeriod, PeriodError> {
     if has_months {
-        let y = int(period_or_year).ok_or("the year is empty or not a whole number")?;
-        let s = int(start).ok_or("the start month is empty or not a whole number")?;
-        let e = int(end).ok_or("the end month is empty or not a whole number")?;
+        let y = int(period_or_year).ok_or(PeriodError::NoYear)?;
+        let s = int(start).ok_or(PeriodError::NoStartMonth)?;
+        let e = int(end).ok_or(PeriodError::NoEndMonth)?;
         return checked(y, s, e);
     }
     match period_or_year {
-        Cell::Null => Err("the period is empty".into()),
+        Cell::Null => Err(PeriodError::Empty),
         Cell::Int(y) => checked(*y, 1, 12),
         other => parse_label(&other.text().unwrap_or_default()),
     }
@@ -159,6 +178,7 @@ mod tests {
         assert!(
             from_cells(&Cell::Int(2025), &Cell::Int(7), &Cell::Int(6), true)
                 .unwrap_err()
+                .to_string()
                 .contains("after")
         );
         assert!(from_cells(&Cell::Int(999), &Cell::Int(1), &Cell::Int(1), true).is_err());

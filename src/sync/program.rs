@@ -31,11 +31,22 @@ pub struct DimColumn {
     pub values: BTreeMap<String, String>,
 }
 
+/// Why a lake metric key cannot be synced: `[pipeline.metrics]` maps it to a metric the
+/// program does not have (reported per row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "lake metric `{key}` maps to `{target}`, which is not a metric of the program; fix [pipeline.metrics]"
+)]
+pub struct UnknownMetric {
+    pub key: String,
+    pub target: String,
+}
+
 /// The pipeline's lake keys, turned into Workiva ids.
 #[derive(Debug, Clone, Default)]
 pub struct Mapper {
     /// Lake metric key -> metric id, or why it cannot be synced (reported per row).
-    pub metrics: HashMap<String, Result<MetricId, String>>,
+    pub metrics: HashMap<String, Result<MetricId, UnknownMetric>>,
     /// `columns.fixed_metric`, resolved.
     pub fixed: Option<MetricId>,
     /// In the order of `columns.dimensions`.

@@ -136,14 +136,37 @@ pub fn status_of(e: &RunError) -> Status {
     }
 }
 
-/// The summary table of one report.
+/// The summary table of one report: its title, the table of counts, the rows and batches,
+/// the review, new dimension values, the first rejects and the error.
 pub fn render(r: &Report) -> String {
-    let mut out = vec![format!(
+    let mut out = vec![title(r)];
+    out.extend(table(r));
+    out.push(batches_line(r));
+    out.extend(review_line(r));
+    out.extend(new_values_lines(r));
+    if r.status == Status::Planned || (r.run_id.is_none() && r.status == Status::Partial) {
+        out.push("dry run: nothing was written to Workiva".into());
+    }
+    out.extend(rejects_lines(r));
+    if let Some(e) = &r.error {
+        out.push(format!("error: {e}"));
+    }
+    out.join("\n")
+}
+
+/// `pipeline NAME: STATUS (run ID)`.
+fn title(r: &Report) -> String {
+    format!(
         "pipeline {}: {}{}",
         r.pipeline,
         r.status.as_str(),
         r.run_id.map(|i| format!(" (run {i})")).unwrap_or_default()
-    )];
+    )
+}
+
+/// The table of counts, aligned: a header, a row per metric, the rows rejected before the
+/// diff, and the total.
+fn table(r: &Report) -> Vec<String> {
     let mut header = vec![
         "metric",
         "create",
@@ -158,8 +181,15 @@ pub fn render(r: &Report) -> String {
     if reviewing {
         header.extend(["auto-complete", "flag"]);
     }
-    let mut rows: Vec<Vec<String>> = r
-        .metrics
+    let mut rows = metric_rows(r, reviewing);
+    rows.extend(rejected_before_diff_row(r, reviewing));
+    rows.push(total_row(r));
+    aligned(&header, rows)
+}
+
+/// One row per metric.
+fn metric_rows(r: &Report, reviewing: bool) -> Vec<Vec<String>> {
+    r.metrics
         .iter()
         .map(|m| {
             vec![
@@ -180,27 +210,36 @@ pub fn render(r: &Report) -> String {
             )
             .collect()
         })
-        .collect();
-    let c = &r.counts;
-    // Rows rejected while reading and validating belong to no metric's diff; this row makes
-    // the column add up to the total.
-    let before_diff = c.rejected - r.metrics.iter().map(|m| m.rejects as i64).sum::<i64>();
-    if before_diff > 0 {
-        let dash = || "-".to_string();
-        rows.push(vec![
-            "(rejected before the diff)".into(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            dash(),
-            before_diff.to_string(),
-        ]);
-        if reviewing {
-            rows.last_mut().expect("pushed").extend([dash(), dash()]);
-        }
+        .collect()
+}
+
+/// Rows rejected while reading and validating belong to no metric's diff; this row makes
+/// the column add up to the total.
+fn rejected_before_diff_row(r: &Report, reviewing: bool) -> Option<Vec<String>> {
+    let before_diff = r.counts.rejected - r.metrics.iter().map(|m| m.rejects as i64).sum::<i64>();
+    if before_diff <= 0 {
+        return None;
     }
-    rows.push(vec![
+    let dash = || "-".to_string();
+    let mut row = vec![
+        "(rejected before the diff)".into(),
+        dash(),
+        dash(),
+        dash(),
+        dash(),
+        dash(),
+        before_diff.to_string(),
+    ];
+    if reviewing {
+        row.extend([dash(), dash()]);
+    }
+    Some(row)
+}
+
+/// The run's totals.
+fn total_row(r: &Report) -> Vec<String> {
+    let c = &r.counts;
+    let mut row = vec![
         "total".into(),
         c.created.to_string(),
         c.updated.to_string(),
@@ -208,12 +247,16 @@ pub fn render(r: &Report) -> String {
         c.locked.to_string(),
         c.deleted.to_string(),
         c.rejected.to_string(),
-    ]);
+    ];
     if let Some(t) = &r.review {
-        rows.last_mut()
-            .expect("pushed")
-            .extend([t.auto_completed.to_string(), t.flagged.to_string()]);
+        row.extend([t.auto_completed.to_string(), t.flagged.to_string()]);
     }
+    row
+}
+
+/// The header and rows as lines, each column as wide as its widest cell: the first to the
+/// left, the others to the right.
+fn aligned(header: &[&str], rows: Vec<Vec<String>>) -> Vec<String> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
@@ -234,13 +277,16 @@ pub fn render(r: &Report) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    out.push(line(header.iter().map(|h| h.to_string()).collect()));
-    for row in rows {
-        out.push(line(row));
-    }
-    out.push(format!(
+    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    out.extend(rows.into_iter().map(line));
+    out
+}
+
+/// Rows read and batches sent (and resumed).
+fn batches_line(r: &Report) -> String {
+    format!(
         "rows read: {}; batches sent: {}{}",
-        c.read,
+        r.counts.read,
         r.batches,
         if r.resumed_batches > 0 {
             format!(
@@ -250,49 +296,59 @@ pub fn render(r: &Report) -> String {
         } else {
             String::new()
         }
-    ));
-    if let Some(t) = &r.review {
-        let verb = if r.run_id.is_some() { "" } else { "would be " };
+    )
+}
+
+/// With a threshold review: what was (or would be) auto-completed and flagged.
+fn review_line(r: &Report) -> Option<String> {
+    let t = r.review.as_ref()?;
+    let verb = if r.run_id.is_some() { "" } else { "would be " };
+    Some(format!(
+        "review: {} values {verb}auto-completed, {} {verb}flagged for review{}",
+        t.auto_completed,
+        t.flagged,
+        match r.run_id {
+            Some(id) if t.flagged > 0 => format!(" (esg-sync review report --run {id})"),
+            _ => String::new(),
+        }
+    ))
+}
+
+/// The dimension values added (or to add), a line per dimension.
+fn new_values_lines(r: &Report) -> Vec<String> {
+    let verb = if r.run_id.is_some() {
+        "added"
+    } else {
+        "to add"
+    };
+    r.new_dimension_values
+        .iter()
+        .map(|nv| {
+            let ids: Vec<&str> = nv.values.iter().map(|v| v.as_str()).collect();
+            format!(
+                "new values of dimension {} ({verb}): {}",
+                nv.name,
+                ids.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// The number of rejects, the first five, and where to see them all.
+fn rejects_lines(r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if r.rejects.is_empty() {
+        return out;
+    }
+    out.push(format!("{} rows rejected; first ones:", r.rejects.len()));
+    for rj in r.rejects.iter().take(5) {
         out.push(format!(
-            "review: {} values {verb}auto-completed, {} {verb}flagged for review{}",
-            t.auto_completed,
-            t.flagged,
-            match r.run_id {
-                Some(id) if t.flagged > 0 => format!(" (esg-sync review report --run {id})"),
-                _ => String::new(),
-            }
+            "  {} row {}, {}: {}",
+            rj.source_file, rj.source_row, rj.field, rj.reason
         ));
     }
-    for nv in &r.new_dimension_values {
-        let verb = if r.run_id.is_some() {
-            "added"
-        } else {
-            "to add"
-        };
-        let ids: Vec<&str> = nv.values.iter().map(|v| v.as_str()).collect();
-        out.push(format!(
-            "new values of dimension {} ({verb}): {}",
-            nv.name,
-            ids.join(", ")
-        ));
+    if let Some(id) = r.run_id {
+        out.push(format!("  all of them: esg-sync rejects --run {id}"));
     }
-    if r.status == Status::Planned || (r.run_id.is_none() && r.status == Status::Partial) {
-        out.push("dry run: nothing was written to Workiva".into());
-    }
-    if !r.rejects.is_empty() {
-        out.push(format!("{} rows rejected; first ones:", r.rejects.len()));
-        for rj in r.rejects.iter().take(5) {
-            out.push(format!(
-                "  {} row {}, {}: {}",
-                rj.source_file, rj.source_row, rj.field, rj.reason
-            ));
-        }
-        if let Some(id) = r.run_id {
-            out.push(format!("  all of them: esg-sync rejects --run {id}"));
-        }
-    }
-    if let Some(e) = &r.error {
-        out.push(format!("error: {e}"));
-    }
-    out.join("\n")
+    out
 }

@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use super::error::PlanError;
+use super::error::{PlanError, ValueMapError};
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
-pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta};
+pub use super::program::{DimColumn, DimMeta, Mapper, ProgramMeta, UnknownMetric};
 use crate::config::PipelineConfig;
 use crate::store::{MappingKind, Store, StoreError};
 use crate::workiva::models::ListedValue;
@@ -222,8 +222,8 @@ pub fn resolve_dimension(meta: &ProgramMeta, given: &str) -> Option<DimensionId>
 }
 
 /// Reads a `lake_value,workiva_value_id` CSV (header optional, quotes allowed).
-fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, ValueMapError> {
+    let text = std::fs::read_to_string(path).map_err(ValueMapError::Read)?;
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -231,10 +231,7 @@ fn read_value_map(path: &Path) -> Result<BTreeMap<String, String>, String> {
         }
         let cells: Vec<String> = split_csv(line);
         if cells.len() < 2 {
-            return Err(format!(
-                "line {}: expected `lake_value,workiva_value_id`",
-                i + 1
-            ));
+            return Err(ValueMapError::Line(i + 1));
         }
         if i == 0 && cells[0].eq_ignore_ascii_case("lake_value") {
             continue;
@@ -276,7 +273,10 @@ async fn mapper(
         let r = resolve_metric(meta, store, target, changes).await?;
         metrics.insert(
             key.clone(),
-            r.ok_or_else(|| format!("lake metric `{key}` maps to `{target}`, which is not a metric of the program; fix [pipeline.metrics]")),
+            r.ok_or_else(|| UnknownMetric {
+                key: key.clone(),
+                target: target.clone(),
+            }),
         );
     }
     let fixed = match &p.columns.fixed_metric {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use super::canon::canonical;
 use super::ids::{Coordinates, DimensionId, DimensionValueId, MetricId, ValueKey};
-use super::period;
-use super::program::{Mapper, ProgramMeta};
+use super::period::{self, PeriodError};
+use super::program::{DimColumn, Mapper, ProgramMeta, UnknownMetric};
 use crate::config::{EmptyValues, NewStatus, PipelineConfig};
 use crate::outcome::Reject;
 use crate::source::{Cell, SourceRow};
@@ -20,8 +20,7 @@ use crate::workiva::models::{Metric, ReportingPeriod, ValueStatus};
 /// Workiva's limit on a value's and on notes' length, in characters.
 pub const MAX_TEXT_CHARS: usize = 32_767;
 /// Workiva's limits on a dimension value's id and on a dimension's number of values.
-pub const MAX_VALUE_ID_CHARS: usize = 20;
-pub const MAX_DIMENSION_VALUES: usize = 1_500;
+pub use crate::workiva::models::{MAX_DIMENSION_VALUES, MAX_VALUE_ID_CHARS};
 
 /// Where a row came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -82,6 +81,22 @@ fn reject(
     }
 }
 
+/// Why a row's metric is not known.
+#[derive(Debug, Clone, thiserror::Error)]
+enum MetricProblem {
+    #[error("the metric key is empty")]
+    EmptyKey,
+    #[error("lake metric key `{0}` is not in [pipeline.metrics]; add it to sync this row")]
+    NotMapped(String),
+    #[error(transparent)]
+    Unknown(UnknownMetric),
+}
+
+/// A status cell that is neither `notStarted` nor `complete`.
+#[derive(Debug, thiserror::Error)]
+#[error("status `{0}` must be notStarted or complete")]
+struct BadStatus(String);
+
 /// Why a row cannot go, and its key when the key was known (mirror mode keeps such values).
 struct Refusal {
     reject: Reject,
@@ -97,7 +112,7 @@ pub struct Checker<'a> {
     mapper: &'a Mapper,
     has_months: bool,
     /// Labels repeat across rows: each is parsed once.
-    periods: HashMap<String, Result<ReportingPeriod, String>>,
+    periods: HashMap<String, Result<ReportingPeriod, PeriodError>>,
     /// Metric keys repeat across rows: each is allocated once.
     keys: HashMap<String, Arc<str>>,
     /// With `create_dimension_values`: the values Workiva lacks that rows use so far, per
@@ -180,13 +195,13 @@ impl Checker<'_> {
         };
         let metric_id = self
             .metric(key_text.as_deref())
-            .map_err(|why| refuse("metric", why, None, None))?;
+            .map_err(|why| refuse("metric", why.to_string(), None, None))?;
         let meta = self.meta;
         let metric = &meta.metrics[&metric_id];
         let per = self.period(s).map_err(|why| {
             let c = &self.p.columns;
             let field = c.period.clone().or(c.year.clone()).unwrap_or_default();
-            refuse(&field, why, s.period.text(), None)
+            refuse(&field, why.to_string(), s.period.text(), None)
         })?;
         let label = || Some(period::label(&per));
         let coords = self
@@ -198,37 +213,16 @@ impl Checker<'_> {
             coords: coords.clone(),
         };
         let value_field = self.p.columns.value.as_str();
-        let value = canonical(&s.value, metric.data_type)
+        let value = self
+            .value(s, metric)
             .map_err(|why| refuse(value_field, why, label(), Some(key())))?;
-        if value.is_none() && self.p.empty_values == EmptyValues::Reject {
-            let why = "the value is empty; fill it in, or set empty_values = \"clear\" to clear Workiva's value".into();
-            return Err(refuse(value_field, why, label(), Some(key())));
-        }
-        if let Some(n) = value
-            .as_ref()
-            .map(|v| v.chars().count())
-            .filter(|n| *n > MAX_TEXT_CHARS)
-        {
-            let why = format!("the value is {n} characters; Workiva allows {MAX_TEXT_CHARS}");
-            return Err(refuse(value_field, why, label(), Some(key())));
-        }
-        let notes = self
-            .p
-            .columns
-            .notes
-            .as_ref()
-            .map(|_| s.notes.text().unwrap_or_default());
-        if notes
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
-        {
+        let notes = self.notes(s).map_err(|why| {
             let field = self.p.columns.notes.as_deref().unwrap_or("notes");
-            let why = format!("notes are longer than {MAX_TEXT_CHARS} characters");
-            return Err(refuse(field, why, label(), Some(key())));
-        }
+            refuse(field, why, label(), Some(key()))
+        })?;
         let status = self.status(s).map_err(|why| {
             let field = self.p.columns.status.as_deref().unwrap_or("status");
-            refuse(field, why, label(), Some(key()))
+            refuse(field, why.to_string(), label(), Some(key()))
         })?;
         let metric_key = match mk() {
             Some(k) => self.intern(k),
@@ -249,6 +243,44 @@ impl Checker<'_> {
         })
     }
 
+    /// The row's canonical value: of the metric's type, not empty unless empty values clear,
+    /// and within Workiva's length.
+    #[inline]
+    fn value(&self, s: &SourceRow, metric: &Metric) -> Result<Option<String>, String> {
+        let value = canonical(&s.value, metric.data_type).map_err(|e| e.to_string())?;
+        if value.is_none() && self.p.empty_values == EmptyValues::Reject {
+            return Err("the value is empty; fill it in, or set empty_values = \"clear\" to clear Workiva's value".into());
+        }
+        if let Some(n) = value
+            .as_ref()
+            .map(|v| v.chars().count())
+            .filter(|n| *n > MAX_TEXT_CHARS)
+        {
+            return Err(format!(
+                "the value is {n} characters; Workiva allows {MAX_TEXT_CHARS}"
+            ));
+        }
+        Ok(value)
+    }
+
+    /// The row's notes, when a notes column is mapped, within Workiva's length.
+    #[inline]
+    fn notes(&self, s: &SourceRow) -> Result<Option<String>, String> {
+        let notes = self
+            .p
+            .columns
+            .notes
+            .as_ref()
+            .map(|_| s.notes.text().unwrap_or_default());
+        if notes
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
+        {
+            return Err(format!("notes are longer than {MAX_TEXT_CHARS} characters"));
+        }
+        Ok(notes)
+    }
+
     fn intern(&mut self, k: String) -> Arc<str> {
         if let Some(a) = self.keys.get(&k) {
             return a.clone();
@@ -259,21 +291,19 @@ impl Checker<'_> {
     }
 
     /// The row's metric: the fixed one, or its key through `[pipeline.metrics]`.
-    fn metric(&self, key: Option<&str>) -> Result<MetricId, String> {
+    fn metric(&self, key: Option<&str>) -> Result<MetricId, MetricProblem> {
         match (&self.mapper.fixed, key) {
             (Some(id), _) => Ok(id.clone()),
-            (None, None) => Err("the metric key is empty".into()),
+            (None, None) => Err(MetricProblem::EmptyKey),
             (None, Some(k)) => match self.mapper.metrics.get(k) {
                 Some(Ok(id)) => Ok(id.clone()),
-                Some(Err(why)) => Err(why.clone()),
-                None => Err(format!(
-                    "lake metric key `{k}` is not in [pipeline.metrics]; add it to sync this row"
-                )),
+                Some(Err(why)) => Err(MetricProblem::Unknown(why.clone())),
+                None => Err(MetricProblem::NotMapped(k.to_string())),
             },
         }
     }
 
-    fn period(&mut self, s: &SourceRow) -> Result<ReportingPeriod, String> {
+    fn period(&mut self, s: &SourceRow) -> Result<ReportingPeriod, PeriodError> {
         match (&s.period, self.has_months) {
             (Cell::Text(t), false) => {
                 if let Some(r) = self.periods.get(t.as_str()) {
@@ -293,7 +323,7 @@ impl Checker<'_> {
         metric: &Metric,
         s: &SourceRow,
     ) -> Result<Coordinates, (String, String)> {
-        let (meta, mapper) = (self.meta, self.mapper);
+        let mapper = self.mapper;
         let mut coords = Vec::new();
         for (dc, cell) in mapper.dims.iter().zip(&s.dims) {
             // Only a true null means "no coordinate": a blank cell is a broken value, and
@@ -313,84 +343,101 @@ impl Checker<'_> {
                 .get(lake.as_ref())
                 .cloned()
                 .unwrap_or_else(|| lake.to_string());
-            let dim = &meta.dimensions[&dc.dimension];
-            if !metric
-                .allowed_dimensions
-                .iter()
-                .any(|d| d == dc.dimension.as_str())
-            {
-                return Err((
-                    dc.column.clone(),
-                    format!(
-                        "metric `{}` does not allow dimension `{}`; remove the column or allow the dimension in Workiva",
-                        metric.name, dim.name
-                    ),
-                ));
-            }
-            if !dim.values.contains_key(value_id.as_str()) && self.p.create_dimension_values {
-                let (n, max) = (value_id.chars().count(), MAX_VALUE_ID_CHARS);
-                if n > max {
-                    return Err((
-                        dc.column.clone(),
-                        format!(
-                            "`{value_id}` has {n} characters; a dimension value id has at most {max} in Workiva: map it to a shorter id in [pipeline.dimension_values]"
-                        ),
-                    ));
-                }
-                let added = self.new_values.entry(dc.dimension.clone()).or_default();
-                if !added.contains(value_id.as_str()) {
-                    if dim.values.len() + added.len() >= MAX_DIMENSION_VALUES {
-                        return Err((
-                            dc.column.clone(),
-                            format!(
-                                "`{value_id}` would be value {} of dimension `{}`; Workiva allows {MAX_DIMENSION_VALUES}",
-                                dim.values.len() + added.len() + 1,
-                                dim.name
-                            ),
-                        ));
-                    }
-                    added.insert(value_id.clone());
-                }
-            } else if !dim.values.contains_key(value_id.as_str()) {
-                let via = if value_id == lake {
-                    String::new()
-                } else {
-                    format!(" (mapped from `{lake}`)")
-                };
-                return Err((
-                    dc.column.clone(),
-                    format!(
-                        "`{value_id}`{via} is not a value of dimension `{}`; add it in Workiva or map it in [pipeline.dimension_values]",
-                        dim.name
-                    ),
-                ));
-            }
-            let id = match self.value_ids.get(value_id.as_str()) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = DimensionValueId::new(value_id.clone());
-                    self.value_ids.insert(value_id, id.clone());
-                    id
-                }
-            };
-            coords.push((dc.dimension.clone(), id));
+            self.admit(metric, dc, &lake, &value_id)
+                .map_err(|why| (dc.column.clone(), why))?;
+            coords.push((dc.dimension.clone(), self.value_id(value_id)));
         }
         coords.sort();
         Ok(coords)
     }
 
+    /// Whether `value_id` (read as `lake`) may be the row's coordinate in `dc`'s dimension:
+    /// the metric allows the dimension, and the dimension has the value (or, with
+    /// `create_dimension_values`, Workiva may be given it).
+    #[inline]
+    fn admit(
+        &mut self,
+        metric: &Metric,
+        dc: &DimColumn,
+        lake: &str,
+        value_id: &str,
+    ) -> Result<(), String> {
+        let meta = self.meta;
+        let dim = &meta.dimensions[&dc.dimension];
+        if !metric
+            .allowed_dimensions
+            .iter()
+            .any(|d| d == dc.dimension.as_str())
+        {
+            return Err(format!(
+                "metric `{}` does not allow dimension `{}`; remove the column or allow the dimension in Workiva",
+                metric.name, dim.name
+            ));
+        }
+        if dim.values.contains_key(value_id) {
+            return Ok(());
+        }
+        if self.p.create_dimension_values {
+            return self.new_value(dc, value_id);
+        }
+        let via = if value_id == lake {
+            String::new()
+        } else {
+            format!(" (mapped from `{lake}`)")
+        };
+        Err(format!(
+            "`{value_id}`{via} is not a value of dimension `{}`; add it in Workiva or map it in [pipeline.dimension_values]",
+            dim.name
+        ))
+    }
+
+    /// A value Workiva lacks, to be added to `dc`'s dimension: its id within Workiva's length,
+    /// and the dimension within Workiva's number of values.
+    fn new_value(&mut self, dc: &DimColumn, value_id: &str) -> Result<(), String> {
+        let meta = self.meta;
+        let dim = &meta.dimensions[&dc.dimension];
+        let (n, max) = (value_id.chars().count(), MAX_VALUE_ID_CHARS);
+        if n > max {
+            return Err(format!(
+                "`{value_id}` has {n} characters; a dimension value id has at most {max} in Workiva: map it to a shorter id in [pipeline.dimension_values]"
+            ));
+        }
+        let added = self.new_values.entry(dc.dimension.clone()).or_default();
+        if !added.contains(value_id) {
+            if dim.values.len() + added.len() >= MAX_DIMENSION_VALUES {
+                return Err(format!(
+                    "`{value_id}` would be value {} of dimension `{}`; Workiva allows {MAX_DIMENSION_VALUES}",
+                    dim.values.len() + added.len() + 1,
+                    dim.name
+                ));
+            }
+            added.insert(value_id.to_string());
+        }
+        Ok(())
+    }
+
+    /// The value id, held once however many rows name it.
+    #[inline]
+    fn value_id(&mut self, value_id: String) -> DimensionValueId {
+        match self.value_ids.get(value_id.as_str()) {
+            Some(id) => id.clone(),
+            None => {
+                let id = DimensionValueId::new(value_id.clone());
+                self.value_ids.insert(value_id, id.clone());
+                id
+            }
+        }
+    }
+
     /// The status column, when statuses come from the lake.
-    fn status(&self, s: &SourceRow) -> Result<Option<ValueStatus>, String> {
+    fn status(&self, s: &SourceRow) -> Result<Option<ValueStatus>, BadStatus> {
         if self.p.status.new != NewStatus::Column {
             return Ok(None);
         }
         match s.status.text().as_deref() {
             Some("notStarted") => Ok(Some(ValueStatus::NotStarted)),
             Some("complete") => Ok(Some(ValueStatus::Complete)),
-            other => Err(format!(
-                "status `{}` must be notStarted or complete",
-                other.unwrap_or("")
-            )),
+            other => Err(BadStatus(other.unwrap_or("").to_string())),
         }
     }
 }

@@ -13,6 +13,13 @@ pub use super::error::ErrorDetail;
 /// a batch upsertion body must stay within it.
 pub const MAX_BODY_BYTES: usize = 10_485_760;
 
+/// Workiva's limit on a dimension value's id, in characters: the one statement of it on this
+/// side (the lake's rows and the catalog are checked against it before anything is sent).
+pub const MAX_VALUE_ID_CHARS: usize = 20;
+
+/// Workiva's limit on a dimension's number of values.
+pub const MAX_DIMENSION_VALUES: usize = 1_500;
+
 /// A list page: `{data, @nextLink}`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Page<T> {

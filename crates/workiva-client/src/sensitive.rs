@@ -4,8 +4,11 @@
 //! application adds kinds of its own (a database URL with its password masked, a webhook
 //! shown by its host) by implementing [`Shown`].
 
-/// What a hidden value is shown as.
+/// What the secret part of a value is replaced with (a URL's password, say).
 pub const MASK: &str = "***";
+
+/// What a wholly hidden value is shown as.
+pub const REDACTED: &str = "**REDACTED**";
 
 /// A value that carries a secret, shown only as its kind `S` allows.
 #[derive(Clone, PartialEq, Eq, serde::Deserialize)]
@@ -27,7 +30,7 @@ pub struct Hidden;
 
 impl<T> Shown<T> for Hidden {
     fn shown(_: &T) -> String {
-        MASK.to_string()
+        REDACTED.to_string()
     }
 }
 
@@ -82,8 +85,8 @@ mod tests {
     #[test]
     fn a_hidden_value_is_never_shown_nor_written() {
         let token: Sensitive<String> = "tok-very-secret".into();
-        assert_eq!(format!("{token:?}"), "\"***\"");
-        assert_eq!(serde_json::to_string(&token).unwrap(), "\"***\"");
+        assert_eq!(format!("{token:?}"), "\"**REDACTED**\"");
+        assert_eq!(serde_json::to_string(&token).unwrap(), "\"**REDACTED**\"");
         assert_eq!(token.expose(), "tok-very-secret");
         let read: Sensitive<String> = serde_json::from_str("\"s3cret\"").unwrap();
         assert_eq!(read.expose(), "s3cret");
