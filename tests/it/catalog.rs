@@ -413,7 +413,7 @@ async fn a_new_facility_in_the_lake_lands_in_the_same_run_with_create_dimension_
     assert!(
         values
             .iter()
-            .any(|v| v.3 == json!({f: "NEW-SITE", &e.env.ids.bu: "X"}) && v.4 == "2"),
+            .any(|v| v.coordinates == json!({f: "NEW-SITE", &e.env.ids.bu: "X"}) && v.value == "2"),
         "{values:?}"
     );
     let dim = e.client.dimension(&e.env.ids.program, f).await.unwrap();

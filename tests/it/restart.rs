@@ -97,8 +97,10 @@ pub(crate) async fn run_binary(
 pub(crate) async fn assert_equal_to_source(e: &SyncEnv) {
     let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
     let num = e.workiva(&e.env.ids.num).await;
-    let got: Vec<(u64, u64, serde_json::Value, String, String)> =
-        num.into_iter().map(|v| (v.0, v.1, v.3, v.4, v.6)).collect();
+    let got: Vec<(u64, u64, serde_json::Value, String, String)> = num
+        .into_iter()
+        .map(|v| (v.year, v.start, v.coordinates, v.value, v.notes))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -123,7 +125,7 @@ pub(crate) async fn assert_equal_to_source(e: &SyncEnv) {
         .workiva(&e.env.ids.share)
         .await
         .into_iter()
-        .map(|v| v.4)
+        .map(|v| v.value)
         .collect();
     assert_eq!(share, vec!["40.5", "41"]);
 }
@@ -309,7 +311,7 @@ async fn a_leftover_batch_for_a_deleted_metric_does_not_block_the_pipeline() {
         .workiva(&e.env.ids.share)
         .await
         .into_iter()
-        .map(|v| v.4)
+        .map(|v| v.value)
         .collect();
     assert_eq!(share, vec!["40.5", "41"]);
 }

@@ -158,7 +158,7 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| (v.0, v.1, v.3, v.4))
+        .map(|v| (v.year, v.start, v.coordinates, v.value))
         .collect();
     assert_eq!(
         num,
@@ -168,7 +168,7 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
             (2025, 1, json!({f: "A", bu: "X"}), "11".to_string()),
         ]
     );
-    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // A rerun sends nothing.
     let before = e.upsertions();
     let r = e.run(&p, RunOptions::default()).await;

@@ -90,7 +90,7 @@ async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| (v.0, v.1, v.3, v.4, v.6))
+        .map(|v| (v.year, v.start, v.coordinates, v.value, v.notes))
         .collect();
     assert_eq!(
         num,
@@ -106,7 +106,7 @@ async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
             (2025, 4, json!({f: "B"}), "0.1".to_string(), String::new()),
         ]
     );
-    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // A rerun sends nothing.
     let before = e.upsertions();
     let r = e.run(p, RunOptions::default()).await;
@@ -272,7 +272,10 @@ async fn a_postgres_query_syncs_exact_decimals_and_floats() {
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(r.counts.created, 1, "{r:?}");
     let v = e.workiva(&e.env.ids.num).await;
-    assert!(v.iter().any(|x| x.0 == 2023 && x.4 == "0.1"), "{v:?}");
+    assert!(
+        v.iter().any(|x| x.year == 2023 && x.value == "0.1"),
+        "{v:?}"
+    );
     // An unreadable type is found before any row is read.
     let p = pipeline(
         "postgres",
@@ -343,7 +346,7 @@ async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
         e.workiva(&e.env.ids.num)
             .await
             .iter()
-            .any(|x| x.0 == 2023 && x.4 == "0.1")
+            .any(|x| x.year == 2023 && x.value == "0.1")
     );
     c.close().await.unwrap();
 }
@@ -418,7 +421,7 @@ async fn in_mirror_mode_a_querys_result_is_the_whole_scope() {
         .workiva(&e.env.ids.num)
         .await
         .iter()
-        .map(|v| v.1)
+        .map(|v| v.start)
         .collect();
     assert_eq!(months, vec![1, 3, 4]);
     c.close().await.unwrap();

@@ -106,32 +106,40 @@ share = "Share"
             .count()
     }
 
-    /// Workiva's values of a metric as (year, start, end, coordinates, value, status, notes).
-    pub async fn workiva(
-        &self,
-        metric: &str,
-    ) -> Vec<(u64, u64, u64, Value, String, String, String)> {
+    /// Workiva's values of a metric, sorted by year, start month and coordinates.
+    pub async fn workiva(&self, metric: &str) -> Vec<Landed> {
         let mut v: Vec<_> = self
             .env
             .api
             .values(&self.env.ids.program, metric)
             .await
             .into_iter()
-            .map(|x| {
-                (
-                    x["reportingPeriod"]["year"].as_u64().unwrap(),
-                    x["reportingPeriod"]["start"].as_u64().unwrap(),
-                    x["reportingPeriod"]["end"].as_u64().unwrap(),
-                    x["coordinates"].clone(),
-                    x["value"].as_str().unwrap().to_string(),
-                    x["status"].as_str().unwrap().to_string(),
-                    x["notes"].as_str().unwrap_or("").to_string(),
-                )
+            .map(|x| Landed {
+                year: x["reportingPeriod"]["year"].as_u64().unwrap(),
+                start: x["reportingPeriod"]["start"].as_u64().unwrap(),
+                end: x["reportingPeriod"]["end"].as_u64().unwrap(),
+                coordinates: x["coordinates"].clone(),
+                value: x["value"].as_str().unwrap().to_string(),
+                status: x["status"].as_str().unwrap().to_string(),
+                notes: x["notes"].as_str().unwrap_or("").to_string(),
             })
             .collect();
-        v.sort_by_key(|a| (a.0, a.1, a.3.to_string()));
+        v.sort_by_key(|a| (a.year, a.start, a.coordinates.to_string()));
         v
     }
+}
+
+/// One value as it landed in Workiva: its reporting period (year, start and end month),
+/// coordinates, value, status and notes (empty when it has none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Landed {
+    pub year: u64,
+    pub start: u64,
+    pub end: u64,
+    pub coordinates: Value,
+    pub value: String,
+    pub status: String,
+    pub notes: String,
 }
 
 const GOOD: &[R] = &[
@@ -158,44 +166,44 @@ async fn a_fresh_sync_lands_every_value_exactly_and_a_second_sends_nothing() {
     let num = e.workiva(&e.env.ids.num).await;
     assert_eq!(num.len(), 4);
     assert!(
-        num.contains(&(
-            2025,
-            1,
-            3,
-            json!({f: "A", bu: "X"}),
-            "1024.55".into(),
-            "notStarted".into(),
-            "lake".into()
-        )),
+        num.contains(&Landed {
+            year: 2025,
+            start: 1,
+            end: 3,
+            coordinates: json!({f: "A", bu: "X"}),
+            value: "1024.55".into(),
+            status: "notStarted".into(),
+            notes: "lake".into(),
+        }),
         "{num:?}"
     );
     assert!(
-        num.contains(&(
-            2025,
-            1,
-            3,
-            json!({f: "B"}),
-            "1155.8".into(),
-            "notStarted".into(),
-            "".into()
-        )),
+        num.contains(&Landed {
+            year: 2025,
+            start: 1,
+            end: 3,
+            coordinates: json!({f: "B"}),
+            value: "1155.8".into(),
+            status: "notStarted".into(),
+            notes: "".into(),
+        }),
         "{num:?}"
     );
     assert!(
-        num.contains(&(
-            2024,
-            1,
-            12,
-            json!({f: "C", bu: "Y"}),
-            "1000".into(),
-            "notStarted".into(),
-            "audited".into()
-        )),
+        num.contains(&Landed {
+            year: 2024,
+            start: 1,
+            end: 12,
+            coordinates: json!({f: "C", bu: "Y"}),
+            value: "1000".into(),
+            status: "notStarted".into(),
+            notes: "audited".into(),
+        }),
         "{num:?}"
     );
     let share = e.workiva(&e.env.ids.share).await;
     assert_eq!(
-        share.iter().map(|v| v.4.as_str()).collect::<Vec<_>>(),
+        share.iter().map(|v| v.value.as_str()).collect::<Vec<_>>(),
         vec!["45.5", "0"]
     );
     let runs = e.store.runs(10).await.unwrap();
@@ -243,7 +251,7 @@ async fn one_changed_row_sends_one_value() {
         e.workiva(&e.env.ids.num)
             .await
             .iter()
-            .any(|v| v.0 == 2025 && v.1 == 4 && v.4 == "990")
+            .any(|v| v.year == 2025 && v.start == 4 && v.value == "990")
     );
 }
 
@@ -460,14 +468,20 @@ async fn locked_and_complete_values_follow_the_status_policy() {
     );
     let w = e.workiva(&num).await;
     assert_eq!(
-        (w[0].4.as_str(), w[0].5.as_str()),
+        (w[0].value.as_str(), w[0].status.as_str()),
         ("1", "complete"),
         "an approved value whose figure did not change is never reset"
     );
-    assert_eq!((w[1].4.as_str(), w[1].5.as_str()), ("2", "complete"));
-    assert_eq!((w[2].4.as_str(), w[2].5.as_str()), ("3", "inProgress"));
     assert_eq!(
-        (w[3].4.as_str(), w[3].5.as_str()),
+        (w[1].value.as_str(), w[1].status.as_str()),
+        ("2", "complete")
+    );
+    assert_eq!(
+        (w[2].value.as_str(), w[2].status.as_str()),
+        ("3", "inProgress")
+    );
+    assert_eq!(
+        (w[3].value.as_str(), w[3].status.as_str()),
         ("4", "complete"),
         "new values get the policy's status"
     );
@@ -475,8 +489,11 @@ async fn locked_and_complete_values_follow_the_status_policy() {
     let r = e.run(&e.pipeline(""), RunOptions::default()).await;
     assert_eq!((r.counts.updated, r.counts.locked), (1, 1), "{r:?}");
     let w = e.workiva(&num).await;
-    assert_eq!((w[1].4.as_str(), w[1].5.as_str()), ("2.5", "notStarted"));
-    assert_eq!(w[0].5, "complete");
+    assert_eq!(
+        (w[1].value.as_str(), w[1].status.as_str()),
+        ("2.5", "notStarted")
+    );
+    assert_eq!(w[0].status, "complete");
 }
 
 #[tokio::test]
