@@ -15,7 +15,7 @@ use hmac::{KeyInit, Mac};
 use object_store::ObjectStoreExt;
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 /// Azurite's well-known development account and key (public; every Azurite has them).
 const ACCOUNT: &str = "devstoreaccount1";
@@ -37,7 +37,7 @@ impl Drop for Azurite {
 }
 
 fn azurite() -> Option<Azurite> {
-    let bin = crate::helpers::outside(
+    let bin = crate::support::outside(
         "ESG_SYNC_TEST_AZURITE",
         ".ci/run installs Azurite and sets it",
     )?;

@@ -13,7 +13,7 @@ use esg_sync::sync::{RunOptions, Status};
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 
-use crate::sync::sync_env;
+use crate::support::env::sync_env;
 
 fn write(path: &std::path::Path, cols: Vec<(&str, ArrayRef)>) {
     let batch = RecordBatch::try_from_iter(cols).unwrap();

@@ -3,7 +3,7 @@
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 const REVIEW: &str = r#"
 [review]
@@ -220,12 +220,12 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         ],
     );
     let review = REVIEW.replace("[review]", "[pipeline.review]");
-    let cfg = crate::restart::config_with(&e, "", &review)
+    let cfg = crate::support::pipeline::config_with(&e, "", &review)
         .display()
         .to_string();
     let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let r = crate::helpers::run_esg(args(&["run-now", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["run-now", "--config", &cfg]), env()).await;
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains(
@@ -234,7 +234,7 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         "{}",
         r.stdout
     );
-    let r = crate::helpers::run_esg(args(&["review", "report", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["review", "report", "--config", &cfg]), env()).await;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
@@ -246,14 +246,14 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         "1,Num,2025,Facility=A,5,,,,REVIEW REQUIRED: no prior year value"
     );
     assert_eq!(lines.len(), 3);
-    let r = crate::helpers::run_esg(args(&["runs", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["runs", "--config", &cfg]), env()).await;
     assert!(
         r.stdout.contains("review: 0 auto-completed, 2 flagged"),
         "{}",
         r.stdout
     );
     let r =
-        crate::helpers::run_esg(args(&["runs", "--config", &cfg, "--output", "json"]), env()).await;
+        crate::support::run_esg(args(&["runs", "--config", &cfg, "--output", "json"]), env()).await;
     let runs: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(runs[0]["flagged"], 2);
 }

@@ -5,8 +5,8 @@ use esg_sync::store::MappingKind;
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::pq::{Col, raw, s, write};
-use crate::sync::{Landed, SyncEnv, sync_env, write_rows};
+use crate::support::env::{Landed, SyncEnv, sync_env, write_rows};
+use crate::support::pq::{Col, raw, s, write};
 
 /// Writes `data.parquet` with the standard columns, the facility column as given.
 fn write_with(e: &SyncEnv, metric: &[&str], period: &[&str], facility: Col, value: Col) {
@@ -227,7 +227,7 @@ async fn a_blank_dimension_cell_is_a_reject_and_only_null_means_no_coordinate() 
 #[tokio::test]
 async fn plan_applies_the_mirror_guard_with_the_runs_message() {
     let e = sync_env().await;
-    let rows: Vec<crate::sync::R> = (1..=10)
+    let rows: Vec<crate::support::env::R> = (1..=10)
         .map(|m| {
             (
                 "ghg",
@@ -334,7 +334,7 @@ async fn a_file_that_fails_part_way_gives_none_of_its_rows_and_the_others_land()
     let period: Vec<String> = (0..n)
         .map(|i| format!("{}-{:02}", 2000 + i / 12, 1 + i % 12))
         .collect();
-    let rows: Vec<crate::sync::R> = period
+    let rows: Vec<crate::support::env::R> = period
         .iter()
         .map(|p| ("ghg", p.as_str(), "A", "", "7", ""))
         .collect();
@@ -342,7 +342,7 @@ async fn a_file_that_fails_part_way_gives_none_of_its_rows_and_the_others_land()
     {
         use arrow_array::{ArrayRef, RecordBatch, StringArray};
         // Empty cells are nulls, as `write_rows` writes them.
-        let col = |f: for<'a> fn(&'a crate::sync::R<'a>) -> &'a str| -> ArrayRef {
+        let col = |f: for<'a> fn(&'a crate::support::env::R<'a>) -> &'a str| -> ArrayRef {
             std::sync::Arc::new(StringArray::from(
                 rows.iter()
                     .map(|r| Some(f(r)).filter(|c| !c.is_empty()))
@@ -463,9 +463,9 @@ async fn every_unreadable_file_is_named_at_once_and_the_readable_ones_land() {
 #[tokio::test]
 async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on() {
     let e = sync_env().await;
-    write_rows(&e.file("data.parquet"), crate::restart::ROWS);
-    let cfg = crate::restart::config_with(&e, "", "");
-    let ran = crate::restart::run_binary(cfg.clone(), Some("panic:run_started")).await;
+    write_rows(&e.file("data.parquet"), crate::support::env::ROWS);
+    let cfg = crate::support::pipeline::config_with(&e, "", "");
+    let ran = crate::support::run_binary(cfg.clone(), Some("panic:run_started")).await;
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert!(ran.stdout.contains("internal error"), "{}", ran.stdout);
     let store = esg_sync::store::Store::connect(&format!(
@@ -486,9 +486,9 @@ async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on(
         "{runs:?}"
     );
     // The lease was given back: the next run starts at once and lands everything.
-    let ran = crate::restart::run_binary(cfg, None).await;
+    let ran = crate::support::run_binary(cfg, None).await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
-    crate::restart::assert_equal_to_source(&e).await;
+    crate::support::env::assert_equal_to_source(&e).await;
 }
 
 #[tokio::test]
@@ -502,7 +502,7 @@ async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
         retry_after_secs: 0,
     };
     e.env.emu.set_settings(s).unwrap();
-    let rows: Vec<crate::sync::R> = (0..120)
+    let rows: Vec<crate::support::env::R> = (0..120)
         .map(|i| {
             let period = format!("{}-{:02}", 2015 + i / 12, 1 + i % 12);
             (
@@ -534,7 +534,7 @@ async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
         let e = e.clone();
         tokio::spawn(async move { e.run(&p, opts).await })
     };
-    assert!(crate::helpers::eventually(|| async { upserts(&e) >= 2 }).await);
+    assert!(crate::support::eventually(|| async { upserts(&e) >= 2 }).await);
     // Another process takes the lease over while the second batch's operation runs.
     let taken = e
         .store

@@ -10,7 +10,7 @@ use esg_sync::config::{Source, StoreOptions};
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 struct Moto {
     child: Child,
@@ -26,7 +26,7 @@ impl Drop for Moto {
 
 /// Starts moto on a free loopback port, with `env` (e.g. to make it check credentials).
 fn moto(env: &[(&str, &str)]) -> Option<Moto> {
-    let bin = crate::helpers::outside("ESG_SYNC_TEST_MOTO", ".ci/run installs moto and sets it")?;
+    let bin = crate::support::outside("ESG_SYNC_TEST_MOTO", ".ci/run installs moto and sets it")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
