@@ -10,6 +10,10 @@ use crate::support::env::{SyncEnv, sync_env, write_rows};
 use crate::support::pipeline::config_with;
 use crate::support::{eventually, run_binary};
 
+fn config(e: &SyncEnv) -> std::path::PathBuf {
+    config_with(e, "", "")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
     // (failure point, upsertion POSTs the two runs make together)

@@ -20,15 +20,20 @@ impl Daemon {
     }
 
     /// The daemon with this secret, logging everything (`RUST_LOG=trace`).
-    fn start_tracing(cfg: &std::path::Path, secret: &str) -> Self {
+    pub(crate) fn start_tracing(cfg: &std::path::Path, secret: &str) -> Self {
         Self::spawn_logging("daemon", cfg, secret, "trace")
     }
 
-    fn spawn(command: &str, cfg: &std::path::Path, secret: &str) -> Self {
+    pub(crate) fn spawn(command: &str, cfg: &std::path::Path, secret: &str) -> Self {
         Self::spawn_logging(command, cfg, secret, "info")
     }
 
-    fn spawn_logging(command: &str, cfg: &std::path::Path, secret: &str, level: &str) -> Self {
+    pub(crate) fn spawn_logging(
+        command: &str,
+        cfg: &std::path::Path,
+        secret: &str,
+        level: &str,
+    ) -> Self {
         Self::spawn_with(command, cfg, level, &[("ESG_SYNC_TEST_SECRET", secret)])
     }
 

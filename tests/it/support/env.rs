@@ -142,6 +142,7 @@ pub struct Landed {
     pub notes: String,
 }
 
+/// The rows the restart, outage and daemon tests write, and [`assert_equal_to_source`] checks.
 pub(crate) const ROWS: &[R] = &[
     ("ghg", "2025-Q1", "Site A", "X", "10", "n1"),
     ("ghg", "2025-Q2", "Site A", "X", "20", ""),
@@ -149,10 +150,6 @@ pub(crate) const ROWS: &[R] = &[
     ("share", "2025-H1", "", "X", "40.5", ""),
     ("share", "2025-H2", "", "Y", "41", ""),
 ];
-
-fn config(e: &SyncEnv) -> std::path::PathBuf {
-    config_with(e, "", "")
-}
 
 pub(crate) async fn assert_equal_to_source(e: &SyncEnv) {
     let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
