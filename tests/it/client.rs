@@ -1,7 +1,5 @@
 //! The Workiva client against the in-process emulator.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esg_sync::emulator::config::PlannedFault;
@@ -9,7 +7,7 @@ use esg_sync::emulator::{LoggedRequest, Settings};
 use esg_sync::workiva::models::{
     Dimension, DimensionValue, Metric, MetricValue, ReportingPeriod, Topic, ValueStatus,
 };
-use esg_sync::workiva::{ListOptions, OperationRef, WorkivaClient, WorkivaConfig, WorkivaError};
+use esg_sync::workiva::{ListOptions, OperationRef, WorkivaClient, WorkivaError};
 use serde_json::json;
 
 use crate::support::client::{capture_logs, client, client_config};

@@ -5,10 +5,8 @@
 //! action.
 
 use esg_sync::config::review::ReviewerConfig;
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::admin;
 use crate::support::env::{SyncEnv, sync_env};
 use crate::support::review::setup;
 

@@ -1,7 +1,7 @@
 //! The OpenAPI validator of `support::spec` itself, and the emulator refusing requests that
 //! violate the spec.
 
-use crate::support::spec::validate;
+use crate::support::spec::{template, validate};
 
 #[test]
 fn validator_catches_wrong_shapes() {

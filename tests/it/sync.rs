@@ -1,10 +1,11 @@
 //! The sync engine against the emulator.
 
+use esg_sync::config::PipelineConfig;
 use esg_sync::store::MappingKind;
 use esg_sync::sync::{RunOptions, Status};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::env::{Landed, R, sync_env, write_rows};
+use crate::support::env::{Landed, R, SyncEnv, sync_env, write_rows};
 use crate::support::*;
 
 const GOOD: &[R] = &[

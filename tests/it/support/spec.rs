@@ -33,7 +33,7 @@ fn resolve(v: &Value) -> &Value {
 }
 
 /// Finds the spec's path template for a concrete path; literal segments beat parameters.
-fn template(path: &str) -> Option<&'static str> {
+pub(crate) fn template(path: &str) -> Option<&'static str> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut best: Option<(&'static str, usize)> = None;
     for key in spec()["paths"].as_object()?.keys() {
