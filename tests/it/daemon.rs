@@ -4,7 +4,7 @@
 //! `/readyz` after a run.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::daemon::Daemon;
 use crate::support::env::{ROWS, assert_equal_to_source, posts};

@@ -5,7 +5,7 @@
 //! action.
 
 use esg_sync::config::review::ReviewerConfig;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::env::{SyncEnv, sync_env};
 use crate::support::review::setup;
