@@ -6,7 +6,7 @@
 use esg_sync::sync::{RunOptions, Status};
 use esg_sync::workiva::WorkivaClient;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_against_a_server_limited_to_10_requests_per_second_completes() {
@@ -16,7 +16,7 @@ async fn a_run_against_a_server_limited_to_10_requests_per_second_completes() {
     s.rate_limit.burst = Some(10);
     e.env.emu.set_settings(s).unwrap();
     // The client as a new user has it: no fixed rate, the adaptive limit from 4 to 64.
-    let mut cfg = crate::client::client_config(&e.env);
+    let mut cfg = crate::support::client::client_config(&e.env);
     cfg.requests_per_second = 0.0;
     cfg.max_concurrent_requests = 64;
     cfg.max_server_waits = 200;
@@ -66,7 +66,7 @@ async fn a_run_against_a_server_limited_to_10_requests_per_second_completes() {
 #[tokio::test]
 async fn against_a_clean_fast_server_the_limit_rises() {
     let e = sync_env().await;
-    let mut cfg = crate::client::client_config(&e.env);
+    let mut cfg = crate::support::client::client_config(&e.env);
     cfg.requests_per_second = 0.0;
     cfg.max_concurrent_requests = 32;
     let c = WorkivaClient::new(cfg).unwrap();

@@ -4,7 +4,7 @@ use esg_sync::emulator::{Emulator, StartOptions};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn admin_api_only_with_admin() {
@@ -183,7 +183,7 @@ async fn lookups_by_key_and_id_do_not_scan() {
 
 #[tokio::test]
 async fn an_exported_tenant_loads_back_with_every_id_it_had() {
-    let env = crate::helpers::start().await;
+    let env = crate::support::start().await;
     let (p, m) = (&env.ids.program, &env.ids.num);
     env.api
         .upsert(
@@ -196,7 +196,7 @@ async fn an_exported_tenant_loads_back_with_every_id_it_had() {
     let before = env.api.values(p, m).await;
     let exported = env.emu.export();
     let again = esg_sync::emulator::Emulator::start(
-        crate::helpers::test_config(),
+        crate::support::test_config(),
         esg_sync::emulator::StartOptions {
             seed: Some(exported.clone()),
             ..Default::default()
@@ -209,7 +209,7 @@ async fn an_exported_tenant_loads_back_with_every_id_it_had() {
         serde_json::to_value(&exported).unwrap(),
         "program, topic, dimension, metric and value ids all kept"
     );
-    let mut api = crate::helpers::Api::new(&again.base_url());
+    let mut api = crate::support::Api::new(&again.base_url());
     api.login("demo", "demo-secret").await;
     assert_eq!(api.values(p, m).await, before);
     // A seed that gives one id twice is refused, naming it.

@@ -12,8 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{KeyInit, Mac};
 
-use crate::helpers::eventually;
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
+use crate::support::eventually;
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 const SECRET: &str = "whsec_test-alert-secret-0123456789abcdef";
 
@@ -126,69 +127,31 @@ async fn serve(r: Receiver) -> String {
     format!("http://{addr}/hook")
 }
 
-fn config(e: &crate::sync::SyncEnv, hook: &str) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[workiva]
-base_url = "{base}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 5
-poll_max_ms = 100
-backoff_base_ms = 5
-
-[store]
-url = "sqlite://{dir}/alerts-state.db"
-
-[daemon]
-listen = "127.0.0.1:0"
-watch_interval_secs = 1
-
-[[alert]]
+fn config(e: &crate::support::env::SyncEnv, hook: &str) -> std::path::PathBuf {
+    let data = e.file("data.parquet");
+    ConfigToml::new(
+        &e.env.emu.base_url(),
+        &format!("sqlite://{}/alerts-state.db", e.dir.path().display()),
+    )
+    .workiva("poll_min_ms", "5")
+    .workiva("poll_max_ms", "100")
+    .workiva("backoff_base_ms", "5")
+    .table("[daemon]\nlisten = \"127.0.0.1:0\"\nwatch_interval_secs = 1")
+    .table(&format!(
+        r#"[[alert]]
 name = "team"
 url = "{hook}"
 secret_env = "ESG_SYNC_TEST_ALERT_SECRET"
-events = ["run_partial", "stale", "run_failed"]
-
-[[pipeline]]
-name = "partial"
-program = "Test Program"
-source = ["{data}"]
-schedule = "*/2 * * * * *"
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-
-[pipeline.columns.dimensions]
-facility = "Facility"
-
-[pipeline.metrics]
-ghg = "Num"
-
-[[pipeline]]
-name = "never-lands"
-program = "No Such Program"
-source = ["{data}"]
-schedule = "0 0 1 1 *"
-stale_after_secs = 1
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-
-[pipeline.metrics]
-ghg = "Num"
-"#,
-        base = e.env.emu.base_url(),
-        dir = e.dir.path().display(),
-        data = e.file("data.parquet").display(),
-    );
-    let path = e.file("alerts.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+events = ["run_partial", "stale", "run_failed"]"#
+    ))
+    .pipeline(PipelineToml::new("partial", "Test Program", &data).schedule("*/2 * * * * *"))
+    .pipeline(
+        PipelineToml::new("never-lands", "No Such Program", &data)
+            .schedule("0 0 1 1 *")
+            .stale_after(1)
+            .dimensions(&[]),
+    )
+    .write(e.file("alerts.toml"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +171,7 @@ async fn alerts_are_signed_retried_after_a_500_and_stale_is_sent_once() {
     };
     let hook = serve(receiver.clone()).await;
     let cfg = config(&e, &hook);
-    let mut d = crate::daemon::Daemon::spawn_with(
+    let mut d = crate::support::daemon::Daemon::spawn_with(
         "daemon",
         &cfg,
         "trace",
@@ -360,7 +323,7 @@ async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
     let hook = serve(receiver.clone()).await;
     let cfg = config(&e, &hook);
     let run = |name: &str| {
-        crate::helpers::run_esg(
+        crate::support::run_esg(
             vec![
                 "alerts".into(),
                 "test".into(),
@@ -386,7 +349,7 @@ async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
     assert_eq!(g[0].body["event"], "test");
 
     // `validate` checks that each alert's secret can be read.
-    let out = crate::helpers::run_esg(
+    let out = crate::support::run_esg(
         vec![
             "validate".into(),
             "--config".into(),
@@ -420,7 +383,7 @@ async fn alerts_test_sends_a_signed_test_event_and_says_when_it_was_refused() {
     };
     let hook = serve(refusing.clone()).await;
     let cfg = config(&e, &hook);
-    let out = crate::helpers::run_esg(
+    let out = crate::support::run_esg(
         vec![
             "alerts".into(),
             "test".into(),
@@ -468,7 +431,7 @@ fn an_alert_refuses_plain_http_to_another_host_and_a_json_alert_needs_a_secret()
 async fn a_run_a_fault_stops_part_way_is_failed_with_its_cause_and_raises_run_failed() {
     use esg_sync::emulator::config::PlannedFault;
     let e = sync_env().await;
-    let rows = |generation: &str| -> Vec<crate::sync::R<'static>> {
+    let rows = |generation: &str| -> Vec<crate::support::env::R<'static>> {
         let value: &'static str = Box::leak(generation.to_string().into_boxed_str());
         (0..24)
             .map(|i| {
@@ -496,7 +459,7 @@ async fn a_run_a_fault_stops_part_way_is_failed_with_its_cause_and_raises_run_fa
     let mut s = e.env.emu.settings();
     s.operations.base_ms = 500;
     e.env.emu.set_settings(s).unwrap();
-    let d = crate::daemon::Daemon::spawn_with(
+    let d = crate::support::daemon::Daemon::spawn_with(
         "daemon",
         &cfg,
         "info",
@@ -611,7 +574,7 @@ async fn a_receivers_retry_after_is_waited_for() {
     };
     let hook = serve(receiver.clone()).await;
     let cfg = config(&e, &hook);
-    let out = crate::helpers::run_esg(
+    let out = crate::support::run_esg(
         vec![
             "alerts".into(),
             "test".into(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::helpers::*;
+use crate::support::*;
 
 async fn token_req(
     api: &Api,
@@ -27,7 +27,8 @@ async fn token_req(
     let headers = r.headers().clone();
     let body: Value = r.json().await.expect("json");
     if path == "/oauth2/token" {
-        crate::spec::validate("POST", path, status, &body).expect("token answers match the spec");
+        crate::support::spec::validate("POST", path, status, &body)
+            .expect("token answers match the spec");
     }
     (status, body, headers)
 }

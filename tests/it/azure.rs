@@ -15,7 +15,7 @@ use hmac::{KeyInit, Mac};
 use object_store::ObjectStoreExt;
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 /// Azurite's well-known development account and key (public; every Azurite has them).
 const ACCOUNT: &str = "devstoreaccount1";
@@ -37,7 +37,7 @@ impl Drop for Azurite {
 }
 
 fn azurite() -> Option<Azurite> {
-    let bin = crate::helpers::outside(
+    let bin = crate::support::outside(
         "ESG_SYNC_TEST_AZURITE",
         ".ci/run installs Azurite and sets it",
     )?;
@@ -183,7 +183,7 @@ async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words(
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| (v.0, v.1, v.3, v.4))
+        .map(|v| (v.year, v.start, v.coordinates, v.value))
         .collect();
     assert_eq!(
         num,
@@ -193,7 +193,7 @@ async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words(
             (2025, 1, json!({f: "A", bu: "X"}), "11".to_string()),
         ]
     );
-    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // abfs:// names the same container.
     p.source = source(&["abfs://esg-lake/lake/2025/part-1.parquet"], &az.endpoint);
     let r = e.run(&p, RunOptions::default()).await;

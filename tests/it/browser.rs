@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::helpers::eventually;
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
+use crate::support::eventually;
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 struct Killed(Child);
 
@@ -75,7 +76,7 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_shows_the_pipelines_and_downloads_the_rejects_in_a_browser() {
-    let Some(driver) = crate::helpers::outside(
+    let Some(driver) = crate::support::outside(
         "ESG_SYNC_TEST_CHROMEDRIVER",
         ".ci/run installs chromium and chromedriver and sets it",
     ) else {
@@ -89,48 +90,19 @@ async fn the_status_page_shows_the_pipelines_and_downloads_the_rejects_in_a_brow
             ("ghg", "2025-02", "A", "", "12,5", ""),
         ],
     );
-    let cfg = e.file("page.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            r#"
-[workiva]
-base_url = "{base}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 5
-poll_max_ms = 100
-
-[store]
-url = "sqlite://{dir}/page-state.db"
-
-[daemon]
-listen = "127.0.0.1:0"
-
-[[pipeline]]
-name = "emissions"
-program = "Test Program"
-source = ["{data}"]
-schedule = "*/2 * * * * *"
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-
-[pipeline.columns.dimensions]
-facility = "Facility"
-
-[pipeline.metrics]
-ghg = "Num"
-"#,
-            base = e.env.emu.base_url(),
-            dir = e.dir.path().display(),
-            data = e.file("data.parquet").display()
-        ),
+    let cfg = ConfigToml::new(
+        &e.env.emu.base_url(),
+        &format!("sqlite://{}/page-state.db", e.dir.path().display()),
     )
-    .unwrap();
-    let _daemon = crate::daemon::Daemon::spawn_with(
+    .workiva("poll_min_ms", "5")
+    .workiva("poll_max_ms", "100")
+    .table("[daemon]\nlisten = \"127.0.0.1:0\"")
+    .pipeline(
+        PipelineToml::new("emissions", "Test Program", &e.file("data.parquet"))
+            .schedule("*/2 * * * * *"),
+    )
+    .write(e.file("page.toml"));
+    let _daemon = crate::support::daemon::Daemon::spawn_with(
         "daemon",
         &cfg,
         "info",

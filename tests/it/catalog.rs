@@ -12,7 +12,7 @@ use esg_sync::sync::{RunOptions, Status};
 use esg_sync::workiva::ListOptions;
 use serde_json::json;
 
-use crate::sync::{SyncEnv, sync_env, write_rows};
+use crate::support::env::{SyncEnv, sync_env, write_rows};
 
 const CATALOG: &str = r#"
 [program]
@@ -413,7 +413,7 @@ async fn a_new_facility_in_the_lake_lands_in_the_same_run_with_create_dimension_
     assert!(
         values
             .iter()
-            .any(|v| v.3 == json!({f: "NEW-SITE", &e.env.ids.bu: "X"}) && v.4 == "2"),
+            .any(|v| v.coordinates == json!({f: "NEW-SITE", &e.env.ids.bu: "X"}) && v.value == "2"),
         "{values:?}"
     );
     let dim = e.client.dimension(&e.env.ids.program, f).await.unwrap();
@@ -429,12 +429,12 @@ async fn a_new_facility_in_the_lake_lands_in_the_same_run_with_create_dimension_
 async fn the_catalog_commands_plan_apply_export_and_validate() {
     let e = sync_env().await;
     let path = write_catalog(&e, CATALOG);
-    let cfg = crate::restart::config_with(&e, "", "");
+    let cfg = crate::support::pipeline::config_with(&e, "", "");
     let cfg = cfg.display().to_string();
     let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let c = path.display().to_string();
-    let r = crate::helpers::run_esg(
+    let r = crate::support::run_esg(
         args(&["catalog", "plan", "--config", &cfg, "--catalog", &c]),
         env(),
     )
@@ -447,7 +447,7 @@ async fn the_catalog_commands_plan_apply_export_and_validate() {
         r.stdout
     );
     assert!(r.stdout.contains("nothing was sent"), "{}", r.stdout);
-    let r = crate::helpers::run_esg(
+    let r = crate::support::run_esg(
         args(&["catalog", "apply", "--config", &cfg, "--catalog", &c]),
         env(),
     )
@@ -460,7 +460,7 @@ async fn the_catalog_commands_plan_apply_export_and_validate() {
         r.stdout
     );
     let out = e.file("exported.toml").display().to_string();
-    let r = crate::helpers::run_esg(
+    let r = crate::support::run_esg(
         args(&[
             "catalog",
             "export",
@@ -475,7 +475,7 @@ async fn the_catalog_commands_plan_apply_export_and_validate() {
     )
     .await;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
-    let r = crate::helpers::run_esg(
+    let r = crate::support::run_esg(
         args(&["catalog", "plan", "--config", &cfg, "--catalog", &out]),
         env(),
     )
@@ -487,8 +487,8 @@ async fn the_catalog_commands_plan_apply_export_and_validate() {
         CATALOG.replace("parent = \"Climate\"", "parent = \"Climat\""),
     )
     .unwrap();
-    let cfg2 = crate::restart::config_with(&e, &format!("[catalog]\nfile = \"{c}\""), "");
-    let r = crate::helpers::run_esg(
+    let cfg2 = crate::support::pipeline::config_with(&e, &format!("[catalog]\nfile = \"{c}\""), "");
+    let r = crate::support::run_esg(
         args(&["validate", "--config", &cfg2.display().to_string()]),
         env(),
     )
@@ -502,8 +502,8 @@ async fn the_catalog_commands_plan_apply_export_and_validate() {
         r.stdout
     );
     // A command without a catalog file says how to give one.
-    crate::restart::config_with(&e, "", "");
-    let r = crate::helpers::run_esg(args(&["catalog", "plan", "--config", &cfg]), env()).await;
+    crate::support::pipeline::config_with(&e, "", "");
+    let r = crate::support::run_esg(args(&["catalog", "plan", "--config", &cfg]), env()).await;
     assert_eq!(r.code, Some(1));
     assert!(
         r.stderr

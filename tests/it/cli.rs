@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::Api;
+use crate::support::Api;
 
 struct Running {
     child: Child,
@@ -190,19 +190,19 @@ error_503 = 1.0
 }
 
 async fn inspect(args: Vec<String>, envs: Vec<(&'static str, String)>) -> (i32, String, String) {
-    let r = crate::helpers::run_esg([vec!["inspect".to_string()], args].concat(), envs).await;
+    let r = crate::support::run_esg([vec!["inspect".to_string()], args].concat(), envs).await;
     (r.code.unwrap_or(-1), r.stdout, r.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_lists_every_resource_from_config_and_environment() {
-    let env = crate::helpers::start().await;
+    let env = crate::support::start().await;
     let ids = &env.ids;
     env.api
         .upsert(
             &ids.program,
             &ids.num,
-            serde_json::json!([crate::helpers::val(
+            serde_json::json!([crate::support::val(
                 2025,
                 serde_json::json!({&ids.facility: "A"}),
                 "42.5"
@@ -366,7 +366,7 @@ async fn logs_are_text_or_json_and_rust_log_filters_them() {
         if let Some(f) = format {
             args.extend(["--log-format".to_string(), f.to_string()]);
         }
-        crate::helpers::run_esg(args, vec![("RUST_LOG", level.to_string())])
+        crate::support::run_esg(args, vec![("RUST_LOG", level.to_string())])
     };
     // Not a terminal here, so `auto` means JSON: one object per line.
     let out = run(None, "info").await;

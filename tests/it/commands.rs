@@ -1,10 +1,11 @@
 //! The sync commands through the binary: exit codes, summaries, runs, rejects, plan, validate,
 //! and the README's demo command.
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 async fn esg(args: Vec<String>, envs: Vec<(&'static str, String)>) -> (i32, String, String) {
-    let r = crate::helpers::run_esg(args, envs).await;
+    let r = crate::support::run_esg(args, envs).await;
     (r.code.unwrap_or(-1), r.stdout, r.stderr)
 }
 
@@ -77,32 +78,17 @@ async fn exit_codes_runs_rejects_plan_and_validate() {
         ],
     );
     let cfg = e.file("esg-sync.toml");
-    let text = format!(
-        r#"
-[workiva]
-base_url = "{}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 5
-[store]
-url = "sqlite://{}/cli.db"
-[[pipeline]]
-name = "p"
-program = "Test Program"
-source = ["{}"]
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-[pipeline.columns.dimensions]
-facility = "Facility"
-[pipeline.metrics]
-ghg = "Num"
-"#,
-        e.env.emu.base_url(),
-        e.dir.path().display(),
-        e.file("data.parquet").display()
-    );
+    let text = ConfigToml::new(
+        &e.env.emu.base_url(),
+        &format!("sqlite://{}/cli.db", e.dir.path().display()),
+    )
+    .workiva("poll_min_ms", "5")
+    .pipeline(PipelineToml::new(
+        "p",
+        "Test Program",
+        &e.file("data.parquet"),
+    ))
+    .toml();
     std::fs::write(&cfg, &text).unwrap();
     let c = cfg.display().to_string();
     let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];

@@ -13,7 +13,7 @@ use esg_sync::sync::{RunOptions, Status};
 use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 
-use crate::sync::sync_env;
+use crate::support::env::sync_env;
 
 fn write(path: &std::path::Path, cols: Vec<(&str, ArrayRef)>) {
     let batch = RecordBatch::try_from_iter(cols).unwrap();
@@ -744,7 +744,12 @@ async fn a_lake_of_every_kind_of_row_lands_the_good_and_rejects_the_bad_exactly(
     let mut held: Vec<Held> = Vec::new();
     for m in ["num", "share", "txt", "when"] {
         for v in e.workiva(metric_id(m)).await {
-            held.push((m.to_string(), (v.0, v.1, v.2), v.3, v.4));
+            held.push((
+                m.to_string(),
+                (v.year, v.start, v.end),
+                v.coordinates,
+                v.value,
+            ));
         }
     }
     assert_eq!(held.len(), lands, "{held:#?}");

@@ -3,141 +3,14 @@
 //! source), a grace period that runs out, a second signal, and the figures of `/metrics` and
 //! `/readyz` after a run.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use crate::helpers::eventually;
-use crate::restart::{ROWS, assert_equal_to_source, config_with, posts};
-use crate::sync::{SyncEnv, sync_env, write_rows};
-
-/// A running `esg-sync daemon` with its log lines collected (the other daemon tests, in
-/// `alerts`, `browser` and `replicas`, use it too).
-pub(crate) struct Daemon {
-    pub(crate) child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Daemon {
-    pub(crate) fn start(cfg: &std::path::Path) -> Self {
-        Self::spawn("daemon", cfg, "demo-secret")
-    }
-
-    /// The daemon with this secret, logging everything (`RUST_LOG=trace`).
-    fn start_tracing(cfg: &std::path::Path, secret: &str) -> Self {
-        Self::spawn_logging("daemon", cfg, secret, "trace")
-    }
-
-    fn spawn(command: &str, cfg: &std::path::Path, secret: &str) -> Self {
-        Self::spawn_logging(command, cfg, secret, "info")
-    }
-
-    fn spawn_logging(command: &str, cfg: &std::path::Path, secret: &str, level: &str) -> Self {
-        Self::spawn_with(command, cfg, level, &[("ESG_SYNC_TEST_SECRET", secret)])
-    }
-
-    /// `esg-sync COMMAND --config CFG` at log level `level`, with these variables set.
-    pub(crate) fn spawn_with(
-        command: &str,
-        cfg: &std::path::Path,
-        level: &str,
-        env: &[(&str, &str)],
-    ) -> Self {
-        Self::spawn_prefixed(&[], command, cfg, level, env)
-    }
-
-    /// As [`Daemon::spawn_with`], run through `prefix` (`unshare --pid --kill-child`, say).
-    pub(crate) fn spawn_prefixed(
-        prefix: &[&str],
-        command: &str,
-        cfg: &std::path::Path,
-        level: &str,
-        env: &[(&str, &str)],
-    ) -> Self {
-        let bin = env!("CARGO_BIN_EXE_esg-sync");
-        let (program, before) = match prefix.split_first() {
-            Some((p, rest)) => (*p, [rest, &[bin]].concat()),
-            None => (bin, Vec::new()),
-        };
-        let mut child = Command::new(program)
-            .args(before)
-            .args([command, "--config", cfg.to_str().unwrap()])
-            .envs(env.iter().copied())
-            .env("RUST_LOG", level)
-            .env_remove("ESG_SYNC_LOG_FORMAT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (l, err) = (log.clone(), child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                match line {
-                    Ok(line) => l.lock().unwrap().push(line),
-                    Err(_) => break,
-                }
-            }
-        });
-        Self { child, log }
-    }
-
-    pub(crate) fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// The address of the HTTP endpoints, from the start-up log line (JSON: stderr is a pipe).
-    pub(crate) async fn addr(&self) -> String {
-        let found = Mutex::new(None);
-        let seen = eventually(|| async {
-            for line in self.log.lock().unwrap().iter() {
-                let v: serde_json::Value = serde_json::from_str(line)
-                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
-                if let Some(a) = v["fields"]["addr"].as_str() {
-                    *found.lock().unwrap() = Some(a.to_string());
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert!(seen, "no address in the log:\n{}", self.log());
-        found.into_inner().unwrap().unwrap()
-    }
-
-    pub(crate) fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-    }
-
-    /// Waits for the exit, at most `limit`.
-    /// The exit code once it exited (`None`: a signal ended it), within `limit`.
-    pub(crate) async fn exit(&mut self, limit: Duration) -> Option<i32> {
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code();
-            }
-            if t.elapsed() > limit {
-                let _ = self.child.kill();
-                panic!("the daemon did not exit within {limit:?}:\n{}", self.log());
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::daemon::Daemon;
+use crate::support::env::{ROWS, assert_equal_to_source, posts};
+use crate::support::env::{SyncEnv, sync_env, write_rows};
+use crate::support::eventually;
+use crate::support::pipeline::config_with;
 
 /// GET `path` of the daemon at `addr`.
 async fn get(addr: &str, path: &str) -> reqwest::Response {
@@ -375,7 +248,7 @@ async fn sigterm_mid_run_stops_cleanly_and_the_next_start_finishes_the_run() {
     }
     // The container health check asks /healthz.
     let healthcheck = || {
-        crate::helpers::run_esg(
+        crate::support::run_esg(
             vec![
                 "healthcheck".into(),
                 "--url".into(),
@@ -403,7 +276,7 @@ async fn a_batch_resent_when_resuming_is_counted_like_any_other() {
         "schedule = \"0 3 1 1 *\"",
     );
     // A run-now that died after recording its first batch, before sending it.
-    let out = crate::restart::run_binary(cfg.clone(), Some("batch_recorded")).await;
+    let out = crate::support::run_binary(cfg.clone(), Some("batch_recorded")).await;
     assert_ne!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(posts(&e), 0);
     // The daemon resumes it at start: the recorded batch is sent, then the rest.
@@ -522,7 +395,7 @@ async fn a_second_signal_exits_at_once() {
 async fn the_daemon_refuses_a_configuration_without_schedules_or_with_a_bad_one() {
     let e = sync_env().await;
     let cfg = config_with(&e, "", "");
-    let out = crate::helpers::run_esg(
+    let out = crate::support::run_esg(
         vec![
             "daemon".into(),
             "--config".into(),
@@ -544,7 +417,7 @@ async fn the_daemon_refuses_a_configuration_without_schedules_or_with_a_bad_one(
         "schedule = \"0 3 * *\"\ntimezone = \"Mars/Olympus\"",
     );
     let out =
-        crate::helpers::run_esg(vec!["--config".into(), cfg.display().to_string()], vec![]).await;
+        crate::support::run_esg(vec!["--config".into(), cfg.display().to_string()], vec![]).await;
     assert_eq!(out.code, Some(1));
     assert!(
         out.stderr
@@ -645,7 +518,7 @@ async fn run_now_stops_cleanly_on_the_first_signal_too() {
             .contains("values were not sent")
     );
     slow_operations(&e, 10);
-    let out = crate::helpers::run_esg(
+    let out = crate::support::run_esg(
         vec![
             "run-now".into(),
             "--config".into(),
@@ -677,7 +550,7 @@ async fn a_pipeline_another_process_is_running_is_not_started() {
             .is_ok()
     );
     let run = || {
-        crate::helpers::run_esg(
+        crate::support::run_esg(
             vec![
                 "run-now".into(),
                 "--config".into(),
@@ -888,7 +761,7 @@ async fn the_daemon_applies_the_catalog_before_each_run() {
 #[tokio::test]
 async fn the_daemon_runs_a_scheduled_reviewer() {
     let e = sync_env().await;
-    let (good, bad, _) = crate::reviewer::setup(&e).await;
+    let (good, bad, _) = crate::support::review::setup(&e).await;
     let cfg = config_with(
         &e,
         "[daemon]\nlisten = \"127.0.0.1:0\"\n\n[[reviewer]]\nname = \"final-review\"\nprogram = \"Review Program\"\nprincipal = \"U-bot\"\nschedule = \"* * * * * *\"\n",

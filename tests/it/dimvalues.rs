@@ -7,7 +7,7 @@ use esg_sync::sync::plan::{NewValues, Plan};
 use esg_sync::workiva::WorkivaClient;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 const PATCH_DIMENSION: &str = "PATCH /programs/{programId}/dimensions/{dimensionId}";
 
@@ -64,7 +64,7 @@ async fn a_stale_test_is_a_409_that_changes_nothing_and_a_holding_test_replaces(
 #[tokio::test]
 async fn the_client_sends_the_test_and_the_replace_in_one_patch() {
     let env = start().await;
-    let client = crate::client::client(&env);
+    let client = crate::support::client::client(&env);
     let (pid, bu) = (&env.ids.program, &env.ids.bu);
     let stale = json!([{"id": "X"}]);
     let e = client
@@ -181,8 +181,10 @@ fn adding(env: &Env, values: &[&str]) -> Plan {
 #[tokio::test]
 async fn concurrent_additions_to_one_dimension_both_land() {
     let env = start().await;
-    let (one, two): (WorkivaClient, WorkivaClient) =
-        (crate::client::client(&env), crate::client::client(&env));
+    let (one, two): (WorkivaClient, WorkivaClient) = (
+        crate::support::client::client(&env),
+        crate::support::client::client(&env),
+    );
     one.check_token().await.unwrap();
     two.check_token().await.unwrap();
     let quiet = env.emu.settings();

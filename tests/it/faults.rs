@@ -8,7 +8,7 @@ use esg_sync::emulator::gateway::LoggedFault;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn with(f: impl FnOnce(&mut Settings)) -> Settings {
     let mut s = Settings {

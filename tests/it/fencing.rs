@@ -7,16 +7,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::daemon::Daemon;
-use crate::helpers::eventually;
-use crate::sync::{SyncEnv, sync_env};
+use crate::support::daemon::Daemon;
+use crate::support::env::{SyncEnv, sync_env};
+use crate::support::eventually;
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 /// Sixty months of facility A, each value `generation`: twelve batches at 1,000 bytes.
 fn write_lake(e: &SyncEnv, generation: u32) {
     let period: Vec<String> = (0..60)
         .map(|i| format!("{}-{:02}", 2000 + i / 12, i % 12 + 1))
         .collect();
-    crate::replicas::write_periods(e, "lake", &period, generation);
+    crate::support::env::write_periods(e, "lake", &period, generation);
 }
 
 /// The metric, and slow operations, so a run takes seconds.
@@ -39,50 +40,22 @@ async fn setup(e: &SyncEnv) -> String {
 
 /// Replica `client`'s configuration: one pipeline ticking every second.
 fn config(e: &SyncEnv, client: &str, store: &str, ttl: u64) -> std::path::PathBuf {
-    let text = format!(
-        r#"
-[workiva]
-base_url = "{base}"
-client_id = "{client}"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 20
-poll_max_ms = 200
-backoff_base_ms = 5
-
-[store]
-url = "{store}"
-
-[daemon]
-listen = "127.0.0.1:0"
-grace_period_secs = 5
-lease_ttl_secs = {ttl}
-watch_interval_secs = 1
-
-[[pipeline]]
-name = "fenced"
-program = "Test Program"
-source = ["{data}"]
-schedule = "* * * * * *"
-catch_up = "skip"
-batch_bytes = 1000
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-
-[pipeline.columns.dimensions]
-facility = "Facility"
-
-[pipeline.metrics]
-m = "Fenced"
-"#,
-        base = e.env.emu.base_url(),
-        data = e.file("lake.parquet").display()
-    );
-    let path = e.file(&format!("{client}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
+    ConfigToml::new(&e.env.emu.base_url(), store)
+        .workiva("client_id", &format!("\"{client}\""))
+        .workiva("poll_min_ms", "20")
+        .workiva("poll_max_ms", "200")
+        .workiva("backoff_base_ms", "5")
+        .table(&format!(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\ngrace_period_secs = 5\nlease_ttl_secs = {ttl}\nwatch_interval_secs = 1"
+        ))
+        .pipeline(
+            PipelineToml::new("fenced", "Test Program", &e.file("lake.parquet"))
+                .schedule("* * * * * *")
+                .key("catch_up", "\"skip\"")
+                .key("batch_bytes", "1000")
+                .metrics(&[("m", "Fenced")]),
+        )
+        .write(e.file(&format!("{client}.toml")))
 }
 
 /// Whether every value of `metric` is `generation`.

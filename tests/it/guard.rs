@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::daemon::Daemon;
-use crate::restart::config_with;
-use crate::sync::{SyncEnv, sync_env, write_rows};
+use crate::support::daemon::Daemon;
+use crate::support::env::{SyncEnv, sync_env, write_rows};
+use crate::support::pipeline::config_with;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef-test-token";
 
@@ -62,7 +62,7 @@ fn header<'a>(answer: &'a str, name: &str) -> Vec<&'a str> {
 }
 
 fn guarded_config(e: &SyncEnv, daemon: &str) -> std::path::PathBuf {
-    write_rows(&e.file("data.parquet"), crate::restart::ROWS);
+    write_rows(&e.file("data.parquet"), crate::support::env::ROWS);
     config_with(e, daemon, "schedule = \"0 3 1 1 *\"")
 }
 
@@ -248,7 +248,7 @@ async fn a_half_sent_request_does_not_hold_the_shutdown_past_the_grace_period() 
 async fn off_loopback_the_emulators_admin_api_needs_its_token_and_a_large_body_is_refused() {
     use esg_sync::emulator::{Emulator, StartOptions};
     let open = Emulator::start(
-        crate::helpers::test_config(),
+        crate::support::test_config(),
         StartOptions {
             listen: "0.0.0.0:0".parse().unwrap(),
             admin: true,
@@ -261,7 +261,7 @@ async fn off_loopback_the_emulators_admin_api_needs_its_token_and_a_large_body_i
 
     let token = "emulator-admin-token-0123456789";
     let emu = Emulator::start(
-        crate::helpers::test_config(),
+        crate::support::test_config(),
         StartOptions {
             listen: "0.0.0.0:0".parse().unwrap(),
             admin: true,

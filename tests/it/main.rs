@@ -18,7 +18,7 @@ mod dimvalues;
 mod faults;
 mod fencing;
 mod guard;
-mod helpers;
+
 mod hostile;
 mod layout;
 mod lists;
@@ -40,6 +40,7 @@ mod spec;
 mod sql;
 mod store;
 mod stream;
+mod support;
 mod sync;
 mod tasks;
 mod values;

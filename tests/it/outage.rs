@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::eventually;
-use crate::restart::{ROWS, assert_equal_to_source, config_with};
-use crate::sync::{SyncEnv, sync_env, write_rows};
+use crate::support::env::{ROWS, assert_equal_to_source};
+use crate::support::env::{SyncEnv, sync_env, write_rows};
+use crate::support::eventually;
+use crate::support::pipeline::config_with;
 
 /// A Postgres server of the test's own.
 struct PrivatePg {
@@ -178,7 +179,7 @@ async fn a_store_restart_mid_run_is_ridden_out_and_no_batch_is_sent_twice() {
     assert_eq!(code, Some(0), "the run rode the restart out\n{stderr}");
     assert_equal_to_source(&e).await;
     assert_eq!(e.upsertions(), 2, "each of the two batches was sent once");
-    let again = crate::restart::run_binary(cfg, None).await;
+    let again = crate::support::run_binary(cfg, None).await;
     assert_eq!(again.code, Some(0), "{}", again.stderr);
     assert_eq!(e.upsertions(), 2, "an unchanged rerun sends nothing");
 }
@@ -223,7 +224,7 @@ async fn a_store_down_past_its_outage_bound_fails_the_run_and_the_next_sends_not
     let mut s = e.env.emu.settings();
     s.faults.latency = 0.0;
     e.env.emu.set_settings(s).unwrap();
-    let again = crate::restart::run_binary(cfg, None).await;
+    let again = crate::support::run_binary(cfg, None).await;
     assert_eq!(again.code, Some(0), "{}\n{}", again.stdout, again.stderr);
     assert_equal_to_source(&e).await;
     assert_eq!(
@@ -309,14 +310,14 @@ async fn full_disk_once(limit_kib: u64) -> (usize, String) {
     let cfg = config_with(&e, "", "");
     // A first run of one row creates the store; then the lake grows.
     write_rows(&e.file("data.parquet"), &ROWS[..1]);
-    let first = crate::restart::run_binary(cfg.clone(), None).await;
+    let first = crate::support::run_binary(cfg.clone(), None).await;
     assert_eq!(first.code, Some(0), "{}", first.stderr);
     let before = e.upsertions();
     write_rows(&e.file("data.parquet"), ROWS);
     let out = run_with_file_limit(&cfg, limit_kib);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let during = e.upsertions() - before;
-    let again = crate::restart::run_binary(cfg, None).await;
+    let again = crate::support::run_binary(cfg, None).await;
     assert_eq!(
         again.code,
         Some(0),

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::support::*;
 
 const EDITOR: &str = "85aa87ee-beb9-4417-8fa0-420e9de63534";
 const VIEWER: &str = "228d55c7-10d0-4ac3-85a3-1ac30ae97ac1";
@@ -80,7 +80,7 @@ async fn modification_is_all_or_nothing() {
     let list = api
         .list_all(&format!(
             "/programs/{p}/permissions?$filter={}",
-            crate::lists::urlencode("principal eq \"U-other\"")
+            crate::support::urlencode("principal eq \"U-other\"")
         ))
         .await;
     assert_eq!(list.len(), 1);
@@ -88,7 +88,7 @@ async fn modification_is_all_or_nothing() {
     let groups = api
         .list_all(&format!(
             "/programs/{p}/permissions?$filter={}",
-            crate::lists::urlencode(&format!("permission eq \"{VIEWER}\""))
+            crate::support::urlencode(&format!("permission eq \"{VIEWER}\""))
         ))
         .await;
     assert_eq!(groups[0]["principalType"], "group");

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::daemon::Daemon;
-use crate::helpers::eventually;
-use crate::sync::{SyncEnv, sync_env};
+use crate::support::daemon::Daemon;
+use crate::support::env::{SyncEnv, sync_env, write_periods};
+use crate::support::eventually;
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 const PIPELINES: usize = 6;
 
@@ -22,83 +23,33 @@ fn write_lake(e: &SyncEnv, i: usize, generation: u32) {
     write_periods(e, &format!("lake{i}"), &period, generation);
 }
 
-/// `STEM.parquet`: metric `m` at facility A in each of `period`, each value `generation`.
-pub(crate) fn write_periods(e: &SyncEnv, stem: &str, period: &[String], generation: u32) {
-    let n = period.len();
-    let tmp = e.file(&format!("{stem}.tmp"));
-    crate::pq::write(
-        &tmp,
-        vec![
-            ("metric", crate::pq::s(&vec!["m"; n])),
-            (
-                "period",
-                crate::pq::s(&period.iter().map(String::as_str).collect::<Vec<_>>()),
-            ),
-            ("facility", crate::pq::s(&vec!["A"; n])),
-            (
-                "value",
-                crate::pq::s(&vec![generation.to_string().as_str(); n]),
-            ),
-        ],
-    );
-    // Atomic: a run reads the old file or the new, never half of one.
-    std::fs::rename(&tmp, e.file(&format!("{stem}.parquet"))).unwrap();
-}
-
 fn config(e: &SyncEnv, store_url: &str) -> std::path::PathBuf {
-    let mut text = format!(
-        r#"
-[workiva]
-base_url = "{base}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 20
-poll_max_ms = 200
-backoff_base_ms = 5
-
-[store]
-url = "{store_url}"
-
-[daemon]
-listen = "127.0.0.1:0"
-grace_period_secs = 20
-lease_ttl_secs = 4
-watch_interval_secs = 1
-"#,
-        base = e.env.emu.base_url()
-    );
+    let mut c = ConfigToml::new(&e.env.emu.base_url(), store_url)
+        .workiva("poll_min_ms", "20")
+        .workiva("poll_max_ms", "200")
+        .workiva("backoff_base_ms", "5")
+        .table(
+            "[daemon]\nlisten = \"127.0.0.1:0\"\ngrace_period_secs = 20\nlease_ttl_secs = 4\nwatch_interval_secs = 1",
+        );
     for i in 0..PIPELINES {
-        text.push_str(&format!(
-            r#"
-[[pipeline]]
-name = "p{i}"
-program = "Test Program"
-source = ["{data}"]
-schedule = "*/2 * * * * *"
-catch_up = "skip"
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-
-[pipeline.columns.dimensions]
-facility = "Facility"
-
-[pipeline.metrics]
-m = "Replicated {i}"
-"#,
-            data = e.file(&format!("lake{i}.parquet")).display()
-        ));
+        let metric = format!("Replicated {i}");
+        c = c.pipeline(
+            PipelineToml::new(
+                &format!("p{i}"),
+                "Test Program",
+                &e.file(&format!("lake{i}.parquet")),
+            )
+            .schedule("*/2 * * * * *")
+            .key("catch_up", "\"skip\"")
+            .metrics(&[("m", &metric)]),
+        );
     }
-    let path = e.file("replicas.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    c.write(e.file("replicas.toml"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_run_each_tick_once_and_take_over_a_killed_one() {
-    let Some(db) = crate::sql::fresh_db("ESG_SYNC_TEST_POSTGRES_URL", true).await else {
+    let Some(db) = crate::support::db::fresh_db("ESG_SYNC_TEST_POSTGRES_URL", true).await else {
         return;
     };
     let e = sync_env().await;

@@ -5,131 +5,13 @@
 
 use std::process::Command;
 
-use crate::helpers::eventually;
-use crate::sync::{SyncEnv, sync_env, write_rows};
-
-pub(crate) const ROWS: &[crate::sync::R] = &[
-    ("ghg", "2025-Q1", "Site A", "X", "10", "n1"),
-    ("ghg", "2025-Q2", "Site A", "X", "20", ""),
-    ("ghg", "2024", "B", "", "30", ""),
-    ("share", "2025-H1", "", "X", "40.5", ""),
-    ("share", "2025-H2", "", "Y", "41", ""),
-];
+use crate::support::env::{ROWS, assert_equal_to_source, posts};
+use crate::support::env::{SyncEnv, sync_env, write_rows};
+use crate::support::pipeline::config_with;
+use crate::support::{eventually, run_binary};
 
 fn config(e: &SyncEnv) -> std::path::PathBuf {
     config_with(e, "", "")
-}
-
-/// The test configuration, with `top` before the pipeline (e.g. a `[daemon]` table) and
-/// `pipeline` keys added to it.
-pub(crate) fn config_with(e: &SyncEnv, top: &str, pipeline: &str) -> std::path::PathBuf {
-    let path = e.file("esg-sync.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[workiva]
-base_url = "{base}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-poll_min_ms = 5
-poll_max_ms = 100
-requests_per_second = 0
-backoff_base_ms = 5
-
-[store]
-url = "sqlite://{dir}/cli-state.db"
-
-{top}
-
-[[pipeline]]
-name = "crash"
-program = "Test Program"
-source = ["{data}"]
-concurrency = 1
-{pipeline}
-
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-notes = "notes"
-
-[pipeline.columns.dimensions]
-facility = "Facility"
-bu = "BU"
-
-[pipeline.metrics]
-ghg = "Num"
-share = "Share"
-
-[pipeline.dimension_values.Facility]
-"Site A" = "A"
-"#,
-            base = e.env.emu.base_url(),
-            dir = e.dir.path().display(),
-            data = e.file("data.parquet").display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-pub(crate) async fn run_binary(
-    cfg: std::path::PathBuf,
-    failpoint: Option<&'static str>,
-) -> crate::helpers::Ran {
-    let mut envs = vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
-    if let Some(f) = failpoint {
-        envs.push(("ESG_SYNC_FAILPOINT", f.to_string()));
-    }
-    crate::helpers::run_esg(
-        vec![
-            "run-now".into(),
-            "--config".into(),
-            cfg.display().to_string(),
-        ],
-        envs,
-    )
-    .await
-}
-
-pub(crate) async fn assert_equal_to_source(e: &SyncEnv) {
-    let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
-    let num = e.workiva(&e.env.ids.num).await;
-    let got: Vec<(u64, u64, serde_json::Value, String, String)> =
-        num.into_iter().map(|v| (v.0, v.1, v.3, v.4, v.6)).collect();
-    assert_eq!(
-        got,
-        vec![
-            (2024, 1, serde_json::json!({f: "B"}), "30".into(), "".into()),
-            (
-                2025,
-                1,
-                serde_json::json!({f: "A", bu: "X"}),
-                "10".into(),
-                "n1".into()
-            ),
-            (
-                2025,
-                4,
-                serde_json::json!({f: "A", bu: "X"}),
-                "20".into(),
-                "".into()
-            ),
-        ]
-    );
-    let share: Vec<String> = e
-        .workiva(&e.env.ids.share)
-        .await
-        .into_iter()
-        .map(|v| v.4)
-        .collect();
-    assert_eq!(share, vec!["40.5", "41"]);
-}
-
-pub(crate) fn posts(e: &SyncEnv) -> usize {
-    e.upsertions()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,7 +191,7 @@ async fn a_leftover_batch_for_a_deleted_metric_does_not_block_the_pipeline() {
         .workiva(&e.env.ids.share)
         .await
         .into_iter()
-        .map(|v| v.4)
+        .map(|v| v.value)
         .collect();
     assert_eq!(share, vec!["40.5", "41"]);
 }

@@ -5,8 +5,8 @@ use esg_sync::emulator::config::{OperationTiming, PlannedFault};
 use esg_sync::sync::{RunOptions, Status};
 use esg_sync::workiva::{ListOptions, WorkivaClient};
 
-use crate::client::{capture_logs, client_config};
-use crate::sync::{sync_env, write_rows};
+use crate::support::client::{capture_logs, client_config};
+use crate::support::env::{sync_env, write_rows};
 
 const UPSERT: &str = "POST /programs/{programId}/metrics/{metricId}/values/batchUpsertion";
 
@@ -20,7 +20,7 @@ fn fault(endpoint: &str, fault: &str, times: u32) -> PlannedFault {
 }
 
 /// The answers to every batch upsertion so far.
-fn upsert_statuses(e: &crate::sync::SyncEnv) -> Vec<u16> {
+fn upsert_statuses(e: &crate::support::env::SyncEnv) -> Vec<u16> {
     e.env
         .emu
         .requests()
@@ -111,7 +111,7 @@ async fn a_busy_metric_without_a_lost_answer_waits_and_sends() {
 
 #[tokio::test]
 async fn messages_count_attempts_as_the_settings_do() {
-    let env = crate::helpers::start().await;
+    let env = crate::support::start().await;
     let mut cfg = client_config(&env);
     cfg.max_attempts = 2;
     let c = WorkivaClient::new(cfg).unwrap();

@@ -3,7 +3,7 @@
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 const REVIEW: &str = r#"
 [review]
@@ -71,8 +71,8 @@ async fn values_within_the_limits_are_completed_the_rest_flagged_with_notes_that
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .filter(|v| v.0 == 2025)
-        .map(|v| (v.1, v.3, v.5, v.6))
+        .filter(|v| v.year == 2025)
+        .map(|v| (v.start, v.coordinates, v.status, v.notes))
         .collect();
     assert_eq!(
         got,
@@ -162,7 +162,7 @@ async fn a_changed_complete_value_is_reviewed_again_and_locked_ones_are_left_alo
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!((r.counts.created, r.counts.unchanged), (1, 1), "{r:?}");
     let num = e.workiva(&e.env.ids.num).await;
-    assert_eq!(num[1].5, "complete", "{num:?}");
+    assert_eq!(num[1].status, "complete", "{num:?}");
     // The 2025 figure is corrected beyond the limit: reopened and flagged.
     write_rows(
         &e.file("data.parquet"),
@@ -174,10 +174,10 @@ async fn a_changed_complete_value_is_reviewed_again_and_locked_ones_are_left_alo
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!((r.counts.updated, r.counts.unchanged), (1, 1), "{r:?}");
     let num = e.workiva(&e.env.ids.num).await;
-    assert_eq!(num[1].5, "notStarted");
+    assert_eq!(num[1].status, "notStarted");
     assert!(
         num[1]
-            .6
+            .notes
             .starts_with("REVIEW REQUIRED: delta from prior year is 50.0% (50.00)")
     );
     // With on_complete_changed = "skip", a complete value is not touched at all.
@@ -189,7 +189,11 @@ async fn a_changed_complete_value_is_reviewed_again_and_locked_ones_are_left_alo
         ],
     );
     let r = e.run(&p, RunOptions::default()).await;
-    assert_eq!(e.workiva(&e.env.ids.num).await[1].5, "complete", "{r:?}");
+    assert_eq!(
+        e.workiva(&e.env.ids.num).await[1].status,
+        "complete",
+        "{r:?}"
+    );
     write_rows(
         &e.file("data.parquet"),
         &[
@@ -202,7 +206,7 @@ async fn a_changed_complete_value_is_reviewed_again_and_locked_ones_are_left_alo
     ));
     let r = e.run(&skip, RunOptions::default()).await;
     assert_eq!(r.counts.locked, 1, "{r:?}");
-    assert_eq!(e.workiva(&e.env.ids.num).await[1].4, "102");
+    assert_eq!(e.workiva(&e.env.ids.num).await[1].value, "102");
 }
 
 #[tokio::test]
@@ -216,12 +220,12 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         ],
     );
     let review = REVIEW.replace("[review]", "[pipeline.review]");
-    let cfg = crate::restart::config_with(&e, "", &review)
+    let cfg = crate::support::pipeline::config_with(&e, "", &review)
         .display()
         .to_string();
     let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];
     let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let r = crate::helpers::run_esg(args(&["run-now", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["run-now", "--config", &cfg]), env()).await;
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains(
@@ -230,7 +234,7 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         "{}",
         r.stdout
     );
-    let r = crate::helpers::run_esg(args(&["review", "report", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["review", "report", "--config", &cfg]), env()).await;
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
@@ -242,14 +246,14 @@ async fn review_report_and_runs_list_what_the_review_decided() {
         "1,Num,2025,Facility=A,5,,,,REVIEW REQUIRED: no prior year value"
     );
     assert_eq!(lines.len(), 3);
-    let r = crate::helpers::run_esg(args(&["runs", "--config", &cfg]), env()).await;
+    let r = crate::support::run_esg(args(&["runs", "--config", &cfg]), env()).await;
     assert!(
         r.stdout.contains("review: 0 auto-completed, 2 flagged"),
         "{}",
         r.stdout
     );
     let r =
-        crate::helpers::run_esg(args(&["runs", "--config", &cfg, "--output", "json"]), env()).await;
+        crate::support::run_esg(args(&["runs", "--config", &cfg, "--output", "json"]), env()).await;
     let runs: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(runs[0]["flagged"], 2);
 }

@@ -5,11 +5,10 @@
 //! action.
 
 use esg_sync::config::review::ReviewerConfig;
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::helpers::admin;
-use crate::sync::{SyncEnv, sync_env};
+use crate::support::env::{SyncEnv, sync_env};
+use crate::support::review::setup;
 
 fn reviewer(dry_run: bool) -> ReviewerConfig {
     ReviewerConfig {
@@ -23,60 +22,6 @@ fn reviewer(dry_run: bool) -> ReviewerConfig {
         max_change_percent: Some(10.0),
         dry_run,
     }
-}
-
-/// A program whose 2025 values differ in support, and three tasks awaiting approval: `good`
-/// (supported, within 10%), `bad` (a value without notes, one beyond 10%) and `other` (its
-/// step is someone else's).
-pub(crate) async fn setup(e: &SyncEnv) -> (String, String, String) {
-    let seed: esg_sync::emulator::Seed = serde_json::from_value(json!({
-        "programs": [{
-            "name": "Review Program",
-            "dimensions": [{"name": "Facility", "values": [{"id": "A"}, {"id": "B"}, {"id": "C"}]}],
-            "metrics": [{"name": "Scope 1", "dataType": "number", "allowedDimensions": ["Facility"], "values": [
-                {"reportingPeriod": {"year": 2024, "start": 1, "end": 12}, "coordinates": {"Facility": "A"}, "value": "100"},
-                {"reportingPeriod": {"year": 2024, "start": 1, "end": 12}, "coordinates": {"Facility": "B"}, "value": "100"},
-                {"reportingPeriod": {"year": 2025, "start": 1, "end": 12}, "coordinates": {"Facility": "A"}, "value": "105",
-                 "notes": "metered", "supportingAttachments": [{"id": "F1", "fileName": "meter.pdf"}]},
-                {"reportingPeriod": {"year": 2025, "start": 1, "end": 12}, "coordinates": {"Facility": "B"}, "value": "150",
-                 "supportingAttachments": [{"id": "F2", "fileName": "invoice.pdf"}]},
-                {"reportingPeriod": {"year": 2025, "start": 1, "end": 12}, "coordinates": {"Facility": "C"}, "value": "7",
-                 "notes": "estimate", "supportingAttachments": [{"id": "F3"}]}
-            ]}]
-        }]
-    }))
-    .unwrap();
-    e.env.emu.seed(&seed).unwrap();
-    let mut ids = Vec::new();
-    for (title, facility, approver) in [
-        ("good", "A", "U-bot"),
-        ("bad", "B", "U-bot"),
-        ("other", "C", "U-someone"),
-    ] {
-        let (s, t) = admin(&e.env.api, Method::POST, "/_emulator/tasks", Some(json!({
-            "title": title, "program": "Review Program",
-            "approvalSteps": [{"participants": [{"id": "U-first", "type": "USER"}]},
-                              {"participants": [{"id": approver, "type": "USER"}]}],
-            "values": [{"metric": "Scope 1", "reportingPeriod": {"year": 2025, "start": 1, "end": 12}, "coordinates": {"Facility": facility}}]
-        })))
-        .await;
-        assert_eq!(s, 201, "{t}");
-        let id = t["id"].as_str().unwrap().to_string();
-        // Submitted, and approved by the first step's person: the reviewer is the second.
-        for action in ["SUBMIT", "APPROVE"] {
-            let r = e
-                .env
-                .api
-                .post(
-                    &format!("/tasks/{id}/actionSubmission"),
-                    json!({"action": action}),
-                )
-                .await;
-            assert_eq!(r.status, 200, "{:?}", r.body);
-        }
-        ids.push(id);
-    }
-    (ids[0].clone(), ids[1].clone(), ids[2].clone())
 }
 
 fn actions(e: &SyncEnv) -> usize {
@@ -154,7 +99,7 @@ async fn the_final_reviewer_approves_supported_tasks_and_rejects_the_rest_once()
 async fn a_crash_between_record_and_submit_resumes_without_a_second_action() {
     let e = sync_env().await;
     let (good, bad, _) = setup(&e).await;
-    let cfg = crate::restart::config_with(
+    let cfg = crate::support::pipeline::config_with(
         &e,
         "[[reviewer]]\nname = \"final-review\"\nprogram = \"Review Program\"\nprincipal = \"U-bot\"\nmax_change_percent = 10.0\n",
         "",
@@ -171,7 +116,7 @@ async fn a_crash_between_record_and_submit_resumes_without_a_second_action() {
     };
     let before = actions(&e);
     // The second decision is recorded, then the process dies before submitting it.
-    let r = crate::helpers::run_esg(
+    let r = crate::support::run_esg(
         args(&["review", "tasks", "--config", &cfg]),
         env(Some("decision_recorded:2")),
     )
@@ -179,16 +124,16 @@ async fn a_crash_between_record_and_submit_resumes_without_a_second_action() {
     assert_ne!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert_eq!(actions(&e), before + 1, "one submitted before the crash");
     // The next pass submits the recorded one, once, and acts on nothing twice.
-    let r = crate::helpers::run_esg(args(&["review", "tasks", "--config", &cfg]), env(None)).await;
+    let r = crate::support::run_esg(args(&["review", "tasks", "--config", &cfg]), env(None)).await;
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("resumed"), "{}", r.stdout);
     assert_eq!(actions(&e), before + 2);
     assert_eq!(task(&e, &good).await["status"], "Approved");
     assert_eq!(task(&e, &bad).await["status"], "Returned");
-    let r = crate::helpers::run_esg(args(&["review", "tasks", "--config", &cfg]), env(None)).await;
+    let r = crate::support::run_esg(args(&["review", "tasks", "--config", &cfg]), env(None)).await;
     assert_eq!(r.code, Some(0));
     assert_eq!(actions(&e), before + 2);
     let r =
-        crate::helpers::run_esg(args(&["review", "history", "--config", &cfg]), env(None)).await;
+        crate::support::run_esg(args(&["review", "history", "--config", &cfg]), env(None)).await;
     assert_eq!(r.stdout.matches("(submitted)").count(), 2, "{}", r.stdout);
 }

@@ -5,8 +5,8 @@ use esg_sync::store::MappingKind;
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::pq::{Col, raw, s, write};
-use crate::sync::{SyncEnv, sync_env, write_rows};
+use crate::support::env::{Landed, SyncEnv, sync_env, write_rows};
+use crate::support::pq::{Col, raw, s, write};
 
 /// Writes `data.parquet` with the standard columns, the facility column as given.
 fn write_with(e: &SyncEnv, metric: &[&str], period: &[&str], facility: Col, value: Col) {
@@ -24,11 +24,24 @@ fn write_with(e: &SyncEnv, metric: &[&str], period: &[&str], facility: Col, valu
     );
 }
 
-fn reasons(r: &esg_sync::sync::Report) -> Vec<(i64, String, String)> {
+/// One rejected row of a report: its row in the file, the field at fault, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Why {
+    row: i64,
+    field: String,
+    reason: String,
+}
+
+/// A report's rejects, sorted by row, then field, then reason.
+fn reasons(r: &esg_sync::sync::Report) -> Vec<Why> {
     let mut v: Vec<_> = r
         .rejects
         .iter()
-        .map(|x| (x.source_row, x.field.clone(), x.reason.clone()))
+        .map(|x| Why {
+            row: x.source_row,
+            field: x.field.clone(),
+            reason: x.reason.clone(),
+        })
         .collect();
     v.sort();
     v
@@ -49,7 +62,7 @@ async fn a_multi_byte_period_label_is_a_reject_not_a_crash() {
     assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
     let why = reasons(&r);
     assert_eq!(why.len(), 2, "{why:?}");
-    for (row, field, reason) in &why {
+    for Why { row, field, reason } in &why {
         assert!([1, 2].contains(row));
         assert_eq!(field, "period");
         assert!(reason.contains("is not a period label"), "{reason}");
@@ -71,13 +84,15 @@ async fn an_extreme_exponent_is_a_reject_not_an_abort() {
     assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
     let why = reasons(&r);
     assert_eq!(
-        why.iter().map(|w| (w.0, w.1.as_str())).collect::<Vec<_>>(),
+        why.iter()
+            .map(|w| (w.row, w.field.as_str()))
+            .collect::<Vec<_>>(),
         vec![(1, "value"), (2, "value")]
     );
-    assert!(why[0].2.contains("not a number"), "{why:?}");
+    assert!(why[0].reason.contains("not a number"), "{why:?}");
     let num = e.workiva(&e.env.ids.num).await;
     assert_eq!(num.len(), 1);
-    assert_eq!(num[0].4, "250");
+    assert_eq!(num[0].value, "250");
 }
 
 #[tokio::test]
@@ -100,7 +115,7 @@ async fn a_float32_column_lands_by_its_own_shortest_text() {
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| v.4)
+        .map(|v| v.value)
         .collect();
     assert_eq!(
         got,
@@ -141,11 +156,9 @@ async fn an_empty_value_is_rejected_unless_the_pipeline_clears_with_it() {
     assert_eq!(why.len(), 3, "{why:?}");
     assert!(
         why.iter()
-            .all(|w| w.1 == "value" && w.2.starts_with("the value is empty"))
+            .all(|w| w.field == "value" && w.reason.starts_with("the value is empty"))
     );
-    let held = |v: &Vec<(u64, u64, u64, serde_json::Value, String, String, String)>| {
-        v.iter().map(|x| x.4.clone()).collect::<Vec<_>>()
-    };
+    let held = |v: &Vec<Landed>| v.iter().map(|x| x.value.clone()).collect::<Vec<_>>();
     assert_eq!(held(&e.workiva(&e.env.ids.num).await), vec!["5", "6"]);
     // With `empty_values = "clear"` the values are cleared explicitly, and nothing is created.
     let clear = e.pipeline("empty_values = \"clear\"");
@@ -197,19 +210,24 @@ async fn a_blank_dimension_cell_is_a_reject_and_only_null_means_no_coordinate() 
     assert_eq!((r.status, r.counts.created), (Status::Partial, 1), "{r:?}");
     let why = reasons(&r);
     assert_eq!(
-        why.iter().map(|w| (w.0, w.1.as_str())).collect::<Vec<_>>(),
+        why.iter()
+            .map(|w| (w.row, w.field.as_str()))
+            .collect::<Vec<_>>(),
         vec![(1, "facility"), (2, "facility")]
     );
-    assert!(why[0].2.contains("blank"), "{why:?}");
+    assert!(why[0].reason.contains("blank"), "{why:?}");
     let num = e.workiva(&e.env.ids.num).await;
     assert_eq!(num.len(), 1);
-    assert_eq!((num[0].3.clone(), num[0].4.as_str()), (json!({}), "3"));
+    assert_eq!(
+        (num[0].coordinates.clone(), num[0].value.as_str()),
+        (json!({}), "3")
+    );
 }
 
 #[tokio::test]
 async fn plan_applies_the_mirror_guard_with_the_runs_message() {
     let e = sync_env().await;
-    let rows: Vec<crate::sync::R> = (1..=10)
+    let rows: Vec<crate::support::env::R> = (1..=10)
         .map(|m| {
             (
                 "ghg",
@@ -316,7 +334,7 @@ async fn a_file_that_fails_part_way_gives_none_of_its_rows_and_the_others_land()
     let period: Vec<String> = (0..n)
         .map(|i| format!("{}-{:02}", 2000 + i / 12, 1 + i % 12))
         .collect();
-    let rows: Vec<crate::sync::R> = period
+    let rows: Vec<crate::support::env::R> = period
         .iter()
         .map(|p| ("ghg", p.as_str(), "A", "", "7", ""))
         .collect();
@@ -324,7 +342,7 @@ async fn a_file_that_fails_part_way_gives_none_of_its_rows_and_the_others_land()
     {
         use arrow_array::{ArrayRef, RecordBatch, StringArray};
         // Empty cells are nulls, as `write_rows` writes them.
-        let col = |f: for<'a> fn(&'a crate::sync::R<'a>) -> &'a str| -> ArrayRef {
+        let col = |f: for<'a> fn(&'a crate::support::env::R<'a>) -> &'a str| -> ArrayRef {
             std::sync::Arc::new(StringArray::from(
                 rows.iter()
                     .map(|r| Some(f(r)).filter(|c| !c.is_empty()))
@@ -445,9 +463,9 @@ async fn every_unreadable_file_is_named_at_once_and_the_readable_ones_land() {
 #[tokio::test]
 async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on() {
     let e = sync_env().await;
-    write_rows(&e.file("data.parquet"), crate::restart::ROWS);
-    let cfg = crate::restart::config_with(&e, "", "");
-    let ran = crate::restart::run_binary(cfg.clone(), Some("panic:run_started")).await;
+    write_rows(&e.file("data.parquet"), crate::support::env::ROWS);
+    let cfg = crate::support::pipeline::config_with(&e, "", "");
+    let ran = crate::support::run_binary(cfg.clone(), Some("panic:run_started")).await;
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     assert!(ran.stdout.contains("internal error"), "{}", ran.stdout);
     let store = esg_sync::store::Store::connect(&format!(
@@ -468,9 +486,9 @@ async fn a_panic_inside_a_run_is_a_recorded_failed_run_and_the_next_run_goes_on(
         "{runs:?}"
     );
     // The lease was given back: the next run starts at once and lands everything.
-    let ran = crate::restart::run_binary(cfg, None).await;
+    let ran = crate::support::run_binary(cfg, None).await;
     assert_eq!(ran.code, Some(0), "{}\n{}", ran.stdout, ran.stderr);
-    crate::restart::assert_equal_to_source(&e).await;
+    crate::support::env::assert_equal_to_source(&e).await;
 }
 
 #[tokio::test]
@@ -484,7 +502,7 @@ async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
         retry_after_secs: 0,
     };
     e.env.emu.set_settings(s).unwrap();
-    let rows: Vec<crate::sync::R> = (0..120)
+    let rows: Vec<crate::support::env::R> = (0..120)
         .map(|i| {
             let period = format!("{}-{:02}", 2015 + i / 12, 1 + i % 12);
             (
@@ -516,7 +534,7 @@ async fn a_run_that_loses_its_lease_stops_sending_and_ends_interrupted() {
         let e = e.clone();
         tokio::spawn(async move { e.run(&p, opts).await })
     };
-    assert!(crate::helpers::eventually(|| async { upserts(&e) >= 2 }).await);
+    assert!(crate::support::eventually(|| async { upserts(&e) >= 2 }).await);
     // Another process takes the lease over while the second batch's operation runs.
     let taken = e
         .store

@@ -10,7 +10,7 @@ use esg_sync::config::{Source, StoreOptions};
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
-use crate::sync::{sync_env, write_rows};
+use crate::support::env::{sync_env, write_rows};
 
 struct Moto {
     child: Child,
@@ -26,7 +26,7 @@ impl Drop for Moto {
 
 /// Starts moto on a free loopback port, with `env` (e.g. to make it check credentials).
 fn moto(env: &[(&str, &str)]) -> Option<Moto> {
-    let bin = crate::helpers::outside("ESG_SYNC_TEST_MOTO", ".ci/run installs moto and sets it")?;
+    let bin = crate::support::outside("ESG_SYNC_TEST_MOTO", ".ci/run installs moto and sets it")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -158,7 +158,7 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| (v.0, v.1, v.3, v.4))
+        .map(|v| (v.year, v.start, v.coordinates, v.value))
         .collect();
     assert_eq!(
         num,
@@ -168,7 +168,7 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
             (2025, 1, json!({f: "A", bu: "X"}), "11".to_string()),
         ]
     );
-    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // A rerun sends nothing.
     let before = e.upsertions();
     let r = e.run(&p, RunOptions::default()).await;

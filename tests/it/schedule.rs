@@ -92,52 +92,96 @@ fn starts(l: &Lived) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(start_paused = true)]
-async fn berlin_spring_forward_runs_the_0230_job_once_right_after_the_gap() {
+/// A daily job across a change of the clocks: its cron and zone, the virtual time it starts
+/// at and the days it lives, and the run starts it makes (UTC).
+struct DstCase {
+    name: &'static str,
+    cron: &'static str,
+    tz: &'static str,
+    from: &'static str,
+    days: u32,
+    starts: &'static [&'static str],
+}
+
+const DST_CASES: &[DstCase] = &[
     // 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist that day.
-    let l = live(
-        "30 2 * * *",
-        "Europe/Berlin",
-        "2026-03-27T12:00:00Z",
-        4 * DAY,
-        QUICK,
-        |_| {},
-        MemoryTicks::default(),
-    )
-    .await;
-    assert_eq!(
-        starts(&l),
-        vec![
+    DstCase {
+        name: "berlin spring forward",
+        cron: "30 2 * * *",
+        tz: "Europe/Berlin",
+        from: "2026-03-27T12:00:00Z",
+        days: 4,
+        starts: &[
             "2026-03-28T01:30:00Z", // 02:30 CET
             "2026-03-29T01:00:00Z", // 03:00 CEST, the first minute after the gap
             "2026-03-30T00:30:00Z", // 02:30 CEST
             "2026-03-31T00:30:00Z",
-        ]
-    );
-}
-
-#[tokio::test(start_paused = true)]
-async fn berlin_fall_back_runs_the_0230_job_once() {
+        ],
+    },
     // 2026-10-25: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice.
+    DstCase {
+        name: "berlin fall back",
+        cron: "30 2 * * *",
+        tz: "Europe/Berlin",
+        from: "2026-10-23T12:00:00Z",
+        days: 4,
+        starts: &[
+            "2026-10-24T00:30:00Z", // 02:30 CEST
+            "2026-10-25T00:30:00Z", // the first 02:30 (CEST) only
+            "2026-10-26T01:30:00Z", // 02:30 CET
+            "2026-10-27T01:30:00Z",
+        ],
+    },
+    // 2026-03-08: 02:00 EST jumps to 03:00 EDT.
+    DstCase {
+        name: "new york spring forward",
+        cron: "30 2 * * *",
+        tz: "America/New_York",
+        from: "2026-03-07T12:00:00Z",
+        days: 2,
+        starts: &[
+            "2026-03-08T07:00:00Z", // 03:00 EDT, the first minute after the gap
+            "2026-03-09T06:30:00Z", // 02:30 EDT
+        ],
+    },
+    // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens twice, the job runs once.
+    DstCase {
+        name: "new york fall back",
+        cron: "30 1 * * *",
+        tz: "America/New_York",
+        from: "2026-10-31T12:00:00Z",
+        days: 2,
+        starts: &["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"],
+    },
+];
+
+/// Lives the case of [`DST_CASES`] named `name` and checks its starts.
+async fn dst_case(name: &str) {
+    let c = DST_CASES
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no case {name}"));
     let l = live(
-        "30 2 * * *",
-        "Europe/Berlin",
-        "2026-10-23T12:00:00Z",
-        4 * DAY,
+        c.cron,
+        c.tz,
+        c.from,
+        c.days * DAY,
         QUICK,
         |_| {},
         MemoryTicks::default(),
     )
     .await;
-    assert_eq!(
-        starts(&l),
-        vec![
-            "2026-10-24T00:30:00Z", // 02:30 CEST
-            "2026-10-25T00:30:00Z", // the first 02:30 (CEST) only
-            "2026-10-26T01:30:00Z", // 02:30 CET
-            "2026-10-27T01:30:00Z",
-        ]
-    );
+    assert_eq!(starts(&l), c.starts, "case `{}`", c.name);
+}
+
+#[tokio::test(start_paused = true)]
+async fn berlin_spring_forward_runs_the_0230_job_once_right_after_the_gap() {
+    dst_case("berlin spring forward").await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn berlin_fall_back_runs_the_0230_job_once() {
+    dst_case("berlin fall back").await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,39 +223,8 @@ async fn an_hourly_job_follows_the_clock_through_both_berlin_changes() {
 
 #[tokio::test(start_paused = true)]
 async fn new_york_both_changes() {
-    // 2026-03-08: 02:00 EST jumps to 03:00 EDT.
-    let l = live(
-        "30 2 * * *",
-        "America/New_York",
-        "2026-03-07T12:00:00Z",
-        2 * DAY,
-        QUICK,
-        |_| {},
-        MemoryTicks::default(),
-    )
-    .await;
-    assert_eq!(
-        starts(&l),
-        vec![
-            "2026-03-08T07:00:00Z", // 03:00 EDT, the first minute after the gap
-            "2026-03-09T06:30:00Z", // 02:30 EDT
-        ]
-    );
-    // 2026-11-01: 02:00 EDT falls back to 01:00 EST; 01:30 happens twice, the job runs once.
-    let l = live(
-        "30 1 * * *",
-        "America/New_York",
-        "2026-10-31T12:00:00Z",
-        2 * DAY,
-        QUICK,
-        |_| {},
-        MemoryTicks::default(),
-    )
-    .await;
-    assert_eq!(
-        starts(&l),
-        vec!["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]
-    );
+    dst_case("new york spring forward").await;
+    dst_case("new york fall back").await;
 }
 
 #[tokio::test(start_paused = true)]

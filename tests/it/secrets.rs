@@ -11,8 +11,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 
-use crate::daemon::Daemon;
-use crate::sync::sync_env;
+use crate::support::daemon::Daemon;
+use crate::support::env::sync_env;
+use crate::support::pipeline::{ConfigToml, PipelineToml};
 
 const PASSWORD: &str = "hunter2-query-secret";
 const ALERT_SECRET: &str = "alert-signing-secret-0123456789abcdef";
@@ -46,17 +47,13 @@ async fn a_password_in_a_urls_query_reaches_no_output() {
     // Nothing listens on port 1: the source cannot connect, and every path reports it.
     let lake = format!("postgres://etl@127.0.0.1:1/lake?sslmode=disable&password={PASSWORD}");
     let cfg = e.file("secrets.toml");
-    let text = format!(
-        r#"
-[workiva]
-base_url = "{base}"
-client_id = "demo"
-client_secret_env = "ESG_SYNC_TEST_SECRET"
-[store]
-url = "sqlite://{dir}/secrets-state.db"
-[daemon]
-listen = "127.0.0.1:0"
-[[alert]]
+    let text = ConfigToml::new(
+        &e.env.emu.base_url(),
+        &format!("sqlite://{}/secrets-state.db", e.dir.path().display()),
+    )
+    .table("[daemon]\nlisten = \"127.0.0.1:0\"")
+    .table(&format!(
+        r#"[[alert]]
 name = "json"
 url = "{hook}"
 secret_env = "ESG_SYNC_TEST_ALERT_SECRET"
@@ -65,25 +62,15 @@ events = ["run_failed"]
 name = "chat"
 url = "{hook}"
 format = "slack"
-events = ["run_failed"]
-[[pipeline]]
-name = "lake"
-program = "Test Program"
-schedule = "* * * * * *"
-[pipeline.source]
-kind = "postgres"
-url_env = "LAKE_URL"
-query = "SELECT 1"
-[pipeline.columns]
-metric = "metric"
-period = "period"
-value = "value"
-[pipeline.metrics]
-ghg = "Num"
-"#,
-        base = e.env.emu.base_url(),
-        dir = e.dir.path().display(),
-    );
+events = ["run_failed"]"#
+    ))
+    .pipeline(
+        PipelineToml::without_source("lake", "Test Program")
+            .schedule("* * * * * *")
+            .extra("[pipeline.source]\nkind = \"postgres\"\nurl_env = \"LAKE_URL\"\nquery = \"SELECT 1\"")
+            .dimensions(&[]),
+    )
+    .toml();
     std::fs::write(&cfg, &text).unwrap();
     let c = cfg.to_str().unwrap().to_string();
     let envs = || {
@@ -101,7 +88,7 @@ ghg = "Num"
         vec!["runs", "--config", &c, "--output", "json"],
         vec!["runs", "--config", &c],
     ] {
-        let r = crate::helpers::run_esg(args.iter().map(|s| s.to_string()).collect(), envs()).await;
+        let r = crate::support::run_esg(args.iter().map(|s| s.to_string()).collect(), envs()).await;
         seen.push((args.join(" "), format!("{}\n{}", r.stdout, r.stderr)));
     }
     // The failure is reported, with the URL shown masked.
@@ -121,7 +108,7 @@ ghg = "Num"
             .collect::<Vec<_>>(),
     );
     let addr = d.addr().await;
-    let arrived = crate::helpers::eventually(|| async { got.lock().unwrap().len() >= 2 }).await;
+    let arrived = crate::support::eventually(|| async { got.lock().unwrap().len() >= 2 }).await;
     assert!(arrived, "both alerts arrive:\n{}", d.log());
     for path in ["/", "/status"] {
         let body = reqwest::get(format!("http://{addr}{path}"))
@@ -166,7 +153,7 @@ ghg = "Num"
         ),
     )
     .unwrap();
-    let r = crate::helpers::run_esg(vec!["validate".into(), "--config".into(), c], envs()).await;
+    let r = crate::support::run_esg(vec!["validate".into(), "--config".into(), c], envs()).await;
     let out = format!("{}{}", r.stdout, r.stderr);
     assert!(out.contains("source.url holds a password"), "{out}");
     assert!(!out.contains(PASSWORD), "{out}");

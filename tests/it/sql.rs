@@ -13,7 +13,8 @@ use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 use sqlx::Connection;
 
-use crate::sync::{SyncEnv, sync_env};
+use crate::support::db::fresh_db;
+use crate::support::env::{SyncEnv, sync_env};
 
 /// A lake row: metric, period, facility, value (as SQL text), notes.
 type LakeRow = (
@@ -90,7 +91,7 @@ async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
         .workiva(&e.env.ids.num)
         .await
         .into_iter()
-        .map(|v| (v.0, v.1, v.3, v.4, v.6))
+        .map(|v| (v.year, v.start, v.coordinates, v.value, v.notes))
         .collect();
     assert_eq!(
         num,
@@ -106,7 +107,7 @@ async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
             (2025, 4, json!({f: "B"}), "0.1".to_string(), String::new()),
         ]
     );
-    assert_eq!(e.workiva(&e.env.ids.share).await[0].4, "45.5");
+    assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // A rerun sends nothing.
     let before = e.upsertions();
     let r = e.run(p, RunOptions::default()).await;
@@ -144,64 +145,6 @@ async fn a_sqlite_query_syncs_value_for_value() {
         "SELECT metric_code AS metric, period, site AS facility, value, notes FROM emissions ORDER BY rowid",
     );
     sync_and_check(&e, &p, "sqlite").await;
-}
-
-/// A fresh database on a server, dropped at the end.
-pub(crate) struct TestDb {
-    admin: String,
-    name: String,
-    postgres: bool,
-    pub(crate) url: String,
-}
-
-/// The database goes when the test ends, passed or failed: dropped (connections and all, on
-/// PostgreSQL) on a thread and runtime of its own, since the test's runtime may be the one
-/// unwinding.
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let (admin, postgres) = (self.admin.clone(), self.postgres);
-        let sql = if postgres {
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)
-        } else {
-            format!("DROP DATABASE IF EXISTS {}", self.name)
-        };
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(admin_sql(&admin, postgres, sql));
-        })
-        .join();
-    }
-}
-
-/// A fresh database on the server whose URL is in `var` (PostgreSQL or MariaDB), or `None`
-/// (saying so) when the variable is unset.
-pub(crate) async fn fresh_db(var: &str, postgres: bool) -> Option<TestDb> {
-    let admin = crate::helpers::outside(var, "CI sets it to its own server")?;
-    let name = format!("esg_lake_{}", uuid::Uuid::new_v4().simple());
-    admin_sql(&admin, postgres, format!("CREATE DATABASE {name}")).await;
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    Some(TestDb {
-        admin,
-        name,
-        postgres,
-        url: url.to_string(),
-    })
-}
-
-/// Runs one statement on the server's admin URL.
-async fn admin_sql(admin: &str, postgres: bool, sql: String) {
-    let sql = sqlx::AssertSqlSafe(sql);
-    if postgres {
-        let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
-        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-    } else {
-        let mut c = sqlx::MySqlConnection::connect(admin).await.unwrap();
-        sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
-    }
 }
 
 #[tokio::test]
@@ -272,7 +215,10 @@ async fn a_postgres_query_syncs_exact_decimals_and_floats() {
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(r.counts.created, 1, "{r:?}");
     let v = e.workiva(&e.env.ids.num).await;
-    assert!(v.iter().any(|x| x.0 == 2023 && x.4 == "0.1"), "{v:?}");
+    assert!(
+        v.iter().any(|x| x.year == 2023 && x.value == "0.1"),
+        "{v:?}"
+    );
     // An unreadable type is found before any row is read.
     let p = pipeline(
         "postgres",
@@ -343,7 +289,7 @@ async fn a_mariadb_query_syncs_exact_decimals_and_floats() {
         e.workiva(&e.env.ids.num)
             .await
             .iter()
-            .any(|x| x.0 == 2023 && x.4 == "0.1")
+            .any(|x| x.year == 2023 && x.value == "0.1")
     );
     c.close().await.unwrap();
 }
@@ -418,7 +364,7 @@ async fn in_mirror_mode_a_querys_result_is_the_whole_scope() {
         .workiva(&e.env.ids.num)
         .await
         .iter()
-        .map(|v| v.1)
+        .map(|v| v.start)
         .collect();
     assert_eq!(months, vec![1, 3, 4]);
     c.close().await.unwrap();

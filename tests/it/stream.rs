@@ -8,7 +8,7 @@ use esg_sync::config::{Columns, Source};
 use esg_sync::source::parquet::BATCH_ROWS;
 use esg_sync::source::stream::{self, CHANNEL_CHUNKS, Piece};
 
-use crate::pq::{Col, s, write};
+use crate::support::pq::{Col, s, write};
 
 fn columns() -> Columns {
     Columns {

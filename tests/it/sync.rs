@@ -1,138 +1,12 @@
 //! The sync engine against the emulator.
 
-use std::path::{Path, PathBuf};
-
 use esg_sync::config::PipelineConfig;
-use esg_sync::store::{MappingKind, Store};
-use esg_sync::sync::{RunOptions, Status, run_pipeline};
-use esg_sync::workiva::WorkivaClient;
+use esg_sync::store::MappingKind;
+use esg_sync::sync::{RunOptions, Status};
 use serde_json::{Value, json};
 
-use crate::helpers::*;
-use crate::pq::{s, write};
-
-pub struct SyncEnv {
-    pub env: Env,
-    pub dir: tempfile::TempDir,
-    pub client: WorkivaClient,
-    pub store: Store,
-}
-
-pub async fn sync_env() -> SyncEnv {
-    let env = start().await;
-    let client = crate::client::client(&env);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("state.db").display()
-    ))
-    .await
-    .unwrap();
-    SyncEnv {
-        env,
-        dir,
-        client,
-        store,
-    }
-}
-
-/// A row of the standard test file: metric key, period, facility, business unit, value, notes.
-pub type R<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
-
-pub fn write_rows(path: &Path, rows: &[R]) {
-    let col = |i: usize| {
-        s(&rows
-            .iter()
-            .map(|r| [r.0, r.1, r.2, r.3, r.4, r.5][i])
-            .collect::<Vec<_>>())
-    };
-    write(
-        path,
-        vec![
-            ("metric", col(0)),
-            ("period", col(1)),
-            ("facility", col(2)),
-            ("bu", col(3)),
-            ("value", col(4)),
-            ("notes", col(5)),
-        ],
-    );
-}
-
-impl SyncEnv {
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The standard pipeline over `data.parquet`, with extra TOML lines appended.
-    pub fn pipeline(&self, extra: &str) -> PipelineConfig {
-        let text = format!(
-            r#"
-name = "test"
-program = "Test Program"
-source = ["{}"]
-{extra}
-[columns]
-metric = "metric"
-period = "period"
-value = "value"
-notes = "notes"
-[columns.dimensions]
-facility = "Facility"
-bu = "BU"
-[metrics]
-ghg = "Num"
-share = "Share"
-[dimension_values.Facility]
-"Site A" = "A"
-"#,
-            self.file("data.parquet").display()
-        );
-        let p: PipelineConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert!(p.problems().is_empty(), "{:?}", p.problems());
-        p
-    }
-
-    pub async fn run(&self, p: &PipelineConfig, opts: RunOptions) -> esg_sync::sync::Report {
-        run_pipeline(&self.client, &self.store, p, &opts).await
-    }
-
-    pub fn upsertions(&self) -> usize {
-        self.env
-            .emu
-            .requests()
-            .iter()
-            .filter(|r| r.endpoint.ends_with("/batchUpsertion"))
-            .count()
-    }
-
-    /// Workiva's values of a metric as (year, start, end, coordinates, value, status, notes).
-    pub async fn workiva(
-        &self,
-        metric: &str,
-    ) -> Vec<(u64, u64, u64, Value, String, String, String)> {
-        let mut v: Vec<_> = self
-            .env
-            .api
-            .values(&self.env.ids.program, metric)
-            .await
-            .into_iter()
-            .map(|x| {
-                (
-                    x["reportingPeriod"]["year"].as_u64().unwrap(),
-                    x["reportingPeriod"]["start"].as_u64().unwrap(),
-                    x["reportingPeriod"]["end"].as_u64().unwrap(),
-                    x["coordinates"].clone(),
-                    x["value"].as_str().unwrap().to_string(),
-                    x["status"].as_str().unwrap().to_string(),
-                    x["notes"].as_str().unwrap_or("").to_string(),
-                )
-            })
-            .collect();
-        v.sort_by_key(|a| (a.0, a.1, a.3.to_string()));
-        v
-    }
-}
+use crate::support::env::{Landed, R, SyncEnv, sync_env, write_rows};
+use crate::support::*;
 
 const GOOD: &[R] = &[
     ("ghg", "2025-Q1", "Site A", "X", "1024.550", "lake"),
@@ -158,44 +32,44 @@ async fn a_fresh_sync_lands_every_value_exactly_and_a_second_sends_nothing() {
     let num = e.workiva(&e.env.ids.num).await;
     assert_eq!(num.len(), 4);
     assert!(
-        num.contains(&(
-            2025,
-            1,
-            3,
-            json!({f: "A", bu: "X"}),
-            "1024.55".into(),
-            "notStarted".into(),
-            "lake".into()
-        )),
+        num.contains(&Landed {
+            year: 2025,
+            start: 1,
+            end: 3,
+            coordinates: json!({f: "A", bu: "X"}),
+            value: "1024.55".into(),
+            status: "notStarted".into(),
+            notes: "lake".into(),
+        }),
         "{num:?}"
     );
     assert!(
-        num.contains(&(
-            2025,
-            1,
-            3,
-            json!({f: "B"}),
-            "1155.8".into(),
-            "notStarted".into(),
-            "".into()
-        )),
+        num.contains(&Landed {
+            year: 2025,
+            start: 1,
+            end: 3,
+            coordinates: json!({f: "B"}),
+            value: "1155.8".into(),
+            status: "notStarted".into(),
+            notes: "".into(),
+        }),
         "{num:?}"
     );
     assert!(
-        num.contains(&(
-            2024,
-            1,
-            12,
-            json!({f: "C", bu: "Y"}),
-            "1000".into(),
-            "notStarted".into(),
-            "audited".into()
-        )),
+        num.contains(&Landed {
+            year: 2024,
+            start: 1,
+            end: 12,
+            coordinates: json!({f: "C", bu: "Y"}),
+            value: "1000".into(),
+            status: "notStarted".into(),
+            notes: "audited".into(),
+        }),
         "{num:?}"
     );
     let share = e.workiva(&e.env.ids.share).await;
     assert_eq!(
-        share.iter().map(|v| v.4.as_str()).collect::<Vec<_>>(),
+        share.iter().map(|v| v.value.as_str()).collect::<Vec<_>>(),
         vec!["45.5", "0"]
     );
     let runs = e.store.runs(10).await.unwrap();
@@ -243,7 +117,7 @@ async fn one_changed_row_sends_one_value() {
         e.workiva(&e.env.ids.num)
             .await
             .iter()
-            .any(|v| v.0 == 2025 && v.1 == 4 && v.4 == "990")
+            .any(|v| v.year == 2025 && v.start == 4 && v.value == "990")
     );
 }
 
@@ -460,14 +334,20 @@ async fn locked_and_complete_values_follow_the_status_policy() {
     );
     let w = e.workiva(&num).await;
     assert_eq!(
-        (w[0].4.as_str(), w[0].5.as_str()),
+        (w[0].value.as_str(), w[0].status.as_str()),
         ("1", "complete"),
         "an approved value whose figure did not change is never reset"
     );
-    assert_eq!((w[1].4.as_str(), w[1].5.as_str()), ("2", "complete"));
-    assert_eq!((w[2].4.as_str(), w[2].5.as_str()), ("3", "inProgress"));
     assert_eq!(
-        (w[3].4.as_str(), w[3].5.as_str()),
+        (w[1].value.as_str(), w[1].status.as_str()),
+        ("2", "complete")
+    );
+    assert_eq!(
+        (w[2].value.as_str(), w[2].status.as_str()),
+        ("3", "inProgress")
+    );
+    assert_eq!(
+        (w[3].value.as_str(), w[3].status.as_str()),
         ("4", "complete"),
         "new values get the policy's status"
     );
@@ -475,8 +355,11 @@ async fn locked_and_complete_values_follow_the_status_policy() {
     let r = e.run(&e.pipeline(""), RunOptions::default()).await;
     assert_eq!((r.counts.updated, r.counts.locked), (1, 1), "{r:?}");
     let w = e.workiva(&num).await;
-    assert_eq!((w[1].4.as_str(), w[1].5.as_str()), ("2.5", "notStarted"));
-    assert_eq!(w[0].5, "complete");
+    assert_eq!(
+        (w[1].value.as_str(), w[1].status.as_str()),
+        ("2.5", "notStarted")
+    );
+    assert_eq!(w[0].status, "complete");
 }
 
 #[tokio::test]

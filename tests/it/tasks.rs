@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 async fn value_with_task(env: &Env, steps: Value, sent: bool) -> (String, String) {
     let (api, ids) = (&env.api, &env.ids);
@@ -35,7 +35,7 @@ async fn status_of(env: &Env, vid: &str) -> Value {
         .body
 }
 
-async fn act(env: &Env, task: &str, action: &str) -> crate::helpers::Resp {
+async fn act(env: &Env, task: &str, action: &str) -> crate::support::Resp {
     env.api
         .post(
             &format!("/tasks/{task}/actionSubmission"),
@@ -59,7 +59,7 @@ async fn approval_workflow_moves_task_and_values_together() {
         .api
         .list_all(&format!(
             "/tasks?$filter={}",
-            crate::lists::urlencode(&format!("location.resource eq \"{}\"", env.ids.program))
+            crate::support::urlencode(&format!("location.resource eq \"{}\"", env.ids.program))
         ))
         .await;
     assert_eq!(listed.len(), 1);
@@ -75,7 +75,7 @@ async fn approval_workflow_moves_task_and_values_together() {
         .api
         .list_all(&format!(
             "/tasks?$filter={}",
-            crate::lists::urlencode("status eq \"Awaiting Approval\"")
+            crate::support::urlencode("status eq \"Awaiting Approval\"")
         ))
         .await;
     assert_eq!(awaiting.len(), 1);

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::*;
+use crate::support::*;
 
 fn upsert_path(env: &Env, metric: &str) -> String {
     format!(

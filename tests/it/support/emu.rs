@@ -9,47 +9,7 @@ use reqwest::Method;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::spec;
-
-/// How long a test waits for something another process does. Generous, because CI runs
-/// every test at once on two cores; a passing test never waits this long.
-pub const PATIENCE: Duration = Duration::from_secs(60);
-
-/// The outside server or tool a test needs, from variable `var`: `None` (saying the test was
-/// skipped, and `how` it is set) when unset on a developer's machine; with `CI=true` an unset
-/// variable fails the test instead, so CI never passes a test it did not run.
-pub fn outside(var: &str, how: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{var} is not set, and CI=true: {how}"
-            );
-            eprintln!("skipped: {var} is not set ({how})");
-            None
-        }
-    }
-}
-
-/// Checks `check` every 20 ms until it holds (true) or [`PATIENCE`] runs out (false). A
-/// wall-clock deadline, not a count of tries, so a slow machine only makes it slower.
-pub async fn eventually<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::support::spec;
 
 /// A fast operation timing for tests: a few milliseconds, `Retry-After: 0`.
 pub fn fast_timing() -> OperationTiming {
@@ -392,47 +352,16 @@ pub async fn admin(api: &Api, method: Method, path: &str, body: Option<Value>) -
     (status, v)
 }
 
-/// What a run of the `esg-sync` binary printed and how it ended.
-pub struct Ran {
-    /// `None` when a signal ended it (an abort at a failure point, a kill).
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Ran {
-    pub fn success(&self) -> bool {
-        self.code == Some(0)
+/// Percent-encodes `s` for a query string (RFC 3986 unreserved characters stay as they are).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
     }
-}
-
-/// Runs the binary from the package folder with quiet logs. Variables the caller's shell may
-/// have set (secrets, overrides, failure points, a config path) are cleared first, so only
-/// `envs` apply.
-pub async fn run_esg(args: Vec<String>, envs: Vec<(&'static str, String)>) -> Ran {
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_esg-sync"));
-        cmd.args(&args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("RUST_LOG", "warn");
-        for var in [
-            "WORKIVA_CLIENT_SECRET",
-            "ESG_SYNC__WORKIVA__CLIENT_ID",
-            "ESG_SYNC_FAILPOINT",
-            "ESG_SYNC_CONFIG",
-        ] {
-            cmd.env_remove(var);
-        }
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("the binary runs");
-        Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-        }
-    })
-    .await
-    .expect("the runner thread finishes")
+    out
 }
