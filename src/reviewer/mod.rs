@@ -330,7 +330,7 @@ impl Pass<'_> {
                 updated_at: chrono::DateTime::UNIX_EPOCH,
             })
             .await?;
-        failpoint::hit("decision_recorded");
+        failpoint::hit(failpoint::Point::DecisionRecorded);
         (o.state, o.note) = submit(self.client, self.store, &d).await?;
         ReviewerDecided {
             reviewer: &cfg.name,

@@ -155,7 +155,7 @@ async fn follow(
     if let Some(e) = &unrecorded {
         tracing::error!(batch = id, operation = %op.url, error = %e, "Cannot record the operation URL of a batch Workiva took; polling it to its end, then stopping this metric.");
     }
-    failpoint::hit("operation_recorded");
+    failpoint::hit(failpoint::Point::OperationRecorded);
     match ctx.client.wait_operation(op).await {
         Ok(_) => {
             let recorded = ctx.store.batch_completed(id, ctx.run_id, None).await;
@@ -201,7 +201,7 @@ fn send<'a>(
             )
             .await?;
         out.batches += 1;
-        failpoint::hit("batch_recorded");
+        failpoint::hit(failpoint::Point::BatchRecorded);
         let details = match ctx
             .client
             .batch_upsert_raw(ctx.program, metric, body.clone())
@@ -222,7 +222,7 @@ fn send<'a>(
                             }
                         }
                         ctx.progress.add(writes.len() as u64);
-                        failpoint::hit("batch_completed");
+                        failpoint::hit(failpoint::Point::BatchCompleted);
                         return Ok(());
                     }
                     Some(details) => details,

@@ -9,10 +9,40 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static PLAN: OnceLock<Option<(String, usize, bool)>> = OnceLock::new();
 static HITS: AtomicUsize = AtomicUsize::new(0);
 
-/// Points: `run_recorded` (the run recorded, nothing resumed or read yet), `run_started`
-/// (planned), `batch_recorded` (before sending), `operation_recorded` (URL stored, not polled),
-/// `batch_completed` (outcome stored).
-pub fn hit(name: &str) {
+/// The failure points, named in `ESG_SYNC_FAILPOINT` as [`Point::name`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// The run recorded, nothing resumed or read yet.
+    RunRecorded,
+    /// The run planned.
+    RunStarted,
+    /// A batch recorded, before it is sent.
+    BatchRecorded,
+    /// A batch's operation URL stored, not polled yet.
+    OperationRecorded,
+    /// A batch's outcome stored.
+    BatchCompleted,
+    /// A final reviewer's decision recorded, before it is submitted.
+    DecisionRecorded,
+}
+
+impl Point {
+    /// The name `ESG_SYNC_FAILPOINT` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RunRecorded => "run_recorded",
+            Self::RunStarted => "run_started",
+            Self::BatchRecorded => "batch_recorded",
+            Self::OperationRecorded => "operation_recorded",
+            Self::BatchCompleted => "batch_completed",
+            Self::DecisionRecorded => "decision_recorded",
+        }
+    }
+}
+
+/// Aborts (or panics) here when `ESG_SYNC_FAILPOINT` names this point.
+pub fn hit(point: Point) {
+    let name = point.name();
     let plan = PLAN.get_or_init(|| {
         let v = std::env::var("ESG_SYNC_FAILPOINT").ok()?;
         let (v, panics) = match v.strip_prefix("panic:") {

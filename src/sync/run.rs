@@ -220,7 +220,7 @@ async fn run_leased(
         Ok(id) => id,
         Err(e) => return Report::from_error(&p.name, None, e.into()),
     };
-    failpoint::hit("run_recorded");
+    failpoint::hit(failpoint::Point::RunRecorded);
     let resumed = match execute::resume(client, store, &p.name, run_id).await {
         Ok(n) => n,
         Err(e) => return end(store, p, run_id, RunError::Resume(e), Counts::default()).await,
@@ -247,7 +247,7 @@ async fn run_leased(
     if held.stop.is_cancelled() {
         return end(store, p, run_id, RunError::StoppedBeforeSending, planned).await;
     }
-    failpoint::hit("run_started");
+    failpoint::hit(failpoint::Point::RunStarted);
     let reviewed: Vec<crate::outcome::Reviewed> = plan
         .metrics
         .iter()
