@@ -35,7 +35,16 @@ fn main() {
     rt.block_on(run());
 }
 
-async fn run() {
+/// The emulated tenant: one program of METRICS metrics on SITES facilities.
+struct Tenant {
+    emu: Emulator,
+    program: String,
+    facility: String,
+    fid: uuid::Uuid,
+    metric_ids: Vec<String>,
+}
+
+async fn tenant() -> Tenant {
     let mut config = EmulatorConfig::default();
     config.settings.operations = OperationTiming {
         queued_ms: 0,
@@ -72,12 +81,23 @@ async fn run() {
         })
         .collect();
 
-    // Load 1,000,000 values through the store's own all-or-nothing upsert path.
-    let t = Instant::now();
     let fid = uuid::Uuid::parse_str(&facility).unwrap();
-    let pid = uuid::Uuid::parse_str(&program).unwrap();
+    Tenant {
+        emu,
+        program,
+        facility,
+        fid,
+        metric_ids,
+    }
+}
+
+/// Loads 1,000,000 values through the store's own all-or-nothing upsert path.
+fn load_values(tn: &Tenant) {
+    let (emu, fid, metric_ids) = (&tn.emu, tn.fid, &tn.metric_ids);
+    let t = Instant::now();
+    let pid = uuid::Uuid::parse_str(&tn.program).unwrap();
     emu.with_store_advanced(|st| {
-        for mid in &metric_ids {
+        for mid in metric_ids {
             let items: Vec<_> = (0..YEARS * SITES)
                 .map(|i| esg_sync::emulator::model::UpsertItem {
                     id: None,
@@ -112,8 +132,10 @@ async fn run() {
         proc_status("VmRSS:"),
         proc_status("VmHWM:")
     );
+}
 
-    let client = reqwest::Client::new();
+/// The demo client's token.
+async fn token(client: &reqwest::Client, emu: &Emulator) -> String {
     let token: Value = client
         .post(format!("{}/oauth2/token", emu.base_url()))
         .form(&[
@@ -127,83 +149,70 @@ async fn run() {
         .json()
         .await
         .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_string();
+    token["access_token"].as_str().unwrap().to_string()
+}
 
-    // Two batches of just under 10 MB: 10,000 updates carrying ~900-character notes, and
-    // 70,000 small new values.
-    let note = "n".repeat(890);
-    let updates: Vec<Value> = (0..YEARS * SITES)
-        .map(|i| {
-            json!({
-                "reportingPeriod": {"year": 2000 + i / SITES, "start": 1, "end": 12},
-                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
-                "value": format!("{}.5", i),
-                "notes": note,
-            })
-        })
-        .collect();
-    let creates: Vec<Value> = (0..70 * SITES)
-        .map(|i| {
-            json!({
-                "reportingPeriod": {"year": 2100 + i / SITES, "start": 1, "end": 12},
-                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
-                "value": format!("{}.25", i),
-            })
-        })
-        .collect();
-    for (label, data, metric) in [
-        ("10,000 updates with notes", updates, &metric_ids[0]),
-        ("70,000 new values", creates, &metric_ids[1]),
-    ] {
-        let n = data.len();
-        let body = serde_json::to_vec(&json!({ "data": data })).unwrap();
-        assert!(body.len() <= 10_485_760, "body is {} bytes", body.len());
-        let t = Instant::now();
-        let r = client
-            .post(format!(
-                "{}/programs/{program}/metrics/{metric}/values/batchUpsertion",
-                emu.base_url()
-            ))
-            .bearer_auth(&token)
+/// One batch of just under 10 MB, sent and polled to its end.
+async fn batch(
+    tn: &Tenant,
+    client: &reqwest::Client,
+    token: &str,
+    label: &str,
+    data: Vec<Value>,
+    metric: &str,
+) {
+    let (emu, program) = (&tn.emu, &tn.program);
+    let n = data.len();
+    let body = serde_json::to_vec(&json!({ "data": data })).unwrap();
+    assert!(body.len() <= 10_485_760, "body is {} bytes", body.len());
+    let t = Instant::now();
+    let r = client
+        .post(format!(
+            "{}/programs/{program}/metrics/{metric}/values/batchUpsertion",
+            emu.base_url()
+        ))
+        .bearer_auth(token)
+        .header("X-Version", "2026-01-01")
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let accepted = t.elapsed();
+    let loc: Value = r.json().await.unwrap();
+    let loc = loc["operationLocation"].as_str().unwrap().to_string();
+    let status = loop {
+        let op: Value = client
+            .get(&loc)
+            .bearer_auth(token)
             .header("X-Version", "2026-01-01")
-            .header("Content-Type", "application/json")
-            .body(body.clone())
             .send()
             .await
+            .unwrap()
+            .json()
+            .await
             .unwrap();
-        assert_eq!(r.status(), 202);
-        let accepted = t.elapsed();
-        let loc: Value = r.json().await.unwrap();
-        let loc = loc["operationLocation"].as_str().unwrap().to_string();
-        let status = loop {
-            let op: Value = client
-                .get(&loc)
-                .bearer_auth(&token)
-                .header("X-Version", "2026-01-01")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let s = op["status"].as_str().unwrap().to_string();
-            if s == "completed" || s == "failed" {
-                break s;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        };
-        let applied = t.elapsed();
-        assert_eq!(status, "completed");
-        println!(
-            "10 MB batch ({label}): {n} values, {} bytes ({:.1}% of 10,485,760): accepted (parsed, checked) in {} ms, applied in {} ms",
-            body.len(),
-            body.len() as f64 * 100.0 / 10_485_760.0,
-            accepted.as_millis(),
-            applied.as_millis()
-        );
-    }
+        let s = op["status"].as_str().unwrap().to_string();
+        if s == "completed" || s == "failed" {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    let applied = t.elapsed();
+    assert_eq!(status, "completed");
+    println!(
+        "10 MB batch ({label}): {n} values, {} bytes ({:.1}% of 10,485,760): accepted (parsed, checked) in {} ms, applied in {} ms",
+        body.len(),
+        body.len() as f64 * 100.0 / 10_485_760.0,
+        accepted.as_millis(),
+        applied.as_millis()
+    );
+}
 
-    // Finding a value by (metric, period, coordinates).
+/// Finding a value by (metric, period, coordinates).
+fn lookups(tn: &Tenant) {
+    let (emu, fid, metric_ids) = (&tn.emu, tn.fid, &tn.metric_ids);
     let mid = uuid::Uuid::parse_str(&metric_ids[METRICS / 2]).unwrap();
     let n = 200_000;
     let t = Instant::now();
@@ -231,5 +240,42 @@ async fn run() {
         proc_status("VmRSS:"),
         proc_status("VmHWM:")
     );
-    emu.shutdown().await;
+}
+
+async fn run() {
+    let tn = tenant().await;
+    load_values(&tn);
+    let client = reqwest::Client::new();
+    let token = token(&client, &tn.emu).await;
+    let (facility, metric_ids) = (tn.facility.clone(), &tn.metric_ids);
+    // Two batches of just under 10 MB: 10,000 updates carrying ~900-character notes, and
+    // 70,000 small new values.
+    let note = "n".repeat(890);
+    let updates: Vec<Value> = (0..YEARS * SITES)
+        .map(|i| {
+            json!({
+                "reportingPeriod": {"year": 2000 + i / SITES, "start": 1, "end": 12},
+                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "value": format!("{}.5", i),
+                "notes": note,
+            })
+        })
+        .collect();
+    let creates: Vec<Value> = (0..70 * SITES)
+        .map(|i| {
+            json!({
+                "reportingPeriod": {"year": 2100 + i / SITES, "start": 1, "end": 12},
+                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "value": format!("{}.25", i),
+            })
+        })
+        .collect();
+    for (label, data, metric) in [
+        ("10,000 updates with notes", updates, &metric_ids[0]),
+        ("70,000 new values", creates, &metric_ids[1]),
+    ] {
+        batch(&tn, &client, &token, label, data, metric).await;
+    }
+    lookups(&tn);
+    tn.emu.shutdown().await;
 }

@@ -138,29 +138,34 @@ fn main() {
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
     println!("reading the same {ROWS}-row lake from each source kind, each in its own process:");
-
-    // Parquet.
     let path = dir.path().join("lake.parquet");
-    {
-        let col = |f: &dyn Fn(usize) -> String| -> ArrayRef {
-            Arc::new(StringArray::from((0..ROWS).map(f).collect::<Vec<_>>()))
-        };
-        let batch = RecordBatch::try_from_iter(vec![
-            ("metric", col(&|i| format!("m{:03}", i % 100))),
-            ("period", col(&|i| format!("{}", 2000 + (i / 100) % 10))),
-            ("facility", col(&|i| format!("SITE-{:05}", i / 1000))),
-            ("value", col(&|i| format!("{:.4}", i as f64 / 4.0))),
-        ])
-        .unwrap();
-        let mut w =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
-                .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
-    }
+    write_parquet(&path);
     spawn_child("parquet", &path.display().to_string());
+    s3(&path).await;
+    sqlite(&dir.path().join("lake.db")).await;
+    sql_servers().await;
+}
 
-    // The same file in a bucket of an S3-compatible server (moto), when one is at hand.
+/// The lake as a Parquet file.
+fn write_parquet(path: &std::path::Path) {
+    let col = |f: &dyn Fn(usize) -> String| -> ArrayRef {
+        Arc::new(StringArray::from((0..ROWS).map(f).collect::<Vec<_>>()))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("metric", col(&|i| format!("m{:03}", i % 100))),
+        ("period", col(&|i| format!("{}", 2000 + (i / 100) % 10))),
+        ("facility", col(&|i| format!("SITE-{:05}", i / 1000))),
+        ("value", col(&|i| format!("{:.4}", i as f64 / 4.0))),
+    ])
+    .unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// The same file in a bucket of an S3-compatible server (moto), when one is at hand.
+async fn s3(path: &std::path::Path) {
     match std::env::var("ESG_SYNC_TEST_MOTO") {
         Err(_) => println!("{:<10} skipped: ESG_SYNC_TEST_MOTO is not set", "s3"),
         Ok(bin) => {
@@ -185,7 +190,7 @@ async fn run() {
                 .await
                 .unwrap();
             http.put(format!("{endpoint}/esg-bench/lake/part-1.parquet"))
-                .body(std::fs::read(&path).unwrap())
+                .body(std::fs::read(path).unwrap())
                 .send()
                 .await
                 .unwrap();
@@ -199,9 +204,10 @@ async fn run() {
             let _ = moto.wait();
         }
     }
+}
 
-    // SQLite.
-    let db = dir.path().join("lake.db");
+/// The lake as a SQLite database.
+async fn sqlite(db: &std::path::Path) {
     {
         let mut conn =
             sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", db.display()))
@@ -213,8 +219,10 @@ async fn run() {
             .unwrap();
     }
     spawn_child("sqlite", &format!("sqlite://{}", db.display()));
+}
 
-    // PostgreSQL and MariaDB, in databases of their own.
+/// PostgreSQL and MariaDB, in databases of their own, when their URLs are set.
+async fn sql_servers() {
     for (kind, var, generate) in [
         (SqlKind::Postgres, "ESG_SYNC_TEST_POSTGRES_URL", GENERATE_PG),
         (SqlKind::Mysql, "ESG_SYNC_TEST_MYSQL_URL", GENERATE_MARIADB),

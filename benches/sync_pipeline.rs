@@ -48,8 +48,8 @@ fn main() {
     rt.block_on(run());
 }
 
-async fn run() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+/// The emulated tenant: one program of METRICS metrics, each with YEARS x SITES values.
+async fn tenant() -> Emulator {
     let mut cfg = EmulatorConfig::default();
     cfg.settings.operations = OperationTiming {
         queued_ms: 0,
@@ -99,41 +99,43 @@ async fn run() {
             st.upsert_all(pid, mid, &items, "data").unwrap();
         }
     });
+    emu
+}
 
-    // The source: 1,000,000 rows, every tenth value changed.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("lake.parquet");
-    {
-        let n = METRICS * YEARS * SITES;
-        let mut metric = Vec::with_capacity(n);
-        let mut period = Vec::with_capacity(n);
-        let mut site = Vec::with_capacity(n);
-        let mut value = Vec::with_capacity(n);
-        for m in 0..METRICS {
-            for i in 0..YEARS * SITES {
-                metric.push(format!("m{m:03}"));
-                period.push(format!("{}", 2000 + i / SITES));
-                site.push(format!("SITE-{:05}", i % SITES));
-                value.push(if i % 10 == 0 {
-                    i as f64 + 0.5
-                } else {
-                    i as f64 + 0.25
-                });
-            }
+/// The source: 1,000,000 rows, every tenth value changed.
+fn write_lake(path: &std::path::Path) {
+    let n = METRICS * YEARS * SITES;
+    let mut metric = Vec::with_capacity(n);
+    let mut period = Vec::with_capacity(n);
+    let mut site = Vec::with_capacity(n);
+    let mut value = Vec::with_capacity(n);
+    for m in 0..METRICS {
+        for i in 0..YEARS * SITES {
+            metric.push(format!("m{m:03}"));
+            period.push(format!("{}", 2000 + i / SITES));
+            site.push(format!("SITE-{:05}", i % SITES));
+            value.push(if i % 10 == 0 {
+                i as f64 + 0.5
+            } else {
+                i as f64 + 0.25
+            });
         }
-        let cols: Vec<(&str, ArrayRef)> = vec![
-            ("metric", Arc::new(StringArray::from(metric))),
-            ("period", Arc::new(StringArray::from(period))),
-            ("facility", Arc::new(StringArray::from(site))),
-            ("value", Arc::new(Float64Array::from(value))),
-        ];
-        let batch = RecordBatch::try_from_iter(cols).unwrap();
-        let mut w =
-            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None)
-                .unwrap();
-        w.write(&batch).unwrap();
-        w.close().unwrap();
     }
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        ("metric", Arc::new(StringArray::from(metric))),
+        ("period", Arc::new(StringArray::from(period))),
+        ("facility", Arc::new(StringArray::from(site))),
+        ("value", Arc::new(Float64Array::from(value))),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).unwrap();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// The pipeline reading the lake at `path`.
+fn pipeline(path: &std::path::Path) -> PipelineConfig {
     let mut toml = format!(
         "name = \"bench\"\nprogram = \"Scale\"\nsource = [\"{}\"]\n[columns]\nmetric = \"metric\"\nperiod = \"period\"\nvalue = \"value\"\n[columns.dimensions]\nfacility = \"Facility\"\n[metrics]\n",
         path.display()
@@ -141,7 +143,62 @@ async fn run() {
     for m in 0..METRICS {
         toml.push_str(&format!("m{m:03} = \"Metric {m:03}\"\n"));
     }
-    let p: PipelineConfig = toml::from_str(&toml).unwrap();
+    toml::from_str(&toml).unwrap()
+}
+
+/// The plan's steps one by one, to show where the time goes.
+async fn steps_alone(client: &WorkivaClient, store: &Store, p: &PipelineConfig) {
+    let t = Instant::now();
+    let (rows, errors) = esg_sync::source::stream::read_all(&p.source, &p.columns, &p.name)
+        .await
+        .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let t_read = t.elapsed();
+    let resolved = esg_sync::sync::resolve::resolve(client, store, p)
+        .await
+        .unwrap();
+    let (meta, program) = (&resolved.meta, resolved.meta.id.to_string());
+    let t = Instant::now();
+    let v = esg_sync::sync::validate::validate(p, meta, &resolved.mapper, rows);
+    let t_validate = t.elapsed();
+    drop(v);
+    let t = Instant::now();
+    let ids: Vec<String> = meta.metrics.keys().map(|m| m.to_string()).collect();
+    let fetched: Vec<usize> = futures_util::stream::iter(ids)
+        .map(|mid| {
+            let program = &program;
+            async move {
+                client
+                    .values(
+                        program,
+                        &mid,
+                        &esg_sync::workiva::ListOptions::filter("reportingPeriod.year ge 2000"),
+                    )
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
+    let t_fetch = t.elapsed();
+    assert_eq!(fetched.iter().sum::<usize>(), 1_000_000);
+    println!(
+        "steps alone:           read {:.2} s, validate {:.2} s, list Workiva's values {:.2} s (the rest of the plan is the diff)",
+        t_read.as_secs_f64(),
+        t_validate.as_secs_f64(),
+        t_fetch.as_secs_f64()
+    );
+}
+
+async fn run() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let emu = tenant().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lake.parquet");
+    write_lake(&path);
+    let p = pipeline(&path);
     let client = WorkivaClient::new(WorkivaConfig {
         base_url: Some(emu.base_url()),
         client_id: "demo".into(),
@@ -181,49 +238,7 @@ async fn run() {
         sizes.iter().max().copied().unwrap_or(0),
     );
     let avg = sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64;
-    // The same steps one by one, to show where the time goes.
-    let t = Instant::now();
-    let (rows, errors) = esg_sync::source::stream::read_all(&p.source, &p.columns, &p.name)
-        .await
-        .unwrap();
-    assert!(errors.is_empty(), "{errors:?}");
-    let t_read = t.elapsed();
-    let resolved = esg_sync::sync::resolve::resolve(&client, &store, &p)
-        .await
-        .unwrap();
-    let (meta, program) = (&resolved.meta, resolved.meta.id.to_string());
-    let t = Instant::now();
-    let v = esg_sync::sync::validate::validate(&p, meta, &resolved.mapper, rows);
-    let t_validate = t.elapsed();
-    drop(v);
-    let t = Instant::now();
-    let ids: Vec<String> = meta.metrics.keys().map(|m| m.to_string()).collect();
-    let fetched: Vec<usize> = futures_util::stream::iter(ids)
-        .map(|mid| {
-            let (client, program) = (&client, &program);
-            async move {
-                client
-                    .values(
-                        program,
-                        &mid,
-                        &esg_sync::workiva::ListOptions::filter("reportingPeriod.year ge 2000"),
-                    )
-                    .await
-                    .unwrap()
-                    .len()
-            }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    let t_fetch = t.elapsed();
-    assert_eq!(fetched.iter().sum::<usize>(), 1_000_000);
-    println!(
-        "steps alone:           read {:.2} s, validate {:.2} s, list Workiva's values {:.2} s (the rest of the plan is the diff)",
-        t_read.as_secs_f64(),
-        t_validate.as_secs_f64(),
-        t_fetch.as_secs_f64()
-    );
+    steps_alone(&client, &store, &p).await;
     println!(
         "rows:                  {} over {} metrics, {} values already in Workiva",
         c.read,

@@ -14,33 +14,26 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::redact::Sensitive;
+
 /// The largest request body any route takes; a larger one is refused with 413 unread.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
 
-/// Who may call, and by which names.
-#[derive(Clone)]
+/// Who may call, and by which names. Its `Debug` shows no token, not even its digest.
+#[derive(Clone, Debug)]
 pub struct Guard {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug)]
 struct Inner {
     /// SHA-256 of the token, compared in constant time with that of the one presented.
-    token: Option<[u8; 32]>,
+    token: Option<Sensitive<[u8; 32]>>,
     metrics_auth: bool,
     /// Lower-case host names and addresses a `Host` header may carry.
     hosts: Vec<String>,
     /// Listening on every address: any IP literal names this daemon.
     any_ip: bool,
-}
-
-impl std::fmt::Debug for Guard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard")
-            .field("token", &self.inner.token.map(|_| "**REDACTED**"))
-            .field("metrics_auth", &self.inner.metrics_auth)
-            .field("hosts", &self.inner.hosts)
-            .finish()
-    }
 }
 
 fn digest(b: &[u8]) -> [u8; 32] {
@@ -64,7 +57,7 @@ impl Guard {
         hosts.extend(allowed_hosts.iter().map(|h| normal_host(h)));
         Self {
             inner: Arc::new(Inner {
-                token: token.map(|t| digest(t.expose_secret().as_bytes())),
+                token: token.map(|t| Sensitive::new(digest(t.expose_secret().as_bytes()))),
                 metrics_auth,
                 hosts,
                 any_ip: listen.ip().is_unspecified(),
@@ -102,7 +95,7 @@ impl Guard {
         let Some(given) = presented(headers) else {
             return false;
         };
-        bool::from(digest(&given)[..].ct_eq(&want[..]))
+        bool::from(digest(&given)[..].ct_eq(&want.expose()[..]))
     }
 }
 
@@ -245,6 +238,20 @@ mod tests {
             t.as_ref(),
             false,
         )
+    }
+
+    #[test]
+    fn debug_shows_neither_the_token_nor_its_digest() {
+        let g = guard("127.0.0.1:9000", Some("tok-0123456789abcdef-secret"));
+        let shown = format!("{g:?}");
+        assert!(shown.contains("**REDACTED**"), "{shown}");
+        assert!(!shown.contains("tok-0123456789abcdef-secret"), "{shown}");
+        let hex: String = digest(b"tok-0123456789abcdef-secret")
+            .iter()
+            .map(|b| format!("{b}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(!shown.contains(&hex), "{shown}");
     }
 
     #[test]
