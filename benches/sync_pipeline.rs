@@ -232,13 +232,27 @@ async fn run() {
     assert_eq!(c.read, 1_000_000);
     assert_eq!(c.updated, 100_000);
     assert_eq!(c.unchanged, 900_000);
+    steps_alone(&client, &store, &p).await;
+    report(&c, &p, planned, total, (base_rss, peak), batches, &sizes);
+    emu.shutdown().await;
+}
+
+/// The figures: rows, times, outcome, memory (RSS before and peak, KiB) and request sizes.
+fn report(
+    c: &esg_sync::sync::Counts,
+    p: &PipelineConfig,
+    planned: std::time::Duration,
+    total: std::time::Duration,
+    (base_rss, peak): (u64, u64),
+    batches: usize,
+    sizes: &[usize],
+) {
     let pct = |b: usize| b as f64 * 100.0 / p.batch_bytes as f64;
     let (min, max) = (
         sizes.iter().min().copied().unwrap_or(0),
         sizes.iter().max().copied().unwrap_or(0),
     );
     let avg = sizes.iter().sum::<usize>() as f64 / sizes.len().max(1) as f64;
-    steps_alone(&client, &store, &p).await;
     println!(
         "rows:                  {} over {} metrics, {} values already in Workiva",
         c.read,
@@ -271,5 +285,4 @@ async fn run() {
         avg * 100.0 / p.batch_bytes as f64,
         pct(max)
     );
-    emu.shutdown().await;
 }

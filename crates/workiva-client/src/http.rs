@@ -141,15 +141,7 @@ impl Transport {
         let mut lost = false;
         loop {
             attempt += 1;
-            if req.method != reqwest::Method::GET
-                && let Some(reason) = super::gate::refusal().await
-            {
-                return Err(WorkivaError::Gated {
-                    method: req.method.to_string(),
-                    path: req.template.to_string(),
-                    reason,
-                });
-            }
+            gated(req).await?;
             let token = self.tokens.token().await?;
             let err = match self.attempt(req, attempt, &token).await {
                 Ok(r) => return Ok(r),
@@ -176,17 +168,14 @@ impl Transport {
                         left,
                     });
                 }
+                RetryAction::Stop if attempt == 1 => return Err(err),
                 RetryAction::Stop => {
-                    return Err(if attempt > 1 {
-                        WorkivaError::RetriesExhausted {
-                            attempts: counted,
-                            server_waits,
-                            elapsed: started.elapsed(),
-                            last: Box::new(err),
-                            earlier_may_have_reached: lost,
-                        }
-                    } else {
-                        err
+                    return Err(WorkivaError::RetriesExhausted {
+                        attempts: counted,
+                        server_waits,
+                        elapsed: started.elapsed(),
+                        last: Box::new(err),
+                        earlier_may_have_reached: lost,
                     });
                 }
                 RetryAction::Retry { delay, counts } => {
@@ -485,6 +474,22 @@ fn deprecation_date(v: &str) -> String {
             .to_string();
     }
     v.to_string()
+}
+
+/// A write the run's gate refuses (its lease lost, its stop asked for) is not sent; reads
+/// always go.
+async fn gated(req: &Request) -> Result<()> {
+    if req.method == reqwest::Method::GET {
+        return Ok(());
+    }
+    match super::gate::refusal().await {
+        Some(reason) => Err(WorkivaError::Gated {
+            method: req.method.to_string(),
+            path: req.template.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A failure with no answer: a TLS problem named as such, else the transport's.
