@@ -19,9 +19,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
-use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
+
+#[path = "support/lake.rs"]
+mod lake;
 
 const BIN: &str = env!("CARGO_BIN_EXE_esg-sync");
 const SECRET: &str = "bench-secret";
@@ -152,38 +153,18 @@ async fn program(e: &Emulator, name: &str, metrics: usize, sites: usize, years: 
     }
 }
 
-/// The lake: one row per metric, year and site; every `changed`-th value differs.
+/// The lake: one row per metric, year and site (`S00000`, as [`program`] seeds them); every
+/// `changed`-th value differs.
 fn lake(path: &Path, metrics: usize, sites: usize, years: usize, changed: usize, salt: f64) {
-    let n = metrics * years * sites;
-    let (mut metric, mut period, mut site, mut value) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for m in 0..metrics {
-        for i in 0..years * sites {
-            metric.push(format!("m{m:03}"));
-            period.push(format!("{}", 2000 + i / sites));
-            site.push(format!("S{:05}", i % sites));
-            value.push(if i % changed == 0 {
-                i as f64 + salt
-            } else {
-                i as f64 + 0.25
-            });
-        }
+    lake::Lake {
+        metrics,
+        years,
+        sites,
+        site: |i| format!("S{i:05}"),
+        changed,
+        salt,
     }
-    let cols: Vec<(&str, ArrayRef)> = vec![
-        ("metric", Arc::new(StringArray::from(metric))),
-        ("period", Arc::new(StringArray::from(period))),
-        ("facility", Arc::new(StringArray::from(site))),
-        ("value", Arc::new(Float64Array::from(value))),
-    ];
-    let batch = RecordBatch::try_from_iter(cols).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    .write(path);
 }
 
 /// A configuration with default settings but the base URL, the client and the store.

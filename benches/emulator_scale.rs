@@ -7,10 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use esg_sync::emulator::config::OperationTiming;
+use esg_sync::emulator::Emulator;
 use esg_sync::emulator::model::{Period, ValueKey};
-use esg_sync::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
 use serde_json::{Value, json};
+use tenant::Tenant;
+
+#[path = "support/tenant.rs"]
+mod tenant;
 
 const METRICS: usize = 100;
 const SITES: usize = 1_000;
@@ -35,90 +38,11 @@ fn main() {
     rt.block_on(run());
 }
 
-/// The emulated tenant: one program of METRICS metrics on SITES facilities.
-struct Tenant {
-    emu: Emulator,
-    program: String,
-    facility: String,
-    fid: uuid::Uuid,
-    metric_ids: Vec<String>,
-}
-
-async fn tenant() -> Tenant {
-    let mut config = EmulatorConfig::default();
-    config.settings.operations = OperationTiming {
-        queued_ms: 0,
-        base_ms: 0,
-        per_value_us: 0,
-        retry_after_secs: 0,
-    };
-    let emu = Emulator::start(config, StartOptions::default())
-        .await
-        .expect("start");
-
-    let sites: Vec<Value> = (0..SITES)
-        .map(|i| json!({"id": format!("SITE-{i:05}")}))
-        .collect();
-    let metrics: Vec<Value> = (0..METRICS)
-        .map(|m| json!({"name": format!("Metric {m:03}"), "dataType": "number", "allowedDimensions": ["Facility"]}))
-        .collect();
-    let seed: Seed = serde_json::from_value(json!({"programs": [{
-        "name": "Scale", "dimensions": [{"name": "Facility", "values": sites}], "metrics": metrics
-    }]}))
-    .expect("seed");
-    let summary = emu.seed(&seed).expect("seed loads");
-    let program = summary["programs"][0]["id"].as_str().unwrap().to_string();
-    let facility = summary["programs"][0]["dimensions"]["Facility"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let metric_ids: Vec<String> = (0..METRICS)
-        .map(|m| {
-            summary["programs"][0]["metrics"][format!("Metric {m:03}")]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-
-    let fid = uuid::Uuid::parse_str(&facility).unwrap();
-    Tenant {
-        emu,
-        program,
-        facility,
-        fid,
-        metric_ids,
-    }
-}
-
 /// Loads 1,000,000 values through the store's own all-or-nothing upsert path.
 fn load_values(tn: &Tenant) {
-    let (emu, fid, metric_ids) = (&tn.emu, tn.fid, &tn.metric_ids);
+    let emu = &tn.emu;
     let t = Instant::now();
-    let pid = uuid::Uuid::parse_str(&tn.program).unwrap();
-    emu.with_store_advanced(|st| {
-        for mid in metric_ids {
-            let items: Vec<_> = (0..YEARS * SITES)
-                .map(|i| esg_sync::emulator::model::UpsertItem {
-                    id: None,
-                    period: Some(Period {
-                        year: 2000 + (i / SITES) as u16,
-                        start: 1,
-                        end: 12,
-                    }),
-                    coords: vec![(fid.to_string(), format!("SITE-{:05}", i % SITES))],
-                    value: Some(format!("{}.{}", i, i % 97)),
-                    status: None,
-                    notes: None,
-                    task: None,
-                    data_source: None,
-                    fields_to_clear: Vec::new(),
-                })
-                .collect();
-            st.upsert_all(pid, uuid::Uuid::parse_str(mid).unwrap(), &items, "data")
-                .expect("load");
-        }
-    });
+    tn.load(YEARS, SITES, |i| format!("{}.{}", i, i % 97));
     let load = t.elapsed();
     let total: usize = emu.with_store_advanced(|st| st.values.values().map(|v| v.len()).sum());
     println!("values held:            {total}");
@@ -159,9 +83,9 @@ async fn batch(
     token: &str,
     label: &str,
     data: Vec<Value>,
-    metric: &str,
+    metric: uuid::Uuid,
 ) {
-    let (emu, program) = (&tn.emu, &tn.program);
+    let (emu, program) = (&tn.emu, tn.program);
     let n = data.len();
     let body = serde_json::to_vec(&json!({ "data": data })).unwrap();
     assert!(body.len() <= 10_485_760, "body is {} bytes", body.len());
@@ -212,8 +136,7 @@ async fn batch(
 
 /// Finding a value by (metric, period, coordinates).
 fn lookups(tn: &Tenant) {
-    let (emu, fid, metric_ids) = (&tn.emu, tn.fid, &tn.metric_ids);
-    let mid = uuid::Uuid::parse_str(&metric_ids[METRICS / 2]).unwrap();
+    let (emu, fid, mid) = (&tn.emu, tn.facility, tn.metric_ids[METRICS / 2]);
     let n = 200_000;
     let t = Instant::now();
     let found = emu.with_store_advanced(|st| {
@@ -226,7 +149,7 @@ fn lookups(tn: &Tenant) {
                         start: 1,
                         end: 12,
                     },
-                    coords: vec![(fid, format!("SITE-{:05}", (i * 13) % SITES))],
+                    coords: vec![(fid, tenant::site((i * 13) % SITES))],
                 };
                 mv.slot_of_key(&key).is_some()
             })
@@ -243,11 +166,11 @@ fn lookups(tn: &Tenant) {
 }
 
 async fn run() {
-    let tn = tenant().await;
+    let tn = tenant::start(METRICS, SITES).await;
     load_values(&tn);
     let client = reqwest::Client::new();
     let token = token(&client, &tn.emu).await;
-    let (facility, metric_ids) = (tn.facility.clone(), &tn.metric_ids);
+    let (facility, metric_ids) = (tn.facility.to_string(), &tn.metric_ids);
     // Two batches of just under 10 MB: 10,000 updates carrying ~900-character notes, and
     // 70,000 small new values.
     let note = "n".repeat(890);
@@ -255,7 +178,7 @@ async fn run() {
         .map(|i| {
             json!({
                 "reportingPeriod": {"year": 2000 + i / SITES, "start": 1, "end": 12},
-                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "coordinates": {&facility: tenant::site(i % SITES)},
                 "value": format!("{}.5", i),
                 "notes": note,
             })
@@ -265,14 +188,14 @@ async fn run() {
         .map(|i| {
             json!({
                 "reportingPeriod": {"year": 2100 + i / SITES, "start": 1, "end": 12},
-                "coordinates": {&facility: format!("SITE-{:05}", i % SITES)},
+                "coordinates": {&facility: tenant::site(i % SITES)},
                 "value": format!("{}.25", i),
             })
         })
         .collect();
     for (label, data, metric) in [
-        ("10,000 updates with notes", updates, &metric_ids[0]),
-        ("70,000 new values", creates, &metric_ids[1]),
+        ("10,000 updates with notes", updates, metric_ids[0]),
+        ("70,000 new values", creates, metric_ids[1]),
     ] {
         batch(&tn, &client, &token, label, data, metric).await;
     }

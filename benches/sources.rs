@@ -97,6 +97,10 @@ async fn child(kind: &str) {
                 endpoint: Some(at.clone()),
                 region: Some("us-east-1".into()),
                 allow_http: true,
+                credentials: Some(esg_sync::config::StoreCredentials::S3 {
+                    access_key_id: "bench".into(),
+                    secret_access_key: "bench".into(),
+                }),
             },
         },
         "sqlite" => Source::Sql(sql(SqlKind::Sqlite, "ESG_SYNC_BENCH_SOURCE")),
@@ -194,11 +198,6 @@ async fn s3(path: &std::path::Path) {
                 .send()
                 .await
                 .unwrap();
-            // SAFETY: set before the child is spawned; nothing else reads them here.
-            unsafe {
-                std::env::set_var("AWS_ACCESS_KEY_ID", "bench");
-                std::env::set_var("AWS_SECRET_ACCESS_KEY", "bench");
-            }
             spawn_child("s3", &endpoint);
             let _ = moto.kill();
             let _ = moto.wait();

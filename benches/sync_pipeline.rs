@@ -6,20 +6,19 @@
 //! chunk. Printed: rows per second, the peak memory the pipeline adds, and each request
 //! body's size as a share of the budget. Target on a 2-core machine: under 5 s and 1 GiB.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
 use esg_sync::config::PipelineConfig;
-use esg_sync::emulator::config::OperationTiming;
-use esg_sync::emulator::model::{Period, UpsertItem};
-use esg_sync::emulator::{Emulator, EmulatorConfig, Seed, StartOptions};
+use esg_sync::emulator::Emulator;
 use esg_sync::store::Store;
 use esg_sync::sync::{build_plan, chunk::chunk};
 use esg_sync::workiva::{WorkivaClient, WorkivaConfig};
 use futures_util::StreamExt;
-use parquet::arrow::ArrowWriter;
-use serde_json::json;
+
+#[path = "support/lake.rs"]
+mod lake;
+#[path = "support/tenant.rs"]
+mod tenant;
 
 // The same allocator as the binary.
 #[global_allocator]
@@ -50,88 +49,22 @@ fn main() {
 
 /// The emulated tenant: one program of METRICS metrics, each with YEARS x SITES values.
 async fn tenant() -> Emulator {
-    let mut cfg = EmulatorConfig::default();
-    cfg.settings.operations = OperationTiming {
-        queued_ms: 0,
-        base_ms: 0,
-        per_value_us: 0,
-        retry_after_secs: 0,
-    };
-    let emu = Emulator::start(cfg, StartOptions::default())
-        .await
-        .expect("emulator");
-    let sites: Vec<_> = (0..SITES)
-        .map(|i| json!({"id": format!("SITE-{i:05}")}))
-        .collect();
-    let metrics: Vec<_> = (0..METRICS).map(|m| json!({"name": format!("Metric {m:03}"), "dataType": "number", "allowedDimensions": ["Facility"]})).collect();
-    let seed: Seed = serde_json::from_value(json!({"programs": [{"name": "Scale", "dimensions": [{"name": "Facility", "values": sites}], "metrics": metrics}]})).unwrap();
-    let summary = emu.seed(&seed).unwrap();
-    let pid = uuid::Uuid::parse_str(summary["programs"][0]["id"].as_str().unwrap()).unwrap();
-    let fid = summary["programs"][0]["dimensions"]["Facility"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    emu.with_store_advanced(|st| {
-        for m in 0..METRICS {
-            let mid = uuid::Uuid::parse_str(
-                summary["programs"][0]["metrics"][format!("Metric {m:03}")]
-                    .as_str()
-                    .unwrap(),
-            )
-            .unwrap();
-            let items: Vec<UpsertItem> = (0..YEARS * SITES)
-                .map(|i| UpsertItem {
-                    id: None,
-                    period: Some(Period {
-                        year: 2000 + (i / SITES) as u16,
-                        start: 1,
-                        end: 12,
-                    }),
-                    coords: vec![(fid.clone(), format!("SITE-{:05}", i % SITES))],
-                    value: Some(format!("{}.25", i)),
-                    status: None,
-                    notes: None,
-                    task: None,
-                    data_source: None,
-                    fields_to_clear: Vec::new(),
-                })
-                .collect();
-            st.upsert_all(pid, mid, &items, "data").unwrap();
-        }
-    });
-    emu
+    let t = tenant::start(METRICS, SITES).await;
+    t.load(YEARS, SITES, |i| format!("{i}.25"));
+    t.emu
 }
 
 /// The source: 1,000,000 rows, every tenth value changed.
 fn write_lake(path: &std::path::Path) {
-    let n = METRICS * YEARS * SITES;
-    let mut metric = Vec::with_capacity(n);
-    let mut period = Vec::with_capacity(n);
-    let mut site = Vec::with_capacity(n);
-    let mut value = Vec::with_capacity(n);
-    for m in 0..METRICS {
-        for i in 0..YEARS * SITES {
-            metric.push(format!("m{m:03}"));
-            period.push(format!("{}", 2000 + i / SITES));
-            site.push(format!("SITE-{:05}", i % SITES));
-            value.push(if i % 10 == 0 {
-                i as f64 + 0.5
-            } else {
-                i as f64 + 0.25
-            });
-        }
+    lake::Lake {
+        metrics: METRICS,
+        years: YEARS,
+        sites: SITES,
+        site: tenant::site,
+        changed: 10,
+        salt: 0.5,
     }
-    let cols: Vec<(&str, ArrayRef)> = vec![
-        ("metric", Arc::new(StringArray::from(metric))),
-        ("period", Arc::new(StringArray::from(period))),
-        ("facility", Arc::new(StringArray::from(site))),
-        ("value", Arc::new(Float64Array::from(value))),
-    ];
-    let batch = RecordBatch::try_from_iter(cols).unwrap();
-    let mut w =
-        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    .write(path);
 }
 
 /// The pipeline reading the lake at `path`.

@@ -25,7 +25,7 @@ use crate::config::alert::{AlertConfig, AlertEvent, AlertFormat};
 use crate::outcome::{Counts, Reject};
 use crate::store::{DeliveryStatus, Store};
 use crate::telemetry::{AlertSent, Event as _};
-use crate::workiva::retry::{Failure, RetryAction, RetryPolicy};
+use crate::workiva::retry::{Failure, RetryAction, RetryPolicy, Tries};
 
 /// Attempts per delivery (waits a receiver asks for with `Retry-After` not counted).
 pub const MAX_ATTEMPTS: u32 = 6;
@@ -369,8 +369,7 @@ async fn deliver(
     let delivery = id
         .map(|i| i.to_string())
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let (policy, started) = (policy(), std::time::Instant::now());
-    let (mut counted, mut server_waits) = (0u32, 0u32);
+    let (policy, mut tries) = (policy(), Tries::start());
     let mut out = Delivered {
         id,
         status: DeliveryStatus::Failed,
@@ -385,9 +384,6 @@ async fn deliver(
         else {
             break;
         };
-        if failure.retry_after.is_none() {
-            counted += 1;
-        }
         if let Some(id) = id {
             let _ = store
                 .delivery_update(
@@ -399,17 +395,8 @@ async fn deliver(
                 )
                 .await;
         }
-        let delay = match policy.decide(
-            &failure,
-            counted,
-            server_waits,
-            started.elapsed(),
-            fastrand::f64(),
-        ) {
-            RetryAction::Retry { delay, counts } => {
-                server_waits += u32::from(!counts);
-                delay
-            }
+        let delay = match tries.next(&policy, &failure) {
+            RetryAction::Retry { delay, .. } => delay,
             RetryAction::Stop | RetryAction::WaitTooLong { .. } => break,
         };
         tracing::debug!(alert = %alert.name, attempt = n, error = out.error.as_deref().unwrap_or(""), "Alert delivery failed; trying again.");

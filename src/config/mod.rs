@@ -19,7 +19,7 @@ pub use daemon::{AuthConfig, DaemonConfig};
 pub use pipeline::{
     CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
 };
-pub use source::{Source, SqlKind, SqlSource, StoreOptions};
+pub use source::{Source, SqlKind, SqlSource, StoreCredentials, StoreOptions};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::redact::Sensitive;
+
 /// Where a pipeline's rows come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
@@ -24,7 +26,8 @@ pub enum Source {
 
 /// How to reach an object store. Credentials come from the provider's usual chain (`AWS_*`
 /// variables, a profile, instance metadata; `GOOGLE_APPLICATION_CREDENTIALS`;
-/// `AZURE_STORAGE_*`), never from this file.
+/// `AZURE_STORAGE_*`), never from this file; a program that embeds esg-sync may hand them over
+/// in [`StoreOptions::credentials`] instead of changing its own environment.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreOptions {
@@ -38,6 +41,25 @@ pub struct StoreOptions {
     /// Plain `http://` to the endpoint, allowed only when true and only to a loopback host.
     #[serde(default)]
     pub allow_http: bool,
+    /// Credentials given in code, ahead of the provider's chain. Never read from a file.
+    #[serde(skip)]
+    pub credentials: Option<StoreCredentials>,
+}
+
+/// An object store's credentials, given by the program rather than found in its environment;
+/// the secret half shown as `**REDACTED**`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreCredentials {
+    /// S3 (and S3-compatible stores): an access key id and its secret.
+    S3 {
+        access_key_id: String,
+        secret_access_key: Sensitive<String>,
+    },
+    /// Azure Blob Storage: a storage account and its access key.
+    Azure {
+        account: String,
+        access_key: Sensitive<String>,
+    },
 }
 
 impl StoreOptions {
@@ -90,7 +112,7 @@ pub struct SqlSource {
     /// The database URL in the file; refused when it holds a password (use `url_env` or
     /// `url_file`).
     #[serde(default)]
-    pub url: Option<crate::redact::Sensitive<String, crate::redact::DbUrl>>,
+    pub url: Option<Sensitive<String, crate::redact::DbUrl>>,
     /// An environment variable that holds the database URL.
     #[serde(default)]
     pub url_env: Option<String>,
@@ -336,5 +358,29 @@ mod tests {
             "{p}"
         );
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn credentials_are_never_read_from_the_file_nor_shown() {
+        // The key is not a configuration key: a file that names it is refused.
+        let named = "[source]\nkind = \"parquet\"\npaths = [\"s3://b/x\"]\ncredentials = \"k\"";
+        assert!(parse(named).is_err());
+        let o = StoreOptions {
+            credentials: Some(StoreCredentials::S3 {
+                access_key_id: "AKIAEXAMPLE".into(),
+                secret_access_key: "wJalr-very-secret".into(),
+            }),
+            ..StoreOptions::default()
+        };
+        let shown = format!("{o:?}");
+        assert!(
+            shown.contains("AKIAEXAMPLE") && !shown.contains("wJalr"),
+            "{shown}"
+        );
+        let az = StoreCredentials::Azure {
+            account: "acct".into(),
+            access_key: "azure-key-secret".into(),
+        };
+        assert!(!format!("{az:?}").contains("azure-key-secret"));
     }
 }

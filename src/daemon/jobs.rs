@@ -306,7 +306,7 @@ mod tests {
             RunError::Busy {
                 pipeline: "p".into(),
                 holder: "h".into(),
-                until: "t".into(),
+                until: chrono::Utc::now(),
             },
         );
         assert!(run_event(&busy).is_none());

@@ -69,10 +69,13 @@ impl Watch {
     pub async fn check(&self) {
         let me = crate::sync::lease::holder_id();
         if let Ok(rows) = self.store.leases().await {
+            // Leases run on the database's clock, which the wall clock follows (not the
+            // watch's clock, which tests make virtual).
+            let now = chrono::Utc::now();
             for (name, _) in &self.limits {
                 let lead = rows
                     .iter()
-                    .any(|l| &l.pipeline == name && l.holder == me && l.is_held());
+                    .any(|l| &l.pipeline == name && l.holder == me && l.is_held(now));
                 Leader {
                     pipeline: name,
                     on: lead,

@@ -12,7 +12,7 @@ pub(super) async fn holders(h: &Health) -> std::collections::HashMap<String, Str
     match tokio::time::timeout(h.timeout, h.store.leases()).await {
         Ok(Ok(rows)) => rows
             .into_iter()
-            .filter(|l| l.is_held())
+            .filter(|l| l.is_held(Utc::now()))
             .map(|l| (l.pipeline, l.holder))
             .collect(),
         _ => Default::default(),

@@ -21,7 +21,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::SourceRow;
 use super::parquet::{BATCH_ROWS, SourceError, batch_rows, wanted_columns};
-use crate::config::{Columns, StoreOptions};
+use crate::config::{Columns, StoreCredentials, StoreOptions};
 
 /// Whether `path` names an object store rather than a local file.
 pub fn is_remote(path: &str) -> bool {
@@ -81,6 +81,15 @@ fn store_for(url: &url::Url, o: &StoreOptions) -> Result<Arc<dyn ObjectStore>, S
             if let Some(r) = &o.region {
                 b = b.with_region(r);
             }
+            if let Some(StoreCredentials::S3 {
+                access_key_id,
+                secret_access_key,
+            }) = &o.credentials
+            {
+                b = b
+                    .with_access_key_id(access_key_id)
+                    .with_secret_access_key(secret_access_key.expose());
+            }
             b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         "gs" | "gcs" => object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -93,6 +102,13 @@ fn store_for(url: &url::Url, o: &StoreOptions) -> Result<Arc<dyn ObjectStore>, S
                 .with_allow_http(o.allow_http);
             if let Some(e) = &o.endpoint {
                 b = b.with_endpoint(e.clone());
+            }
+            if let Some(StoreCredentials::Azure {
+                account,
+                access_key,
+            }) = &o.credentials
+            {
+                b = b.with_account(account).with_access_key(access_key.expose());
             }
             b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }

@@ -93,7 +93,7 @@ impl Store {
                     event: r.get(2),
                     pipeline: r.get(3),
                     run_id: r.get(4),
-                    status: DeliveryStatus::of_row("alert_deliveries", id, r.get(5))?,
+                    status: DeliveryStatus::of_row("alert_deliveries", id, "status", r.get(5))?,
                     attempts: r.get(6),
                     http_status: r.get(7),
                     error: r.get(8),

@@ -179,7 +179,7 @@ impl Store {
                     metric_id: r.get("metric_id"),
                     value_count: r.get("value_count"),
                     body: r.get("body"),
-                    status: BatchStatus::of_row("batches", id, r.get("status"))?,
+                    status: BatchStatus::of_row("batches", id, "status", r.get("status"))?,
                     operation_url: r.get("operation_url"),
                 })
             })
@@ -201,7 +201,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    BatchStatus::of_row("batches", r.get(3), r.get(0))?,
+                    BatchStatus::of_row("batches", r.get(3), "status", r.get(0))?,
                     r.get(1),
                     r.get(2),
                 ))

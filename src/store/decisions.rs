@@ -133,7 +133,7 @@ impl Store {
             seen_modified: r.get("seen_modified"),
             action: action_of_row(id, r.get("action"))?,
             comment: r.get("comment"),
-            state: DecisionState::of_row("decisions", id, r.get("state"))?,
+            state: DecisionState::of_row("decisions", id, "state", r.get("state"))?,
             created_at: super::time_of_row("decisions", id, "created_at", r.get("created_at"))?,
             updated_at: super::time_of_row("decisions", id, "updated_at", r.get("updated_at"))?,
         })
@@ -146,6 +146,7 @@ fn action_of_row(id: i64, text: String) -> Result<DecisionAction> {
     DecisionAction::parse(&text).ok_or(super::StoreError::Corrupt {
         table: "decisions",
         id,
+        column: "action",
         status: text,
     })
 }

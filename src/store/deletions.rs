@@ -141,7 +141,7 @@ impl Store {
                     run_id: r.get(1),
                     metric_id: r.get(2),
                     ids: serde_json::from_str(&r.get::<String, _>(3)).unwrap_or_default(),
-                    status: DeletionStatus::of_row("deletions", id, text)?,
+                    status: DeletionStatus::of_row("deletions", id, "status", text)?,
                 })
             })
             .collect()

@@ -2,10 +2,10 @@
 //! raises the lease's fencing token, which the run's writes are checked against
 //! ([`Store::fenced`]); a released lease keeps its row (expired), so the token never goes back.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::{Result, Store, parse_time, q};
+use super::{Result, Store, q, time_of_row};
 
 /// A pipeline's lease as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,13 +13,14 @@ pub struct LeaseRow {
     pub pipeline: String,
     pub holder: String,
     pub token: i64,
-    pub expires_at: String,
+    /// By the database's clock, which every replica's lease is reckoned by.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl LeaseRow {
-    /// Whether it is held now (released and lapsed leases are not).
-    pub fn is_held(&self) -> bool {
-        parse_time(&self.expires_at).is_some_and(|t| t > Utc::now())
+    /// Whether it is held at `now` (released and lapsed leases are not).
+    pub fn is_held(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
     }
 }
 
@@ -36,7 +37,7 @@ impl Store {
         holder: &str,
         ttl: std::time::Duration,
         is_dead: impl Fn(&str) -> bool,
-    ) -> Result<std::result::Result<i64, (String, String)>> {
+    ) -> Result<std::result::Result<i64, (String, DateTime<Utc>)>> {
         let (now, until) = (self.db_now(), self.db_later("$4"));
         // Taken when free, expired, ours already, or held by `dead` (replaced by name, so a
         // live holder that took it meanwhile keeps it). One statement in the usual case. Times
@@ -73,7 +74,13 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(q("read a pipeline lease"))?;
-        let (other, other_until): (String, String) = (row.get(0), row.get(1));
+        let other: String = row.get(0);
+        let other_until = time_of_row(
+            "pipeline_leases",
+            format!("`{pipeline}`"),
+            "expires_at",
+            row.get(1),
+        )?;
         if is_dead(&other)
             && let Some(row) = take(other.clone()).await?
         {
@@ -128,14 +135,21 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list pipeline leases"))?;
-        Ok(rows
-            .iter()
-            .map(|r| LeaseRow {
-                pipeline: r.get(0),
-                holder: r.get(1),
-                token: r.get(2),
-                expires_at: r.get(3),
+        rows.iter()
+            .map(|r| {
+                let pipeline: String = r.get(0);
+                Ok(LeaseRow {
+                    expires_at: time_of_row(
+                        "pipeline_leases",
+                        format!("`{pipeline}`"),
+                        "expires_at",
+                        r.get(3),
+                    )?,
+                    pipeline,
+                    holder: r.get(1),
+                    token: r.get(2),
+                })
             })
-            .collect())
+            .collect()
     }
 }

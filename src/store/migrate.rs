@@ -54,14 +54,8 @@ impl Store {
             if done {
                 continue;
             }
-            // Comments go first, so a `;` inside one does not split a statement.
-            let code: String = sql
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("--"))
-                .collect::<Vec<_>>()
-                .join("\n");
-            for stmt in code.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(sqlx::AssertSqlSafe(stmt.to_string()))
+            for stmt in statements(sql) {
+                sqlx::query(sqlx::AssertSqlSafe(stmt))
                     .execute(&mut *tx)
                     .await
                     .map_err(err(*version))?;
@@ -74,5 +68,105 @@ impl Store {
                 .map_err(err(*version))?;
         }
         tx.commit().await.map_err(err(0))
+    }
+}
+
+/// A migration's statements: split at each `;` that ends one, not at those inside a quoted
+/// string, a dollar-quoted function body (Postgres) or a trigger's `BEGIN ... END` (SQLite).
+/// Comment lines go first, so a `;` inside one splits nothing.
+fn statements(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (mut out, mut cur) = (Vec::new(), String::new());
+    let (mut quoted, mut dollar, mut block) = (false, false, 0usize);
+    let mut word = String::new();
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            if !quoted && !dollar {
+                block = match word.to_ascii_uppercase().as_str() {
+                    "BEGIN" => block + 1,
+                    "END" => block.saturating_sub(1),
+                    _ => block,
+                };
+            }
+            word.clear();
+        }
+        match c {
+            '\'' if !dollar => quoted = !quoted,
+            '$' if !quoted && chars.peek() == Some(&'$') => {
+                chars.next();
+                cur.push('$');
+                dollar = !dollar;
+            }
+            ';' if !quoted && !dollar && block == 0 => {
+                let stmt = cur.trim();
+                if !stmt.is_empty() {
+                    out.push(stmt.to_string());
+                }
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    let stmt = cur.trim();
+    if !stmt.is_empty() {
+        out.push(stmt.to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statements;
+
+    #[test]
+    fn statements_split_where_they_end_and_nowhere_else() {
+        let sql = "-- a comment; not a statement\nCREATE TABLE t (a TEXT DEFAULT 'x;y');\n\
+                   CREATE TRIGGER t_ro BEFORE UPDATE ON t BEGIN SELECT RAISE(ABORT, 'no; never'); END;\n\
+                   CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END; $$ LANGUAGE plpgsql;\n\
+                   INSERT INTO t VALUES ('begin'); INSERT INTO t VALUES ('end')";
+        assert_eq!(
+            statements(sql),
+            vec![
+                "CREATE TABLE t (a TEXT DEFAULT 'x;y')",
+                "CREATE TRIGGER t_ro BEFORE UPDATE ON t BEGIN SELECT RAISE(ABORT, 'no; never'); END",
+                "CREATE FUNCTION f() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END; $$ LANGUAGE plpgsql",
+                "INSERT INTO t VALUES ('begin')",
+                "INSERT INTO t VALUES ('end')",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_shipped_migration_splits_as_before() {
+        // Before triggers, a migration was split at every `;`: the shipped ones still are.
+        for (_, sql) in super::SQLITE_MIGRATIONS
+            .iter()
+            .chain(super::POSTGRES_MIGRATIONS)
+        {
+            if sql.contains("TRIGGER") {
+                continue;
+            }
+            let code: String = sql
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let naive: Vec<String> = code
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            assert_eq!(statements(sql), naive);
+        }
     }
 }

@@ -123,11 +123,13 @@ pub enum StoreError {
     Fenced { pipeline: String, token: i64 },
     /// A row in a state no version of esg-sync writes: the database was changed by hand.
     #[error(
-        "the state store's {table} row {id} has status `{status}`, which esg-sync never writes; restore it from a backup or correct the row"
+        "the state store's {table} row {id} has {column} `{status}`, which esg-sync never writes; restore it from a backup or correct the row"
     )]
     Corrupt {
         table: &'static str,
         id: i64,
+        /// `status`, or `action` for a reviewer's decision.
+        column: &'static str,
         status: String,
     },
     /// A timestamp no version of esg-sync writes: the database was changed by hand.
@@ -136,7 +138,8 @@ pub enum StoreError {
     )]
     BadTime {
         table: &'static str,
-        id: i64,
+        /// The row's id, or its key where the table has no id (a lease's pipeline).
+        id: String,
         column: &'static str,
         text: String,
     },
@@ -210,13 +213,13 @@ fn serialize_opt_time<S: serde::Serializer>(
 /// Column `column` of row `id` of `table` as a time, or the error that names the row.
 fn time_of_row(
     table: &'static str,
-    id: i64,
+    id: impl std::fmt::Display,
     column: &'static str,
     text: String,
 ) -> Result<DateTime<Utc>> {
-    parse_time(&text).ok_or(StoreError::BadTime {
+    parse_time(&text).ok_or_else(|| StoreError::BadTime {
         table,
-        id,
+        id: id.to_string(),
         column,
         text,
     })

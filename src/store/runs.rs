@@ -162,7 +162,7 @@ impl Store {
     fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRecord> {
         let text: String = r.get("status");
         let id: i64 = r.get("id");
-        let status = RunStatus::of_row("runs", id, text)?;
+        let status = RunStatus::of_row("runs", id, "status", text)?;
         Ok(RunRecord {
             id,
             pipeline: r.get("pipeline"),

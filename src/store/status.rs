@@ -32,13 +32,19 @@ macro_rules! text_enum {
                 }
             }
 
-            /// The state of row `id` of `table`, or the error that names the row.
+            /// The state in `column` of row `id` of `table`, or the error that names the row.
             pub(super) fn of_row(
                 table: &'static str,
                 id: i64,
+                column: &'static str,
                 text: String,
             ) -> Result<Self, super::StoreError> {
-                Self::parse(&text).ok_or(super::StoreError::Corrupt { table, id, status: text })
+                Self::parse(&text).ok_or(super::StoreError::Corrupt {
+                    table,
+                    id,
+                    column,
+                    status: text,
+                })
             }
         }
 

@@ -135,12 +135,14 @@ pub struct MetricFailure {
 pub enum RunError {
     /// Another process holds the pipeline's lease.
     #[error(
-        "pipeline `{pipeline}` is being run by another esg-sync ({holder}; its lease runs until {until} unless renewed); not started. Wait for it, or stop it"
+        "pipeline `{pipeline}` is being run by another esg-sync ({holder}; its lease runs until {} unless renewed); not started. Wait for it, or stop it",
+        crate::store::shown(.until)
     )]
     Busy {
         pipeline: String,
         holder: String,
-        until: String,
+        /// By the database's clock.
+        until: chrono::DateTime<chrono::Utc>,
     },
     #[error("resuming the interrupted run's batches failed: {0}")]
     Resume(#[source] ExecError),

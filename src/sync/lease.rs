@@ -126,7 +126,7 @@ impl Lost {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldBy {
     pub holder: String,
-    pub until: String,
+    pub until: chrono::DateTime<chrono::Utc>,
 }
 
 /// Takes the lease of `pipeline` for `ttl`, or says who holds it. `on_loss` is cancelled if

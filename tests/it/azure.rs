@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use base64::Engine;
-use esg_sync::config::{Source, StoreOptions};
+use esg_sync::config::{Source, StoreCredentials, StoreOptions};
 use esg_sync::sync::{RunOptions, Status};
 use hmac::{KeyInit, Mac};
 use object_store::ObjectStoreExt;
@@ -117,22 +117,19 @@ async fn put(endpoint: &str, container: &str, key: &str, body: Vec<u8>) {
         .unwrap();
 }
 
-/// The account and key, as a user would set them for the provider's chain.
-fn credentials(key: &str) {
-    // SAFETY: these variables are this file's own; its tests set them before each use.
-    unsafe {
-        std::env::set_var("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT);
-        std::env::set_var("AZURE_STORAGE_ACCOUNT_KEY", key);
-    }
-}
-
-fn source(paths: &[&str], endpoint: &str) -> Source {
+/// The lake's paths on Azurite, with the account and `key` given in code (the test process's
+/// environment is never changed).
+fn source(paths: &[&str], endpoint: &str, key: &str) -> Source {
     Source::Parquet {
         paths: paths.iter().map(|p| p.to_string()).collect(),
         store: StoreOptions {
             endpoint: Some(endpoint.into()),
             region: None,
             allow_http: true,
+            credentials: Some(StoreCredentials::Azure {
+                account: ACCOUNT.into(),
+                access_key: key.into(),
+            }),
         },
     }
 }
@@ -140,7 +137,6 @@ fn source(paths: &[&str], endpoint: &str) -> Source {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words() {
     let Some(az) = azurite() else { return };
-    credentials(KEY);
     create_container(&az.endpoint, "esg-lake").await;
     let e = sync_env().await;
     let local = e.file("part.parquet");
@@ -171,7 +167,7 @@ async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words(
     .await;
 
     let mut p = e.pipeline("");
-    p.source = source(&["az://esg-lake/lake/*/part-*.parquet"], &az.endpoint);
+    p.source = source(&["az://esg-lake/lake/*/part-*.parquet"], &az.endpoint, KEY);
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(
         (r.status, r.counts.read, r.counts.created),
@@ -195,7 +191,11 @@ async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words(
     );
     assert_eq!(e.workiva(&e.env.ids.share).await[0].value, "45.5");
     // abfs:// names the same container.
-    p.source = source(&["abfs://esg-lake/lake/2025/part-1.parquet"], &az.endpoint);
+    p.source = source(
+        &["abfs://esg-lake/lake/2025/part-1.parquet"],
+        &az.endpoint,
+        KEY,
+    );
     let r = e.run(&p, RunOptions::default()).await;
     assert_eq!(
         (r.status, r.counts.unchanged),
@@ -205,10 +205,12 @@ async fn a_lake_in_an_azure_container_syncs_and_a_wrong_key_is_refused_in_words(
 
     // A wrong key: refused, said in words, and the key shown nowhere.
     let wrong = base64::engine::general_purpose::STANDARD.encode([7u8; 64]);
-    credentials(&wrong);
-    p.source = source(&["az://esg-lake/lake/*/part-*.parquet"], &az.endpoint);
+    p.source = source(
+        &["az://esg-lake/lake/*/part-*.parquet"],
+        &az.endpoint,
+        &wrong,
+    );
     let r = e.run(&p, RunOptions::default()).await;
-    credentials(KEY);
     assert_eq!(r.status, Status::Failed);
     let msg = r.message().unwrap();
     assert!(msg.contains("az://esg-lake/lake/*/part-*.parquet"), "{msg}");

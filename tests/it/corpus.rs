@@ -14,6 +14,7 @@ use parquet::arrow::ArrowWriter;
 use serde_json::{Value, json};
 
 use crate::support::env::sync_env;
+use crate::support::pipeline::PipelineToml;
 
 fn write(path: &std::path::Path, cols: Vec<(&str, ArrayRef)>) {
     let batch = RecordBatch::try_from_iter(cols).unwrap();
@@ -444,30 +445,19 @@ fn text_rows() -> Vec<TextRow> {
 }
 
 fn pipeline(dir: &std::path::Path) -> PipelineConfig {
-    let text = format!(
-        r#"
-name = "corpus"
-program = "Test Program"
-source = ["{}/*.parquet"]
-[columns]
-metric = "metric"
-period = "period"
-value = "value"
-notes = "notes"
-[columns.dimensions]
-facility = "Facility"
-bu = "BU"
-[metrics]
-ghg = "Num"
-share = "Share"
-txt = "Txt"
-when = "When"
-[dimension_values.Facility]
-"Site A" = "A"
-"#,
-        dir.display()
-    );
-    toml::from_str(&text).unwrap()
+    let source = format!("[{:?}]", format!("{}/*.parquet", dir.display()));
+    PipelineToml::without_source("corpus", "Test Program")
+        .key("source", &source)
+        .column("notes", "notes")
+        .dimensions(&[("facility", "Facility"), ("bu", "BU")])
+        .metrics(&[
+            ("ghg", "Num"),
+            ("share", "Share"),
+            ("txt", "Txt"),
+            ("when", "When"),
+        ])
+        .dimension_values("Facility", &[("Site A", "A")])
+        .config()
 }
 
 /// The typed files: one column type each. Rows: (metric, period, facility, value), outcome.

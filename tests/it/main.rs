@@ -21,6 +21,7 @@ mod guard;
 
 mod hostile;
 mod layout;
+mod lease;
 mod lists;
 mod outage;
 mod patch;

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::support::env::{sync_env, write_rows};
 
 const REVIEW: &str = r#"
-[review]
+[pipeline.review]
 compare = "prior_year"
 max_change_percent = 10.0
 max_change_abs = 10000
@@ -219,8 +219,8 @@ async fn review_report_and_runs_list_what_the_review_decided() {
             ("ghg", "2025", "B", "", "6", ""),
         ],
     );
-    let review = REVIEW.replace("[review]", "[pipeline.review]");
-    let cfg = crate::support::pipeline::config_with(&e, "", &review)
+    let review = REVIEW;
+    let cfg = crate::support::pipeline::config_with(&e, "", review)
         .display()
         .to_string();
     let env = || vec![("ESG_SYNC_TEST_SECRET", "demo-secret".to_string())];

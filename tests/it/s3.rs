@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use esg_sync::config::{Source, StoreOptions};
+use esg_sync::config::{Source, StoreCredentials, StoreOptions};
 use esg_sync::sync::{RunOptions, Status};
 use serde_json::json;
 
@@ -51,16 +51,6 @@ fn moto(env: &[(&str, &str)]) -> Option<Moto> {
     })
 }
 
-/// Test credentials, as a user would set them for the provider's chain.
-fn credentials() {
-    // SAFETY: these variables are the object storage tests' own, and all of them set the
-    // same values.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "esg-sync-test");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "esg-sync-test-secret");
-    }
-}
-
 async fn put(endpoint: &str, key: &str, body: Vec<u8>) {
     let r = reqwest::Client::new()
         .put(format!("{endpoint}/{key}"))
@@ -78,6 +68,11 @@ fn source(paths: &[&str], endpoint: &str) -> Source {
             endpoint: Some(endpoint.into()),
             region: Some("us-east-1".into()),
             allow_http: true,
+            // Given in code: the test process's environment is never changed.
+            credentials: Some(StoreCredentials::S3 {
+                access_key_id: "esg-sync-test".into(),
+                secret_access_key: "esg-sync-test-secret".into(),
+            }),
         },
     }
 }
@@ -85,7 +80,6 @@ fn source(paths: &[&str], endpoint: &str) -> Source {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
     let Some(m) = moto(&[]) else { return };
-    credentials();
     let e = sync_env().await;
     put(&m.endpoint, "esg-lake", Vec::new()).await;
     let local = e.file("part.parquet");
@@ -178,7 +172,6 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_bucket_and_refused_credentials_are_clear_errors() {
     let Some(m) = moto(&[]) else { return };
-    credentials();
     let e = sync_env().await;
     let mut p = e.pipeline("");
     p.source = source(&["s3://no-such-bucket/lake/*.parquet"], &m.endpoint);
@@ -213,6 +206,7 @@ fn plain_http_to_a_store_is_loopback_only_and_opt_in() {
                 endpoint: Some(endpoint.into()),
                 region: None,
                 allow_http,
+                credentials: None,
             },
         };
         let p = s.problems("pipeline `x`").join("; ");

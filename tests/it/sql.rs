@@ -15,6 +15,7 @@ use sqlx::Connection;
 
 use crate::support::db::fresh_db;
 use crate::support::env::{SyncEnv, sync_env};
+use crate::support::pipeline::PipelineToml;
 
 /// A lake row: metric, period, facility, value (as SQL text), notes.
 type LakeRow = (
@@ -43,29 +44,15 @@ fn url_file(e: &SyncEnv, url: &str) -> PathBuf {
 }
 
 fn pipeline(kind: &str, url_file: &Path, query: &str) -> PipelineConfig {
-    let url_file = url_file.display();
-    let text = format!(
-        r#"
-name = "test"
-program = "Test Program"
-[source]
-kind = "{kind}"
-url_file = "{url_file}"
-query = """{query}"""
-statement_timeout_secs = 30
-[columns]
-metric = "metric"
-period = "period"
-value = "value"
-notes = "notes"
-[columns.dimensions]
-facility = "Facility"
-[metrics]
-ghg = "Num"
-share = "Share"
-"#
+    let source = format!(
+        "[pipeline.source]\nkind = {kind:?}\nurl_file = {:?}\nquery = {query:?}\nstatement_timeout_secs = 30",
+        url_file.display().to_string()
     );
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    PipelineToml::without_source("test", "Test Program")
+        .extra(&source)
+        .column("notes", "notes")
+        .metrics(&[("ghg", "Num"), ("share", "Share")])
+        .config()
 }
 
 /// Syncs the lake and checks Workiva holds it exactly, the bad row rejected by its row number.

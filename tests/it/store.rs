@@ -288,7 +288,7 @@ async fn exercise(s: &Store) {
         rows.into_iter().find(|l| l.pipeline == "pipe").unwrap()
     };
     let released = row(s.leases().await.unwrap());
-    assert!(!released.is_held(), "{released:?}");
+    assert!(!released.is_held(chrono::Utc::now()), "{released:?}");
     assert_eq!(released.token, 3, "a released lease keeps its token");
     assert_eq!(
         s.lease_acquire("pipe", "c", std::time::Duration::ZERO, alive)
@@ -302,7 +302,7 @@ async fn exercise(s: &Store) {
         Ok(5),
         "an expired lease is free"
     );
-    assert!(row(s.leases().await.unwrap()).is_held());
+    assert!(row(s.leases().await.unwrap()).is_held(chrono::Utc::now()));
     fencing(s).await;
     reviews_and_decisions(s).await;
 }
@@ -500,20 +500,7 @@ async fn reviews_and_decisions(s: &Store) {
     let listed = s.runs(10).await.unwrap();
     let r = listed.iter().find(|r| r.id == run).unwrap();
     assert_eq!((r.auto_completed, r.flagged), (1, 2));
-    let d = esg_sync::store::Decision {
-        id: 0,
-        reviewer: "final".into(),
-        program_id: "P".into(),
-        task_id: "T1".into(),
-        task_title: "Review".into(),
-        step: 1,
-        seen_modified: "2026-01-01T00:00:00Z".into(),
-        action: esg_sync::store::DecisionAction::Approve,
-        comment: "ok".into(),
-        state: esg_sync::store::DecisionState::Recorded,
-        created_at: chrono::DateTime::UNIX_EPOCH,
-        updated_at: chrono::DateTime::UNIX_EPOCH,
-    };
+    let d = decision();
     let first = s.decision_record(&d).await.unwrap();
     let again = s.decision_record(&d).await.unwrap();
     assert_eq!(first.id, again.id, "one decision per round");
@@ -528,6 +515,24 @@ async fn reviews_and_decisions(s: &Store) {
     );
     assert_eq!(s.decisions(None, 10).await.unwrap().len(), 1);
     assert!(s.decisions(Some("other"), 10).await.unwrap().is_empty());
+}
+
+/// A final reviewer's approval of task `T1`'s first step, as recorded before it is sent.
+fn decision() -> esg_sync::store::Decision {
+    esg_sync::store::Decision {
+        id: 0,
+        reviewer: "final".into(),
+        program_id: "P".into(),
+        task_id: "T1".into(),
+        task_title: "Review".into(),
+        step: 1,
+        seen_modified: "2026-01-01T00:00:00Z".into(),
+        action: esg_sync::store::DecisionAction::Approve,
+        comment: "ok".into(),
+        state: esg_sync::store::DecisionState::Recorded,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    }
 }
 
 async fn run_ids(s: &Store, pipeline: &str) -> Vec<i64> {
@@ -749,6 +754,51 @@ async fn a_state_no_version_writes_is_an_error_naming_the_row() {
     let e = s.run(run).await.unwrap_err().to_string();
     assert!(
         e.contains("runs row") && e.contains(&run.to_string()) && e.contains("`done-ish`"),
+        "{e}"
+    );
+    // A time that is not one: the same, naming the column.
+    sqlx::query("UPDATE runs SET status = 'running', started_at = 'yesterday' WHERE id = $1")
+        .bind(run)
+        .execute(&raw)
+        .await
+        .unwrap();
+    let e = s.run(run).await.unwrap_err().to_string();
+    assert!(
+        e.contains("runs row") && e.contains("started_at `yesterday`"),
+        "{e}"
+    );
+    // A final reviewer's action no version writes is an error, never read as a rejection.
+    let d = decision();
+    let recorded = s.decision_record(&d).await.unwrap();
+    sqlx::query("UPDATE decisions SET action = 'MAYBE' WHERE id = $1")
+        .bind(recorded.id)
+        .execute(&raw)
+        .await
+        .unwrap();
+    let e = s
+        .decisions_unconfirmed("final")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("decisions row")
+            && e.contains(&recorded.id.to_string())
+            && e.contains("`MAYBE`"),
+        "{e}"
+    );
+    // A lease's expiry changed by hand: the error names the pipeline.
+    let ttl = std::time::Duration::from_secs(60);
+    s.lease_acquire("leased", "a", ttl, |_| false)
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("UPDATE pipeline_leases SET expires_at = 'soon' WHERE pipeline = 'leased'")
+        .execute(&raw)
+        .await
+        .unwrap();
+    let e = s.leases().await.unwrap_err().to_string();
+    assert!(
+        e.contains("pipeline_leases row `leased`") && e.contains("expires_at `soon`"),
         "{e}"
     );
     raw.close().await;

@@ -11,7 +11,7 @@ use tokio::sync::Mutex;
 
 use super::config::{API_VERSION, ClientAuth, TOKEN_PATH, WorkivaConfig};
 use super::error::{ApiFailure, ErrorBody, Result, WorkivaError};
-use super::retry::{RetryAction, RetryPolicy};
+use super::retry::{RetryAction, RetryPolicy, Tries};
 use super::telemetry::{ApiRequest, Event, TokenRetry};
 
 #[derive(Deserialize)]
@@ -102,28 +102,15 @@ impl TokenCache {
     }
 
     async fn fetch(&self) -> Result<Cached> {
-        let started = Instant::now();
-        let mut counted = 1;
-        let mut server_waits = 0;
+        let mut tries = Tries::start();
         loop {
             let err = match self.fetch_once().await {
                 Ok(c) => return Ok(c),
                 Err(e) => e,
             };
-            match self.policy.decide(
-                &err,
-                counted,
-                server_waits,
-                started.elapsed(),
-                fastrand::f64(),
-            ) {
+            match tries.next(&self.policy, &err) {
                 RetryAction::Stop | RetryAction::WaitTooLong { .. } => return Err(err),
-                RetryAction::Retry { delay, counts } => {
-                    if counts {
-                        counted += 1;
-                    } else {
-                        server_waits += 1;
-                    }
+                RetryAction::Retry { delay, .. } => {
                     TokenRetry { delay, error: &err }.emit();
                     tokio::time::sleep(delay).await;
                 }

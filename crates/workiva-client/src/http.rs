@@ -16,7 +16,7 @@ use super::auth::TokenCache;
 use super::config::WorkivaConfig;
 use super::error::{ApiFailure, Result, WorkivaError, describe_reqwest, tls_problem};
 use super::ratelimit::{Limiter, Signal};
-use super::retry::{RetryAction, RetryPolicy, parse_retry_after};
+use super::retry::{RetryAction, RetryPolicy, Tries, parse_retry_after};
 use super::telemetry::{ApiRequest, ApiRetry, Event};
 
 pub use super::models::MAX_BODY_BYTES;
@@ -133,9 +133,7 @@ impl Transport {
     /// reached the server is followed by a look for the object before the next attempt.
     pub async fn send(&self, req: &Request, probe: Option<Probe<'_>>) -> Result<Response> {
         self.check_request(req)?;
-        let started = Instant::now();
-        let mut counted = 1u32;
-        let mut server_waits = 0u32;
+        let mut tries = Tries::start();
         let mut attempt = 0u32;
         let mut refreshed = false;
         let mut lost = false;
@@ -153,13 +151,7 @@ impl Transport {
                 self.tokens.invalidate(&token).await;
                 continue;
             }
-            match self.policy.decide(
-                &err,
-                counted,
-                server_waits,
-                started.elapsed(),
-                fastrand::f64(),
-            ) {
+            match tries.next(&self.policy, &err) {
                 RetryAction::WaitTooLong { wait, left } => {
                     return Err(WorkivaError::WaitTooLong {
                         method: req.method.to_string(),
@@ -171,19 +163,14 @@ impl Transport {
                 RetryAction::Stop if attempt == 1 => return Err(err),
                 RetryAction::Stop => {
                     return Err(WorkivaError::RetriesExhausted {
-                        attempts: counted,
-                        server_waits,
-                        elapsed: started.elapsed(),
+                        attempts: tries.counted,
+                        server_waits: tries.server_waits,
+                        elapsed: tries.elapsed(),
                         last: Box::new(err),
                         earlier_may_have_reached: lost,
                     });
                 }
                 RetryAction::Retry { delay, counts } => {
-                    if counts {
-                        counted += 1;
-                    } else {
-                        server_waits += 1;
-                    }
                     lost |= err.may_have_reached_server();
                     super::tally::add(&err);
                     ApiRetry {

@@ -115,6 +115,50 @@ impl RetryPolicy {
     }
 }
 
+/// One request's tries so far, as the policy reckons them: the attempts that used the budget
+/// (the one that just failed included), the retries after waits the server asked for, and
+/// the time since the first attempt. Each caller that retries keeps one.
+#[derive(Debug)]
+pub struct Tries {
+    pub counted: u32,
+    pub server_waits: u32,
+    started: std::time::Instant,
+}
+
+impl Tries {
+    /// Before the first attempt.
+    pub fn start() -> Self {
+        Self {
+            counted: 1,
+            server_waits: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// What to do after `err` (jitter drawn here); a retry is counted as the policy says.
+    pub fn next(&mut self, policy: &RetryPolicy, err: &impl Failure) -> RetryAction {
+        let action = policy.decide(
+            err,
+            self.counted,
+            self.server_waits,
+            self.elapsed(),
+            fastrand::f64(),
+        );
+        if let RetryAction::Retry { counts, .. } = action {
+            if counts {
+                self.counted += 1;
+            } else {
+                self.server_waits += 1;
+            }
+        }
+        action
+    }
+}
+
 /// Parses `Retry-After`: whole seconds, or an HTTP date (a date in the past means now).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
@@ -170,6 +214,36 @@ mod tests {
             "full jitter reaches zero"
         );
         assert_eq!(p.backoff(40, 1.0), Duration::from_secs(2), "no overflow");
+    }
+
+    /// Four attempts in the budget, each waited on but the last; a `Retry-After` among them
+    /// neither uses the budget nor is forgotten.
+    #[test]
+    fn tries_count_what_the_policy_counts() {
+        let p = policy();
+        let mut t = Tries::start();
+        let mut actions = Vec::new();
+        for err in [
+            api(503, None),
+            api(429, Some(0)),
+            api(503, None),
+            api(503, None),
+        ] {
+            actions.push(t.next(&p, &err));
+        }
+        assert!(
+            actions
+                .iter()
+                .all(|a| matches!(a, RetryAction::Retry { .. })),
+            "{actions:?}"
+        );
+        assert_eq!((t.counted, t.server_waits), (4, 1));
+        assert_eq!(
+            t.next(&p, &api(503, None)),
+            RetryAction::Stop,
+            "the budget is spent"
+        );
+        assert_eq!((t.counted, t.server_waits), (4, 1), "a stop counts nothing");
     }
 
     #[test]

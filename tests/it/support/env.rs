@@ -8,6 +8,7 @@ use esg_sync::sync::{RunOptions, run_pipeline};
 use esg_sync::workiva::WorkivaClient;
 use serde_json::Value;
 
+use crate::support::pipeline::PipelineToml;
 use crate::support::pq::{s, write};
 use crate::support::{Env, start};
 
@@ -64,33 +65,26 @@ impl SyncEnv {
         self.dir.path().join(name)
     }
 
-    /// The standard pipeline over `data.parquet`, with extra TOML lines appended.
+    /// The standard pipeline over `data.parquet`, its columns `metric`, `period`, `value`,
+    /// `notes`, `facility` (`Facility`) and `bu` (`BU`), metrics `ghg` (`Num`) and `share`
+    /// (`Share`), and label `Site A` for facility `A`; `extra` TOML lines go after its keys
+    /// (its own tables as `[pipeline.review]`).
     pub fn pipeline(&self, extra: &str) -> PipelineConfig {
-        let text = format!(
-            r#"
-name = "test"
-program = "Test Program"
-source = ["{}"]
-{extra}
-[columns]
-metric = "metric"
-period = "period"
-value = "value"
-notes = "notes"
-[columns.dimensions]
-facility = "Facility"
-bu = "BU"
-[metrics]
-ghg = "Num"
-share = "Share"
-[dimension_values.Facility]
-"Site A" = "A"
-"#,
-            self.file("data.parquet").display()
-        );
-        let p: PipelineConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let p = self
+            .standard(&self.file("data.parquet"))
+            .extra(extra)
+            .config();
         assert!(p.problems().is_empty(), "{:?}", p.problems());
         p
+    }
+
+    /// The standard pipeline's table, reading `source`.
+    pub fn standard(&self, source: &Path) -> PipelineToml {
+        PipelineToml::new("test", "Test Program", source)
+            .column("notes", "notes")
+            .dimensions(&[("facility", "Facility"), ("bu", "BU")])
+            .metrics(&[("ghg", "Num"), ("share", "Share")])
+            .dimension_values("Facility", &[("Site A", "A")])
     }
 
     pub async fn run(&self, p: &PipelineConfig, opts: RunOptions) -> esg_sync::sync::Report {

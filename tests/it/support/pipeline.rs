@@ -55,6 +55,12 @@ impl PipelineToml {
         }
     }
 
+    /// The pipeline's name instead of the one it was made with.
+    pub fn named(mut self, name: &str) -> Self {
+        self.keys[0].1 = quoted(name);
+        self
+    }
+
     /// A top-level key with its TOML value as written (`"\"skip\""`, `"1"`).
     pub fn key(mut self, key: &str, toml_value: &str) -> Self {
         self.keys.push((key.into(), toml_value.into()));
@@ -137,6 +143,17 @@ impl PipelineToml {
             ));
         }
         t
+    }
+
+    /// The table read as a pipeline's settings, as a test hands them to the engine.
+    pub fn config(&self) -> esg_sync::config::PipelineConfig {
+        #[derive(serde::Deserialize)]
+        struct File {
+            pipeline: Vec<esg_sync::config::PipelineConfig>,
+        }
+        let text = self.toml();
+        let file: File = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        file.pipeline.into_iter().next().expect("one pipeline")
     }
 }
 
@@ -223,13 +240,10 @@ pub(crate) fn config_with(e: &SyncEnv, top: &str, pipeline: &str) -> std::path::
     .workiva("backoff_base_ms", "5")
     .table(top)
     .pipeline(
-        PipelineToml::new("crash", "Test Program", &e.file("data.parquet"))
+        e.standard(&e.file("data.parquet"))
+            .named("crash")
             .key("concurrency", "1")
-            .extra(pipeline)
-            .column("notes", "notes")
-            .dimensions(&[("facility", "Facility"), ("bu", "BU")])
-            .metrics(&[("ghg", "Num"), ("share", "Share")])
-            .dimension_values("Facility", &[("Site A", "A")]),
+            .extra(pipeline),
     )
     .write(e.file("esg-sync.toml"))
 }
