@@ -127,6 +127,16 @@ pub enum Command {
     /// The state store's upkeep.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// The value ledger: every value change Workiva confirmed, hash-chained.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Walks the ledger from its first entry: exit 0 when every entry matches its hash and the
+    /// entry before it, 1 naming the first that does not.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ pub mod dburl;
 /// The emulator of the Workiva API, a crate of its own.
 pub use workiva_emulator as emulator;
 pub mod inspect;
+pub mod ledger;
 pub mod outcome;
 pub mod redact;
 pub mod reviewer;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod emulator;
 pub mod healthcheck;
 pub mod inspect;
+pub mod ledger;
 pub mod rejects;
 pub mod review;
 pub mod run;
@@ -63,6 +64,7 @@ async fn command(app: &App, cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Review(c)) => review::run(app, c).await,
         Some(Command::Alerts(c)) => alerts::run(app, c).await,
         Some(Command::Store(c)) => store::run(app, c).await,
+        Some(Command::Ledger(c)) => ledger::run(app, c).await,
         Some(Command::Catalog(c)) => catalog::run(app, c).await,
         Some(Command::Daemon) | None => crate::daemon::run(app).await,
         // Dispatched above, before an application is built.

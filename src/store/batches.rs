@@ -15,7 +15,8 @@ fn sha256_hex(body: &[u8]) -> String {
 }
 
 impl Store {
-    /// Records a batch before it is sent: `creates` and `updates` values.
+    /// Records a batch before it is sent: `creates` and `updates` values, and the `changes`
+    /// the ledger records once Workiva confirms the batch.
     #[allow(clippy::too_many_arguments)]
     pub async fn batch_insert(
         &self,
@@ -26,10 +27,14 @@ impl Store {
         creates: usize,
         updates: usize,
         body: &[u8],
+        changes: &[crate::ledger::Change],
     ) -> Result<i64> {
         let row = (run_id, pipeline, program, metric, creates, updates);
-        self.ride("record a batch", || self.batch_insert_once(row, body))
-            .await
+        let changes = super::ledger::changes_text(changes);
+        self.ride("record a batch", || {
+            self.batch_insert_once(row, body, changes.clone())
+        })
+        .await
     }
 
     async fn batch_insert_once(
@@ -43,12 +48,13 @@ impl Store {
             usize,
         ),
         body: &[u8],
+        changes: Option<String>,
     ) -> Result<i64> {
         let t = now();
         let mut tx = self.write("record a batch").await?;
         let row = sqlx::query(
-            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at, body_sha256, body_bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12) RETURNING id",
+            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at, body_sha256, body_bytes, changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(run_id)
         .bind(pipeline)
@@ -62,6 +68,7 @@ impl Store {
         .bind(t)
         .bind(sha256_hex(body))
         .bind(body.len() as i64)
+        .bind(changes)
         .fetch_one(&mut *tx)
         .await
         .map_err(q("record a batch"))?;
@@ -112,14 +119,19 @@ impl Store {
         detail: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.write("record a batch outcome").await?;
-        sqlx::query("UPDATE batches SET status = $1, detail = $2, updated_at = $3 WHERE id = $4")
-            .bind(status.as_str())
-            .bind(detail.map(str::to_string))
-            .bind(now())
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("record a batch outcome"))?;
+        // A batch that failed (or was split) changed nothing: its changes go. An unconfirmed
+        // one keeps them: Workiva may have applied it.
+        sqlx::query(
+            "UPDATE batches SET status = $1, detail = $2, updated_at = $3, \
+             changes = CASE WHEN $1 = 'unconfirmed' THEN changes ELSE NULL END WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(detail.map(str::to_string))
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("record a batch outcome"))?;
         tx.commit().await.map_err(q("record a batch outcome"))
     }
 
@@ -154,6 +166,13 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(q("count a completed batch"))?;
+            // The ledger's entries, in the transaction that confirms them.
+            self.ledger_append_batch(&mut tx, id, run_id).await?;
+            sqlx::query("UPDATE batches SET changes = NULL WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("record a completed batch"))?;
         }
         tx.commit().await.map_err(q("commit a completed batch"))
     }

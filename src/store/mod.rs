@@ -9,6 +9,7 @@ mod batches;
 mod decisions;
 mod deletions;
 mod lease;
+mod ledger;
 mod mapping;
 mod migrate;
 mod prune;
@@ -62,6 +63,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0009_deletions.sql"),
     ),
     (10, include_str!("../../migrations/sqlite/0010_probe.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_ledger.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -95,6 +97,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0009_deletions.sql"),
     ),
     (10, include_str!("../../migrations/postgres/0010_probe.sql")),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_ledger.sql"),
+    ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0065_7367_7379_6e63;

@@ -85,6 +85,8 @@ mod tests {
                 row: i as u64,
             },
             create: true,
+            metric_key: "m".into(),
+            before: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! values, deletes (mirror mode) and rejects. Pure: plain data in, plain data out.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use super::canon::canonical_stored;
 use super::ids::{
@@ -14,6 +15,7 @@ use super::review;
 use super::validate::{Row, SrcRef};
 use crate::config::review::{ReviewConfig, ReviewNotes};
 use crate::config::{Mode, NewStatus, OnCompleteChanged, PipelineConfig};
+use crate::ledger::Before;
 use crate::outcome::{Reject, Reviewed};
 use crate::workiva::models::{
     DataType, ListedValue, Metric, MetricValue, ReportingPeriod, ValueStatus,
@@ -25,6 +27,11 @@ pub struct Write {
     pub item: MetricValue,
     pub src: SrcRef,
     pub create: bool,
+    /// The lake's key for the metric.
+    pub metric_key: Arc<str>,
+    /// What Workiva held, for an update (the ledger's "before"; boxed, as most writes of a
+    /// first sync are creates).
+    pub before: Option<Box<Before>>,
 }
 
 impl Write {
@@ -360,6 +367,8 @@ fn create(
         item,
         src: r.src.clone(),
         create: true,
+        metric_key: r.metric_key.clone(),
+        before: None,
     })
 }
 
@@ -402,6 +411,13 @@ fn update(
         item,
         src: r.src.clone(),
         create: false,
+        metric_key: r.metric_key.clone(),
+        before: Some(Box::new(Before::listed(
+            cur.id.clone(),
+            cur.value.clone(),
+            cur.notes.clone(),
+            cur.status,
+        ))),
     })
 }
 

@@ -12,6 +12,7 @@ use super::chunk::{assemble, chunk};
 use super::diff::Write;
 use super::error::ExecError;
 use super::failpoint;
+use super::lineage;
 use super::period;
 use super::progress::Phase;
 use crate::outcome::Reject;
@@ -48,6 +49,8 @@ pub struct Ctx<'a> {
     pub stop: &'a tokio_util::sync::CancellationToken,
     /// The pipeline's lease, confirmed before each batch is sent.
     pub lease: Option<&'a super::lease::Lease>,
+    /// The pipeline's configuration fingerprint, recorded with each change in the ledger.
+    pub config: &'a str,
 }
 
 fn reject_write(w: &Write, reason: String) -> Reject {
@@ -170,6 +173,38 @@ async fn follow(
     }
 }
 
+/// Records a batch before it is sent, with the changes the ledger records once Workiva
+/// confirms it.
+async fn record(
+    ctx: &Ctx<'_>,
+    metric: &str,
+    writes: &[Write],
+    body: &[u8],
+) -> Result<i64, ExecError> {
+    let creates = writes.iter().filter(|w| w.create).count();
+    let target = lineage::Target {
+        pipeline: ctx.pipeline,
+        program: ctx.program,
+        metric,
+        config: ctx.config,
+    };
+    let changes = lineage::changes(&target, writes);
+    let id = ctx
+        .store
+        .batch_insert(
+            ctx.run_id,
+            ctx.pipeline,
+            ctx.program,
+            metric,
+            creates,
+            writes.len() - creates,
+            body,
+            &changes,
+        )
+        .await?;
+    Ok(id)
+}
+
 fn send<'a>(
     ctx: &'a Ctx<'_>,
     metric: &'a str,
@@ -187,19 +222,7 @@ fn send<'a>(
         if ctx.stop.is_cancelled() {
             return Err(ExecError::Stopped);
         }
-        let creates = writes.iter().filter(|w| w.create).count();
-        let id = ctx
-            .store
-            .batch_insert(
-                ctx.run_id,
-                ctx.pipeline,
-                ctx.program,
-                metric,
-                creates,
-                writes.len() - creates,
-                &body,
-            )
-            .await?;
+        let id = record(ctx, metric, &writes, &body).await?;
         out.batches += 1;
         failpoint::hit(failpoint::Point::BatchRecorded);
         let details = match ctx

@@ -20,7 +20,8 @@
 //! Beside them: `program` (what resolving finds, as plain data), `ids` (the id newtypes and
 //! a value's key), `error` (typed errors from each
 //! step to the report and exit code), `lease` (one run of a pipeline at a time, across
-//! processes), `progress` (the terminal's progress line), `failpoint` (planned crashes for
+//! processes), `lineage` (what each write records in the ledger once confirmed), `progress` (the
+//! terminal's progress line), `failpoint` (planned crashes for
 //! tests). Only `resolve`, `dimension_values`, `execute` and `delete` (and `run`, which
 //! records) do I/O.
 
@@ -34,6 +35,7 @@ pub mod execute;
 pub mod failpoint;
 pub mod ids;
 pub mod lease;
+pub mod lineage;
 pub mod period;
 pub mod plan;
 pub mod program;

@@ -300,6 +300,7 @@ async fn execute_plan(
         "values",
         Some(total as u64),
     );
+    let config = super::lineage::fingerprint(p);
     let ctx = Ctx {
         client,
         store,
@@ -310,6 +311,7 @@ async fn execute_plan(
         progress: &progress,
         stop: held.stop,
         lease: Some(held.lease),
+        config: &config,
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
     let outcomes = futures_util::stream::iter(jobs)

@@ -22,6 +22,7 @@ mod guard;
 mod hostile;
 mod layout;
 mod lease;
+mod ledger;
 mod lists;
 mod outage;
 mod patch;

@@ -72,6 +72,20 @@ async fn a_run_stopped_at_any_point_is_finished_by_the_next() {
             .map(|r| r.counts.created + r.counts.updated)
             .sum();
         assert_eq!(written, ROWS.len() as i64, "{point}: {runs:?}");
+        // And each change is in the ledger once, from whichever run confirmed it.
+        let mut entries = Vec::new();
+        for r in &runs {
+            entries.extend(store.ledger_of_run(r.id).await.unwrap());
+        }
+        let keys: std::collections::HashSet<_> = entries
+            .iter()
+            .map(|c| (&c.change.metric_id, &c.change.period, &c.change.coordinates))
+            .collect();
+        assert_eq!(
+            (entries.len(), keys.len()),
+            (ROWS.len(), ROWS.len()),
+            "{point}: {entries:?}"
+        );
         if point == "batch_completed:1" {
             assert!(runs[1].counts.created > 0, "{point}: {runs:?}");
         }

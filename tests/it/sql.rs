@@ -37,13 +37,13 @@ const ROWS: &[LakeRow] = &[
 
 /// The database URL in a file of the test's own (as a mounted secret would hold it), so the
 /// test sets no environment variable in its multi-threaded process.
-fn url_file(e: &SyncEnv, url: &str) -> PathBuf {
+pub(crate) fn url_file(e: &SyncEnv, url: &str) -> PathBuf {
     let path = e.file("lake.url");
     std::fs::write(&path, url).unwrap();
     path
 }
 
-fn pipeline(kind: &str, url_file: &Path, query: &str) -> PipelineConfig {
+pub(crate) fn pipeline(kind: &str, url_file: &Path, query: &str) -> PipelineConfig {
     let source = format!(
         "[pipeline.source]\nkind = {kind:?}\nurl_file = {:?}\nquery = {query:?}\nstatement_timeout_secs = 30",
         url_file.display().to_string()

@@ -91,15 +91,15 @@ async fn exercise(s: &Store) {
     // batches
     let body = br#"{"data":[{"value":"1"}]}"#;
     let b1 = s
-        .batch_insert(r1, "pipe", "prog", "met", 1, 0, body)
+        .batch_insert(r1, "pipe", "prog", "met", 1, 0, body, &[])
         .await
         .unwrap();
     let b2 = s
-        .batch_insert(r1, "pipe", "prog", "met", 0, 2, body)
+        .batch_insert(r1, "pipe", "prog", "met", 0, 2, body, &[])
         .await
         .unwrap();
     let b3 = s
-        .batch_insert(r1, "pipe", "prog", "met", 1, 2, body)
+        .batch_insert(r1, "pipe", "prog", "met", 1, 2, body, &[])
         .await
         .unwrap();
     s.batch_sent(b2, "http://x/operations/2").await.unwrap();
@@ -341,7 +341,7 @@ async fn fencing(s: &Store) {
         "a run records the replica that runs it"
     );
     let batch = old
-        .batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
+        .batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}", &[])
         .await
         .unwrap();
     let deletion = old
@@ -363,7 +363,7 @@ async fn fencing(s: &Store) {
             .await
             .unwrap_err(),
         old.batch_completed(batch, run, None).await.unwrap_err(),
-        old.batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}")
+        old.batch_insert(run, "fenced", "prog", "met", 1, 0, b"{}", &[])
             .await
             .unwrap_err(),
         old.run_finish(run, RunStatus::Succeeded, &Counts::default(), None)
@@ -546,13 +546,13 @@ async fn retention(s: &Store) {
     let later = chrono::Utc::now() + chrono::Duration::days(1);
     let r1 = s.run_start("ret").await.unwrap();
     let done = s
-        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'x'; 100])
+        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'x'; 100], &[])
         .await
         .unwrap();
     s.batch_sent(done, "https://w/op/1").await.unwrap();
     s.batch_completed(done, r1, None).await.unwrap();
     let open = s
-        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'y'; 50])
+        .batch_insert(r1, "ret", "p", "m", 1, 0, &[b'y'; 50], &[])
         .await
         .unwrap();
     s.run_finish(r1, RunStatus::Interrupted, &Counts::default(), None)
@@ -713,7 +713,7 @@ async fn reads_beside_a_sqlite_run_do_not_hold_up_its_writes() {
     for _ in 0..100 {
         let t = std::time::Instant::now();
         let b = s
-            .batch_insert(run, "busy", "prog", "met", 1, 0, b"{}")
+            .batch_insert(run, "busy", "prog", "met", 1, 0, b"{}", &[])
             .await
             .unwrap();
         s.batch_completed(b, run, None).await.unwrap();

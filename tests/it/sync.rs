@@ -241,6 +241,9 @@ async fn a_failed_batch_is_narrowed_down_and_the_rest_lands() {
             .collect::<Vec<_>>(),
         vec![("failed", 12), ("completed", 10)]
     );
+    // The ledger holds what landed, once each: not the refused values, nor the failed batch.
+    let landed = ledger_rows(&e, r.run_id.unwrap()).await;
+    assert_eq!(landed, vec![1, 2, 4, 5, 6, 7, 8, 10, 11, 12]);
 
     // Workiva names nothing: tried once more whole, then bisected until the bad value is alone.
     let e = sync_env().await;
@@ -253,6 +256,12 @@ async fn a_failed_batch_is_narrowed_down_and_the_rest_lands() {
     let rejects = e.store.rejects(r.run_id.unwrap()).await.unwrap();
     assert_eq!(rejects[0].source_row, 7);
     assert_eq!(e.workiva(&e.env.ids.num).await.len(), 11);
+    let landed = ledger_rows(&e, r.run_id.unwrap()).await;
+    assert_eq!(
+        landed,
+        vec![1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12],
+        "the bisected halves that landed"
+    );
 
     // A server fault without details: the whole batch once more, and everything lands.
     let e = sync_env().await;
@@ -271,6 +280,14 @@ async fn a_failed_batch_is_narrowed_down_and_the_rest_lands() {
         (Status::Succeeded, 12, 0),
         "{r:?}"
     );
+}
+
+/// The source rows of the ledger's entries for a run, sorted.
+async fn ledger_rows(e: &SyncEnv, run: i64) -> Vec<u64> {
+    let entries = e.store.ledger_of_run(run).await.unwrap();
+    let mut rows: Vec<u64> = entries.iter().map(|c| c.change.origin.row).collect();
+    rows.sort();
+    rows
 }
 
 fn p_of(e: &SyncEnv) -> PipelineConfig {

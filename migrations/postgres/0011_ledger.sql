@@ -1,0 +1,37 @@
+-- esg-sync state, version 11: the value ledger. One entry per value change Workiva confirmed,
+-- appended in the transaction that confirms it; each entry holds the SHA-256 of its own
+-- canonical content chained to the entry before it, and the database refuses to change or
+-- remove one. What a batch or deletion will record once confirmed is kept with it (`changes`,
+-- written with the batch before it is sent), so a run resumed after a crash records each change
+-- once, and a batch that fails records nothing.
+CREATE TABLE ledger (
+    seq BIGINT PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    program_id TEXT NOT NULL,
+    metric_id TEXT NOT NULL,
+    metric_key TEXT NOT NULL,
+    year BIGINT NOT NULL,
+    period TEXT NOT NULL,
+    coordinates TEXT NOT NULL,
+    action TEXT NOT NULL,
+    run_id BIGINT NOT NULL,
+    batch_id BIGINT,
+    deletion_id BIGINT,
+    confirmed_at TEXT NOT NULL,
+    content TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX ledger_value ON ledger (program_id, metric_id, year, coordinates);
+CREATE INDEX ledger_run ON ledger (run_id);
+CREATE FUNCTION esg_sync_ledger_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only: its entries are never changed or removed';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER ledger_no_change BEFORE UPDATE OR DELETE ON ledger
+    FOR EACH ROW EXECUTE FUNCTION esg_sync_ledger_append_only();
+CREATE TRIGGER ledger_no_truncate BEFORE TRUNCATE ON ledger
+    FOR EACH STATEMENT EXECUTE FUNCTION esg_sync_ledger_append_only();
+ALTER TABLE batches ADD COLUMN changes TEXT;
+ALTER TABLE deletions ADD COLUMN changes TEXT;

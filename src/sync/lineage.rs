@@ -1,0 +1,89 @@
+//! Lineage: what each write of a batch will record in the ledger once Workiva confirms it:
+//! the value before (as listed at planning) and after, and the row it came from. Pure.
+
+use super::diff::Write;
+use super::period;
+use crate::ledger::{Action, Before, Change, Origin, Snapshot};
+use crate::workiva::models::{MetricValue, ValueStatus};
+
+/// Where the changes of one metric's batches are going.
+pub struct Target<'a> {
+    pub pipeline: &'a str,
+    pub program: &'a str,
+    pub metric: &'a str,
+    /// The pipeline's configuration fingerprint.
+    pub config: &'a str,
+}
+
+/// The ledger's changes for `writes`, in their order.
+pub fn changes(t: &Target<'_>, writes: &[Write]) -> Vec<Change> {
+    writes.iter().map(|w| change(t, w)).collect()
+}
+
+fn change(t: &Target<'_>, w: &Write) -> Change {
+    let after = after(&w.item, w.before.as_deref());
+    let period = w.item.reporting_period.unwrap_or_default();
+    Change {
+        program_id: t.program.to_string(),
+        metric_id: t.metric.to_string(),
+        metric_key: w.metric_key.to_string(),
+        year: i64::from(period.year),
+        period: period::label(&period),
+        coordinates: w.item.coordinates.clone().unwrap_or_default(),
+        value_id: w.before.as_ref().and_then(|b| b.id.clone()),
+        action: action(w, &after),
+        before: w.before.as_ref().map(|b| b.snapshot.clone()),
+        after: Some(after),
+        origin: Origin {
+            pipeline: t.pipeline.to_string(),
+            source: w.src.file.to_string(),
+            row: w.src.row,
+        },
+        config: t.config.to_string(),
+    }
+}
+
+/// The value as it stands once the write lands: what it sends, and what it leaves as it was.
+fn after(item: &MetricValue, before: Option<&Before>) -> Snapshot {
+    let was = before.map(|b| &b.snapshot);
+    let cleared = |f: &str| item.fields_to_clear.iter().any(|c| c == f);
+    let kept = |field: fn(&Snapshot) -> &Option<String>| was.and_then(|s| field(s).clone());
+    Snapshot {
+        value: if cleared("value") {
+            None
+        } else {
+            item.value.clone().or_else(|| kept(|s| &s.value))
+        },
+        notes: if cleared("notes") {
+            None
+        } else {
+            item.notes.clone().or_else(|| kept(|s| &s.notes))
+        },
+        status: item
+            .status
+            .map(|s| s.as_str().to_string())
+            .or_else(|| kept(|s| &s.status))
+            .or_else(|| Some(ValueStatus::default().as_str().to_string())),
+    }
+}
+
+fn action(w: &Write, after: &Snapshot) -> Action {
+    let Some(before) = &w.before else {
+        return Action::Create;
+    };
+    let was = &before.snapshot;
+    if after.value.is_none() && was.value.is_some() {
+        Action::Clear
+    } else if after.value == was.value && after.notes == was.notes {
+        Action::Status
+    } else {
+        Action::Update
+    }
+}
+
+/// The fingerprint of a pipeline's effective configuration: the SHA-256 of its settings as
+/// they are shown (secrets masked), the same for the same settings under one version.
+pub fn fingerprint(p: &crate::config::PipelineConfig) -> String {
+    use sha2::Digest;
+    crate::ledger::hex(&sha2::Sha256::digest(format!("{p:?}").as_bytes()))
+}
