@@ -19,8 +19,9 @@ pub struct DeletionRecord {
 }
 
 impl Store {
-    /// Records a deletion of `ids` before it is sent; on a fenced store, refused (and nothing
-    /// recorded) once another process holds the pipeline's lease.
+    /// Records a deletion of `ids` before it is sent, with the `changes` the ledger records
+    /// once Workiva confirms it; on a fenced store, refused (and nothing recorded) once another
+    /// process holds the pipeline's lease.
     pub async fn deletion_insert(
         &self,
         run_id: i64,
@@ -28,11 +29,13 @@ impl Store {
         program: &str,
         metric: &str,
         ids: &[String],
+        changes: &[crate::ledger::Change],
     ) -> Result<i64> {
         let list = serde_json::to_string(ids).unwrap_or_default();
+        let changes = super::ledger::changes_text(changes);
         let row = (run_id, pipeline, program, metric);
         self.ride("record a deletion", || {
-            self.deletion_insert_once(row, ids.len(), &list)
+            self.deletion_insert_once(row, ids.len(), &list, changes.as_deref())
         })
         .await
     }
@@ -42,12 +45,13 @@ impl Store {
         (run_id, pipeline, program, metric): (i64, &str, &str, &str),
         count: usize,
         list: &str,
+        changes: Option<&str>,
     ) -> Result<i64> {
         let t = now();
         let mut tx = self.write("record a deletion").await?;
         let row = sqlx::query(
-            "INSERT INTO deletions (run_id, pipeline, program_id, metric_id, value_count, ids, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8) RETURNING id",
+            "INSERT INTO deletions (run_id, pipeline, program_id, metric_id, value_count, ids, status, created_at, updated_at, changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9) RETURNING id",
         )
         .bind(run_id)
         .bind(pipeline)
@@ -57,6 +61,7 @@ impl Store {
         .bind(list)
         .bind(t.clone())
         .bind(t)
+        .bind(changes.map(str::to_string))
         .fetch_one(&mut *tx)
         .await
         .map_err(q("record a deletion"))?;
@@ -99,6 +104,8 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(q("count deleted values"))?;
+            // The ledger's entries, in the transaction that confirms them.
+            self.ledger_append_deletion(&mut tx, id, run_id).await?;
         }
         tx.commit().await.map_err(q("record a deletion's outcome"))
     }

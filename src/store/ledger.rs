@@ -42,18 +42,39 @@ impl Store {
         else {
             return Ok(());
         };
-        let changes: Vec<Change> =
-            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-                table: "batches",
-                id: batch_id,
-                column: "changes",
-                status: e.to_string(),
-            })?;
+        let changes = read_changes("batches", batch_id, &text)?;
         let confirmed = Confirmation {
             run_id,
             batch_id: Some(batch_id),
             deletion_id: None,
             operation,
+            confirmed_at: now(),
+        };
+        self.ledger_append(tx, changes, confirmed).await
+    }
+
+    /// Appends an entry for each value deletion `deletion_id` removed, confirmed now by run
+    /// `run_id`, inside `tx` (the transaction that records it done).
+    pub(super) async fn ledger_append_deletion(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        deletion_id: i64,
+        run_id: i64,
+    ) -> Result<()> {
+        let row = sqlx::query("SELECT changes FROM deletions WHERE id = $1")
+            .bind(deletion_id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(q("read a deletion's changes"))?;
+        let Some(text) = row.get::<Option<String>, _>(0) else {
+            return Ok(());
+        };
+        let changes = read_changes("deletions", deletion_id, &text)?;
+        let confirmed = Confirmation {
+            run_id,
+            batch_id: None,
+            deletion_id: Some(deletion_id),
+            operation: None,
             confirmed_at: now(),
         };
         self.ledger_append(tx, changes, confirmed).await
@@ -158,6 +179,16 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The changes kept with row `id` of `table`.
+fn read_changes(table: &'static str, id: i64, text: &str) -> Result<Vec<Change>> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table,
+        id,
+        column: "changes",
+        status: e.to_string(),
+    })
 }
 
 /// One multi-row `INSERT` of appended entries.

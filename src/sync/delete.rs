@@ -3,8 +3,10 @@
 //! sent, so a run whose lease another replica took deletes nothing; Workiva's confirmation
 //! and the count of deleted values are recorded in one transaction.
 
+use super::diff::Deleted;
 use super::error::ExecError;
 use super::execute::{Ctx, Outcome, refused_by_store, stopped};
+use super::lineage;
 use crate::workiva::WorkivaError;
 use crate::workiva::models::ValueIdentifier;
 
@@ -13,7 +15,7 @@ pub const PER_REQUEST: usize = 2000;
 
 /// Deletes the values `ids` of `metric`; stops at the first failure, a stop or a lost lease
 /// (what is left is counted in `out.unsent` or `out.abandoned`, and the next plan finds it).
-pub async fn values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mut Outcome) {
+pub async fn values(ctx: &Ctx<'_>, metric: &str, ids: &[Deleted], out: &mut Outcome) {
     for (i, part) in ids.chunks(PER_REQUEST).enumerate() {
         let left = ids.len() - i * PER_REQUEST;
         if ctx.stop.is_cancelled() {
@@ -38,17 +40,32 @@ pub async fn values(ctx: &Ctx<'_>, metric: &str, ids: &[String], out: &mut Outco
 async fn one(
     ctx: &Ctx<'_>,
     metric: &str,
-    part: &[String],
+    part: &[Deleted],
     out: &mut Outcome,
 ) -> Result<(), ExecError> {
+    let target = lineage::Target {
+        pipeline: ctx.pipeline,
+        program: ctx.program,
+        metric,
+        config: ctx.config,
+    };
+    let ids: Vec<String> = part.iter().map(|d| d.id().to_string()).collect();
+    let changes = lineage::deletions(&target, part);
     let id = ctx
         .store
-        .deletion_insert(ctx.run_id, ctx.pipeline, ctx.program, metric, part)
+        .deletion_insert(
+            ctx.run_id,
+            ctx.pipeline,
+            ctx.program,
+            metric,
+            &ids,
+            &changes,
+        )
         .await?;
-    let idents: Vec<ValueIdentifier> = part
-        .iter()
+    let idents: Vec<ValueIdentifier> = ids
+        .into_iter()
         .map(|id| ValueIdentifier {
-            id: Some(id.clone()),
+            id: Some(id),
             ..Default::default()
         })
         .collect();

@@ -42,6 +42,25 @@ impl Write {
     }
 }
 
+/// A value mirror mode deletes, as Workiva listed it.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    pub period: ReportingPeriod,
+    /// Dimension id to dimension value id.
+    pub coordinates: BTreeMap<String, String>,
+    /// The lake's key for the metric (none when the pipeline maps it by a name it no longer
+    /// has).
+    pub metric_key: Option<Arc<str>>,
+    /// Its id is the one the deletion names.
+    pub before: Before,
+}
+
+impl Deleted {
+    pub fn id(&self) -> &str {
+        self.before.id.as_deref().unwrap_or_default()
+    }
+}
+
 /// What the plan does to one metric.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct MetricPlan {
@@ -55,8 +74,9 @@ pub struct MetricPlan {
     pub rejects: usize,
     #[serde(skip)]
     pub writes: Vec<Write>,
+    /// Mirror mode's deletions, by id.
     #[serde(skip)]
-    pub delete_ids: Vec<String>,
+    pub deleted: Vec<Deleted>,
     /// `[pipeline.review]`: writes auto-completed and flagged for a person.
     pub auto_completed: usize,
     pub flagged: usize,
@@ -195,7 +215,8 @@ pub fn diff_metric(
         tally(&mut plan, &mut rejects, decided);
     }
     if mirror {
-        deletes(&mut plan, metric_id, by_key, &seen, known.claimed);
+        let key = metric_key(p, metric_id, metric);
+        deletes(&mut plan, (metric_id, key), by_key, &seen, known.claimed);
     }
     (plan, rejects)
 }
@@ -425,7 +446,7 @@ fn update(
 /// still claims them or their status locks them.
 fn deletes(
     plan: &mut MetricPlan,
-    metric_id: &MetricId,
+    (metric_id, metric_key): (&MetricId, Option<Arc<str>>),
     by_key: FastMap<LocalKey, ListedValue>,
     seen: &FastSet<LocalKey>,
     claimed: &HashSet<ValueKey>,
@@ -438,7 +459,7 @@ fn deletes(
             let key = ValueKey {
                 metric: metric_id.clone(),
                 period: k.0,
-                coords: k.1,
+                coords: k.1.clone(),
             };
             if claimed.contains(&key) {
                 continue;
@@ -446,13 +467,30 @@ fn deletes(
         }
         match v.status.unwrap_or_default() {
             ValueStatus::NotStarted | ValueStatus::Complete => {
-                if let Some(id) = v.id {
-                    plan.delete_ids.push(id);
+                if v.id.is_some() {
+                    plan.deleted.push(Deleted {
+                        period: k.0,
+                        coordinates: k
+                            .1
+                            .iter()
+                            .map(|(d, v)| (d.to_string(), v.to_string()))
+                            .collect(),
+                        metric_key: metric_key.clone(),
+                        before: Before::listed(v.id, v.value, v.notes, v.status),
+                    });
                     plan.deletes += 1;
                 }
             }
             _ => plan.locked += 1,
         }
     }
-    plan.delete_ids.sort();
+    plan.deleted.sort_by(|a, b| a.id().cmp(b.id()));
+}
+
+/// The lake's key the pipeline maps to this metric (by its name or its id).
+fn metric_key(p: &PipelineConfig, id: &MetricId, metric: &Metric) -> Option<Arc<str>> {
+    p.metrics
+        .iter()
+        .find(|(_, v)| **v == metric.name || v.as_str() == id.as_str())
+        .map(|(k, _)| Arc::from(k.as_str()))
 }

@@ -1,7 +1,7 @@
 //! Lineage: what each write of a batch will record in the ledger once Workiva confirms it:
 //! the value before (as listed at planning) and after, and the row it came from. Pure.
 
-use super::diff::Write;
+use super::diff::{Deleted, Write};
 use super::period;
 use crate::ledger::{Action, Before, Change, Origin, Snapshot};
 use crate::workiva::models::{MetricValue, ValueStatus};
@@ -18,6 +18,32 @@ pub struct Target<'a> {
 /// The ledger's changes for `writes`, in their order.
 pub fn changes(t: &Target<'_>, writes: &[Write]) -> Vec<Change> {
     writes.iter().map(|w| change(t, w)).collect()
+}
+
+/// The ledger's changes for mirror mode's deletions: what Workiva held, and nothing after.
+/// Their origin is the lake's absence: the pipeline, no source, row 0.
+pub fn deletions(t: &Target<'_>, deleted: &[Deleted]) -> Vec<Change> {
+    deleted
+        .iter()
+        .map(|d| Change {
+            program_id: t.program.to_string(),
+            metric_id: t.metric.to_string(),
+            metric_key: d.metric_key.as_deref().unwrap_or_default().to_string(),
+            year: i64::from(d.period.year),
+            period: period::label(&d.period),
+            coordinates: d.coordinates.clone(),
+            value_id: d.before.id.clone(),
+            action: Action::Delete,
+            before: Some(d.before.snapshot.clone()),
+            after: None,
+            origin: Origin {
+                pipeline: t.pipeline.to_string(),
+                source: String::new(),
+                row: 0,
+            },
+            config: t.config.to_string(),
+        })
+        .collect()
 }
 
 fn change(t: &Target<'_>, w: &Write) -> Change {

@@ -236,7 +236,7 @@ async fn run_leased(
             unsent: plan
                 .metrics
                 .iter()
-                .map(|m| m.writes.len() + m.delete_ids.len())
+                .map(|m| m.writes.len() + m.deleted.len())
                 .sum(),
             abandoned: 0,
             recording: None,
@@ -320,8 +320,8 @@ async fn execute_plan(
             async move {
                 let metric = mp.metric_id.as_str();
                 let mut out = execute::write_metric(ctx, metric, mp.writes).await;
-                if out.error.is_none() && !mp.delete_ids.is_empty() {
-                    super::delete::values(ctx, metric, &mp.delete_ids, &mut out).await;
+                if out.error.is_none() && !mp.deleted.is_empty() {
+                    super::delete::values(ctx, metric, &mp.deleted, &mut out).await;
                 }
                 (i, out)
             }

@@ -98,7 +98,29 @@ async fn changes_are_recorded_once_with_their_origin(e: &SyncEnv) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(chain(&e.store).await, Ok(4));
+
+    // Mirror mode deletes what the lake no longer has: one entry, with what Workiva held.
+    write_rows(
+        &data,
+        &[
+            ("ghg", "2024", "A", "X", "11", "audited"),
+            ("share", "2024", "", "Y", "45", ""),
+        ],
+    );
+    let mirror = e.pipeline("mode = \"mirror\"\nmax_delete_fraction = 0.5");
+    let r = e.run(&mirror, RunOptions::default()).await;
+    assert_eq!(r.counts.deleted, 1, "{r:?}");
+    let third = e.store.ledger_of_run(r.run_id.unwrap()).await.unwrap();
+    assert_eq!(third.len(), 1, "{third:?}");
+    let d = &third[0];
+    assert_eq!((d.change.action, d.seq), (Action::Delete, 5));
+    assert_eq!(d.change.metric_key, "ghg");
+    assert_eq!(
+        d.change.before.as_ref().unwrap().value.as_deref(),
+        Some("7")
+    );
+    assert!(d.change.after.is_none() && d.confirmed.deletion_id.is_some());
+    assert_eq!(chain(&e.store).await, Ok(5));
 }
 
 /// The chain as `ledger verify` walks it.
@@ -128,7 +150,7 @@ async fn entries_cannot_be_changed(s: &Store, url: &str) {
         assert!(e.contains("append-only"), "{what}: {e}");
     }
     raw.close().await;
-    assert_eq!(chain(s).await, Ok(4));
+    assert_eq!(chain(s).await, Ok(5));
 }
 
 #[tokio::test]

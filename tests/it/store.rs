@@ -111,19 +111,19 @@ async fn exercise(s: &Store) {
     // counts nothing, and one a stop left pending is unconfirmed when the pipeline resumes.
     let ids: Vec<String> = (0..5).map(|i| format!("v{i}")).collect();
     let d1 = s
-        .deletion_insert(r2, "pipe", "prog", "met", &ids)
+        .deletion_insert(r2, "pipe", "prog", "met", &ids, &[])
         .await
         .unwrap();
     s.deletion_done(d1, r2, None).await.unwrap();
     s.deletion_done(d1, r2, None).await.unwrap();
     let d2 = s
-        .deletion_insert(r2, "pipe", "prog", "met", &ids[..2])
+        .deletion_insert(r2, "pipe", "prog", "met", &ids[..2], &[])
         .await
         .unwrap();
     s.deletion_done(d2, r2, Some("Workiva answered 500"))
         .await
         .unwrap();
-    s.deletion_insert(r2, "pipe", "prog", "met", &ids[..1])
+    s.deletion_insert(r2, "pipe", "prog", "met", &ids[..1], &[])
         .await
         .unwrap();
     assert_eq!(s.deletions_unconfirm("pipe").await.unwrap(), 1);
@@ -345,7 +345,7 @@ async fn fencing(s: &Store) {
         .await
         .unwrap();
     let deletion = old
-        .deletion_insert(run, "fenced", "prog", "met", &["v1".into()])
+        .deletion_insert(run, "fenced", "prog", "met", &["v1".into()], &[])
         .await
         .unwrap();
     // h1 stalls; its lease is taken over.
@@ -369,7 +369,7 @@ async fn fencing(s: &Store) {
         old.run_finish(run, RunStatus::Succeeded, &Counts::default(), None)
             .await
             .unwrap_err(),
-        old.deletion_insert(run, "fenced", "prog", "met", &["v2".into()])
+        old.deletion_insert(run, "fenced", "prog", "met", &["v2".into()], &[])
             .await
             .unwrap_err(),
         old.deletion_done(deletion, run, None).await.unwrap_err(),
