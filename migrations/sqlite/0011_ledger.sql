@@ -3,21 +3,17 @@
 -- canonical content chained to the entry before it, and the database refuses to change or
 -- remove one. What a batch or deletion will record once confirmed is kept with it (`changes`,
 -- written with the batch before it is sent), so a run resumed after a crash records each change
--- once, and a batch that fails records nothing.
+-- once, and a batch that fails records nothing; retention drops them with the batch's body.
+-- Besides the content, an entry keeps only the columns it is looked up by, each checked
+-- against the content by `esg-sync ledger verify`.
 CREATE TABLE ledger (
     seq BIGINT PRIMARY KEY,
-    pipeline TEXT NOT NULL,
     program_id TEXT NOT NULL,
     metric_id TEXT NOT NULL,
-    metric_key TEXT NOT NULL,
     year BIGINT NOT NULL,
-    period TEXT NOT NULL,
     coordinates TEXT NOT NULL,
     action TEXT NOT NULL,
     run_id BIGINT NOT NULL,
-    batch_id BIGINT,
-    deletion_id BIGINT,
-    confirmed_at TEXT NOT NULL,
     content TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL

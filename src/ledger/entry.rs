@@ -154,17 +154,49 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// An entry as the store keeps it: the columns it is looked up by, and its content and hashes.
+/// An entry as the store keeps it: the columns it is looked up by (each checked against the
+/// content), and its content and hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     pub seq: i64,
     pub program_id: String,
     pub metric_id: String,
     pub year: i64,
+    /// The content's coordinates as JSON ([`Change::coordinates_text`]).
+    pub coordinates: String,
     pub action: String,
+    pub run_id: i64,
     pub content: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+impl Stored {
+    /// The entry `content` makes after the entry hashed `prev`.
+    pub fn chained_after(prev: &str, content: Content) -> Self {
+        let text = content.canonical();
+        let hash = chained(prev, &text);
+        let c = content.change;
+        Self {
+            seq: content.seq,
+            coordinates: Change::coordinates_text(&c.coordinates),
+            program_id: c.program_id,
+            metric_id: c.metric_id,
+            year: c.year,
+            action: c.action.as_str().to_string(),
+            run_id: content.confirmed.run_id,
+            content: text,
+            prev_hash: prev.to_string(),
+            hash,
+        }
+    }
+}
+
+impl Change {
+    /// Coordinates as the ledger's `coordinates` column keeps them (JSON, sorted by id).
+    pub fn coordinates_text(c: &BTreeMap<String, String>) -> String {
+        serde_json::to_string(c).unwrap_or_default()
+    }
 }
 
 /// Why an entry does not match.
@@ -196,20 +228,46 @@ impl Broken {
     }
 }
 
+/// The chain as walked so far: the last entry's hash and number, and how many held.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    prev: String,
+    last: i64,
+    pub checked: u64,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self {
+            prev: GENESIS.to_string(),
+            last: 0,
+            checked: 0,
+        }
+    }
+}
+
+impl Chain {
+    /// Checks the next entry, or says why it does not follow.
+    pub fn step(&mut self, e: Stored) -> Result<(), Broken> {
+        check(&e, &self.prev, self.last)?;
+        self.prev = e.hash;
+        self.last = e.seq;
+        self.checked += 1;
+        Ok(())
+    }
+}
+
 /// Walks the chain in order: `Ok(entries checked)`, or the first entry that does not match.
 pub fn verify(entries: impl IntoIterator<Item = Stored>) -> Result<u64, Broken> {
-    let (mut prev, mut last, mut n) = (GENESIS.to_string(), 0i64, 0u64);
+    let mut chain = Chain::default();
     for e in entries {
-        check(&e, &prev, last)?;
-        prev = e.hash;
-        last = e.seq;
-        n += 1;
+        chain.step(e)?;
     }
-    Ok(n)
+    Ok(chain.checked)
 }
 
 /// One entry after the entry `last` hashed `prev`.
-pub fn check(e: &Stored, prev: &str, last: i64) -> Result<(), Broken> {
+fn check(e: &Stored, prev: &str, last: i64) -> Result<(), Broken> {
     let seq = e.seq;
     if seq != last + 1 {
         return Err(Broken::Gap { seq, after: last });
@@ -239,6 +297,12 @@ pub fn check(e: &Stored, prev: &str, last: i64) -> Result<(), Broken> {
     }
     if c.change.action.as_str() != e.action {
         return column("action");
+    }
+    if Change::coordinates_text(&c.change.coordinates) != e.coordinates {
+        return column("coordinates");
+    }
+    if c.confirmed.run_id != e.run_id {
+        return column("run_id");
     }
     Ok(())
 }
@@ -289,20 +353,9 @@ mod tests {
                         operation: Some("op".into()),
                         confirmed_at: "2026-01-01T00:00:00.000Z".into(),
                     },
-                }
-                .canonical();
-                let hash = chained(&prev, &content);
-                let e = Stored {
-                    seq: i as i64 + 1,
-                    program_id: "P".into(),
-                    metric_id: "M".into(),
-                    year: 2025,
-                    action: "create".into(),
-                    content,
-                    prev_hash: prev.clone(),
-                    hash: hash.clone(),
                 };
-                prev = hash;
+                let e = Stored::chained_after(&prev, content);
+                prev = e.hash.clone();
                 e
             })
             .collect()
@@ -327,6 +380,15 @@ mod tests {
                 column: "year"
             })
         );
+        for (column, alter) in [
+            ("run_id", (|e: &mut Stored| e.run_id = 9) as fn(&mut Stored)),
+            ("coordinates", |e: &mut Stored| e.coordinates = "{}".into()),
+            ("action", |e: &mut Stored| e.action = "delete".into()),
+        ] {
+            let mut moved = chain(&values);
+            alter(&mut moved[0]);
+            assert_eq!(verify(moved), Err(Broken::Column { seq: 1, column }));
+        }
         let mut rehashed = chain(&values);
         rehashed[0].content = rehashed[0].content.replace("\"1\"", "\"7\"");
         rehashed[0].hash = chained(GENESIS, &rehashed[0].content);

@@ -119,19 +119,14 @@ impl Store {
         detail: Option<&str>,
     ) -> Result<()> {
         let mut tx = self.write("record a batch outcome").await?;
-        // A batch that failed (or was split) changed nothing: its changes go. An unconfirmed
-        // one keeps them: Workiva may have applied it.
-        sqlx::query(
-            "UPDATE batches SET status = $1, detail = $2, updated_at = $3, \
-             changes = CASE WHEN $1 = 'unconfirmed' THEN changes ELSE NULL END WHERE id = $4",
-        )
-        .bind(status.as_str())
-        .bind(detail.map(str::to_string))
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("record a batch outcome"))?;
+        sqlx::query("UPDATE batches SET status = $1, detail = $2, updated_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(detail.map(str::to_string))
+            .bind(now())
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("record a batch outcome"))?;
         tx.commit().await.map_err(q("record a batch outcome"))
     }
 
@@ -167,12 +162,8 @@ impl Store {
             .await
             .map_err(q("count a completed batch"))?;
             // The ledger's entries, in the transaction that confirms them.
-            self.ledger_append_batch(&mut tx, id, run_id).await?;
-            sqlx::query("UPDATE batches SET changes = NULL WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(q("record a completed batch"))?;
+            self.ledger_append(&mut tx, super::ledger::Confirmed::Batch(id), run_id)
+                .await?;
         }
         tx.commit().await.map_err(q("commit a completed batch"))
     }

@@ -105,7 +105,8 @@ impl Store {
             .await
             .map_err(q("count deleted values"))?;
             // The ledger's entries, in the transaction that confirms them.
-            self.ledger_append_deletion(&mut tx, id, run_id).await?;
+            self.ledger_append(&mut tx, super::ledger::Confirmed::Deletion(id), run_id)
+                .await?;
         }
         tx.commit().await.map_err(q("record a deletion's outcome"))
     }

@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::{Backend, Result, Store, StoreError, now, q};
-use crate::ledger::{Change, Confirmation, Content, GENESIS, Stored, chained};
+use crate::ledger::{Change, Confirmation, Content, GENESIS, Stored};
 
 /// The Postgres advisory lock key that serializes appends to the chain ("ledger" in ASCII):
 /// two replicas confirming batches at once take turns, so each entry follows the one before.
@@ -18,70 +18,68 @@ const PAGE: i64 = 5_000;
 /// Rows per `INSERT` when appending.
 const ROWS_PER_INSERT: usize = 200;
 
-/// The changes a batch will record once confirmed, as the store keeps them with it.
-pub fn changes_text(changes: &[Change]) -> Option<String> {
+/// The changes a batch or deletion will record once confirmed, as the store keeps them with it.
+pub(super) fn changes_text(changes: &[Change]) -> Option<String> {
     // Strings, numbers and maps of strings: they always serialise.
     (!changes.is_empty()).then(|| serde_json::to_string(changes).unwrap_or_default())
 }
 
+/// What Workiva confirmed: a batch or a mirror-mode deletion, by its id.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Confirmed {
+    Batch(i64),
+    Deletion(i64),
+}
+
 impl Store {
-    /// Appends an entry for each change recorded with batch `batch_id`, confirmed now by run
-    /// `run_id`, inside `tx` (the transaction that marks the batch complete).
-    pub(super) async fn ledger_append_batch(
+    /// Appends an entry for each change recorded with what Workiva confirmed, confirmed now by
+    /// run `run_id`, inside `tx` (the transaction that records the confirmation).
+    pub(super) async fn ledger_append(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        batch_id: i64,
+        what: Confirmed,
         run_id: i64,
     ) -> Result<()> {
-        let row = sqlx::query("SELECT changes, operation_url FROM batches WHERE id = $1")
-            .bind(batch_id)
+        let (table, id, sql) = match what {
+            Confirmed::Batch(id) => (
+                "batches",
+                id,
+                "SELECT changes, operation_url FROM batches WHERE id = $1",
+            ),
+            Confirmed::Deletion(id) => (
+                "deletions",
+                id,
+                "SELECT changes, NULL FROM deletions WHERE id = $1",
+            ),
+        };
+        let row = sqlx::query(sql)
+            .bind(id)
             .fetch_one(&mut **tx)
             .await
-            .map_err(q("read a batch's changes"))?;
+            .map_err(q("read the changes to record"))?;
         let (Some(text), operation): (Option<String>, Option<String>) = (row.get(0), row.get(1))
         else {
             return Ok(());
         };
-        let changes = read_changes("batches", batch_id, &text)?;
+        let changes: Vec<Change> =
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                table,
+                id,
+                column: "changes",
+                status: e.to_string(),
+            })?;
         let confirmed = Confirmation {
             run_id,
-            batch_id: Some(batch_id),
-            deletion_id: None,
+            batch_id: matches!(what, Confirmed::Batch(_)).then_some(id),
+            deletion_id: matches!(what, Confirmed::Deletion(_)).then_some(id),
             operation,
             confirmed_at: now(),
         };
-        self.ledger_append(tx, changes, confirmed).await
-    }
-
-    /// Appends an entry for each value deletion `deletion_id` removed, confirmed now by run
-    /// `run_id`, inside `tx` (the transaction that records it done).
-    pub(super) async fn ledger_append_deletion(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        deletion_id: i64,
-        run_id: i64,
-    ) -> Result<()> {
-        let row = sqlx::query("SELECT changes FROM deletions WHERE id = $1")
-            .bind(deletion_id)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(q("read a deletion's changes"))?;
-        let Some(text) = row.get::<Option<String>, _>(0) else {
-            return Ok(());
-        };
-        let changes = read_changes("deletions", deletion_id, &text)?;
-        let confirmed = Confirmation {
-            run_id,
-            batch_id: None,
-            deletion_id: Some(deletion_id),
-            operation: None,
-            confirmed_at: now(),
-        };
-        self.ledger_append(tx, changes, confirmed).await
+        self.ledger_chain(tx, changes, confirmed).await
     }
 
     /// Appends `changes`, each confirmed as `confirmed` says, after the chain's last entry.
-    async fn ledger_append(
+    async fn ledger_chain(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         changes: Vec<Change>,
@@ -102,7 +100,7 @@ impl Store {
             Some(r) => (r.get(0), r.get(1)),
             None => (0, GENESIS.to_string()),
         };
-        let mut rows = Vec::with_capacity(changes.len());
+        let mut entries = Vec::with_capacity(changes.len());
         for change in changes {
             seq += 1;
             let content = Content {
@@ -110,17 +108,13 @@ impl Store {
                 change,
                 confirmed: confirmed.clone(),
             };
-            let text = content.canonical();
-            let hash = chained(&prev, &text);
-            rows.push((
-                content,
-                text,
-                std::mem::replace(&mut prev, hash.clone()),
-                hash,
-            ));
+            let e = Stored::chained_after(&prev, content);
+            prev.clone_from(&e.hash);
+            entries.push(e);
         }
-        for part in rows.chunks(ROWS_PER_INSERT) {
-            insert(tx, part).await?;
+        let mut entries = entries.into_iter().peekable();
+        while entries.peek().is_some() {
+            insert(tx, entries.by_ref().take(ROWS_PER_INSERT).collect()).await?;
         }
         Ok(())
     }
@@ -130,8 +124,8 @@ impl Store {
         let mut after = 0i64;
         loop {
             let rows = sqlx::query(
-                "SELECT seq, program_id, metric_id, year, action, content, prev_hash, hash FROM ledger \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                "SELECT seq, program_id, metric_id, year, coordinates, action, run_id, content, prev_hash, hash \
+                 FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2",
             )
             .bind(after)
             .bind(PAGE)
@@ -148,10 +142,12 @@ impl Store {
                     program_id: r.get(1),
                     metric_id: r.get(2),
                     year: r.get(3),
-                    action: r.get(4),
-                    content: r.get(5),
-                    prev_hash: r.get(6),
-                    hash: r.get(7),
+                    coordinates: r.get(4),
+                    action: r.get(5),
+                    run_id: r.get(6),
+                    content: r.get(7),
+                    prev_hash: r.get(8),
+                    hash: r.get(9),
                 };
                 if !each(e) {
                     return Ok(());
@@ -181,29 +177,16 @@ impl Store {
     }
 }
 
-/// The changes kept with row `id` of `table`.
-fn read_changes(table: &'static str, id: i64, text: &str) -> Result<Vec<Change>> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        table,
-        id,
-        column: "changes",
-        status: e.to_string(),
-    })
-}
-
-/// One multi-row `INSERT` of appended entries.
-async fn insert(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    rows: &[(Content, String, String, String)],
-) -> Result<()> {
-    const COLUMNS: usize = 16;
+/// One multi-row `INSERT` of appended entries, their values moved into the statement.
+async fn insert(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: Vec<Stored>) -> Result<()> {
+    const COLUMNS: usize = 10;
     let mut sql = String::from(
-        "INSERT INTO ledger (seq, pipeline, program_id, metric_id, metric_key, year, period, coordinates, action, \
-         run_id, batch_id, deletion_id, confirmed_at, content, prev_hash, hash) VALUES ",
+        "INSERT INTO ledger (seq, program_id, metric_id, year, coordinates, action, run_id, content, prev_hash, hash) VALUES ",
     );
     for i in 0..rows.len() {
-        let b = i * COLUMNS;
-        let params: Vec<String> = (1..=COLUMNS).map(|k| format!("${}", b + k)).collect();
+        let params: Vec<String> = (1..=COLUMNS)
+            .map(|k| format!("${}", i * COLUMNS + k))
+            .collect();
         if i > 0 {
             sql.push_str(", ");
         }
@@ -212,26 +195,18 @@ async fn insert(
         sql.push(')');
     }
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (c, text, prev, hash) in rows {
-        let ch = &c.change;
-        let coords = serde_json::to_string(&ch.coordinates).unwrap_or_default();
+    for e in rows {
         query = query
-            .bind(c.seq)
-            .bind(ch.origin.pipeline.clone())
-            .bind(ch.program_id.clone())
-            .bind(ch.metric_id.clone())
-            .bind(ch.metric_key.clone())
-            .bind(ch.year)
-            .bind(ch.period.clone())
-            .bind(coords)
-            .bind(ch.action.as_str())
-            .bind(c.confirmed.run_id)
-            .bind(c.confirmed.batch_id)
-            .bind(c.confirmed.deletion_id)
-            .bind(c.confirmed.confirmed_at.clone())
-            .bind(text.clone())
-            .bind(prev.clone())
-            .bind(hash.clone());
+            .bind(e.seq)
+            .bind(e.program_id)
+            .bind(e.metric_id)
+            .bind(e.year)
+            .bind(e.coordinates)
+            .bind(e.action)
+            .bind(e.run_id)
+            .bind(e.content)
+            .bind(e.prev_hash)
+            .bind(e.hash);
     }
     query
         .execute(&mut **tx)

@@ -67,7 +67,9 @@ impl Store {
         self.ride("drop old batch bodies", || async {
             let mut tx = self.write("drop old batch bodies").await?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "UPDATE batches SET body = $2 WHERE id IN (SELECT id {OLD_BODIES})"
+                // The ledger's changes go with the body: a batch with an outcome has recorded
+                // them (or never will).
+                "UPDATE batches SET body = $2, changes = NULL WHERE id IN (SELECT id {OLD_BODIES})"
             )))
             .bind(cut.clone())
             .bind(empty.clone())

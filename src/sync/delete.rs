@@ -43,14 +43,8 @@ async fn one(
     part: &[Deleted],
     out: &mut Outcome,
 ) -> Result<(), ExecError> {
-    let target = lineage::Target {
-        pipeline: ctx.pipeline,
-        program: ctx.program,
-        metric,
-        config: ctx.config,
-    };
     let ids: Vec<String> = part.iter().map(|d| d.id().to_string()).collect();
-    let changes = lineage::deletions(&target, part);
+    let changes = lineage::deletions(&ctx.target(metric), part);
     let id = ctx
         .store
         .deletion_insert(

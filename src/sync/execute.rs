@@ -135,6 +135,18 @@ pub(super) fn refused_by_store(ctx: &Ctx<'_>, e: &ExecError) {
     }
 }
 
+impl Ctx<'_> {
+    /// Where `metric`'s changes are going, as the ledger records them.
+    pub(super) fn target<'m>(&'m self, metric: &'m str) -> lineage::Target<'m> {
+        lineage::Target {
+            pipeline: self.pipeline,
+            program: self.program,
+            metric,
+            config: self.config,
+        }
+    }
+}
+
 /// Why the run's gate refused a write: its lease was lost, or it is stopping.
 pub(super) fn stopped(ctx: &Ctx<'_>) -> ExecError {
     if ctx.lease.is_some_and(|l| l.is_lost()) {
@@ -182,13 +194,7 @@ async fn record(
     body: &[u8],
 ) -> Result<i64, ExecError> {
     let creates = writes.iter().filter(|w| w.create).count();
-    let target = lineage::Target {
-        pipeline: ctx.pipeline,
-        program: ctx.program,
-        metric,
-        config: ctx.config,
-    };
-    let changes = lineage::changes(&target, writes);
+    let changes = lineage::changes(&ctx.target(metric), writes);
     let id = ctx
         .store
         .batch_insert(

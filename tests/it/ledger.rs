@@ -145,7 +145,14 @@ async fn entries_cannot_be_changed(s: &Store, url: &str) {
     let delete = sqlx::query("DELETE FROM ledger WHERE seq = 1")
         .execute(&raw)
         .await;
-    for (what, r) in [("UPDATE", update), ("DELETE", delete)] {
+    let mut refused = vec![("UPDATE", update), ("DELETE", delete)];
+    if url.starts_with("postgres") {
+        refused.push((
+            "TRUNCATE",
+            sqlx::query("TRUNCATE ledger").execute(&raw).await,
+        ));
+    }
+    for (what, r) in refused {
         let e = r.expect_err(what).to_string();
         assert!(e.contains("append-only"), "{what}: {e}");
     }
@@ -286,5 +293,61 @@ async fn no_database_password_reaches_the_ledger() {
                 .any(|w| w == PASSWORD.as_bytes()),
             "the password is in the state store"
         );
+    }
+}
+
+/// Replicas confirming batches at once on one PostgreSQL store take turns at the chain's end:
+/// every entry follows the one before, none is lost or numbered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn confirmations_at_once_on_postgres_keep_one_chain() {
+    let Some(db) = fresh_db("ESG_SYNC_TEST_POSTGRES_URL", true).await else {
+        return;
+    };
+    let replicas = [
+        Store::connect(&db.url).await.unwrap(),
+        Store::connect(&db.url).await.unwrap(),
+    ];
+    let change = |i: usize| esg_sync::ledger::Change {
+        program_id: "P".into(),
+        metric_id: "M".into(),
+        metric_key: "ghg".into(),
+        year: 2025,
+        period: "2025".into(),
+        coordinates: [("F".to_string(), format!("S{i}"))].into(),
+        value_id: None,
+        action: Action::Create,
+        before: None,
+        after: None,
+        origin: esg_sync::ledger::Origin {
+            pipeline: "p".into(),
+            source: "lake.parquet".into(),
+            row: i as u64,
+        },
+        config: "c".into(),
+    };
+    let mut jobs = Vec::new();
+    for (r, s) in replicas.iter().enumerate() {
+        for b in 0..8 {
+            let (s, changes): (Store, Vec<_>) = (
+                s.clone(),
+                (0..50).map(|i| change(r * 1000 + b * 50 + i)).collect(),
+            );
+            jobs.push(tokio::spawn(async move {
+                let run = s.run_start("p").await.unwrap();
+                let id = s
+                    .batch_insert(run, "p", "P", "M", 50, 0, b"{}", &changes)
+                    .await
+                    .unwrap();
+                s.batch_sent(id, "https://w/op").await.unwrap();
+                s.batch_completed(id, run, None).await.unwrap();
+            }));
+        }
+    }
+    for j in jobs {
+        j.await.unwrap();
+    }
+    assert_eq!(chain(&replicas[0]).await, Ok(800));
+    for s in &replicas {
+        s.close().await;
     }
 }
