@@ -15,8 +15,9 @@ const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
 /// Entries read per query while walking the ledger.
 const PAGE: i64 = 5_000;
 
-/// Rows per `INSERT` when appending.
-const ROWS_PER_INSERT: usize = 200;
+/// Rows per `INSERT` when appending: SQLite finds each bound parameter by its name, at a cost
+/// that grows with the statement's parameters, so statements stay small (160 parameters).
+const ROWS_PER_INSERT: usize = 16;
 
 /// The changes a batch or deletion will record once confirmed, as the store keeps them with it.
 pub(super) fn changes_text(changes: &[Change]) -> Option<String> {
