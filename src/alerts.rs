@@ -77,6 +77,8 @@ pub struct Event {
     pub message: Option<String>,
     /// One plain sentence a person reads in a chat channel; no links.
     pub summary: String,
+    /// `hand_edit`: the value, what esg-sync wrote, what the person entered, the lake's value.
+    pub hand_edit: Option<crate::outcome::HandEdit>,
 }
 
 impl Event {
@@ -91,6 +93,7 @@ impl Event {
             rejects: Vec::new(),
             message: None,
             summary: summary.into(),
+            hand_edit: None,
         }
     }
 
@@ -113,6 +116,7 @@ impl Event {
             })).collect::<Vec<_>>(),
             "message": self.message.as_deref().map(crate::redact::text),
             "summary": crate::redact::text(&self.summary),
+            "hand_edit": self.hand_edit,
             "replica": crate::sync::lease::holder_id(),
             "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         })

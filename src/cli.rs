@@ -130,6 +130,36 @@ pub enum Command {
     /// The value ledger: every value change Workiva confirmed, hash-chained.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The history of a value, newest first: each change esg-sync made (before, after, origin,
+    /// run, operation) and each hand edit in Workiva in between. Exit 1 when no value matches.
+    Trace(TraceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TraceArgs {
+    /// The pipeline whose program, metric and dimension mappings name the value.
+    #[arg(long)]
+    pub pipeline: String,
+    /// The lake's key for the metric, the Workiva metric's name, or its id.
+    #[arg(long)]
+    pub metric: String,
+    /// The reporting year.
+    #[arg(long)]
+    pub year: u16,
+    /// Only this period of the year: Q3, 07 (July), H1, or a whole label (2025-Q3); default:
+    /// every period.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Only values with this coordinate, as Name=VALUE: the dimension's name (or id) and the
+    /// lake's key (or Workiva's id) of its value. Repeat for several dimensions.
+    #[arg(long)]
+    pub dimension: Vec<String>,
+    /// Only the value with this Workiva id.
+    #[arg(long)]
+    pub value_id: Option<String>,
+    /// table (default) or json.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub output: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,6 +167,18 @@ pub enum LedgerCommand {
     /// Walks the ledger from its first entry: exit 0 when every entry matches its hash and the
     /// entry before it, 1 naming the first that does not.
     Verify,
+    /// Records Workiva's current values of a pipeline's metrics (every year) as baselines
+    /// (action `baseline`), for an installation that existed before the ledger: only values
+    /// whose value or notes differ from what the ledger last recorded for them. Hand edits are
+    /// judged against the baseline from then on.
+    Baseline {
+        /// The pipeline whose program and metrics to baseline.
+        #[arg(long)]
+        pipeline: String,
+        /// Count what would be recorded; record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

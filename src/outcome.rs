@@ -70,6 +70,8 @@ pub struct Counts {
     pub updated: i64,
     pub deleted: i64,
     pub locked: i64,
+    /// Values a person changed in Workiva that the run kept (`on_hand_edit = "keep"`).
+    pub hand_edited: i64,
 }
 
 /// A rejected source row: where it came from, the field at fault and why.
@@ -100,6 +102,38 @@ pub struct Reviewed {
     pub flagged: bool,
     /// The review's note.
     pub reason: String,
+}
+
+/// A value a person changed in Workiva since esg-sync last wrote it (its value or notes differ
+/// from what the ledger says was written; a status move is the workflow's, not an edit), while
+/// the lake asks for something else again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HandEdit {
+    /// The Workiva metric's name.
+    pub metric: String,
+    /// The lake's key for the metric.
+    pub metric_key: String,
+    /// The period's label (`2025`, `2025-Q1`).
+    pub period: String,
+    /// `Dimension=value` pairs, `; `-separated.
+    pub coordinates: String,
+    /// Workiva's id of the value.
+    pub value_id: Option<String>,
+    /// What esg-sync last wrote there, by the ledger.
+    pub written_value: Option<String>,
+    pub written_notes: Option<String>,
+    /// What Workiva holds now: the person's edit.
+    pub found_value: Option<String>,
+    pub found_notes: Option<String>,
+    /// What the lake asks for.
+    pub lake_value: Option<String>,
+    /// The run that last wrote it: the edit was made since.
+    pub since_run: i64,
+    /// `on_hand_edit = "keep"`: left as the person made it; otherwise overwritten.
+    pub kept: bool,
+    /// First found by this run: an earlier run did not list the same edit (its alert goes
+    /// out once).
+    pub first_seen: bool,
 }
 
 /// A CSV cell: quoted when it holds a comma, a quote or a line break. A cell that a

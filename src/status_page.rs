@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::outcome::Reject;
+use crate::outcome::{HandEdit, Reject};
 use crate::store::RunRecord;
 
 /// Runs the chart and the table show.
@@ -25,6 +25,8 @@ pub struct PipelineView {
     /// The first rejects of the newest run, and how many it has.
     pub rejects: Vec<Reject>,
     pub rejects_total: i64,
+    /// The values the newest run found edited by hand in Workiva.
+    pub hand_edits: Vec<HandEdit>,
 }
 
 /// The whole page.
@@ -175,11 +177,11 @@ fn pipeline(v: &PipelineView) -> String {
     ));
     if !v.runs.is_empty() {
         out.push_str(&chart(&v.runs));
-        out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>replica</th><th>message</th></tr>");
+        out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>hand-edited</th><th>replica</th><th>message</th></tr>");
         for r in &v.runs {
             let c = &r.counts;
             out.push_str(&format!(
-                "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{holder}</td><td>{msg}</td></tr>",
+                "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{holder}</td><td>{msg}</td></tr>",
                 c.read,
                 c.created,
                 c.updated,
@@ -187,6 +189,7 @@ fn pipeline(v: &PipelineView) -> String {
                 c.unchanged,
                 c.rejected,
                 c.locked,
+                c.hand_edited,
                 id = r.id,
                 started = when(&r.started_at),
                 s = r.status.as_str(),
@@ -223,7 +226,39 @@ fn pipeline(v: &PipelineView) -> String {
             out.push_str("</table>");
         }
     }
+    if let Some(r) = last {
+        out.push_str(&hand_edits(r.id, &v.hand_edits));
+    }
     out.push_str("</section>");
+    out
+}
+
+/// The values run `run` found edited by hand in Workiva, as a table (nothing when none).
+fn hand_edits(run: i64, edits: &[HandEdit]) -> String {
+    let Some(first) = edits.first() else {
+        return String::new();
+    };
+    let done = if first.kept { "kept" } else { "overwritten" };
+    let mut out = format!(
+        "<h3>Hand edits of run {run}</h3><p>{} values edited by hand in Workiva since esg-sync wrote them, {done}.</p>",
+        edits.len()
+    );
+    out.push_str("<table class=\"hand-edits\"><tr><th>metric</th><th>period</th><th>coordinates</th><th>in Workiva</th><th>notes in Workiva</th><th>esg-sync wrote</th><th>since run</th><th>the lake says</th></tr>");
+    for e in edits {
+        let cell = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&e.metric),
+            escape(&e.period),
+            escape(&e.coordinates),
+            cell(&e.found_value),
+            cell(&e.found_notes),
+            cell(&e.written_value),
+            e.since_run,
+            cell(&e.lake_value),
+        ));
+    }
+    out.push_str("</table>");
     out
 }
 
@@ -271,6 +306,7 @@ mod tests {
                     value: Some("<b>".into()),
                 }],
                 rejects_total: 7,
+                hand_edits: Vec::new(),
             }],
         };
         let html = render(&page);

@@ -43,7 +43,7 @@ pub const CATALOGUE: &[(&str, &str, &str)] = &[
     (
         VALUES,
         "counter",
-        "Values by pipeline and outcome (read, created, updated, deleted, unchanged, rejected, locked).",
+        "Values by pipeline and outcome (read, created, updated, deleted, unchanged, rejected, locked, hand_edited).",
     ),
     (BATCHES, "counter", "Batch upsertions sent, by pipeline."),
     (
@@ -178,6 +178,7 @@ impl Event for RunFinished<'_> {
             ("unchanged", c.unchanged),
             ("rejected", c.rejected),
             ("locked", c.locked),
+            ("hand_edited", c.hand_edited),
         ] {
             counter!(VALUES, "pipeline" => p.clone(), "outcome" => outcome)
                 .increment(n.max(0) as u64);

@@ -14,6 +14,7 @@ pub mod review;
 pub mod run;
 pub mod runs;
 pub mod store;
+pub mod trace;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -65,6 +66,7 @@ async fn command(app: &App, cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Alerts(c)) => alerts::run(app, c).await,
         Some(Command::Store(c)) => store::run(app, c).await,
         Some(Command::Ledger(c)) => ledger::run(app, c).await,
+        Some(Command::Trace(a)) => trace::run(app, a).await,
         Some(Command::Catalog(c)) => catalog::run(app, c).await,
         Some(Command::Daemon) | None => crate::daemon::run(app).await,
         // Dispatched above, before an application is built.

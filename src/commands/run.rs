@@ -77,7 +77,7 @@ pub fn options(args: &RunArgs, dry_run: bool) -> anyhow::Result<RunOptions> {
 }
 
 /// The pipelines `--pipeline` names (every one without it).
-fn selected<'a>(
+pub(crate) fn selected<'a>(
     settings: &'a Settings,
     name: Option<&str>,
 ) -> anyhow::Result<Vec<&'a PipelineConfig>> {

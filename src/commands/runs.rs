@@ -47,6 +47,12 @@ pub async fn run(app: &App, limit: i64, json: bool) -> anyhow::Result<ExitCode> 
                 r.auto_completed, r.flagged, r.id
             );
         }
+        if c.hand_edited > 0 {
+            println!(
+                "       hand-edited: {} values a person changed in Workiva were kept (the run's summary and the status page list them)",
+                c.hand_edited
+            );
+        }
         if let Some(m) = &r.message {
             println!("       {m}");
         }

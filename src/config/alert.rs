@@ -28,6 +28,9 @@ pub enum AlertEvent {
     /// A schedule tick was not run: the state store could not record its claim within
     /// `[store] outage_secs`.
     TickMissed,
+    /// A run found a value a person edited in Workiva since esg-sync wrote it, which the lake
+    /// would change (once per edit: a later run that finds the same edit sends nothing).
+    HandEdit,
     /// `esg-sync alerts test`.
     Test,
 }
@@ -41,6 +44,7 @@ impl AlertEvent {
             Self::LeaseLost => "lease_lost",
             Self::ReviewerRejected => "reviewer_rejected",
             Self::TickMissed => "tick_missed",
+            Self::HandEdit => "hand_edit",
             Self::Test => "test",
         }
     }
@@ -73,7 +77,7 @@ pub struct AlertConfig {
     #[serde(default)]
     pub secret_file: Option<PathBuf>,
     /// Which events are sent (default: run_failed, run_partial, stale, lease_lost,
-    /// reviewer_rejected).
+    /// reviewer_rejected, tick_missed, hand_edit).
     #[serde(default = "all_events")]
     pub events: Vec<AlertEvent>,
     #[serde(default)]
@@ -88,6 +92,7 @@ fn all_events() -> Vec<AlertEvent> {
         AlertEvent::LeaseLost,
         AlertEvent::ReviewerRejected,
         AlertEvent::TickMissed,
+        AlertEvent::HandEdit,
     ]
 }
 

@@ -17,7 +17,8 @@ pub mod source;
 
 pub use daemon::{AuthConfig, DaemonConfig};
 pub use pipeline::{
-    CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, PipelineConfig, StatusPolicy,
+    CatchUp, Columns, EmptyValues, Mode, NewStatus, OnCompleteChanged, OnHandEdit, PipelineConfig,
+    StatusPolicy,
 };
 pub use source::{Source, SqlKind, SqlSource, StoreCredentials, StoreOptions};
 

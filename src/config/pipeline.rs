@@ -144,6 +144,22 @@ pub struct PipelineConfig {
     /// nothing is created where Workiva holds none).
     #[serde(default)]
     pub empty_values: EmptyValues,
+    /// What a run does with a value a person changed in Workiva (its value or notes differ
+    /// from what the ledger says esg-sync last wrote there): `keep` (default: not written,
+    /// listed as hand-edited, the run ends partial) or `overwrite`.
+    #[serde(default)]
+    pub on_hand_edit: OnHandEdit,
+}
+
+/// `on_hand_edit`: a value edited by hand in Workiva since esg-sync last wrote it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnHandEdit {
+    /// Leave the person's value; list it, end the run partial and alert once.
+    #[default]
+    Keep,
+    /// Write the lake's value; the ledger records the edited value it replaced.
+    Overwrite,
 }
 
 /// `empty_values`: what a null or blank value cell means.

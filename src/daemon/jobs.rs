@@ -181,6 +181,9 @@ fn runner(
             if let Some(ev) = run_event(&r) {
                 alerter.emit(ev);
             }
+            for ev in hand_edit_events(&r) {
+                alerter.emit(ev);
+            }
             RunFinished {
                 pipeline: &name,
                 status: r.status.as_str(),
@@ -212,6 +215,37 @@ fn runner(
             }
         })
     })
+}
+
+/// A `hand_edit` alert for each hand edit the run found first (a later run finding the same
+/// edit sends none).
+fn hand_edit_events(r: &sync::Report) -> Vec<Event> {
+    r.hand_edits
+        .iter()
+        .filter(|e| e.first_seen)
+        .map(|e| {
+            let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "nothing".into());
+            let mut ev = Event::new(
+                AlertEvent::HandEdit,
+                Some(&r.pipeline),
+                format!(
+                    "pipeline `{}`: {} {} {} was edited by hand in Workiva (it holds {}, esg-sync wrote {} in run {}); the lake says {}, {}",
+                    r.pipeline,
+                    e.metric,
+                    e.period,
+                    e.coordinates,
+                    or_none(&e.found_value),
+                    or_none(&e.written_value),
+                    e.since_run,
+                    or_none(&e.lake_value),
+                    if e.kept { "so the person's value was kept" } else { "which overwrote it" },
+                ),
+            );
+            ev.run_id = r.run_id;
+            ev.hand_edit = Some(e.clone());
+            ev
+        })
+        .collect()
 }
 
 /// The alert a run's report calls for, if any: a failed or partial run, or a lost lease.
@@ -315,5 +349,43 @@ mod tests {
         assert_eq!(run_event(&partial).unwrap().kind, AlertEvent::RunPartial);
         partial.status = Status::Succeeded;
         assert!(run_event(&partial).is_none());
+    }
+
+    #[test]
+    fn a_hand_edit_alerts_once_with_what_each_side_holds() {
+        let edit = |first_seen: bool, found: &str| crate::outcome::HandEdit {
+            metric: "Scope 1".into(),
+            metric_key: "ghg".into(),
+            period: "2025".into(),
+            coordinates: "Facility=AMES".into(),
+            value_id: Some("v1".into()),
+            written_value: Some("10".into()),
+            written_notes: None,
+            found_value: Some(found.into()),
+            found_notes: None,
+            lake_value: Some("11".into()),
+            since_run: 4,
+            kept: true,
+            first_seen,
+        };
+        let mut r = Report::from_error("p", Some(9), RunError::Panicked("x".into()));
+        r.hand_edits = vec![edit(true, "12"), edit(false, "13")];
+        let events = hand_edit_events(&r);
+        assert_eq!(events.len(), 1, "the edit found before sends nothing");
+        let ev = &events[0];
+        assert_eq!((ev.kind, ev.run_id), (AlertEvent::HandEdit, Some(9)));
+        for part in [
+            "Scope 1 2025 Facility=AMES",
+            "holds 12",
+            "wrote 10 in run 4",
+            "says 11",
+            "kept",
+        ] {
+            assert!(ev.summary.contains(part), "{part}: {}", ev.summary);
+        }
+        assert_eq!(
+            ev.hand_edit.as_ref().unwrap().found_value.as_deref(),
+            Some("12")
+        );
     }
 }

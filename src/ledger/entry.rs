@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::source::Version;
 use crate::workiva::models::ValueStatus;
 
 /// What a change did to a value.
@@ -73,12 +74,15 @@ impl Before {
 }
 
 /// Where a change came from: the pipeline, its source (a file's path or URI, an object's
-/// URI, a SQL source's name) and the row within it, numbered as rejects number rows.
+/// URI, a SQL source's name), the row within it, numbered as rejects number rows, and which
+/// version of the source was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub pipeline: String,
     pub source: String,
     pub row: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
 }
 
 /// A change as it is known when its batch (or deletion) is recorded, before it is sent.
@@ -98,6 +102,9 @@ pub struct Change {
     pub action: Action,
     pub before: Option<Snapshot>,
     pub after: Option<Snapshot>,
+    /// It replaced a value a person had edited in Workiva (`before` holds the edit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hand_edit: bool,
     pub origin: Origin,
     /// The SHA-256 of the pipeline's effective configuration, secrets excluded.
     pub config: String,
@@ -129,6 +136,58 @@ impl Content {
     pub fn canonical(&self) -> String {
         // Strings, numbers, options and a sorted map: it always serialises.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What esg-sync last wrote to a value, by the ledger's latest entry for it (a change or a
+/// baseline; a value whose latest entry deletes it has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub run_id: i64,
+    pub value: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A value within one metric as the ledger keys it: its period's label and its coordinates
+/// as JSON ([`Change::coordinates_text`]).
+pub type LedgerKey = (String, String);
+
+/// What esg-sync last wrote to each value of one metric that the ledger knows.
+pub type LastWritten = std::collections::HashMap<LedgerKey, Written>;
+
+/// The part of an entry's content that says what it left a value as.
+#[derive(Deserialize)]
+struct Peek {
+    change: PeekChange,
+    confirmed: PeekConfirmed,
+}
+
+#[derive(Deserialize)]
+struct PeekChange {
+    period: String,
+    action: Action,
+    after: Option<Snapshot>,
+}
+
+#[derive(Deserialize)]
+struct PeekConfirmed {
+    run_id: i64,
+}
+
+impl Written {
+    /// What an entry's content left its value as: its period and what it holds, or `None`
+    /// for what it holds when the entry deleted it. An error when the content is unreadable.
+    pub fn of_content(content: &str) -> serde_json::Result<(String, Option<Self>)> {
+        let p: Peek = serde_json::from_str(content)?;
+        let written = (p.change.action != Action::Delete).then(|| {
+            let after = p.change.after.unwrap_or_default();
+            Self {
+                run_id: p.confirmed.run_id,
+                value: after.value,
+                notes: after.notes,
+            }
+        });
+        Ok((p.change.period, written))
     }
 }
 
@@ -327,10 +386,12 @@ mod tests {
                 value: Some(value.into()),
                 ..Snapshot::default()
             }),
+            hand_edit: false,
             origin: Origin {
                 pipeline: "p".into(),
                 source: "data/x.parquet".into(),
                 row: 3,
+                version: None,
             },
             config: "c".into(),
         }

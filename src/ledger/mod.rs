@@ -4,5 +4,6 @@
 //! confirms each batch ([`crate::store`]), and `esg-sync ledger verify` walks the chain.
 
 mod entry;
+pub mod history;
 
 pub use entry::*;

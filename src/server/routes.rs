@@ -31,6 +31,10 @@ async fn pipeline_view(
         Some(r) => h.store.rejects_first(r.id, REJECTS_SHOWN).await?,
         None => (Vec::new(), 0),
     };
+    let hand_edits = match runs.first() {
+        Some(r) => h.store.hand_edits(r.id).await?,
+        None => Vec::new(),
+    };
     let next_run = h
         .schedules
         .iter()
@@ -43,6 +47,7 @@ async fn pipeline_view(
         holder,
         rejects,
         rejects_total,
+        hand_edits,
     })
 }
 

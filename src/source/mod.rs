@@ -2,7 +2,7 @@
 //! record batch by record batch, only the mapped columns), `object` (Parquet on object
 //! storage, fetched with ranged requests) and `sql` (one query against
 //! PostgreSQL, MySQL/MariaDB or SQLite, streamed), and `stream`, the one interface a run reads
-//! any of them through, chunk by chunk. Every row remembers its file and row number, so a
+//! any of them through, chunk by chunk; `version` says which version of each origin was read. Every row remembers its file and row number, so a
 //! rejection can name them.
 
 pub mod cell;
@@ -10,8 +10,10 @@ pub mod object;
 pub mod parquet;
 pub mod sql;
 pub mod stream;
+pub mod version;
 
 pub use cell::Cell;
+pub use version::{Version, Versions};
 
 use std::sync::Arc;
 

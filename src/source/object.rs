@@ -19,8 +19,8 @@ use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuil
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use super::SourceRow;
 use super::parquet::{BATCH_ROWS, SourceError, batch_rows, wanted_columns};
+use super::{SourceRow, Version};
 use crate::config::{Columns, StoreCredentials, StoreOptions};
 
 /// Whether `path` names an object store rather than a local file.
@@ -35,6 +35,8 @@ pub struct Object {
     path: StorePath,
     size: u64,
     pub url: String,
+    /// The version listed, which the ledger records with the rows read from it.
+    pub version: Version,
 }
 
 /// The part of a URL's path before its first glob character, up to the last `/`: what to list.
@@ -154,6 +156,7 @@ async fn expand_one(pattern: &str, o: &StoreOptions) -> Result<Vec<Object>, Sour
             path,
             size: meta.size,
             url: pattern.to_string(),
+            version: Version::of_object(&meta),
         }]);
     };
     let matcher = glob::Pattern::new(glob).map_err(|e| SourceError::Pattern {
@@ -172,6 +175,7 @@ async fn expand_one(pattern: &str, o: &StoreOptions) -> Result<Vec<Object>, Sour
             store: store.clone(),
             url: format!("{root}/{}", m.location),
             size: m.size,
+            version: Version::of_object(&m),
             path: m.location,
         })
         .collect())

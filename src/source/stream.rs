@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::parquet::{self, SourceError};
 use super::sql::SqlError;
-use super::{SourceRow, object, sql};
+use super::{SourceRow, Version, object, sql};
 use crate::config::{Columns, Source, SqlSource, StoreOptions};
 
 /// Chunks in flight between the reader and the consumer.
@@ -28,8 +28,8 @@ pub const CHANNEL_CHUNKS: usize = 4;
 pub enum Piece {
     /// Rows of the origin being read (every row names it in `file`).
     Rows(Vec<SourceRow>),
-    /// The origin was read to its end: its rows stand.
-    Done(Arc<str>),
+    /// The origin was read to its end: its rows stand, read from this version of it.
+    Done(Arc<str>, Version),
     /// The origin failed part way: drop the rows it handed over.
     Failed(Arc<str>, ReadError),
     /// The reader itself stopped (it panicked) before every origin ended: what the source
@@ -136,6 +136,7 @@ fn spawn_query(
     tx: mpsc::Sender<Piece>,
 ) -> JoinHandle<()> {
     let origin = Arc::<str>::from(s.name(pipeline));
+    let version = Version::of_query(&s.query);
     let (s, c, pipeline) = (s.clone(), c.clone(), pipeline.to_string());
     tokio::spawn(async move {
         let send = |rows| {
@@ -143,7 +144,7 @@ fn spawn_query(
             async move { out.rows(rows).await }
         };
         let end = match sql::read(&s, &c, &pipeline, send).await {
-            Ok(_) => Piece::Done(origin.clone()),
+            Ok(_) => Piece::Done(origin.clone(), version),
             Err(e) => Piece::Failed(origin.clone(), e.into()),
         };
         let _ = tx.send(end).await;
@@ -195,8 +196,10 @@ fn spawn_files(
             for f in files {
                 let origin: Arc<str> = Arc::from(f.display().to_string());
                 let mut send = |rows| local_out.blocking_rows(rows);
-                let end = match parquet::read_file(&f, &cols, &mut send) {
-                    Ok(_) => Piece::Done(origin),
+                let end = match parquet::read_file(&f, &cols, &mut send)
+                    .and_then(|_| file_version(&f, &origin))
+                {
+                    Ok(version) => Piece::Done(origin, version),
                     Err(e) => Piece::Failed(origin, e.into()),
                 };
                 if local_tx.blocking_send(end).is_err() {
@@ -217,13 +220,22 @@ fn spawn_files(
                 async move { out.rows(rows).await }
             };
             let end = match object::read_object(&o, &c, send).await {
-                Ok(_) => Piece::Done(origin),
+                Ok(_) => Piece::Done(origin, o.version.clone()),
                 Err(e) => Piece::Failed(origin, e.into()),
             };
             if tx.send(end).await.is_err() {
                 return;
             }
         }
+    })
+}
+
+/// A local file's version, read once its rows are: a file whose bytes cannot be read again
+/// fails like one that cannot be read at all.
+fn file_version(f: &std::path::Path, origin: &str) -> Result<Version, SourceError> {
+    Version::of_file(f).map_err(|e| SourceError::Read {
+        file: origin.to_string(),
+        reason: format!("its bytes could not be read to record which version was read: {e}"),
     })
 }
 
@@ -239,7 +251,7 @@ pub async fn read_all(
     while let Some(piece) = stream.next().await {
         match piece {
             Piece::Rows(r) => pending.extend(r),
-            Piece::Done(_) => rows.append(&mut pending),
+            Piece::Done(..) => rows.append(&mut pending),
             Piece::Failed(_, e) => {
                 pending.clear();
                 errors.push(e);
@@ -257,7 +269,7 @@ pub async fn count(source: &Source, c: &Columns, pipeline: &str) -> Result<u64, 
     while let Some(piece) = stream.next().await {
         match piece {
             Piece::Rows(r) => pending += r.len() as u64,
-            Piece::Done(_) => n += std::mem::take(&mut pending),
+            Piece::Done(..) => n += std::mem::take(&mut pending),
             Piece::Failed(_, e) => return Err(e),
             Piece::Stopped(why) => return Err(ReadError::Stopped(why)),
         }

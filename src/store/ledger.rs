@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::{Backend, Result, Store, StoreError, now, q};
-use crate::ledger::{Change, Confirmation, Content, GENESIS, Stored};
+use crate::ledger::{Change, Confirmation, Content, GENESIS, LastWritten, Stored, Written};
 
 /// The Postgres advisory lock key that serializes appends to the chain ("ledger" in ASCII):
 /// two replicas confirming batches at once take turns, so each entry follows the one before.
@@ -14,6 +14,9 @@ const LEDGER_LOCK: i64 = 0x6c65_6467_6572;
 
 /// Entries read per query while walking the ledger.
 const PAGE: i64 = 5_000;
+
+/// Values looked up per query by [`Store::ledger_last_written`].
+const KEYS_PER_LOOKUP: usize = 64;
 
 /// Rows per `INSERT` when appending: SQLite finds each bound parameter by its name, at a cost
 /// that grows with the statement's parameters, so statements stay small (160 parameters).
@@ -77,6 +80,21 @@ impl Store {
             confirmed_at: now(),
         };
         self.ledger_chain(tx, changes, confirmed).await
+    }
+
+    /// Appends baselines (`esg-sync ledger baseline`): Workiva's values as listed now, in
+    /// one transaction, confirmed by no run (run 0) and no operation.
+    pub async fn ledger_baseline(&self, changes: Vec<Change>) -> Result<()> {
+        let mut tx = self.write("begin recording a baseline").await?;
+        let confirmed = Confirmation {
+            run_id: 0,
+            batch_id: None,
+            deletion_id: None,
+            operation: None,
+            confirmed_at: now(),
+        };
+        self.ledger_chain(&mut tx, changes, confirmed).await?;
+        tx.commit().await.map_err(q("commit a baseline"))
     }
 
     /// Appends `changes`, each confirmed as `confirmed` says, after the chain's last entry.
@@ -157,6 +175,53 @@ impl Store {
         }
     }
 
+    /// What esg-sync last wrote to the values of `metric` (of `program`) at `wanted` (years,
+    /// each with the values' coordinates as the ledger keeps them), by their latest entries.
+    pub async fn ledger_last_written(
+        &self,
+        program: &str,
+        metric: &str,
+        wanted: &std::collections::BTreeMap<i64, Vec<String>>,
+    ) -> Result<LastWritten> {
+        let mut out = LastWritten::new();
+        for (year, coords) in wanted {
+            for part in coords.chunks(KEYS_PER_LOOKUP) {
+                let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 4)).collect();
+                let sql = format!(
+                    "SELECT seq, coordinates, content FROM ledger \
+                     WHERE program_id = $1 AND metric_id = $2 AND year = $3 AND coordinates IN ({}) ORDER BY seq",
+                    marks.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(program)
+                    .bind(metric)
+                    .bind(*year);
+                for c in part {
+                    query = query.bind(c.as_str());
+                }
+                let rows = query
+                    .fetch_all(&self.reads)
+                    .await
+                    .map_err(q("read what the ledger says was written"))?;
+                for r in &rows {
+                    let (seq, coords, text): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+                    let (period, written) =
+                        Written::of_content(&text).map_err(|e| StoreError::Corrupt {
+                            table: "ledger",
+                            id: seq,
+                            column: "content",
+                            status: e.to_string(),
+                        })?;
+                    match written {
+                        Some(w) => out.insert((period, coords), w),
+                        None => out.remove(&(period, coords)),
+                    };
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The entries a run appended, in order.
     pub async fn ledger_of_run(&self, run_id: i64) -> Result<Vec<Content>> {
         let rows = sqlx::query("SELECT seq, content FROM ledger WHERE run_id = $1 ORDER BY seq")
@@ -164,18 +229,42 @@ impl Store {
             .fetch_all(&self.reads)
             .await
             .map_err(q("read a run's ledger entries"))?;
-        rows.iter()
-            .map(|r| {
-                let (seq, text): (i64, String) = (r.get(0), r.get(1));
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-                    table: "ledger",
-                    id: seq,
-                    column: "content",
-                    status: e.to_string(),
-                })
-            })
-            .collect()
+        contents(&rows)
     }
+
+    /// The entries of one metric's values in one year, in order (`esg-sync trace`).
+    pub async fn ledger_of_metric(
+        &self,
+        program: &str,
+        metric: &str,
+        year: i64,
+    ) -> Result<Vec<Content>> {
+        let rows = sqlx::query(
+            "SELECT seq, content FROM ledger WHERE program_id = $1 AND metric_id = $2 AND year = $3 ORDER BY seq",
+        )
+        .bind(program)
+        .bind(metric)
+        .bind(year)
+        .fetch_all(&self.reads)
+        .await
+        .map_err(q("read a metric's ledger entries"))?;
+        contents(&rows)
+    }
+}
+
+/// Entries' contents from `(seq, content)` rows; one that does not read names itself.
+fn contents(rows: &[sqlx::any::AnyRow]) -> Result<Vec<Content>> {
+    rows.iter()
+        .map(|r| {
+            let (seq, text): (i64, String) = (r.get(0), r.get(1));
+            serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+                table: "ledger",
+                id: seq,
+                column: "content",
+                status: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// One multi-row `INSERT` of appended entries, their values moved into the statement.

@@ -8,6 +8,7 @@ mod alerts;
 mod batches;
 mod decisions;
 mod deletions;
+mod hand_edits;
 mod lease;
 mod ledger;
 mod mapping;
@@ -64,6 +65,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     ),
     (10, include_str!("../../migrations/sqlite/0010_probe.sql")),
     (11, include_str!("../../migrations/sqlite/0011_ledger.sql")),
+    (
+        12,
+        include_str!("../../migrations/sqlite/0012_hand_edits.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -100,6 +105,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         11,
         include_str!("../../migrations/postgres/0011_ledger.sql"),
+    ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_hand_edits.sql"),
     ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).

@@ -89,7 +89,7 @@ impl Store {
 
     async fn delete_runs_before(&self, t: String) -> Result<()> {
         let mut tx = self.write("delete old runs").await?;
-        for table in ["rejects", "reviews", "batches", "deletions"] {
+        for table in ["rejects", "reviews", "hand_edits", "batches", "deletions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE run_id IN ({OLD_RUNS})"
             )))

@@ -12,7 +12,8 @@ macro_rules! select_runs {
             "SELECT id, pipeline, started_at, finished_at, status, rows_read, rejected, unchanged, \
              created, updated, deleted, locked, message, holder, \
              (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 0) AS auto_completed, \
-             (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 1) AS flagged FROM runs ",
+             (SELECT COUNT(*) FROM reviews v WHERE v.run_id = runs.id AND v.flagged = 1) AS flagged, \
+             (SELECT COUNT(*) FROM hand_edits h WHERE h.run_id = runs.id AND h.kept = 1) AS hand_edited FROM runs ",
             $tail
         )
     };
@@ -180,6 +181,7 @@ impl Store {
                 updated: r.get("updated"),
                 deleted: r.get("deleted"),
                 locked: r.get("locked"),
+                hand_edited: r.get("hand_edited"),
             },
             // Rows written before redaction covered query parameters are masked as read.
             message: r

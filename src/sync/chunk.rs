@@ -87,6 +87,7 @@ mod tests {
             create: true,
             metric_key: "m".into(),
             before: None,
+            hand_edit: false,
         }
     }
 

@@ -32,6 +32,8 @@ pub struct Write {
     /// What Workiva held, for an update (the ledger's "before"; boxed, as most writes of a
     /// first sync are creates).
     pub before: Option<Box<Before>>,
+    /// It replaces a value a person edited in Workiva (`on_hand_edit = "overwrite"`).
+    pub hand_edit: bool,
 }
 
 impl Write {
@@ -70,6 +72,8 @@ pub struct MetricPlan {
     pub updates: usize,
     pub unchanged: usize,
     pub locked: usize,
+    /// Values a person edited in Workiva, kept (`on_hand_edit = "keep"`).
+    pub hand_edited: usize,
     pub deletes: usize,
     pub rejects: usize,
     #[serde(skip)]
@@ -390,6 +394,7 @@ fn create(
         create: true,
         metric_key: r.metric_key.clone(),
         before: None,
+        hand_edit: false,
     })
 }
 
@@ -439,6 +444,7 @@ fn update(
             cur.notes.clone(),
             cur.status,
         ))),
+        hand_edit: false,
     })
 }
 

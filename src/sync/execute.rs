@@ -51,6 +51,8 @@ pub struct Ctx<'a> {
     pub lease: Option<&'a super::lease::Lease>,
     /// The pipeline's configuration fingerprint, recorded with each change in the ledger.
     pub config: &'a str,
+    /// The version of each origin read, recorded with each change in the ledger.
+    pub versions: &'a crate::source::Versions,
 }
 
 fn reject_write(w: &Write, reason: String) -> Reject {
@@ -143,6 +145,7 @@ impl Ctx<'_> {
             program: self.program,
             metric,
             config: self.config,
+            versions: self.versions,
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Target<'a> {
     pub metric: &'a str,
     /// The pipeline's configuration fingerprint.
     pub config: &'a str,
+    /// The version of each origin read.
+    pub versions: &'a crate::source::Versions,
 }
 
 /// The ledger's changes for `writes`, in their order.
@@ -36,14 +38,53 @@ pub fn deletions(t: &Target<'_>, deleted: &[Deleted]) -> Vec<Change> {
             action: Action::Delete,
             before: Some(d.before.snapshot.clone()),
             after: None,
+            hand_edit: false,
             origin: Origin {
                 pipeline: t.pipeline.to_string(),
                 source: String::new(),
                 row: 0,
+                version: None,
             },
             config: t.config.to_string(),
         })
         .collect()
+}
+
+/// The ledger's baseline for a value Workiva holds (`esg-sync ledger baseline`): nothing
+/// before, Workiva's listing after; its origin is Workiva itself (source `workiva`, row 0).
+/// `None` for a listed value without a period.
+pub fn baseline(
+    t: &Target<'_>,
+    metric_key: &str,
+    v: &crate::workiva::models::ListedValue,
+) -> Option<Change> {
+    let period = v.reporting_period?;
+    Some(Change {
+        program_id: t.program.to_string(),
+        metric_id: t.metric.to_string(),
+        metric_key: metric_key.to_string(),
+        year: i64::from(period.year),
+        period: period::label(&period),
+        coordinates: v
+            .coordinates
+            .clone()
+            .unwrap_or_default()
+            .0
+            .into_iter()
+            .collect(),
+        value_id: v.id.clone(),
+        action: Action::Baseline,
+        before: None,
+        after: Some(Before::listed(None, v.value.clone(), v.notes.clone(), v.status).snapshot),
+        hand_edit: false,
+        origin: Origin {
+            pipeline: t.pipeline.to_string(),
+            source: "workiva".to_string(),
+            row: 0,
+            version: None,
+        },
+        config: t.config.to_string(),
+    })
 }
 
 fn change(t: &Target<'_>, w: &Write) -> Change {
@@ -60,17 +101,19 @@ fn change(t: &Target<'_>, w: &Write) -> Change {
         action: action(w, &after),
         before: w.before.as_ref().map(|b| b.snapshot.clone()),
         after: Some(after),
+        hand_edit: w.hand_edit,
         origin: Origin {
             pipeline: t.pipeline.to_string(),
             source: w.src.file.to_string(),
             row: w.src.row,
+            version: t.versions.get(&w.src.file).cloned(),
         },
         config: t.config.to_string(),
     }
 }
 
 /// The value as it stands once the write lands: what it sends, and what it leaves as it was.
-fn after(item: &MetricValue, before: Option<&Before>) -> Snapshot {
+pub(super) fn after(item: &MetricValue, before: Option<&Before>) -> Snapshot {
     let was = before.map(|b| &b.snapshot);
     let cleared = |f: &str| item.fields_to_clear.iter().any(|c| c == f);
     let kept = |field: fn(&Snapshot) -> &Option<String>| was.and_then(|s| field(s).clone());

@@ -6,7 +6,8 @@
 //! 2. `validate`: source rows into valid rows and rejects (pure), with `canon` (cells into
 //!    Workiva's canonical value text) and `period` (reporting periods from labels or months).
 //! 3. `diff`: one metric's rows against its values in Workiva, into writes, deletes, locked
-//!    and unchanged values (pure).
+//!    and unchanged values (pure); then `hand_edit`: the writes that would change a value a
+//!    person edited in Workiva since esg-sync last wrote it, by the ledger (pure).
 //! 4. `plan`: the plan's types, `build_plan` (the three steps above, in order) and the mirror
 //!    guard. A dry run stops here.
 //! 5. `chunk`: writes into request bodies of exact size within the budget (pure).
@@ -33,6 +34,7 @@ pub mod dimension_values;
 pub mod error;
 pub mod execute;
 pub mod failpoint;
+pub mod hand_edit;
 pub mod ids;
 pub mod lease;
 pub mod lineage;

@@ -9,12 +9,14 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use super::diff::{Known, diff_metric, prior_values};
 use super::error::{GuardRefused, PlanError};
+use super::hand_edit;
 use super::ids::{DimensionId, DimensionValueId, MetricId, ProgramId};
 use super::progress::Phase;
 use super::resolve::{self, MappingChange, Resolved};
 use super::validate::{Checker, Row, Validated};
 use crate::config::{Mode, PipelineConfig};
-use crate::outcome::{Counts, Reject};
+use crate::outcome::{Counts, HandEdit, Reject};
+use crate::source::Versions;
 use crate::source::parquet::SourceError;
 use crate::source::stream::{self, Piece, ReadError};
 use crate::store::Store;
@@ -41,6 +43,12 @@ pub struct Plan {
     /// With `create_dimension_values`: the values the rows use that Workiva lacks, per
     /// dimension; a run adds them before sending values, a dry run lists them.
     pub new_dimension_values: Vec<NewValues>,
+    /// The version of each origin (file, object, query) whose rows stand, by its name: the
+    /// ledger records it with each change.
+    pub versions: Versions,
+    /// Values a person edited in Workiva since esg-sync last wrote them, which the lake would
+    /// change again: left out of the writes (`keep`) or overwritten.
+    pub hand_edits: Vec<HandEdit>,
 }
 
 /// Values to add to one dimension.
@@ -65,6 +73,7 @@ impl Plan {
             c.updated += m.updates as i64;
             c.unchanged += m.unchanged as i64;
             c.locked += m.locked as i64;
+            c.hand_edited += m.hand_edited as i64;
             c.deleted += m.deletes as i64;
         }
         c
@@ -93,11 +102,11 @@ impl Plan {
 /// object) that fails part way gives none of its rows: it becomes a reject naming it, and the
 /// other origins' rows still land. In mirror mode it fails the plan, since what the source
 /// holds is then unknown and nothing may be deleted; a failed query always does.
-/// Returns the validated rows and the number of rows read.
+/// Returns the validated rows, the number of rows read and the version of each origin read.
 async fn read_and_validate(
     p: &PipelineConfig,
     resolved: &Resolved,
-) -> Result<(Validated, usize), PlanError> {
+) -> Result<(Validated, usize, Versions), PlanError> {
     let mut stream = stream::open(&p.source, &p.columns, &p.name)
         .await
         .map_err(|e| PlanError::read(&p.name, e))?;
@@ -110,7 +119,7 @@ async fn read_and_validate(
     let mut pending = Validated::default();
     let (mut mark, mut started) = (0usize, false);
     let (mut read, mut pending_read) = (0usize, 0usize);
-    let mut unreadable = Vec::new();
+    let (mut unreadable, mut versions) = (Vec::new(), Versions::new());
     while let Some(piece) = stream.next().await {
         match piece {
             Piece::Rows(rows) => {
@@ -122,7 +131,8 @@ async fn read_and_validate(
                 pending_read += rows.len();
                 checker.check(rows, &mut pending);
             }
-            Piece::Done(_) => {
+            Piece::Done(origin, version) => {
+                versions.insert(origin, version);
                 if std::mem::take(&mut started) {
                     out.rows = std::mem::take(&mut pending.rows);
                 }
@@ -162,7 +172,7 @@ async fn read_and_validate(
         value: None,
     }));
     Checker::finish(&mut out);
-    Ok((out, read))
+    Ok((out, read, versions))
 }
 
 /// One metric to diff: its rows and the years whose values Workiva must list.
@@ -263,16 +273,21 @@ fn group_by_metric(rows: &mut [Row]) -> Vec<(MetricId, usize)> {
     groups
 }
 
-/// Lists one metric's values and diffs its rows against them: the plan of the metric, the
-/// rows it rejects, and how many values of the scope Workiva holds.
+/// What diffing one metric found: its plan, the rows it rejects, how many values of the
+/// scope Workiva holds, and its hand edits.
+type Diffed = (MetricPlan, Vec<Reject>, usize, Vec<HandEdit>);
+
+/// Lists one metric's values and diffs its rows against them, then asks the ledger which of
+/// the values it would change a person edited since esg-sync last wrote them.
 async fn diff_job(
     client: &WorkivaClient,
+    store: &Store,
     p: &PipelineConfig,
     meta: &super::program::ProgramMeta,
     claimed: &std::collections::HashSet<super::ids::ValueKey>,
     job: Job<'_>,
     listing: &Phase,
-) -> Result<(MetricPlan, Vec<Reject>, usize), PlanError> {
+) -> Result<Diffed, PlanError> {
     // A review also lists the year before each year in scope, in the same listing; those
     // values are only compared with, never diffed or deleted.
     let mut listed = job.years.clone();
@@ -291,9 +306,18 @@ async fn diff_job(
         claimed,
         prior: prior.as_ref(),
     };
-    let (mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
+    let (mut mp, more) = diff_metric(p, meta, &job.metric, metric, job.rows, existing, &known);
+    let wanted = hand_edit::wanted(&mp.writes);
+    let edits = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        let last = store
+            .ledger_last_written(meta.id.as_str(), job.metric.as_str(), &wanted)
+            .await?;
+        hand_edit::sort(&mut mp, &last, metric.data_type, p.on_hand_edit, meta)
+    };
     listing.add(1);
-    Ok((mp, more, n))
+    Ok((mp, more, n, edits))
 }
 
 /// Builds the plan: resolve, read, validate, diff. Writes nothing, to Workiva or the store.
@@ -305,7 +329,7 @@ pub async fn build_plan(
     years: Option<(u16, u16)>,
 ) -> Result<Plan, PlanError> {
     let resolved = resolve::resolve(client, store, p).await?;
-    let (validated, read) = read_and_validate(p, &resolved).await?;
+    let (validated, read, versions) = read_and_validate(p, &resolved).await?;
     let new_dimension_values = new_values(p, &resolved, &validated.rows);
     let mut rejects = validated.rejects;
     let mut rows = validated.rows;
@@ -321,21 +345,25 @@ pub async fn build_plan(
     );
     let diffs: Vec<_> = jobs
         .into_iter()
-        .map(|job| diff_job(client, p, meta, claimed, job, &listing))
+        .map(|job| diff_job(client, store, p, meta, claimed, job, &listing))
         .collect();
-    let diffed: Vec<(MetricPlan, Vec<Reject>, usize)> = futures_util::stream::iter(diffs)
+    let diffed: Vec<Diffed> = futures_util::stream::iter(diffs)
         .buffer_unordered(LISTING_CONCURRENCY)
         .try_collect()
         .await?;
     listing.finish();
     let mut metrics = Vec::with_capacity(diffed.len());
-    let mut in_scope = 0;
-    for (mp, more, n) in diffed {
+    let (mut in_scope, mut hand_edits) = (0, Vec::new());
+    for (mp, more, n, edits) in diffed {
         in_scope += n;
         rejects.extend(more);
+        hand_edits.extend(edits);
         metrics.push(mp);
     }
     metrics.sort_by(|a, b| a.metric_name.cmp(&b.metric_name));
+    hand_edits.sort_by(|a, b| {
+        (&a.metric, &a.period, &a.coordinates).cmp(&(&b.metric, &b.period, &b.coordinates))
+    });
     Ok(Plan {
         pipeline: p.name.clone(),
         program_id: resolved.meta.id.clone(),
@@ -345,6 +373,8 @@ pub async fn build_plan(
         in_scope,
         mapping_changes: resolved.mapping_changes,
         new_dimension_values,
+        versions,
+        hand_edits,
     })
 }
 

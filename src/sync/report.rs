@@ -94,6 +94,10 @@ pub struct Report {
     /// dimension.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub new_dimension_values: Vec<super::plan::NewValues>,
+    /// Values a person edited in Workiva since esg-sync last wrote them, which the lake
+    /// would change again: kept or overwritten, as `on_hand_edit` says.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hand_edits: Vec<crate::outcome::HandEdit>,
 }
 
 fn as_message<S: serde::Serializer>(e: &Option<Arc<RunError>>, s: S) -> Result<S::Ok, S::Error> {
@@ -117,6 +121,7 @@ impl Report {
             error: Some(Arc::new(error)),
             rejects: Vec::new(),
             new_dimension_values: Vec::new(),
+            hand_edits: Vec::new(),
             review: None,
         }
     }
@@ -148,6 +153,7 @@ pub fn render(r: &Report) -> String {
         out.push("dry run: nothing was written to Workiva".into());
     }
     out.extend(rejects_lines(r));
+    out.extend(hand_edit_lines(r));
     if let Some(e) = &r.error {
         out.push(format!("error: {e}"));
     }
@@ -184,6 +190,19 @@ fn table(r: &Report) -> Vec<String> {
     let mut rows = metric_rows(r, reviewing);
     rows.extend(rejected_before_diff_row(r, reviewing));
     rows.push(total_row(r));
+    // Hand edits kept: a column of their own, shown only when there are some.
+    if r.counts.hand_edited > 0 {
+        header.push("hand-edited");
+        let per_metric = r.metrics.iter().map(|m| m.hand_edited.to_string());
+        let before_diff = (rows.len() > r.metrics.len() + 1).then(|| "-".to_string());
+        let total = std::iter::once(r.counts.hand_edited.to_string());
+        for (row, n) in rows
+            .iter_mut()
+            .zip(per_metric.chain(before_diff).chain(total))
+        {
+            row.push(n);
+        }
+    }
     aligned(&header, rows)
 }
 
@@ -332,6 +351,49 @@ fn new_values_lines(r: &Report) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The hand edits found, the first five, and what was done with them.
+fn hand_edit_lines(r: &Report) -> Vec<String> {
+    let Some(first) = r.hand_edits.first() else {
+        return Vec::new();
+    };
+    let done = if first.kept {
+        "kept as the person left them (on_hand_edit = \"keep\"); set on_hand_edit = \"overwrite\" or change the lake to match"
+    } else {
+        "overwritten with the lake's values (on_hand_edit = \"overwrite\"); the ledger records what each replaced"
+    };
+    let mut out = vec![format!(
+        "{} values were edited by hand in Workiva since esg-sync wrote them, {done}; first ones:",
+        r.hand_edits.len()
+    )];
+    for e in r.hand_edits.iter().take(5) {
+        let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        let notes = if e.found_notes != e.written_notes {
+            format!(
+                ", notes {:?} (was {:?})",
+                or_none(&e.found_notes),
+                or_none(&e.written_notes)
+            )
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "  {} {} {}: Workiva holds {}{notes}, esg-sync wrote {} in run {}, the lake says {}",
+            e.metric,
+            e.period,
+            if e.coordinates.is_empty() {
+                "(no dimensions)"
+            } else {
+                &e.coordinates
+            },
+            or_none(&e.found_value),
+            or_none(&e.written_value),
+            e.since_run,
+            or_none(&e.lake_value),
+        ));
+    }
+    out
 }
 
 /// The number of rejects, the first five, and where to see them all.

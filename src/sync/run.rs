@@ -143,7 +143,7 @@ async fn dry_run(
     let guard = plan.guard(p, opts.force).err();
     let status = if guard.is_some() {
         Status::Failed
-    } else if counts.rejected > 0 || counts.locked > 0 {
+    } else if counts.rejected > 0 || counts.locked > 0 || counts.hand_edited > 0 {
         Status::Partial
     } else {
         Status::Planned
@@ -159,6 +159,7 @@ async fn dry_run(
         error: guard.map(|g| Arc::new(g.into())),
         rejects: plan.rejects,
         new_dimension_values: plan.new_dimension_values,
+        hand_edits: plan.hand_edits,
         review,
     }
 }
@@ -225,7 +226,7 @@ async fn run_leased(
         Ok(n) => n,
         Err(e) => return end(store, p, run_id, RunError::Resume(e), Counts::default()).await,
     };
-    let plan = match build_plan(client, store, p, opts.years).await {
+    let mut plan = match build_plan(client, store, p, opts.years).await {
         Ok(pl) => pl,
         Err(e) => return end(store, p, run_id, e.into(), Counts::default()).await,
     };
@@ -248,18 +249,7 @@ async fn run_leased(
         return end(store, p, run_id, RunError::StoppedBeforeSending, planned).await;
     }
     failpoint::hit(failpoint::Point::RunStarted);
-    let reviewed: Vec<crate::outcome::Reviewed> = plan
-        .metrics
-        .iter()
-        .flat_map(|m| m.reviewed.iter().cloned())
-        .collect();
-    let recorded = match apply_mapping_changes(store, &plan.mapping_changes).await {
-        Ok(()) => match store.rejects_insert(run_id, &p.name, &plan.rejects).await {
-            Ok(()) => store.reviews_insert(run_id, &p.name, &reviewed).await,
-            Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
+    let recorded = record_planned(store, &p.name, run_id, &mut plan).await;
     if let Err(e) = recorded {
         return end(store, p, run_id, e.into(), planned).await;
     }
@@ -282,6 +272,29 @@ async fn run_leased(
     let mut r = tally(store, p, run_id, plan, outcomes, held.lease.is_lost()).await;
     r.resumed_batches = resumed;
     r
+}
+
+/// Records what the plan found before anything is sent: what the mapping store learns, the
+/// rejects, the reviewed values and the hand edits (each marked first found or not).
+async fn record_planned(
+    store: &Store,
+    pipeline: &str,
+    run_id: i64,
+    plan: &mut Plan,
+) -> Result<(), StoreError> {
+    let reviewed: Vec<crate::outcome::Reviewed> = plan
+        .metrics
+        .iter()
+        .flat_map(|m| m.reviewed.iter().cloned())
+        .collect();
+    apply_mapping_changes(store, &plan.mapping_changes).await?;
+    store
+        .rejects_insert(run_id, pipeline, &plan.rejects)
+        .await?;
+    store.reviews_insert(run_id, pipeline, &reviewed).await?;
+    store
+        .hand_edits_insert(run_id, pipeline, &mut plan.hand_edits)
+        .await
 }
 
 /// Writes every metric of the plan, `concurrency` metrics at a time.
@@ -312,6 +325,7 @@ async fn execute_plan(
         stop: held.stop,
         lease: Some(held.lease),
         config: &config,
+        versions: &plan.versions,
     };
     let jobs: Vec<(usize, MetricPlan)> = plan.metrics.iter().cloned().enumerate().collect();
     let outcomes = futures_util::stream::iter(jobs)
@@ -349,10 +363,12 @@ async fn tally(
         read: planned.read,
         unchanged: planned.unchanged,
         locked: planned.locked,
+        hand_edited: planned.hand_edited,
         ..Counts::default()
     };
     let mut rejects = plan.rejects;
     let new_dimension_values = plan.new_dimension_values;
+    let hand_edits = plan.hand_edits;
     let (mut failures, mut batches, mut unsent, mut abandoned) = (Vec::new(), 0, 0, 0);
     let mut late_rejects: Vec<Reject> = Vec::new();
     for (i, out) in outcomes {
@@ -394,7 +410,9 @@ async fn tally(
         });
     let status = match &error {
         Some(e) => status_of(e),
-        None if counts.rejected > 0 || counts.locked > 0 => Status::Partial,
+        None if counts.rejected > 0 || counts.locked > 0 || counts.hand_edited > 0 => {
+            Status::Partial
+        }
         None => Status::Succeeded,
     };
     let message = error.as_ref().map(|e| e.to_string());
@@ -410,6 +428,7 @@ async fn tally(
         error: error.map(Arc::new),
         rejects,
         new_dimension_values,
+        hand_edits,
         review,
     }
 }

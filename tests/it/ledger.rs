@@ -5,6 +5,7 @@
 //! back.
 
 use esg_sync::ledger::Action;
+use esg_sync::source::Version;
 use esg_sync::store::Store;
 use esg_sync::sync::{RunOptions, Status};
 
@@ -48,6 +49,11 @@ async fn changes_are_recorded_once_with_their_origin(e: &SyncEnv) {
         assert_eq!(c.confirmed.run_id, r.run_id.unwrap());
         assert!(c.confirmed.batch_id.is_some() && c.confirmed.operation.is_some());
         assert_eq!(ch.config.len(), 64, "the configuration's SHA-256");
+        assert_eq!(
+            ch.origin.version,
+            Some(file_version(&data)),
+            "the file as read"
+        );
     }
     let a = first
         .iter()
@@ -87,6 +93,11 @@ async fn changes_are_recorded_once_with_their_origin(e: &SyncEnv) {
         "an update names the value it changed"
     );
     assert_eq!(u.seq, 4, "appended after the first run's three");
+    assert_eq!(u.change.origin.version, Some(file_version(&data)));
+    assert_ne!(
+        u.change.origin.version, first[0].change.origin.version,
+        "the file changed: another version"
+    );
 
     // Unchanged: nothing sent, nothing recorded.
     let r = e.run(&p, RunOptions::default()).await;
@@ -121,6 +132,21 @@ async fn changes_are_recorded_once_with_their_origin(e: &SyncEnv) {
     );
     assert!(d.change.after.is_none() && d.confirmed.deletion_id.is_some());
     assert_eq!(chain(&e.store).await, Ok(5));
+}
+
+/// A local file's version as the ledger should record it: its size, time and SHA-256.
+fn file_version(path: &std::path::Path) -> Version {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    Version::File {
+        size: bytes.len() as u64,
+        modified: Some(
+            chrono::DateTime::<chrono::Utc>::from(modified)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        ),
+        sha256: esg_sync::ledger::hex(&sha2::Sha256::digest(&bytes)),
+    }
 }
 
 /// The chain as `ledger verify` walks it.
@@ -318,10 +344,12 @@ async fn confirmations_at_once_on_postgres_keep_one_chain() {
         action: Action::Create,
         before: None,
         after: None,
+        hand_edit: false,
         origin: esg_sync::ledger::Origin {
             pipeline: "p".into(),
             source: "lake.parquet".into(),
             row: i as u64,
+            version: None,
         },
         config: "c".into(),
     };

@@ -18,6 +18,7 @@ mod dimvalues;
 mod faults;
 mod fencing;
 mod guard;
+mod hand_edits;
 
 mod hostile;
 mod layout;

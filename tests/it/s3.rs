@@ -147,6 +147,24 @@ async fn a_lake_in_a_bucket_syncs_through_a_glob_across_prefixes() {
         "s3://esg-lake/lake/2025/part-1.parquet"
     );
     assert_eq!(r.rejects[0].source_row, 3);
+    // Each change's origin: the object, by the version the bucket listed (its ETag).
+    let entries = e.store.ledger_of_run(r.run_id.unwrap()).await.unwrap();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+    for c in &entries {
+        let o = &c.change.origin;
+        let listed = objects
+            .iter()
+            .find(|x| x.url == o.source)
+            .expect("a listed object");
+        assert_eq!(o.version.as_ref(), Some(&listed.version));
+        let Some(esg_sync::source::Version::Object { etag, size, .. }) = &o.version else {
+            panic!("an object's version: {o:?}");
+        };
+        assert!(
+            etag.as_ref().is_some_and(|t| !t.is_empty()) && *size > 0,
+            "{o:?}"
+        );
+    }
     let (f, bu) = (&e.env.ids.facility, &e.env.ids.bu);
     let num: Vec<_> = e
         .workiva(&e.env.ids.num)

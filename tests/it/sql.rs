@@ -73,6 +73,22 @@ async fn sync_and_check(e: &SyncEnv, p: &PipelineConfig, kind: &str) {
         ),
         "{rj:?}"
     );
+    // Each change's origin: the query by its text's SHA-256, and the row's number in the result.
+    let esg_sync::config::Source::Sql(sql) = &p.source else {
+        panic!("a SQL source")
+    };
+    let entries = e.store.ledger_of_run(r.run_id.unwrap()).await.unwrap();
+    let mut rows: Vec<u64> = entries.iter().map(|c| c.change.origin.row).collect();
+    rows.sort();
+    assert_eq!(rows, vec![1, 2, 3, 4], "the result's good rows, by number");
+    for c in &entries {
+        let o = &c.change.origin;
+        assert_eq!(o.source, format!("{kind} query of pipeline test"));
+        assert_eq!(
+            o.version,
+            Some(esg_sync::source::Version::of_query(&sql.query))
+        );
+    }
     let f = &e.env.ids.facility;
     let num: Vec<_> = e
         .workiva(&e.env.ids.num)

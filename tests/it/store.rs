@@ -64,6 +64,7 @@ async fn exercise(s: &Store) {
         updated: 0,
         deleted: 0,
         locked: 0,
+        hand_edited: 0,
     };
     // Created, updated and deleted are counted as batches land, not at the end.
     let recorded = s

@@ -83,7 +83,7 @@ async fn the_reader_stays_a_few_chunks_ahead_of_its_consumer() {
                 last_row = r.last().unwrap().row;
                 rows += r.len();
             }
-            Piece::Done(origin) => done.push(origin.to_string()),
+            Piece::Done(origin, _) => done.push(origin.to_string()),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -124,7 +124,7 @@ async fn how_far_the_reader_runs_ahead_does_not_grow_with_the_number_of_files() 
     while let Some(piece) = st.next().await {
         match piece {
             Piece::Rows(r) => rows += r.len(),
-            Piece::Done(_) => done += 1,
+            Piece::Done(..) => done += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
