@@ -133,6 +133,41 @@ pub enum Command {
     /// The history of a value, newest first: each change esg-sync made (before, after, origin,
     /// run, operation) and each hand edit in Workiva in between. Exit 1 when no value matches.
     Trace(TraceArgs),
+    /// An assurance pack for one program and year: Workiva's values with the ledger entry
+    /// behind each, the year's ledger entries, rejects, reviews and decisions, the effective
+    /// configuration, MANIFEST.sha256 and a README. `evidence verify DIR` checks a pack.
+    #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
+    Evidence(EvidenceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvidenceArgs {
+    #[command(subcommand)]
+    pub command: Option<EvidenceCommand>,
+    /// The pipeline whose program and metrics the pack covers.
+    #[arg(long, conflicts_with = "program")]
+    pub pipeline: Option<String>,
+    /// Or a program (id or name): all its metrics, and the rejects and reviews of every
+    /// pipeline that writes to it.
+    #[arg(long, required_unless_present = "pipeline")]
+    pub program: Option<String>,
+    /// The reporting year.
+    #[arg(long, required = true)]
+    pub year: Option<u16>,
+    /// The folder to write the pack to (created; it must be new or empty).
+    #[arg(long, required = true)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Checks a pack: every file against MANIFEST.sha256, and the ledger entries in
+    /// ledger.csv against their hashes and content. Exit 0 when it holds, 1 naming what does
+    /// not. Needs no configuration.
+    Verify {
+        /// The pack's folder.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]

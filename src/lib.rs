@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dburl;
+pub mod evidence;
 /// The emulator of the Workiva API, a crate of its own.
 pub use workiva_emulator as emulator;
 pub mod inspect;

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::cli::LedgerCommand;
 use crate::ledger::Chain;
 
-/// `ledger verify`.
+/// `ledger verify`, `ledger baseline`.
 pub async fn run(app: &App, c: LedgerCommand) -> anyhow::Result<ExitCode> {
     match c {
         LedgerCommand::Verify => verify(app).await,
@@ -26,7 +26,7 @@ async fn baseline(app: &App, pipeline: &str, dry_run: bool) -> anyhow::Result<Ex
     let meta = &resolved.meta;
     let config = lineage::fingerprint(p);
     let (mut changes, mut held) = (Vec::new(), 0usize);
-    for (metric, key) in metrics_of(&resolved, p) {
+    for (metric, key) in resolve::pipeline_metrics(&resolved, p) {
         let listed = client
             .listed_values(meta.id.as_str(), metric.as_str(), &Default::default())
             .await?;
@@ -80,30 +80,6 @@ async fn baseline(app: &App, pipeline: &str, dry_run: bool) -> anyhow::Result<Ex
         p.name
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The pipeline's metrics, each once with the first lake key that maps to it.
-fn metrics_of(
-    r: &crate::sync::resolve::Resolved,
-    p: &crate::config::PipelineConfig,
-) -> Vec<(crate::sync::ids::MetricId, String)> {
-    let mut out: std::collections::BTreeMap<crate::sync::ids::MetricId, String> =
-        Default::default();
-    let mut keys: Vec<(&String, &crate::sync::ids::MetricId)> = r
-        .mapper
-        .metrics
-        .iter()
-        .filter_map(|(k, m)| m.as_ref().ok().map(|m| (k, m)))
-        .collect();
-    keys.sort();
-    for (k, m) in keys {
-        out.entry(m.clone()).or_insert_with(|| k.clone());
-    }
-    if let Some(m) = &r.mapper.fixed {
-        let key = p.columns.fixed_metric.clone().unwrap_or_default();
-        out.entry(m.clone()).or_insert(key);
-    }
-    out.into_iter().collect()
 }
 
 /// Exit 0 with the count when the chain holds; 1 naming the first entry that does not.

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod catalog;
 pub mod emulator;
+pub mod evidence;
 pub mod healthcheck;
 pub mod inspect;
 pub mod ledger;
@@ -31,6 +32,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Healthcheck { url }) => {
             return healthcheck::run(url.as_deref(), config).await;
         }
+        Some(Command::Evidence(crate::cli::EvidenceArgs {
+            command: Some(crate::cli::EvidenceCommand::Verify { dir }),
+            ..
+        })) => return evidence::verify_pack(dir),
         // A configuration that does not load is `validate`'s first finding, not an error.
         Some(Command::Validate) => match App::load(config) {
             Ok(app) => app,
@@ -67,6 +72,7 @@ async fn command(app: &App, cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Store(c)) => store::run(app, c).await,
         Some(Command::Ledger(c)) => ledger::run(app, c).await,
         Some(Command::Trace(a)) => trace::run(app, a).await,
+        Some(Command::Evidence(a)) => evidence::run(app, &a).await,
         Some(Command::Catalog(c)) => catalog::run(app, c).await,
         Some(Command::Daemon) | None => crate::daemon::run(app).await,
         // Dispatched above, before an application is built.

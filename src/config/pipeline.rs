@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// `upsert` sends creates and updates; `mirror` also deletes what the source no longer has.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
@@ -16,7 +16,7 @@ pub enum Mode {
 }
 
 /// The status new and changed values get.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum NewStatus {
     #[default]
     #[serde(rename = "notStarted")]
@@ -29,7 +29,7 @@ pub enum NewStatus {
 }
 
 /// What happens when the lake changes a value that is already `complete`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnCompleteChanged {
     /// Send the new value with status `notStarted`: a changed approved figure is reviewed again.
@@ -39,7 +39,7 @@ pub enum OnCompleteChanged {
     Skip,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StatusPolicy {
     /// `notStarted` (default), `complete`, or `column`.
@@ -49,7 +49,7 @@ pub struct StatusPolicy {
 }
 
 /// Which source column holds what.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Columns {
     /// A column holding the lake's metric key (mapped through `[pipeline.metrics]`).
@@ -73,7 +73,7 @@ pub struct Columns {
 }
 
 /// One pipeline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineConfig {
     /// A unique name (used by `--pipeline` and in the state store).

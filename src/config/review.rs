@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// What the review compares a value with.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compare {
     /// The value with the same metric, coordinates and months, one year earlier.
@@ -12,7 +12,7 @@ pub enum Compare {
 }
 
 /// A status the review may give (the two a client may set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum ReviewStatus {
     #[serde(rename = "complete")]
     Complete,
@@ -21,7 +21,7 @@ pub enum ReviewStatus {
 }
 
 /// How the review's note meets the lake's notes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewNotes {
     /// The lake's notes, then the review's note on a line of its own (default).
@@ -33,7 +33,7 @@ pub enum ReviewNotes {
     Keep,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewConfig {
     #[serde(default)]

@@ -28,7 +28,7 @@ pub enum Source {
 /// variables, a profile, instance metadata; `GOOGLE_APPLICATION_CREDENTIALS`;
 /// `AZURE_STORAGE_*`), never from this file; a program that embeds esg-sync may hand them over
 /// in [`StoreOptions::credentials`] instead of changing its own environment.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreOptions {
     /// An S3-compatible endpoint (MinIO, R2, Ceph, a local test server), e.g.
@@ -104,7 +104,7 @@ impl SqlKind {
 
 /// A SQL source: its database, where its URL comes from, the query and its time limit. Its
 /// `Debug` shows the URL with its passwords masked.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlSource {
     #[serde(skip, default = "default_kind")]
@@ -249,6 +249,33 @@ struct ParquetTable {
     paths: Vec<String>,
     #[serde(flatten)]
     store: StoreOptions,
+}
+
+/// Written as it is read: a list of paths, or a table with its `kind` (a SQL URL masked).
+impl serde::Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let table = match self {
+            Self::Parquet { paths, store } if *store == StoreOptions::default() => {
+                return paths.serialize(s);
+            }
+            Self::Parquet { paths, store } => {
+                let mut t = toml::Table::try_from(store).map_err(S::Error::custom)?;
+                t.insert("kind".into(), "parquet".into());
+                t.insert(
+                    "paths".into(),
+                    toml::Value::try_from(paths).map_err(S::Error::custom)?,
+                );
+                t
+            }
+            Self::Sql(q) => {
+                let mut t = toml::Table::try_from(q).map_err(S::Error::custom)?;
+                t.insert("kind".into(), q.kind.as_str().into());
+                t
+            }
+        };
+        table.serialize(s)
+    }
 }
 
 /// `source = ["a.parquet", ...]`, or a table whose `kind` says which.

@@ -325,6 +325,47 @@ pub fn verify(entries: impl IntoIterator<Item = Stored>) -> Result<u64, Broken> 
     Ok(chain.checked)
 }
 
+/// An entry as an evidence pack holds it: its number, content and the two hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub seq: i64,
+    pub content: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Checks a part of the chain (an evidence pack's entries of one year), in order: each entry
+/// against its own hash and content; where one entry follows another (or is the first),
+/// that it names the hash before it. `Ok(entries checked)`, or the first that does not hold.
+pub fn verify_part(entries: impl IntoIterator<Item = Held>) -> Result<u64, Broken> {
+    let (mut last, mut checked): (Option<(i64, String)>, u64) = (None, 0);
+    for e in entries {
+        let seq = e.seq;
+        let before = match &last {
+            Some((s, _)) if seq <= *s => return Err(Broken::Gap { seq, after: *s }),
+            Some((s, h)) if seq == s + 1 => Some(h.as_str()),
+            _ if seq == 1 => Some(GENESIS),
+            _ => None,
+        };
+        if before.is_some_and(|h| h != e.prev_hash) {
+            return Err(Broken::Chain { seq });
+        }
+        if chained(&e.prev_hash, &e.content) != e.hash {
+            return Err(Broken::Content { seq });
+        }
+        let c: Content = serde_json::from_str(&e.content).map_err(|err| Broken::Unreadable {
+            seq,
+            reason: err.to_string(),
+        })?;
+        if c.seq != seq {
+            return Err(Broken::Column { seq, column: "seq" });
+        }
+        last = Some((seq, e.hash));
+        checked += 1;
+    }
+    Ok(checked)
+}
+
 /// One entry after the entry `last` hashed `prev`.
 fn check(e: &Stored, prev: &str, last: i64) -> Result<(), Broken> {
     let seq = e.seq;
@@ -457,6 +498,45 @@ mod tests {
             verify(rehashed),
             Err(Broken::Chain { seq: 2 }),
             "rehashing one entry breaks the next"
+        );
+    }
+
+    fn held(e: &Stored) -> Held {
+        Held {
+            seq: e.seq,
+            content: e.content.clone(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        }
+    }
+
+    #[test]
+    fn a_part_of_the_chain_verifies_and_names_what_does_not_hold() {
+        let values: Vec<String> = ["1", "2", "3", "4"].iter().map(|s| s.to_string()).collect();
+        let all: Vec<Held> = chain(&values).iter().map(held).collect();
+        // Entries 1, 2 and 4 (3 is another year's): each holds, 2 follows 1.
+        let part = vec![all[0].clone(), all[1].clone(), all[3].clone()];
+        assert_eq!(verify_part(part.clone()), Ok(3));
+        let mut altered = part.clone();
+        altered[2].content = altered[2].content.replace("\"4\"", "\"5\"");
+        assert_eq!(verify_part(altered), Err(Broken::Content { seq: 4 }));
+        let mut relinked = part.clone();
+        relinked[1].prev_hash = all[2].hash.clone();
+        relinked[1].hash = chained(&relinked[1].prev_hash, &relinked[1].content);
+        assert_eq!(verify_part(relinked), Err(Broken::Chain { seq: 2 }));
+        let reordered = vec![all[1].clone(), all[0].clone()];
+        assert_eq!(
+            verify_part(reordered),
+            Err(Broken::Gap { seq: 1, after: 2 })
+        );
+        let mut renumbered = part;
+        renumbered[2].seq = 5;
+        assert_eq!(
+            verify_part(renumbered),
+            Err(Broken::Column {
+                seq: 5,
+                column: "seq"
+            })
         );
     }
 

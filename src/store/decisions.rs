@@ -121,7 +121,7 @@ impl Store {
         rows.iter().map(Self::decision_from_row).collect()
     }
 
-    fn decision_from_row(r: &sqlx::any::AnyRow) -> Result<Decision> {
+    pub(super) fn decision_from_row(r: &sqlx::any::AnyRow) -> Result<Decision> {
         let id = r.get("id");
         Ok(Decision {
             id,

@@ -112,7 +112,7 @@ impl Store {
     }
 }
 
-fn reject_from_row(r: &sqlx::any::AnyRow) -> Reject {
+pub(super) fn reject_from_row(r: &sqlx::any::AnyRow) -> Reject {
     Reject {
         source_file: r.get(0),
         source_row: r.get(1),

@@ -210,6 +210,26 @@ async fn resolve_metric(
     Ok(found)
 }
 
+/// The pipeline's metrics, each once with the first lake key (in order) that maps to it.
+pub fn pipeline_metrics(r: &Resolved, p: &PipelineConfig) -> Vec<(MetricId, String)> {
+    let mut keys: Vec<(&String, &MetricId)> = r
+        .mapper
+        .metrics
+        .iter()
+        .filter_map(|(k, m)| m.as_ref().ok().map(|m| (k, m)))
+        .collect();
+    keys.sort();
+    let mut out: BTreeMap<MetricId, String> = BTreeMap::new();
+    for (k, m) in keys {
+        out.entry(m.clone()).or_insert_with(|| k.clone());
+    }
+    if let Some(m) = &r.mapper.fixed {
+        let key = p.columns.fixed_metric.clone().unwrap_or_default();
+        out.entry(m.clone()).or_insert(key);
+    }
+    out.into_iter().collect()
+}
+
 /// A dimension given by id or name.
 pub fn resolve_dimension(meta: &ProgramMeta, given: &str) -> Option<DimensionId> {
     if meta.dimensions.contains_key(given) {

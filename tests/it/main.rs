@@ -15,6 +15,7 @@ mod corpus;
 mod daemon;
 mod deploy;
 mod dimvalues;
+mod evidence;
 mod faults;
 mod fencing;
 mod guard;
