@@ -177,11 +177,11 @@ fn pipeline(v: &PipelineView) -> String {
     ));
     if !v.runs.is_empty() {
         out.push_str(&chart(&v.runs));
-        out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>hand-edited</th><th>replica</th><th>message</th></tr>");
+        out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>hand-edited</th><th>ledger</th><th>replica</th><th>message</th></tr>");
         for r in &v.runs {
             let c = &r.counts;
             out.push_str(&format!(
-                "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{holder}</td><td>{msg}</td></tr>",
+                "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ledger}</td><td>{holder}</td><td>{msg}</td></tr>",
                 c.read,
                 c.created,
                 c.updated,
@@ -191,6 +191,13 @@ fn pipeline(v: &PipelineView) -> String {
                 c.locked,
                 c.hand_edited,
                 id = r.id,
+                // What the run changed in Workiva, entry by entry (a run that changed nothing
+                // has none).
+                ledger = if c.created + c.updated + c.deleted > 0 {
+                    format!("<a class=\"ledger\" href=\"/runs/{}/ledger.csv\" download>entries</a>", r.id)
+                } else {
+                    String::new()
+                },
                 started = when(&r.started_at),
                 s = r.status.as_str(),
                 d = duration(r),
@@ -314,6 +321,10 @@ mod tests {
         assert!(!html.contains("<script>"), "run messages are escaped");
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("href=\"/runs/2/rejects.csv\""));
+        assert!(
+            html.contains("href=\"/runs/2/ledger.csv\""),
+            "a run that changed values links its entries"
+        );
         assert!(html.contains("1 of 7 shown"));
         assert!(html.contains("2.5 s"));
         assert_eq!(html.matches("<rect").count(), 2, "one bar per run");

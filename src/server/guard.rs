@@ -285,6 +285,7 @@ mod tests {
         let token = "t".repeat(40);
         let g = guard("0.0.0.0:9184", Some(&token));
         assert!(g.needs_key("/") && g.needs_key("/runs/1/rejects.csv") && g.needs_key("/status"));
+        assert!(g.needs_key("/runs/1/ledger.csv"));
         assert!(!g.needs_key("/healthz") && !g.needs_key("/readyz") && !g.needs_key("/metrics"));
         let with = |v: String| {
             let mut h = HeaderMap::new();

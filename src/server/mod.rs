@@ -2,7 +2,8 @@
 //! replica can serve: configuration loaded, store reachable and writable, not stopping),
 //! `/metrics` (Prometheus text format). For people and tools, behind `[daemon.auth]`'s key:
 //! `/` (the status page, see [`crate::status_page`]), `/status` (each pipeline's freshness,
-//! holder and last run as JSON) and `/runs/{id}/rejects.csv` (a run's rejects).
+//! holder and last run as JSON) `/runs/{id}/rejects.csv` (a run's rejects) and `/runs/{id}/ledger.csv` (the ledger entries a
+//! run appended).
 //!
 //! Every request passes [`guard`] first (its `Host`, its size, its key) and is served by
 //! [`serve`], which bounds connections, header reads and idle sockets.
@@ -50,6 +51,7 @@ pub fn router(h: Health, guard: Guard) -> Router {
         .route("/", get(routes::status_page))
         .route("/status", get(health::status_json))
         .route("/runs/{id}/rejects.csv", get(routes::rejects_csv))
+        .route("/runs/{id}/ledger.csv", get(routes::ledger_csv))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(routes::metrics))

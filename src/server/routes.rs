@@ -91,17 +91,64 @@ fn page_error(why: &str) -> Response {
         .into_response()
 }
 
-pub(super) async fn rejects_csv(State(h): State<Health>, Path(id): Path<String>) -> Response {
+/// The run `id` names, if it is one of this daemon's pipelines' (a shared store may hold
+/// others' runs), or the answer saying why not.
+async fn served_run(h: &Health, id: &str) -> Result<crate::store::RunRecord, Response> {
     let Ok(id) = id.parse::<i64>() else {
-        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+        return Err((StatusCode::NOT_FOUND, "no such run\n").into_response());
     };
     let found = match h.store.run(id).await {
         Ok(r) => r,
+        Err(e) => return Err((StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response()),
+    };
+    found
+        .filter(|r| h.limits.iter().any(|(n, _)| *n == r.pipeline))
+        .ok_or_else(|| (StatusCode::NOT_FOUND, "no such run\n").into_response())
+}
+
+/// `/runs/{id}/ledger.csv`: the ledger entries the run appended, as the evidence pack's
+/// `ledger.csv` holds them (with their hashes and content).
+pub(super) async fn ledger_csv(State(h): State<Health>, Path(id): Path<String>) -> Response {
+    let run = match served_run(&h, &id).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
+    };
+    let entries = match h.store.ledger_stored_of_run(run.id).await {
+        Ok(e) => e,
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
     };
-    // Only the pipelines this daemon serves: a shared store may hold others' runs.
-    let Some(run) = found.filter(|r| h.limits.iter().any(|(n, _)| *n == r.pipeline)) else {
-        return (StatusCode::NOT_FOUND, "no such run\n").into_response();
+    let read: Result<Vec<_>, _> = entries
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.content).map(|c| (e, c)))
+        .collect();
+    let Ok(read) = read else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a ledger entry of the run does not read; run `esg-sync ledger verify`\n",
+        )
+            .into_response();
+    };
+    let body = crate::evidence::pack::csv(&crate::evidence::tables::ledger(&read));
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"esg-sync-run-{}-ledger.csv\"",
+                    run.id
+                ),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub(super) async fn rejects_csv(State(h): State<Health>, Path(id): Path<String>) -> Response {
+    let run = match served_run(&h, &id).await {
+        Ok(r) => r,
+        Err(answer) => return answer,
     };
     // A page is read and sent, then the next: however many rejects a run has, a download
     // holds at most one page in memory and no store connection between pages.

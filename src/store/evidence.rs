@@ -15,6 +15,24 @@ pub type RunReject = (i64, Reject);
 /// A threshold review with the run that made it.
 pub type RunReview = (i64, Reviewed);
 
+/// Entries as stored, from rows of the ledger's ten columns in order.
+fn stored(rows: &[sqlx::any::AnyRow]) -> Vec<Stored> {
+    rows.iter()
+        .map(|r| Stored {
+            seq: r.get(0),
+            program_id: r.get(1),
+            metric_id: r.get(2),
+            year: r.get(3),
+            coordinates: r.get(4),
+            action: r.get(5),
+            run_id: r.get(6),
+            content: r.get(7),
+            prev_hash: r.get(8),
+            hash: r.get(9),
+        })
+        .collect()
+}
+
 /// The label pattern of a year's periods: `2025` itself, or `2025-…`.
 fn year_like(year: i64) -> (String, String) {
     (year.to_string(), format!("{year}-%"))
@@ -32,21 +50,20 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("read a year's ledger entries"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Stored {
-                seq: r.get(0),
-                program_id: r.get(1),
-                metric_id: r.get(2),
-                year: r.get(3),
-                coordinates: r.get(4),
-                action: r.get(5),
-                run_id: r.get(6),
-                content: r.get(7),
-                prev_hash: r.get(8),
-                hash: r.get(9),
-            })
-            .collect())
+        Ok(stored(&rows))
+    }
+
+    /// The entries run `run_id` appended, in order, as stored (the status page's download).
+    pub async fn ledger_stored_of_run(&self, run_id: i64) -> Result<Vec<Stored>> {
+        let rows = sqlx::query(
+            "SELECT seq, program_id, metric_id, year, coordinates, action, run_id, content, prev_hash, hash \
+             FROM ledger WHERE run_id = $1 ORDER BY seq",
+        )
+        .bind(run_id)
+        .fetch_all(&self.reads)
+        .await
+        .map_err(q("read a run's ledger entries"))?;
+        Ok(stored(&rows))
     }
 
     /// The chain's last entry: its number and hash (none while the ledger is empty).

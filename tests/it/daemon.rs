@@ -187,6 +187,18 @@ async fn sigterm_mid_run_stops_cleanly_and_the_next_start_finishes_the_run() {
     let body: serde_json::Value = get(&addr, "/status").await.json().await.unwrap();
     assert_eq!(body["fresh"], true, "{body}");
     assert_eq!(body["token"]["ok"], true);
+    // The page links the run to its ledger entries, which download with their hashes.
+    let page = get(&addr, "/").await.text().await.unwrap();
+    let link = format!("/runs/{}/ledger.csv", all[1].id);
+    assert!(page.contains(&link), "{page}");
+    let csv = get(&addr, &link).await;
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    let rows = esg_sync::evidence::csv::parse(&csv).unwrap();
+    assert_eq!(rows.len(), 3, "a header and the run's two entries: {csv}");
+    assert_eq!(&rows[0][..3], ["seq", "confirmed_at", "action"]);
+    assert!(rows[1..].iter().all(|r| r[2] == "create"), "{csv}");
+    assert_eq!(get(&addr, "/runs/999999/ledger.csv").await.status(), 404);
     assert_eq!(body["pipelines"]["crash"]["ok"], true);
     assert!(body["pipelines"]["crash"]["last_success"].is_string());
     let health = get(&addr, "/healthz").await;

@@ -102,7 +102,7 @@ async fn off_loopback_the_pages_need_the_token_a_foreign_host_is_refused_and_pro
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("ops:{TOKEN}"))
     );
-    for path in ["/", "/status", "/runs/1/rejects.csv"] {
+    for path in ["/", "/status", "/runs/1/rejects.csv", "/runs/1/ledger.csv"] {
         let no = get(&addr, path, "127.0.0.1", None);
         assert_eq!(status(&no), 401, "{path}: {no}");
         let challenges = header(&no, "www-authenticate").join(", ");
