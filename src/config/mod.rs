@@ -10,6 +10,7 @@ use crate::workiva::config::WorkivaConfig;
 
 pub mod alert;
 pub mod daemon;
+pub mod notes;
 pub mod pipeline;
 pub mod review;
 pub mod schedule;

@@ -149,6 +149,11 @@ pub struct PipelineConfig {
     /// listed as hand-edited, the run ends partial) or `overwrite`.
     #[serde(default)]
     pub on_hand_edit: OnHandEdit,
+    /// The notes written with each value, from the lake's notes and the value's origin, e.g.
+    /// `"{notes} (source: {source}, {origin} row {row})"` (see `config::notes`). Unset: the
+    /// notes column as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes_template: Option<String>,
 }
 
 /// `on_hand_edit`: a value edited by hand in Workiva since esg-sync last wrote it.
@@ -220,7 +225,21 @@ impl PipelineConfig {
         self.column_problems(&at, &mut p);
         self.limit_problems(&at, &mut p);
         self.schedule_problems(&at, &mut p);
+        if let Err(e) = self.notes_template() {
+            p.push(format!("{at}: {e}"));
+        }
         p
+    }
+
+    /// `notes_template`, parsed against the mapped dimension columns.
+    pub fn notes_template(
+        &self,
+    ) -> Result<Option<super::notes::NotesTemplate>, super::notes::TemplateError> {
+        let dims: Vec<&str> = self.columns.dimensions.keys().map(String::as_str).collect();
+        self.notes_template
+            .as_deref()
+            .map(|t| super::notes::NotesTemplate::parse(t, &dims))
+            .transpose()
     }
 
     /// The period's columns: a label column or a year, and both months or neither.

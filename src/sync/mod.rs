@@ -38,6 +38,7 @@ pub mod hand_edit;
 pub mod ids;
 pub mod lease;
 pub mod lineage;
+pub mod notes;
 pub mod period;
 pub mod plan;
 pub mod program;

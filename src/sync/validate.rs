@@ -120,6 +120,8 @@ pub struct Checker<'a> {
     new_values: HashMap<DimensionId, HashSet<String>>,
     /// Dimension value ids repeat across rows: each is held once.
     value_ids: HashMap<String, DimensionValueId>,
+    /// `notes_template`, parsed.
+    template: Option<crate::config::notes::NotesTemplate>,
 }
 
 /// Validates source rows against the program, all at once.
@@ -146,6 +148,8 @@ impl<'a> Checker<'a> {
             meta,
             mapper,
             has_months: p.columns.year.is_some() && p.columns.start_month.is_some(),
+            // A template that does not parse is a configuration problem, refused at load.
+            template: p.notes_template().ok().flatten(),
             periods: HashMap::new(),
             keys: HashMap::new(),
             new_values: HashMap::new(),
@@ -216,7 +220,7 @@ impl Checker<'_> {
         let value = self
             .value(s, metric)
             .map_err(|why| refuse(value_field, why, label(), Some(key())))?;
-        let notes = self.notes(s).map_err(|why| {
+        let notes = self.notes(s, key_text.as_deref().unwrap_or(&metric.name)).map_err(|why| {
             let field = self.p.columns.notes.as_deref().unwrap_or("notes");
             refuse(field, why, label(), Some(key()))
         })?;
@@ -263,22 +267,33 @@ impl Checker<'_> {
         Ok(value)
     }
 
-    /// The row's notes, when a notes column is mapped, within Workiva's length.
+    /// The row's notes, when a notes column is mapped or `notes_template` makes them, within
+    /// Workiva's length.
     #[inline]
-    fn notes(&self, s: &SourceRow) -> Result<Option<String>, String> {
-        let notes = self
+    fn notes(&self, s: &SourceRow, metric_key: &str) -> Result<Option<String>, String> {
+        let lake = self
             .p
             .columns
             .notes
             .as_ref()
             .map(|_| s.notes.text().unwrap_or_default());
-        if notes
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
-        {
-            return Err(format!("notes are longer than {MAX_TEXT_CHARS} characters"));
+        let Some(t) = &self.template else {
+            if lake
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
+            {
+                return Err(format!("notes are longer than {MAX_TEXT_CHARS} characters"));
+            }
+            return Ok(lake);
+        };
+        let notes = super::notes::render(t, s, lake.as_deref().unwrap_or(""), metric_key);
+        let n = notes.chars().count();
+        if n > MAX_TEXT_CHARS {
+            return Err(format!(
+                "the notes notes_template makes are {n} characters; Workiva allows {MAX_TEXT_CHARS}: shorten the template or the lake's notes"
+            ));
         }
-        Ok(notes)
+        Ok(Some(notes))
     }
 
     fn intern(&mut self, k: String) -> Arc<str> {

@@ -26,6 +26,7 @@ mod layout;
 mod lease;
 mod ledger;
 mod lists;
+mod notes_template;
 mod outage;
 mod patch;
 mod permissions;
