@@ -113,8 +113,11 @@ mod tests {
 
     #[test]
     fn placeholders_and_braces() {
-        let t = NotesTemplate::parse("{notes} (source: {source}, {origin} row {row}) {{x}} {facility}", &["facility"])
-            .unwrap();
+        let t = NotesTemplate::parse(
+            "{notes} (source: {source}, {origin} row {row}) {{x}} {facility}",
+            &["facility"],
+        )
+        .unwrap();
         assert_eq!(
             t.parts,
             vec![
@@ -130,10 +133,23 @@ mod tests {
             ]
         );
         let e = NotesTemplate::parse("{run_id}", &["facility"]).unwrap_err();
-        assert!(e.to_string().contains("`{run_id}` is not a placeholder") && e.to_string().contains("(facility)"), "{e}");
-        assert_eq!(NotesTemplate::parse("{notes", &[]), Err(TemplateError::Unclosed));
-        assert_eq!(NotesTemplate::parse("{row} {row", &[]), Err(TemplateError::Unclosed));
-        assert_eq!(NotesTemplate::parse("a } b", &[]), Err(TemplateError::Stray));
+        assert!(
+            e.to_string().contains("`{run_id}` is not a placeholder")
+                && e.to_string().contains("(facility)"),
+            "{e}"
+        );
+        assert_eq!(
+            NotesTemplate::parse("{notes", &[]),
+            Err(TemplateError::Unclosed)
+        );
+        assert_eq!(
+            NotesTemplate::parse("{row} {row", &[]),
+            Err(TemplateError::Unclosed)
+        );
+        assert_eq!(
+            NotesTemplate::parse("a } b", &[]),
+            Err(TemplateError::Stray)
+        );
     }
 
     proptest! {

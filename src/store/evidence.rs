@@ -16,7 +16,7 @@ pub type RunReject = (i64, Reject);
 pub type RunReview = (i64, Reviewed);
 
 /// Entries as stored, from rows of the ledger's ten columns in order.
-fn stored(rows: &[sqlx::any::AnyRow]) -> Vec<Stored> {
+pub(super) fn stored(rows: &[sqlx::any::AnyRow]) -> Vec<Stored> {
     rows.iter()
         .map(|r| Stored {
             seq: r.get(0),
@@ -115,18 +115,10 @@ impl Store {
             .await
             .map_err(q("list a year's reviews"))?;
             out.extend(rows.iter().map(|r| {
-                let review = Reviewed {
-                    metric: r.get("metric"),
-                    period: r.get("period"),
-                    coordinates: r.get("coordinates"),
-                    value: r.get("value"),
-                    prior: r.get("prior"),
-                    delta: r.get("delta"),
-                    delta_percent: r.get("delta_percent"),
-                    flagged: r.get::<i64, _>("flagged") != 0,
-                    reason: r.get("reason"),
-                };
-                (r.get::<i64, _>("run_id"), review)
+                (
+                    r.get::<i64, _>("run_id"),
+                    super::reviews::review_from_row(r),
+                )
             }));
         }
         Ok(out)

@@ -155,19 +155,7 @@ impl Store {
                 return Ok(());
             };
             after = last.get(0);
-            for r in &rows {
-                let e = Stored {
-                    seq: r.get(0),
-                    program_id: r.get(1),
-                    metric_id: r.get(2),
-                    year: r.get(3),
-                    coordinates: r.get(4),
-                    action: r.get(5),
-                    run_id: r.get(6),
-                    content: r.get(7),
-                    prev_hash: r.get(8),
-                    hash: r.get(9),
-                };
+            for e in super::evidence::stored(&rows) {
                 if !each(e) {
                     return Ok(());
                 }

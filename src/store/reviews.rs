@@ -52,20 +52,7 @@ impl Store {
         .fetch_all(&self.reads)
         .await
         .map_err(q("list reviews"))?;
-        Ok(rows
-            .iter()
-            .map(|r| Reviewed {
-                metric: r.get("metric"),
-                period: r.get("period"),
-                coordinates: r.get("coordinates"),
-                value: r.get("value"),
-                prior: r.get("prior"),
-                delta: r.get("delta"),
-                delta_percent: r.get("delta_percent"),
-                flagged: r.get::<i64, _>("flagged") != 0,
-                reason: r.get("reason"),
-            })
-            .collect())
+        Ok(rows.iter().map(review_from_row).collect())
     }
 
     /// How many values run `run_id` auto-completed and flagged.
@@ -79,5 +66,20 @@ impl Store {
         .await
         .map_err(q("count reviews"))?;
         Ok((r.get::<i64, _>("ok"), r.get::<i64, _>("flagged")))
+    }
+}
+
+/// A review from a row of the `reviews` table's named columns.
+pub(super) fn review_from_row(r: &sqlx::any::AnyRow) -> Reviewed {
+    Reviewed {
+        metric: r.get("metric"),
+        period: r.get("period"),
+        coordinates: r.get("coordinates"),
+        value: r.get("value"),
+        prior: r.get("prior"),
+        delta: r.get("delta"),
+        delta_percent: r.get("delta_percent"),
+        flagged: r.get::<i64, _>("flagged") != 0,
+        reason: r.get("reason"),
     }
 }

@@ -53,7 +53,11 @@ mod tests {
 
     #[test]
     fn the_template_names_the_origin_and_reads_well_without_notes() {
-        let t = NotesTemplate::parse("{notes} (source: {source}, {origin} row {row}; {metric_key} at {facility})", &["facility"]).unwrap();
+        let t = NotesTemplate::parse(
+            "{notes} (source: {source}, {origin} row {row}; {metric_key} at {facility})",
+            &["facility"],
+        )
+        .unwrap();
         assert_eq!(
             render(&t, &row(), "", "ghg"),
             "(source: facility.parquet, s3://lake/esg/2025/facility.parquet row 7; ghg at AMES)"

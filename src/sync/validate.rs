@@ -220,10 +220,12 @@ impl Checker<'_> {
         let value = self
             .value(s, metric)
             .map_err(|why| refuse(value_field, why, label(), Some(key())))?;
-        let notes = self.notes(s, key_text.as_deref().unwrap_or(&metric.name)).map_err(|why| {
-            let field = self.p.columns.notes.as_deref().unwrap_or("notes");
-            refuse(field, why, label(), Some(key()))
-        })?;
+        let notes = self
+            .notes(s, key_text.as_deref().unwrap_or(&metric.name))
+            .map_err(|why| {
+                let field = self.p.columns.notes.as_deref().unwrap_or("notes");
+                refuse(field, why, label(), Some(key()))
+            })?;
         let status = self.status(s).map_err(|why| {
             let field = self.p.columns.status.as_deref().unwrap_or("status");
             refuse(field, why.to_string(), label(), Some(key()))

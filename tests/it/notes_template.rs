@@ -6,7 +6,8 @@ use esg_sync::sync::{RunOptions, Status};
 
 use crate::support::env::{sync_env, write_rows};
 
-const TEMPLATE: &str = "notes_template = \"{notes} (source: {source}, {origin} row {row}; {facility})\"";
+const TEMPLATE: &str =
+    "notes_template = \"{notes} (source: {source}, {origin} row {row}; {facility})\"";
 
 #[tokio::test]
 async fn notes_name_the_origin_and_stay_the_same_for_the_same_lake() {
@@ -22,19 +23,30 @@ async fn notes_name_the_origin_and_stay_the_same_for_the_same_lake() {
     );
     let p = e.pipeline(TEMPLATE);
     let r = e.run(&p, RunOptions::default()).await;
-    assert_eq!((r.status, r.counts.created), (Status::Succeeded, 2), "{r:?}");
+    assert_eq!(
+        (r.status, r.counts.created),
+        (Status::Succeeded, 2),
+        "{r:?}"
+    );
     let ghg = e.workiva(&e.env.ids.num).await;
     assert_eq!(
         ghg[0].notes,
         format!("metered (source: data.parquet, {origin} row 1; A)")
     );
     let share = e.workiva(&e.env.ids.share).await;
-    assert_eq!(share[0].notes, format!("(source: data.parquet, {origin} row 2; )"));
+    assert_eq!(
+        share[0].notes,
+        format!("(source: data.parquet, {origin} row 2; )")
+    );
 
     // The same lake: nothing to send.
     let sent = e.upsertions();
     let again = e.run(&p, RunOptions::default()).await;
-    assert_eq!((again.counts.unchanged, again.counts.updated), (2, 0), "{again:?}");
+    assert_eq!(
+        (again.counts.unchanged, again.counts.updated),
+        (2, 0),
+        "{again:?}"
+    );
     assert_eq!(e.upsertions(), sent);
 
     // The rows swap places: the origin changed, so the notes do.
@@ -72,14 +84,17 @@ async fn notes_name_the_origin_and_stay_the_same_for_the_same_lake() {
 
 #[test]
 fn a_placeholder_that_is_not_one_is_refused_at_load() {
-    let p = crate::support::pipeline::PipelineToml::new("t", "P", std::path::Path::new("x.parquet"))
-        .dimensions(&[("facility", "Facility")])
-        .metrics(&[("ghg", "Num")])
-        .extra("notes_template = \"{notes} in run {run_id}\"")
-        .config();
+    let p =
+        crate::support::pipeline::PipelineToml::new("t", "P", std::path::Path::new("x.parquet"))
+            .dimensions(&[("facility", "Facility")])
+            .metrics(&[("ghg", "Num")])
+            .extra("notes_template = \"{notes} in run {run_id}\"")
+            .config();
     let problems = p.problems();
     assert!(
-        problems.iter().any(|p| p.contains("`{run_id}` is not a placeholder")),
+        problems
+            .iter()
+            .any(|p| p.contains("`{run_id}` is not a placeholder")),
         "{problems:?}"
     );
 }
