@@ -53,8 +53,8 @@ impl Store {
         let t = now();
         let mut tx = self.write("record a batch").await?;
         let row = sqlx::query(
-            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at, body_sha256, body_bytes, changes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13) RETURNING id",
+            "INSERT INTO batches (run_id, pipeline, program_id, metric_id, value_count, creates, updates, body, status, created_at, updated_at, body_sha256, body_bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12) RETURNING id",
         )
         .bind(run_id)
         .bind(pipeline)
@@ -68,12 +68,22 @@ impl Store {
         .bind(t)
         .bind(sha256_hex(body))
         .bind(body.len() as i64)
-        .bind(changes)
         .fetch_one(&mut *tx)
         .await
         .map_err(q("record a batch"))?;
+        let id = row.get::<i64, _>(0);
+        // In a table of its own: the batch's row is updated as it goes, and on SQLite an
+        // UPDATE rewrites the whole row.
+        if let Some(changes) = changes {
+            sqlx::query("INSERT INTO batch_changes (batch_id, changes) VALUES ($1, $2)")
+                .bind(id)
+                .bind(changes)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("record a batch's changes"))?;
+        }
         tx.commit().await.map_err(q("record a batch"))?;
-        Ok(row.get::<i64, _>(0))
+        Ok(id)
     }
 
     /// Records the operation URL as soon as Workiva gives it.

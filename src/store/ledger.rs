@@ -48,7 +48,7 @@ impl Store {
             Confirmed::Batch(id) => (
                 "batches",
                 id,
-                "SELECT changes, operation_url FROM batches WHERE id = $1",
+                "SELECT c.changes, b.operation_url FROM batches b LEFT JOIN batch_changes c ON c.batch_id = b.id WHERE b.id = $1",
             ),
             Confirmed::Deletion(id) => (
                 "deletions",

@@ -71,6 +71,10 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../migrations/sqlite/0012_hand_edits.sql"),
     ),
+    (
+        13,
+        include_str!("../../migrations/sqlite/0013_batch_changes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -111,6 +115,10 @@ const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         12,
         include_str!("../../migrations/postgres/0012_hand_edits.sql"),
+    ),
+    (
+        13,
+        include_str!("../../migrations/postgres/0013_batch_changes.sql"),
     ),
 ];
 /// The Postgres advisory lock key that serializes migrations ("esgsync" in ASCII).

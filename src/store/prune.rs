@@ -66,10 +66,17 @@ impl Store {
         let empty: Vec<u8> = Vec::new();
         self.ride("drop old batch bodies", || async {
             let mut tx = self.write("drop old batch bodies").await?;
+            // The ledger's changes go with the body (first, while the body still marks the
+            // batch): a batch with an outcome has recorded them (or never will).
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                // The ledger's changes go with the body: a batch with an outcome has recorded
-                // them (or never will).
-                "UPDATE batches SET body = $2, changes = NULL WHERE id IN (SELECT id {OLD_BODIES})"
+                "DELETE FROM batch_changes WHERE batch_id IN (SELECT id {OLD_BODIES})"
+            )))
+            .bind(cut.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(q("drop old batch changes"))?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE batches SET body = $2 WHERE id IN (SELECT id {OLD_BODIES})"
             )))
             .bind(cut.clone())
             .bind(empty.clone())
@@ -89,6 +96,13 @@ impl Store {
 
     async fn delete_runs_before(&self, t: String) -> Result<()> {
         let mut tx = self.write("delete old runs").await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM batch_changes WHERE batch_id IN (SELECT id FROM batches WHERE run_id IN ({OLD_RUNS}))"
+        )))
+        .bind(t.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(q("delete old runs"))?;
         for table in ["rejects", "reviews", "hand_edits", "batches", "deletions"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM {table} WHERE run_id IN ({OLD_RUNS})"
