@@ -368,9 +368,59 @@ async fn run_scenario(dir: &Path, runs: usize) {
         let cfg = config(&d, &e, "E2E", &l, 10);
         full.push(timed(&["run-now"], &cfg));
         rerun.push(timed(&["run-now"], &cfg));
+        if i == 0 {
+            ledger_size(&d).await;
+        }
     }
     summary("run-now, 100,000 rows, 10% changed", &full, "4 s");
     summary("run-now again, unchanged", &rerun, "1.5 s");
+}
+
+/// The ledger's size on SQLite after a run: its entries, their content, and the bytes per
+/// entry of a copy of the state file holding only the ledger and its indexes, vacuumed.
+async fn ledger_size(dir: &Path) {
+    use sqlx::Connection;
+    let copy = dir.join("ledger-only.db");
+    let url = |p: &Path| format!("sqlite://{}", p.display());
+    let mut c = sqlx::SqliteConnection::connect(&url(&dir.join("state.db")))
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&copy);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "VACUUM INTO '{}'",
+        copy.display()
+    )))
+    .execute(&mut c)
+    .await
+    .unwrap();
+    c.close().await.unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&url(&copy)).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('ledger', 'sqlite_sequence')",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    for (t,) in tables {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE \"{t}\"")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    sqlx::query("VACUUM").execute(&mut c).await.unwrap();
+    let (n, content): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(LENGTH(content)), 0) FROM ledger")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    c.close().await.unwrap();
+    let bytes = std::fs::metadata(&copy).map(|m| m.len()).unwrap_or(0);
+    let per = |b: u64| b as f64 / n.max(1) as f64;
+    println!(
+        "ledger after the run: {n} entries, {:.0} bytes of content each; on SQLite {:.0} bytes per entry with its columns, hashes and indexes",
+        per(content as u64),
+        per(bytes)
+    );
 }
 
 async fn limited_scenario(dir: &Path) {
