@@ -804,3 +804,74 @@ async fn a_state_no_version_writes_is_an_error_naming_the_row() {
     );
     raw.close().await;
 }
+
+/// Migration 13 moves what a batch in flight will record in the ledger out of its row: a
+/// batch recorded before it (its changes in `batches.changes`) is confirmed after it with
+/// its entries, and its row keeps no copy.
+#[tokio::test]
+async fn migration_13_keeps_the_changes_of_a_batch_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let s = Store::connect(&url).await.unwrap();
+    let change = esg_sync::ledger::Change {
+        program_id: "P".into(),
+        metric_id: "M".into(),
+        metric_key: "ghg".into(),
+        year: 2025,
+        period: "2025".into(),
+        coordinates: [("F".to_string(), "A".to_string())].into(),
+        value_id: None,
+        action: esg_sync::ledger::Action::Create,
+        before: None,
+        after: None,
+        hand_edit: false,
+        origin: esg_sync::ledger::Origin {
+            pipeline: "p".into(),
+            source: "lake.parquet".into(),
+            row: 1,
+            version: None,
+        },
+        config: "c".into(),
+    };
+    let run = s.run_start("p").await.unwrap();
+    let id = s
+        .batch_insert(
+            run,
+            "p",
+            "P",
+            "M",
+            1,
+            0,
+            b"{}",
+            std::slice::from_ref(&change),
+        )
+        .await
+        .unwrap();
+    // As a store of version 12 held it: the changes in the batch's row.
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+    for sql in [
+        "UPDATE batches SET changes = (SELECT changes FROM batch_changes WHERE batch_id = batches.id)",
+        "DROP TABLE batch_changes",
+    ] {
+        sqlx::query(sql).execute(&raw).await.unwrap();
+    }
+    sqlx::raw_sql(include_str!(
+        "../../migrations/sqlite/0013_batch_changes.sql"
+    ))
+    .execute(&raw)
+    .await
+    .unwrap();
+    let left: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM batches WHERE changes IS NOT NULL")
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+    assert_eq!(left.0, 0, "the row keeps no copy");
+    raw.close().await;
+    s.batch_sent(id, "https://w/op").await.unwrap();
+    s.batch_completed(id, run, None).await.unwrap();
+    let entries = s.ledger_of_run(run).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].change, change);
+    s.close().await;
+}
