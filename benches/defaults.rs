@@ -13,6 +13,8 @@
 //! `ESG_SYNC_BENCH_RUNS` (default 3) runs of each; minimum, median and maximum are printed.
 //! `ESG_SYNC_BENCH_ONLY=plan|run|limited` runs one of the three;
 //! `ESG_SYNC_BENCH_WRAP` is put before the binary (a profiler: `perf record -g --`).
+//! `ESG_SYNC_BENCH_POSTGRES_URL` (a server where databases can be created) adds one run-now
+//! on a fresh PostgreSQL store and prints the ledger's bytes per entry there.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -169,13 +171,25 @@ fn lake(path: &Path, metrics: usize, sites: usize, years: usize, changed: usize,
 
 /// A configuration with default settings but the base URL, the client and the store.
 fn config(dir: &Path, e: &Emulator, program: &str, lake: &Path, metrics: usize) -> PathBuf {
+    let store = format!("sqlite://{}/state.db", dir.display());
+    config_on(dir, e, program, lake, metrics, &store)
+}
+
+/// [`config`] with the state store at `store`.
+fn config_on(
+    dir: &Path,
+    e: &Emulator,
+    program: &str,
+    lake: &Path,
+    metrics: usize,
+    store: &str,
+) -> PathBuf {
     let mut t = format!(
-        "[workiva]\nbase_url = \"{}\"\nclient_id = \"bench\"\n\n[store]\nurl = \"sqlite://{}/state.db\"\n\n\
+        "[workiva]\nbase_url = \"{}\"\nclient_id = \"bench\"\n\n[store]\nurl = \"{store}\"\n\n\
          [[pipeline]]\nname = \"bench\"\nprogram = \"{program}\"\nsource = [\"{}\"]\n\
          [pipeline.columns]\nmetric = \"metric\"\nperiod = \"period\"\nvalue = \"value\"\n\
          [pipeline.columns.dimensions]\nfacility = \"Facility\"\n[pipeline.metrics]\n",
         e.url,
-        dir.display(),
         lake.display()
     );
     for m in 0..metrics {
@@ -374,6 +388,59 @@ async fn run_scenario(dir: &Path, runs: usize) {
     }
     summary("run-now, 100,000 rows, 10% changed", &full, "4 s");
     summary("run-now again, unchanged", &rerun, "1.5 s");
+    if let Ok(admin) = std::env::var("ESG_SYNC_BENCH_POSTGRES_URL") {
+        ledger_size_on_postgres(dir, &admin).await;
+    }
+}
+
+/// With `ESG_SYNC_BENCH_POSTGRES_URL` (a server where databases can be created): the same
+/// run once on a fresh PostgreSQL database, and the ledger's bytes per entry there (the
+/// table with its indexes and TOAST, `pg_total_relation_size`).
+async fn ledger_size_on_postgres(dir: &Path, admin: &str) {
+    use sqlx::Connection;
+    let name = format!("esg_bench_{}", std::process::id());
+    let mut a = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut a)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(admin).unwrap();
+    url.set_path(&name);
+    let e = start_emulator();
+    settings(&e, 0, 0, None).await;
+    program(&e, "E2E", 10, 1_000, 10).await;
+    let d = dir.join("e2e-postgres");
+    std::fs::create_dir_all(&d).unwrap();
+    let l = d.join("lake.parquet");
+    lake(&l, 10, 1_000, 10, 10, 0.5);
+    let cfg = config_on(&d, &e, "E2E", &l, 10, url.as_str());
+    let r = timed(&["run-now"], &cfg);
+    let mut c = sqlx::PgConnection::connect(url.as_str()).await.unwrap();
+    let (n, bytes): (i64, i64) =
+        sqlx::query_as("SELECT COUNT(*), pg_total_relation_size('ledger') FROM ledger")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    c.close().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut a)
+    .await
+    .unwrap();
+    let steps: Vec<String> = r
+        .phases
+        .iter()
+        .map(|(p, t)| format!("{p} {t:.2} s"))
+        .collect();
+    println!(
+        "ledger on PostgreSQL after the same run (exit {}, {:.2} s, CPU {:.2} s; {}): {n} entries, {:.0} bytes per entry with its indexes and TOAST",
+        r.code,
+        r.secs,
+        r.cpu,
+        steps.join(", "),
+        bytes as f64 / n.max(1) as f64
+    );
 }
 
 /// The ledger's size on SQLite after a run: its entries, their content, and the bytes per
