@@ -14,7 +14,8 @@
 //! `ESG_SYNC_BENCH_ONLY=plan|run|limited` runs one of the three;
 //! `ESG_SYNC_BENCH_WRAP` is put before the binary (a profiler: `perf record -g --`).
 //! `ESG_SYNC_BENCH_POSTGRES_URL` (a server where databases can be created) adds one run-now
-//! on a fresh PostgreSQL store and prints the ledger's bytes per entry there.
+//! on a fresh PostgreSQL store and prints the ledger's bytes per entry there;
+//! `ESG_SYNC_BENCH_SHOW_WARN=1` prints each run's first warnings.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -234,6 +235,13 @@ fn timed(args: &[&str], cfg: &Path) -> Timed {
         .output()
         .expect("/usr/bin/time runs");
     let err = String::from_utf8_lossy(&out.stderr);
+    // `ESG_SYNC_BENCH_SHOW_WARN=1` prints the run's first warnings (slow statements, slow
+    // pool acquisitions): what a run waits on.
+    if std::env::var("ESG_SYNC_BENCH_SHOW_WARN").is_ok() {
+        for l in err.lines().filter(|l| l.contains("\"WARN\"")).take(20) {
+            eprintln!("{l}");
+        }
+    }
     let line = err
         .lines()
         .rev()
@@ -409,6 +417,7 @@ async fn ledger_size_on_postgres(dir: &Path, admin: &str) {
     let e = start_emulator();
     settings(&e, 0, 0, None).await;
     program(&e, "E2E", 10, 1_000, 10).await;
+    settings(&e, 1_000, 50, None).await;
     let d = dir.join("e2e-postgres");
     std::fs::create_dir_all(&d).unwrap();
     let l = d.join("lake.parquet");
