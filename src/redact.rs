@@ -156,10 +156,11 @@ fn word_redacted(word: &str) -> String {
 fn redacted_core(w: &str) -> String {
     if let Some(i) = w.find("://") {
         // The scheme starts after any leading punctuation (`[postgres://…`).
+        // After that character, whatever its width (`é://` must not split it).
         let start = w[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map(|j| j + 1)
-            .unwrap_or(0);
+            .char_indices()
+            .rfind(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(j, c)| j + c.len_utf8());
         return format!("{}{}", &w[..start], url(&w[start..]));
     }
     if w.contains('=') {
