@@ -176,67 +176,79 @@ fn pipeline(v: &PipelineView) -> String {
             .unwrap_or_else(|| "no replica (idle)".into()),
     ));
     if !v.runs.is_empty() {
-        out.push_str(&chart(&v.runs));
-        out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>hand-edited</th><th>ledger</th><th>replica</th><th>message</th></tr>");
-        for r in &v.runs {
-            let c = &r.counts;
+        out.push_str(&runs_table(&v.runs));
+    }
+    if let Some(r) = last {
+        out.push_str(&rejects(r, v));
+        out.push_str(&hand_edits(r.id, &v.hand_edits));
+    }
+    out.push_str("</section>");
+    out
+}
+
+/// The pipeline's recent runs: the chart and a row each, linking each run's ledger entries.
+fn runs_table(runs: &[crate::store::RunRecord]) -> String {
+    let mut out = String::new();
+    out.push_str(&chart(runs));
+    out.push_str("<table class=\"runs\"><tr><th>run</th><th>started</th><th>status</th><th>duration</th><th>read</th><th>created</th><th>updated</th><th>deleted</th><th>unchanged</th><th>rejected</th><th>locked</th><th>hand-edited</th><th>ledger</th><th>replica</th><th>message</th></tr>");
+    for r in runs {
+        let c = &r.counts;
+        out.push_str(&format!(
+            "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ledger}</td><td>{holder}</td><td>{msg}</td></tr>",
+            c.read,
+            c.created,
+            c.updated,
+            c.deleted,
+            c.unchanged,
+            c.rejected,
+            c.locked,
+            c.hand_edited,
+            id = r.id,
+            // What the run changed in Workiva, entry by entry (a run that changed nothing
+            // has none).
+            ledger = if c.created + c.updated + c.deleted > 0 {
+                format!("<a class=\"ledger\" href=\"/runs/{}/ledger.csv\" download>entries</a>", r.id)
+            } else {
+                String::new()
+            },
+            started = when(&r.started_at),
+            s = r.status.as_str(),
+            d = duration(r),
+            holder = escape(r.holder.as_deref().unwrap_or("")),
+            msg = escape(r.message.as_deref().unwrap_or("")),
+        ));
+    }
+    out.push_str("</table>");
+    out
+}
+
+/// The first rejects of run `r` and a link to all of them.
+fn rejects(r: &crate::store::RunRecord, v: &PipelineView) -> String {
+    let mut out = String::new();
+    if v.rejects_total == 0 {
+        out.push_str(&format!("<p>Run {} rejected no row.</p>", r.id));
+    } else {
+        out.push_str(&format!(
+            "<h3>Rejects of run {id}</h3><p>{shown} of {total} shown. <a class=\"rejects-csv\" href=\"/runs/{id}/rejects.csv\" download>Download all {total} as CSV</a></p>",
+            id = r.id,
+            shown = v.rejects.len(),
+            total = v.rejects_total
+        ));
+        out.push_str("<table class=\"rejects\"><tr><th>file</th><th>row</th><th>field</th><th>reason</th><th>metric</th><th>period</th><th>value</th></tr>");
+        for j in &v.rejects {
             out.push_str(&format!(
-                "<tr><td>{id}</td><td>{started}</td><td class=\"{s}\">{s}</td><td>{d}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ledger}</td><td>{holder}</td><td>{msg}</td></tr>",
-                c.read,
-                c.created,
-                c.updated,
-                c.deleted,
-                c.unchanged,
-                c.rejected,
-                c.locked,
-                c.hand_edited,
-                id = r.id,
-                // What the run changed in Workiva, entry by entry (a run that changed nothing
-                // has none).
-                ledger = if c.created + c.updated + c.deleted > 0 {
-                    format!("<a class=\"ledger\" href=\"/runs/{}/ledger.csv\" download>entries</a>", r.id)
-                } else {
-                    String::new()
-                },
-                started = when(&r.started_at),
-                s = r.status.as_str(),
-                d = duration(r),
-                holder = escape(r.holder.as_deref().unwrap_or("")),
-                msg = escape(r.message.as_deref().unwrap_or("")),
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&j.source_file),
+                j.source_row,
+                escape(&j.field),
+                escape(&j.reason),
+                escape(j.metric_key.as_deref().unwrap_or("")),
+                escape(j.period.as_deref().unwrap_or("")),
+                escape(j.value.as_deref().unwrap_or("")),
             ));
         }
         out.push_str("</table>");
     }
-    if let Some(r) = last {
-        if v.rejects_total == 0 {
-            out.push_str(&format!("<p>Run {} rejected no row.</p>", r.id));
-        } else {
-            out.push_str(&format!(
-                "<h3>Rejects of run {id}</h3><p>{shown} of {total} shown. <a class=\"rejects-csv\" href=\"/runs/{id}/rejects.csv\" download>Download all {total} as CSV</a></p>",
-                id = r.id,
-                shown = v.rejects.len(),
-                total = v.rejects_total
-            ));
-            out.push_str("<table class=\"rejects\"><tr><th>file</th><th>row</th><th>field</th><th>reason</th><th>metric</th><th>period</th><th>value</th></tr>");
-            for j in &v.rejects {
-                out.push_str(&format!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    escape(&j.source_file),
-                    j.source_row,
-                    escape(&j.field),
-                    escape(&j.reason),
-                    escape(j.metric_key.as_deref().unwrap_or("")),
-                    escape(j.period.as_deref().unwrap_or("")),
-                    escape(j.value.as_deref().unwrap_or("")),
-                ));
-            }
-            out.push_str("</table>");
-        }
-    }
-    if let Some(r) = last {
-        out.push_str(&hand_edits(r.id, &v.hand_edits));
-    }
-    out.push_str("</section>");
     out
 }
 

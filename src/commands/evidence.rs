@@ -59,11 +59,9 @@ pub async fn run(app: &App, a: &EvidenceArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(id, m)| (id.as_str().to_string(), m.data_type))
         .collect();
-    let same = |metric: &str, x: &str, y: &str| {
-        x == y
-            || types.get(metric).is_some_and(|dt| {
-                canon::canonical_stored(x, *dt) == canon::canonical_stored(y, *dt)
-            })
+    let same = |metric: &str, x: &str, y: &str| match types.get(metric) {
+        Some(dt) => canon::same_value(x, y, *dt),
+        None => x == y,
     };
     let listed: usize = values.iter().map(|(_, v)| v.len()).sum();
     let t = vec![

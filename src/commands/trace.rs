@@ -40,9 +40,9 @@ pub async fn run(app: &App, a: TraceArgs) -> anyhow::Result<ExitCode> {
         resolve::current_values(client, &meta.id, &wanted.metric, &BTreeSet::from([a.year]))
             .await?;
     let dt = meta.metrics.get(&wanted.metric).map(|m| m.data_type);
-    let same = |x: &str, y: &str| {
-        x == y
-            || dt.is_some_and(|dt| canon::canonical_stored(x, dt) == canon::canonical_stored(y, dt))
+    let same = |x: &str, y: &str| match dt {
+        Some(dt) => canon::same_value(x, y, dt),
+        None => x == y,
     };
     let mut current: BTreeMap<history::ValueKey, (Option<String>, Snapshot)> = listed
         .into_iter()

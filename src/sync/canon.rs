@@ -146,6 +146,12 @@ pub fn canonical_stored(value: &str, dt: DataType) -> String {
     }
 }
 
+/// Whether two values of a metric of type `dt` are the same value as Workiva compares them
+/// (`10.50` is `10.5`).
+pub fn same_value(a: &str, b: &str, dt: DataType) -> bool {
+    a == b || canonical_stored(a, dt) == canonical_stored(b, dt)
+}
+
 fn kind(c: &Cell) -> &'static str {
     match c {
         Cell::Null => "null",

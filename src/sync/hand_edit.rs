@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::canon::canonical_stored;
+use super::canon::same_value;
 use super::diff::{MetricPlan, Write};
 use super::lineage;
 use super::period;
@@ -59,7 +59,7 @@ fn text(s: &Option<String>) -> &str {
 /// Whether Workiva's `found` value and notes are not what esg-sync `written` there.
 pub fn edited(found_value: &str, found_notes: &str, written: &Written, dt: DataType) -> bool {
     let wrote = text(&written.value);
-    let same_value = found_value == wrote || canonical_stored(found_value, dt) == wrote;
+    let same_value = same_value(found_value, wrote, dt);
     !(same_value && found_notes == text(&written.notes))
 }
 

@@ -143,7 +143,7 @@ async fn dry_run(
     let guard = plan.guard(p, opts.force).err();
     let status = if guard.is_some() {
         Status::Failed
-    } else if counts.rejected > 0 || counts.locked > 0 || counts.hand_edited > 0 {
+    } else if left_to_a_person(&counts) {
         Status::Partial
     } else {
         Status::Planned
@@ -347,6 +347,59 @@ async fn execute_plan(
     outcomes
 }
 
+/// Whether a run that otherwise landed leaves values to a person: rows rejected, values
+/// locked, or hand edits kept. Such a run is `partial`.
+fn left_to_a_person(c: &Counts) -> bool {
+    c.rejected > 0 || c.locked > 0 || c.hand_edited > 0
+}
+
+/// What the metrics' outcomes add up to, besides the counts.
+struct Sums {
+    failures: Vec<MetricFailure>,
+    batches: usize,
+    unsent: usize,
+    abandoned: usize,
+    /// The rows Workiva refused, each named by its metric.
+    late_rejects: Vec<Reject>,
+}
+
+/// Adds each metric's outcome to `counts` and to its metric's plan.
+fn add_up(
+    metrics: &mut [MetricPlan],
+    outcomes: Vec<(usize, Outcome)>,
+    counts: &mut Counts,
+) -> Sums {
+    let mut sums = Sums {
+        failures: Vec::new(),
+        batches: 0,
+        unsent: 0,
+        abandoned: 0,
+        late_rejects: Vec::new(),
+    };
+    for (i, out) in outcomes {
+        let m = &mut metrics[i];
+        sums.unsent += out.unsent;
+        sums.abandoned += out.abandoned;
+        counts.created += out.created as i64;
+        counts.updated += out.updated as i64;
+        counts.deleted += out.deleted as i64;
+        sums.batches += out.batches;
+        m.rejects += out.rejects.len();
+        if let Some(error) = out.error {
+            sums.failures.push(MetricFailure {
+                metric: m.metric_name.clone(),
+                error,
+            });
+        }
+        sums.late_rejects
+            .extend(out.rejects.into_iter().map(|mut r| {
+                r.metric_key = Some(m.metric_name.clone());
+                r
+            }));
+    }
+    sums
+}
+
 /// Adds up what each metric achieved, records the rejects Workiva named and the run's end.
 async fn tally(
     store: &Store,
@@ -369,28 +422,13 @@ async fn tally(
     let mut rejects = plan.rejects;
     let new_dimension_values = plan.new_dimension_values;
     let hand_edits = plan.hand_edits;
-    let (mut failures, mut batches, mut unsent, mut abandoned) = (Vec::new(), 0, 0, 0);
-    let mut late_rejects: Vec<Reject> = Vec::new();
-    for (i, out) in outcomes {
-        let m = &mut metrics[i];
-        unsent += out.unsent;
-        abandoned += out.abandoned;
-        counts.created += out.created as i64;
-        counts.updated += out.updated as i64;
-        counts.deleted += out.deleted as i64;
-        batches += out.batches;
-        m.rejects += out.rejects.len();
-        if let Some(error) = out.error {
-            failures.push(MetricFailure {
-                metric: m.metric_name.clone(),
-                error,
-            });
-        }
-        late_rejects.extend(out.rejects.into_iter().map(|mut r| {
-            r.metric_key = Some(m.metric_name.clone());
-            r
-        }));
-    }
+    let Sums {
+        failures,
+        batches,
+        unsent,
+        abandoned,
+        late_rejects,
+    } = add_up(&mut metrics, outcomes, &mut counts);
     let recording = store
         .rejects_insert(run_id, &p.name, &late_rejects)
         .await
@@ -410,9 +448,7 @@ async fn tally(
         });
     let status = match &error {
         Some(e) => status_of(e),
-        None if counts.rejected > 0 || counts.locked > 0 || counts.hand_edited > 0 => {
-            Status::Partial
-        }
+        None if left_to_a_person(&counts) => Status::Partial,
         None => Status::Succeeded,
     };
     let message = error.as_ref().map(|e| e.to_string());

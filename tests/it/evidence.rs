@@ -168,6 +168,40 @@ async fn the_pack_holds_the_year_and_verifies_until_a_byte_changes() {
         );
     }
 
+    // By program: every metric of it, and the rejects of each pipeline writing to it.
+    let by_program = e.file("pack-program").display().to_string();
+    let made = esg(&[
+        "evidence",
+        "--config",
+        &cfg,
+        "--program",
+        "Test Program",
+        "--year",
+        "2024",
+        "--out",
+        &by_program,
+    ])
+    .await;
+    assert_eq!(made.code, Some(0), "{}\n{}", made.stdout, made.stderr);
+    let program_dir = std::path::Path::new(&by_program);
+    assert_eq!(
+        rows(program_dir, "values.csv").len(),
+        3,
+        "the same two values"
+    );
+    assert_eq!(rows(program_dir, "ledger.csv").len(), 4);
+    assert_eq!(
+        rows(program_dir, "rejects.csv").len(),
+        2,
+        "pipeline test writes to it"
+    );
+    let checked = run_esg(
+        vec!["evidence".into(), "verify".into(), by_program.clone()],
+        secret(),
+    )
+    .await;
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+
     // One byte of one file: named.
     let path = dir.join("values.parquet");
     let mut bytes = std::fs::read(&path).unwrap();
